@@ -1,0 +1,58 @@
+// The validated description of one VM, produced by src/cli from the command line and --cfg files and consumed by
+// src/vmm. Field meanings follow crosvm's `crosvm run --help` (spec: "Command-line options and configuration files").
+
+export type SerialType = "stdout" | "file" | "sink" | "syslog" | "unix";
+export type SerialHardware = "serial" | "virtio-console" | "debugcon";
+
+export interface SerialParameters {
+  type: SerialType;
+  hardware: SerialHardware;
+  /** 1-based port number: COM1..COM4 for hardware=serial, hvc0.. for virtio-console. */
+  num: number;
+  /** Output file (type=file) or socket path (type=unix). */
+  path?: string;
+  /** File to read guest input from instead of stdin. */
+  input?: string;
+  /** This port is the guest's console (console=ttyS0 / hvc0 on the kernel command line). */
+  console: boolean;
+  /** This port carries early boot output (earlycon=uart8250,io,0x3f8). */
+  earlycon: boolean;
+  /** Guest input comes from the VMM's stdin. */
+  stdin: boolean;
+  /** I/O port of a debugcon device (hardware=debugcon); crosvm's default is 0x402. */
+  debugconPort: number;
+}
+
+export interface DiskOption {
+  path: string;
+  ro: boolean;
+  root: boolean;
+  sparse: boolean;
+  /** Reported logical block size in bytes (power of two >= 512). */
+  blockSize: number;
+  /** Serial identifier, up to 20 ASCII characters. */
+  id?: string;
+  direct: boolean;
+}
+
+export interface VmConfig {
+  kernel?: string;
+  bios?: string;
+  initrd?: string;
+  /** Extra kernel command-line parameters, in order (-p/--params). */
+  params: string[];
+  /** Guest RAM in MiB (-m/--mem; default 256). */
+  memMib: number;
+  /** vCPU count (-c/--cpus; default 1). */
+  cpus: number;
+  serials: SerialParameters[];
+  disks: DiskOption[];
+  /** virtio-rng present (default true; --no-rng). */
+  rng: boolean;
+  /** Control socket path (-s/--socket). */
+  socket?: string;
+  disableSandbox: boolean;
+  pivotRoot?: string;
+  seccompLogFailures: boolean;
+  extendedStatus: boolean;
+}
