@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine for this project: Bun from the npm registry, the Debian packages the tests and
+# the nested rig need, and the project's npm dependencies. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUN_VERSION=1.4.5
+if ! command -v bun >/dev/null 2>&1 || [ "$(bun --version)" != "$BUN_VERSION" ]; then
+  npm install -g "bun@$BUN_VERSION" >/dev/null
+fi
+
+# binutils/gcc: tiny test guests and the C reference loop of bench/exit-cost.
+# qemu-system-x86, busybox-static, cpio: the nested rig and the guest initramfs. qemu-utils: qcow2 reference peer.
+PACKAGES=(binutils gcc qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bun install --frozen-lockfile >/dev/null
