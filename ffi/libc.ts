@@ -348,3 +348,172 @@ export function isatty(fd: number): boolean {
 export function addressOf(buf: NodeJS.TypedArray): number {
   return Number(ptr(buf));
 }
+
+// ---- Unix sockets and terminal attributes (serial backends and the console's raw mode). ----
+
+const sockTerm = dlopen("libc.so.6", {
+  socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  tcgetattr: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  tcsetattr: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+}).symbols;
+
+// socket(2) domains and types, from include/linux/socket.h and include/linux/net.h (SOCK_CLOEXEC = O_CLOEXEC).
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = O_CLOEXEC;
+// struct sockaddr_un, include/uapi/linux/un.h: sa_family_t (u16) sun_family at 0, char sun_path[108] at 2.
+export const UNIX_PATH_MAX = 108;
+export const SOCKADDR_UN_SIZE = 2 + UNIX_PATH_MAX;
+
+export function socket(domain: number, type: number, protocol: number, what: string): number {
+  return check(sockTerm.socket(domain, type, protocol), "socket", what);
+}
+
+/** Encodes a sockaddr_un for `path`; refuses a path that does not fit sun_path with its NUL. */
+export function sockaddrUn(path: string): Uint8Array {
+  const bytes = Buffer.from(path);
+  if (bytes.length === 0 || bytes.length >= UNIX_PATH_MAX)
+    throw new Error(`unix socket path "${path}": expected 1 to ${UNIX_PATH_MAX - 1} bytes`);
+  const addr = new Uint8Array(SOCKADDR_UN_SIZE);
+  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+  addr.set(bytes, 2);
+  return addr;
+}
+
+export function bind(fd: number, addr: Uint8Array, what: string): void {
+  check(sockTerm.bind(fd, ptr(addr), addr.length), "bind", what);
+}
+
+export function connect(fd: number, addr: Uint8Array, what: string): void {
+  check(sockTerm.connect(fd, ptr(addr), addr.length), "connect", what);
+}
+
+// struct termios as glibc lays it out on x86-64 (sysdeps/unix/sysv/linux/bits/termios-struct.h): tcflag_t (u32)
+// c_iflag 0, c_oflag 4, c_cflag 8, c_lflag 12; cc_t c_line 16; cc_t c_cc[32] 17; speed_t c_ispeed 52, c_ospeed 56.
+export const TERMIOS_SIZE = 60;
+export const TERMIOS_LFLAG_OFFSET = 12;
+// c_lflag bits and tcsetattr actions, include/uapi/asm-generic/termbits.h.
+export const ISIG = 0o1;
+export const ICANON = 0o2;
+export const ECHO = 0o10;
+export const TCSANOW = 0;
+
+/** tcgetattr(3): the terminal attributes of `fd` as a struct termios. */
+export function tcgetattr(fd: number, what = `fd ${fd}`): Uint8Array {
+  const t = new Uint8Array(TERMIOS_SIZE);
+  check(sockTerm.tcgetattr(fd, ptr(t)), "tcgetattr", what);
+  return t;
+}
+
+export function tcsetattr(fd: number, action: number, termios: Uint8Array, what = `fd ${fd}`): void {
+  if (termios.length < TERMIOS_SIZE) throw new Error(`tcsetattr on ${what}: termios is ${termios.length} bytes`);
+  check(sockTerm.tcsetattr(fd, action, ptr(termios)), "tcsetattr", what);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Unix-domain socket servers (the control socket, src/vm_control/); socket/bind/connect/sockaddrUn are above.
+// Calls on non-blocking sockets return `null` for EAGAIN instead of throwing; EINTR is retried.
+
+const sockLib = dlopen("libc.so.6", {
+  listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  accept4: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  fchmod: { args: [FFIType.i32, FFIType.u32], returns: FFIType.i32 },
+  chmod: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
+  unlink: { args: [FFIType.cstring], returns: FFIType.i32 },
+});
+const sc = sockLib.symbols;
+
+// More socket types, from include/linux/net.h (enum sock_type; SOCK_NONBLOCK = O_NONBLOCK).
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = O_NONBLOCK;
+// send/recv flags, include/linux/socket.h.
+export const MSG_PEEK = 0x2;
+export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+// poll(2) events, include/uapi/asm-generic/poll.h.
+export const POLLIN = 0x001;
+export const POLLOUT = 0x004;
+export const POLLERR = 0x008;
+export const POLLHUP = 0x010;
+export const POLLNVAL = 0x020;
+// struct pollfd (include/uapi/asm-generic/poll.h): i32 fd at 0, i16 events at 4, i16 revents at 6.
+export const POLLFD_SIZE = 8;
+
+export function listen(fd: number, backlog: number, what = `fd ${fd}`): void {
+  check(sc.listen(fd, backlog), "listen", what);
+}
+
+/** accept4(2) without the peer address; `null` when no connection is pending on a non-blocking socket. */
+export function accept4(fd: number, flags: number, what = `fd ${fd}`): number | null {
+  for (;;) {
+    const ret = sc.accept4(fd, null, null, flags);
+    if (ret >= 0) return ret;
+    const e = errno();
+    if (e === 4 /* EINTR */) continue;
+    if (e === 11 /* EAGAIN */) return null;
+    throw new SysError("accept4", what, e);
+  }
+}
+
+/** send(2); returns the bytes sent (an empty packet is sent too), or `null` for EAGAIN. */
+export function send(fd: number, buf: Uint8Array, flags: number, what = `fd ${fd}`): number | null {
+  const p = ptr(buf.length === 0 ? new Uint8Array(1) : buf);
+  for (;;) {
+    const ret = Number(sc.send(fd, p, buf.length, flags));
+    if (ret >= 0) return ret;
+    const e = errno();
+    if (e === 4 /* EINTR */) continue;
+    if (e === 11 /* EAGAIN */) return null;
+    throw new SysError("send", what, e);
+  }
+}
+
+/**
+ * recv(2); returns the byte count, or `null` for EAGAIN. With MSG_TRUNC a datagram/seqpacket socket returns the
+ * packet's real length even when it was longer than `buf` (the excess is discarded).
+ */
+export function recv(fd: number, buf: Uint8Array, flags: number, what = `fd ${fd}`): number | null {
+  for (;;) {
+    const ret = Number(sc.recv(fd, buf.length === 0 ? null : ptr(buf), buf.length, flags));
+    if (ret >= 0) return ret;
+    const e = errno();
+    if (e === 4 /* EINTR */) continue;
+    if (e === 11 /* EAGAIN */) return null;
+    throw new SysError("recv", what, e);
+  }
+}
+
+/** poll(2) over `fds`; returns each fd's revents in the same order (all zero on timeout or EINTR). */
+export function poll(fds: readonly { fd: number; events: number }[], timeoutMs: number): number[] {
+  const buf = new Uint8Array(POLLFD_SIZE * Math.max(fds.length, 1));
+  const dv = new DataView(buf.buffer);
+  fds.forEach(({ fd, events }, i) => {
+    dv.setInt32(i * POLLFD_SIZE, fd, true);
+    dv.setInt16(i * POLLFD_SIZE + 4, events, true);
+  });
+  const ret = sc.poll(ptr(buf), fds.length, timeoutMs);
+  if (ret < 0) {
+    const e = errno();
+    if (e !== 4 /* EINTR */) throw new SysError("poll", `${fds.length} fds`, e);
+  }
+  return fds.map((_, i) => (ret > 0 ? dv.getUint16(i * POLLFD_SIZE + 6, true) : 0));
+}
+
+export function fchmod(fd: number, mode: number, what = `fd ${fd}`): void {
+  check(sc.fchmod(fd, mode), "fchmod", what);
+}
+
+export function chmod(path: string, mode: number): void {
+  check(sc.chmod(Buffer.from(`${path}\0`), mode), "chmod", path);
+}
+
+export function unlink(path: string): void {
+  check(sc.unlink(Buffer.from(`${path}\0`)), "unlink", path);
+}

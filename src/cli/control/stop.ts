@@ -1,0 +1,16 @@
+// `crosvm stop VM_SOCKET`: stops the VM listening on VM_SOCKET (VmRequest::Exit).
+import { stopVm } from "../../vm_control/client.ts";
+import { defineCrosvmCommand } from "../commands/command.ts";
+import { noExtraArguments, runControl } from "./run_control.ts";
+
+export const stop = defineCrosvmCommand({
+  meta: { name: "stop", description: "Stops crosvm instances via their control sockets" },
+  args: {
+    VM_SOCKET: { type: "positional", description: "VM Socket path", required: true },
+  },
+  run: ({ args }) =>
+    runControl("stop", async () => {
+      noExtraArguments(args._, ["VM_SOCKET"]);
+      await stopVm(args.VM_SOCKET);
+    }),
+});
