@@ -4,6 +4,7 @@
 import { $ } from "bun";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { seccompPoliciesPlugin } from "./src/jail/seccomp/build_policies.ts";
 
 const root = import.meta.dir;
 const outfile = join(root, "dist", "crosvm");
@@ -19,6 +20,8 @@ const result = await Bun.build({
   compile: { outfile, autoloadBunfig: false, autoloadDotenv: false },
   minify: false,
   sourcemap: "inline",
+  // Compiles every policy/*.policy to BPF and embeds the programs; a malformed policy fails the build.
+  plugins: [seccompPoliciesPlugin(join(root, "policy"))],
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);

@@ -1,5 +1,7 @@
 // The validated description of one VM, produced by src/cli from the command line and --cfg files and consumed by
 // src/vmm. Field meanings follow crosvm's `crosvm run --help` (spec: "Command-line options and configuration files").
+// src/cli has already applied crosvm's defaults and cross-option rules (src/cli/build_config.ts): at most one root
+// disk, one console, one stdin and one earlycon; serial `num` unique per hardware; kernel xor bios.
 
 export type SerialType = "stdout" | "file" | "sink" | "syslog" | "unix";
 export type SerialHardware = "serial" | "virtio-console" | "debugcon";
@@ -39,17 +41,26 @@ export interface VmConfig {
   kernel?: string;
   bios?: string;
   initrd?: string;
-  /** Extra kernel command-line parameters, in order (-p/--params). */
+  /**
+   * Extra kernel command-line parameters, in order (-p/--params; --cfg files' first). crosvm's "root=/dev/vdX
+   * ro|rw" for the root disk is not in here: src/arch/x86_64/cmdline.ts adds it from `disks`.
+   */
   params: string[];
   /** Guest RAM in MiB (-m/--mem; default 256). */
   memMib: number;
   /** vCPU count (-c/--cpus; default 1). */
   cpus: number;
+  /**
+   * Every serial device, sorted by hardware (serial, virtio-console, debugcon) then num. COM1-COM4 are always
+   * present (crosvm set_default_serial_parameters): the ones not given are sinks, and when no port is the console
+   * and COM1 is not given, COM1 is type=stdout with console and stdin.
+   */
   serials: SerialParameters[];
+  /** Block devices in command-line order (files' --cfg devices first); index i is /dev/vd{a+i}. */
   disks: DiskOption[];
   /** virtio-rng present (default true; --no-rng). */
   rng: boolean;
-  /** Control socket path (-s/--socket). */
+  /** Control socket path (-s/--socket); a folder given there already became FOLDER/crosvm-PID.sock. */
   socket?: string;
   disableSandbox: boolean;
   pivotRoot?: string;

@@ -1,0 +1,186 @@
+// Entry of the command line: the global options, then one subcommand from the citty command tree.
+// citty's runMain is not used: it prints its own usage layout, exits the process itself and parses the global
+// options out of the whole argument list (so `crosvm run --log-level x` would set the global level). The global
+// options are scanned here up to the command name, strictly, and the command runs through citty's runCommand with
+// only its own arguments.
+import type { ArgsDef, Resolvable } from "citty";
+import { runCommand } from "citty";
+import { LogLevelSpecError, setLogLevelSpec } from "../base/log.ts";
+import { ArgumentError, CliError, ConfigError, EXIT_FAILURE, EXIT_INVALID_ARGS } from "./errors.ts";
+import { renderCommandHelp, renderRootHelp } from "./help.ts";
+import { writeErr, writeOut } from "./output.ts";
+import type { CrosvmCommand } from "./commands/command.ts";
+import { COMMANDS } from "./commands/index.ts";
+import { ROOT_ARGS, rootCommand } from "./commands/root.ts";
+
+interface TopLevel {
+  extendedStatus: boolean;
+  logLevel?: string;
+  help: boolean;
+  command?: string;
+  rest: string[];
+}
+
+function scanTopLevel(argv: readonly string[]): TopLevel {
+  const top: TopLevel = { extendedStatus: false, help: false, rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h" || arg === "help") {
+      top.help = true;
+      continue;
+    }
+    if (!arg.startsWith("-")) {
+      top.command = arg;
+      top.rest = argv.slice(i + 1);
+      break;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (name === "--extended-status") {
+      if (eq >= 0)
+        throw new ArgumentError(
+          `--extended-status: takes no value, got ${JSON.stringify(arg.slice(eq + 1))}`,
+        );
+      top.extendedStatus = true;
+    } else if (name === "--log-level") {
+      if (eq >= 0) top.logLevel = arg.slice(eq + 1);
+      else if (i + 1 < argv.length) top.logLevel = argv[++i]!;
+      else
+        throw new ArgumentError(`--log-level: missing value (expected ${ROOT_ARGS["log-level"].valueHint})`);
+    } else {
+      throw new ArgumentError(`${name}: unknown option for crosvm (see crosvm --help)`);
+    }
+  }
+  return top;
+}
+
+function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === "--help" || a === "-h");
+}
+
+export type CommandTable = Readonly<Record<string, CrosvmCommand>>;
+
+export interface CliIo {
+  out(text: string): Promise<void>;
+  err(text: string): Promise<void>;
+}
+
+const PROCESS_IO: CliIo = { out: writeOut, err: writeErr };
+
+/** citty lets meta and args be values, promises or functions returning either. */
+async function resolve<T>(value: Resolvable<T> | undefined): Promise<T | undefined> {
+  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+}
+
+async function rootHelp(table: CommandTable): Promise<string> {
+  const commands = await Promise.all(
+    Object.entries(table).map(async ([name, c]) => ({ name, meta: (await resolve(c.meta)) ?? {} })),
+  );
+  return renderRootHelp((await resolve(rootCommand.meta)) ?? {}, ROOT_ARGS as ArgsDef, commands);
+}
+
+async function subCommandsOf(command: CrosvmCommand): Promise<CommandTable> {
+  return ((await resolve(command.subCommands)) ?? {}) as CommandTable;
+}
+
+async function commandHelp(path: string, command: CrosvmCommand): Promise<string> {
+  const subs = await subCommandsOf(command);
+  const commands = await Promise.all(
+    Object.entries(subs).map(async ([name, c]) => ({ name, meta: (await resolve(c.meta)) ?? {} })),
+  );
+  return renderCommandHelp(
+    path,
+    (await resolve(command.meta)) ?? {},
+    (await resolve(command.args)) ?? {},
+    commands,
+  );
+}
+
+/**
+ * Follows nested commands (`crosvm disk resize ...`) to the one that runs, so it gets the global options in
+ * `data` (citty's runCommand passes no data to a nested command) and its help is its own.
+ */
+async function findLeaf(
+  path: string,
+  command: CrosvmCommand,
+  rest: readonly string[],
+  help: boolean,
+): Promise<{ path: string; command: CrosvmCommand; rest: string[] }> {
+  const subs = await subCommandsOf(command);
+  const names = Object.keys(subs);
+  if (names.length === 0) return { path, command, rest: [...rest] };
+  const next = rest[0];
+  if (next === undefined || next.startsWith("-")) {
+    if (help || command.run !== undefined) return { path, command, rest: [...rest] };
+    throw new ArgumentError(`${path}: a subcommand is required (one of: ${names.join(", ")})`);
+  }
+  const sub = Object.hasOwn(subs, next) ? subs[next] : undefined;
+  if (sub === undefined)
+    throw new ArgumentError(`${next}: unknown subcommand of ${path} (expected one of: ${names.join(", ")})`);
+  return findLeaf(`${path} ${next}`, sub, rest.slice(1), help);
+}
+
+async function dispatch(argv: readonly string[], table: CommandTable, io: CliIo): Promise<number> {
+  const top = scanTopLevel(argv);
+  if (top.help && top.command === undefined) {
+    await io.out(await rootHelp(table));
+    return 0;
+  }
+  if (top.command === undefined) {
+    await io.err(await rootHelp(table));
+    throw new ArgumentError("crosvm: a command is required");
+  }
+  if (top.logLevel !== undefined) {
+    try {
+      setLogLevelSpec(top.logLevel);
+    } catch (e) {
+      if (e instanceof LogLevelSpecError) throw new ConfigError(e.message);
+      throw e;
+    }
+  }
+  const command = Object.hasOwn(table, top.command) ? table[top.command] : undefined;
+  if (command === undefined) throw new ArgumentError(`${top.command}: unknown command (see crosvm --help)`);
+  const help = top.help || wantsHelp(top.rest);
+  const leaf = await findLeaf(`crosvm ${top.command}`, command, top.rest, help);
+  if (help) {
+    await io.out(leaf.command.renderHelp?.() ?? (await commandHelp(leaf.path, leaf.command)));
+    return 0;
+  }
+  const { result } = await runCommand(leaf.command, {
+    rawArgs: leaf.rest,
+    data: { extendedStatus: top.extendedStatus },
+  });
+  return typeof result === "number" ? result : 0;
+}
+
+/** citty colours parts of some messages; the error line stays plain text. */
+function stripColors(text: string): string {
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+/**
+ * Runs crosvm with `argv` (without the executable) and returns the exit status: the command's own (run: the VM's),
+ * 0 after help, 35 for arguments that do not parse, 1 for other errors, reported as one line on stderr.
+ */
+export async function runCli(
+  argv: readonly string[],
+  table: CommandTable = COMMANDS,
+  io: CliIo = PROCESS_IO,
+): Promise<number> {
+  try {
+    return await dispatch(argv, table, io);
+  } catch (e) {
+    if (e instanceof CliError) {
+      await io.err(`${e.message}\n`);
+      return e.exitCode;
+    }
+    // citty's own errors (a missing positional argument of a control command) are argument errors too.
+    if (e instanceof Error && e.name === "CLIError") {
+      await io.err(`${stripColors(e.message)}\n`);
+      return EXIT_INVALID_ARGS;
+    }
+    await io.err(`crosvm: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT_FAILURE;
+  }
+}
