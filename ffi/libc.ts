@@ -517,3 +517,17 @@ export function chmod(path: string, mode: number): void {
 export function unlink(path: string): void {
   check(sc.unlink(Buffer.from(`${path}\0`)), "unlink", path);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// socketpair(2), for the channel between the VMM and a device process (src/jail/device_process/).
+
+const pairLib = dlopen("libc.so.6", {
+  socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+}).symbols;
+
+/** socketpair(2): returns both ends, e.g. socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, "...") . */
+export function socketpair(domain: number, type: number, protocol: number, what: string): [number, number] {
+  const fds = new Int32Array(2);
+  check(pairLib.socketpair(domain, type, protocol, ptr(fds)), "socketpair", what);
+  return [fds[0]!, fds[1]!];
+}
