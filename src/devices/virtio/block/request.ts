@@ -1,0 +1,118 @@
+// Decoding a virtio-blk request (virtio 1.2 section 5.2.6) from a descriptor chain into a typed request, apart
+// from executing it. Layout: a 16-byte device-readable header, then data (readable for OUT, writable for IN and
+// GET_ID, readable discard/write-zeroes segments), then one device-writable status byte at the very end.
+import type { DescriptorChain } from "../descriptor_chain.ts";
+import { Reader, Writer } from "../descriptor_utils.ts";
+import {
+  DISCARD_SEGMENT_SIZE,
+  REQUEST_HEADER_SIZE,
+  SECTOR_SIZE,
+  VIRTIO_BLK_T_DISCARD,
+  VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_GET_ID,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
+  VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
+} from "./constants.ts";
+
+export interface Segment {
+  readonly sector: number;
+  readonly sectors: number;
+  readonly unmap: boolean;
+}
+
+export type BlockRequest =
+  | { readonly kind: "in"; readonly sector: number; readonly length: number }
+  | { readonly kind: "out"; readonly sector: number; readonly length: number }
+  | { readonly kind: "flush" }
+  | { readonly kind: "get_id" }
+  | { readonly kind: "discard"; readonly segments: readonly Segment[] }
+  | { readonly kind: "write_zeroes"; readonly segments: readonly Segment[] }
+  | { readonly kind: "unsupported"; readonly type: number }
+  /** Well-framed (a status byte exists) but malformed: answered with VIRTIO_BLK_S_IOERR. */
+  | { readonly kind: "invalid"; readonly reason: string };
+
+export interface DecodedRequest {
+  readonly request: BlockRequest;
+  /** Device-readable data after the header (OUT data, segments). */
+  readonly reader: Reader;
+  /** Device-writable data before the status byte (IN data, GET_ID). */
+  readonly data: Writer;
+  /** The one-byte status. */
+  readonly status: Writer;
+}
+
+export class RequestFramingError extends Error {
+  constructor(reason: string) {
+    super(`virtio-blk request has no place for a status: ${reason}`);
+    this.name = "RequestFramingError";
+  }
+}
+
+const MAX_SECTOR = 2 ** 53 / SECTOR_SIZE;
+
+function segments(reader: Reader, unmapAllowed: boolean): Segment[] | string {
+  if (reader.available === 0 || reader.available % DISCARD_SEGMENT_SIZE !== 0)
+    return `segment data of ${reader.available} bytes is not a non-empty multiple of ${DISCARD_SEGMENT_SIZE}`;
+  const out: Segment[] = [];
+  while (reader.available > 0) {
+    const sector = reader.readU64("segment sector");
+    const sectors = reader.readU32("segment num_sectors");
+    const flags = reader.readU32("segment flags");
+    // 5.2.6.2: unknown flags, or unmap on a discard, make the device fail the request.
+    if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP || (!unmapAllowed && flags !== 0))
+      return `segment flags 0x${flags.toString(16)} are not supported`;
+    if (sector > BigInt(MAX_SECTOR)) return `segment sector ${sector} is out of range`;
+    out.push({ sector: Number(sector), sectors, unmap: (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) !== 0 });
+  }
+  return out;
+}
+
+/** Decodes `chain`; throws RequestFramingError only when no status byte can be written back. */
+export function decodeRequest(chain: DescriptorChain): DecodedRequest {
+  const writer = Writer.of(chain);
+  if (writer.available < 1) throw new RequestFramingError("no device-writable byte");
+  const status = writer.splitAt(writer.available - 1);
+  const reader = Reader.of(chain);
+  const done = (request: BlockRequest): DecodedRequest => ({ request, reader, data: writer, status });
+  if (reader.available < REQUEST_HEADER_SIZE)
+    return done({
+      kind: "invalid",
+      reason: `header is ${reader.available} bytes, expected ${REQUEST_HEADER_SIZE}`,
+    });
+  const type = reader.readU32("type");
+  reader.readU32("reserved");
+  const sector = reader.readU64("sector");
+  if (sector > BigInt(MAX_SECTOR))
+    return done({ kind: "invalid", reason: `sector ${sector} is out of range` });
+  const s = Number(sector);
+
+  switch (type) {
+    case VIRTIO_BLK_T_IN:
+      // 5.2.6.1: "The length of data MUST be a multiple of 512 bytes for VIRTIO_BLK_T_IN and VIRTIO_BLK_T_OUT."
+      if (writer.available % SECTOR_SIZE !== 0)
+        return done({ kind: "invalid", reason: `read of ${writer.available} bytes is not whole sectors` });
+      if (reader.available !== 0)
+        return done({ kind: "invalid", reason: "read request carries device-readable data" });
+      return done({ kind: "in", sector: s, length: writer.available });
+    case VIRTIO_BLK_T_OUT:
+      if (reader.available % SECTOR_SIZE !== 0)
+        return done({ kind: "invalid", reason: `write of ${reader.available} bytes is not whole sectors` });
+      if (writer.available !== 0)
+        return done({ kind: "invalid", reason: "write request has device-writable data" });
+      return done({ kind: "out", sector: s, length: reader.available });
+    case VIRTIO_BLK_T_FLUSH:
+      return done({ kind: "flush" });
+    case VIRTIO_BLK_T_GET_ID:
+      return done({ kind: "get_id" });
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES: {
+      const segs = segments(reader, type === VIRTIO_BLK_T_WRITE_ZEROES);
+      if (typeof segs === "string") return done({ kind: "invalid", reason: segs });
+      return done({ kind: type === VIRTIO_BLK_T_DISCARD ? "discard" : "write_zeroes", segments: segs });
+    }
+    default:
+      return done({ kind: "unsupported", type });
+  }
+}

@@ -1,0 +1,54 @@
+// The one queue-processing loop every device uses: pop chains -> handle each -> add_used -> at most one
+// interrupt at the end, when the driver wants one (2.7.10). A refused chain (bad descriptor) is handed back with
+// length 0; a handler that throws fails only its own request; a faulted queue marks the device DEVICE_NEEDS_RESET.
+import type { DescriptorChain } from "./descriptor_chain.ts";
+import type { Interrupt } from "./interrupt.ts";
+import type { Queue } from "./split_queue.ts";
+
+/** Handles one good chain; returns the number of bytes written into its device-writable buffers. */
+export type ChainHandler = (chain: DescriptorChain) => number;
+
+/** Where refused chains and failed requests are reported (a consola logger fits). */
+export interface QueueLog {
+  warn(message: string): void;
+}
+
+export interface ProcessOptions {
+  /** Stop before popping when this returns false (e.g. a receive queue with no input left). */
+  readonly more?: () => boolean;
+}
+
+/** Processes what is available on `queue`; returns how many chains were used. Never throws. */
+export function processQueue(
+  queue: Queue,
+  interrupt: Interrupt,
+  handle: ChainHandler,
+  log: QueueLog,
+  options: ProcessOptions = {},
+): number {
+  let used = 0;
+  try {
+    while (!options.more || options.more()) {
+      const chain = queue.pop();
+      if (!chain) break;
+      let len = 0;
+      if (chain.error) {
+        log.warn(`refused descriptor chain ${chain.head}: ${chain.error}`);
+      } else {
+        try {
+          len = handle(chain);
+        } catch (e) {
+          log.warn(`request in descriptor chain ${chain.head} failed: ${(e as Error).message}`);
+        }
+      }
+      queue.addUsed(chain.head, len);
+      used++;
+    }
+  } catch (e) {
+    // Rings were checked at activation, so this is a bug rather than guest input; keep the device alive.
+    log.warn(`queue processing stopped: ${(e as Error).message}`);
+  }
+  if (queue.fault) interrupt.signalNeedsReset(queue.fault);
+  if (used > 0 && queue.needsNotification()) interrupt.signalUsedQueue(queue.vector);
+  return used;
+}

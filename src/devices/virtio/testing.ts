@@ -1,0 +1,203 @@
+// Test support shared by every virtio test: a driver-side view that builds descriptor tables, available rings
+// and chains in fake guest memory (GuestMemory.anonymous), and an Interrupt that records what it was asked to do.
+// Tests only; no device code imports this.
+import { GuestMemory } from "../../vm_memory/guest_memory.ts";
+import {
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_RING_F_EVENT_IDX,
+  VIRTQ_DESC_F_INDIRECT,
+  VIRTQ_DESC_F_NEXT,
+  VIRTQ_DESC_F_WRITE,
+  VIRTQ_DESC_SIZE,
+  featureBit,
+} from "./constants.ts";
+import type { Interrupt } from "./interrupt.ts";
+import { Queue } from "./split_queue.ts";
+
+export class FakeInterrupt implements Interrupt {
+  readonly usedQueueVectors: number[] = [];
+  configChanges = 0;
+  readonly needsReset: string[] = [];
+  signalUsedQueue(vector: number): void {
+    this.usedQueueVectors.push(vector);
+  }
+  signalConfigChanged(): void {
+    this.configChanges++;
+  }
+  signalNeedsReset(reason: string): void {
+    this.needsReset.push(reason);
+  }
+}
+
+export interface BufferSpec {
+  /** Bytes the driver puts in a device-readable buffer. */
+  readonly data?: Uint8Array;
+  /** Length of the buffer (defaults to data.length). */
+  readonly len?: number;
+  readonly writable?: boolean;
+}
+
+export interface RawDescriptor {
+  addr: number | bigint;
+  len: number;
+  flags: number;
+  next: number;
+}
+
+export const ALL_RING_FEATURES =
+  featureBit(VIRTIO_F_VERSION_1) | featureBit(VIRTIO_RING_F_EVENT_IDX) | featureBit(VIRTIO_F_INDIRECT_DESC);
+
+/** Guest memory layout used by the driver: rings low, buffers from DATA_BASE up. */
+export const DESC_BASE = 0x1000;
+export const AVAIL_BASE = 0x8000;
+export const USED_BASE = 0x9000;
+export const DATA_BASE = 0x10000;
+
+export class FakeDriverQueue {
+  readonly mem: GuestMemory;
+  readonly queue: Queue;
+  #nextDesc = 0;
+  #nextData = DATA_BASE;
+  #availIdx = 0;
+
+  constructor(
+    readonly size = 16,
+    readonly features = ALL_RING_FEATURES,
+    memSize = 1 << 20,
+    mem?: GuestMemory,
+  ) {
+    this.mem = mem ?? GuestMemory.anonymous([{ guestAddr: 0, size: memSize }]);
+    this.queue = new Queue(size);
+    this.queue.descTable = DESC_BASE;
+    this.queue.availRing = AVAIL_BASE;
+    this.queue.usedRing = USED_BASE;
+    this.queue.ready = true;
+  }
+
+  /** Activates the device side; throws if the rings are refused (tests expect them to be valid). */
+  activate(): Queue {
+    const bad = this.queue.activate(this.mem, this.features);
+    if (bad) throw new Error(bad);
+    return this.queue;
+  }
+
+  /** Reserves `len` bytes of buffer space (8-byte aligned) and returns its guest address. */
+  alloc(len: number): number {
+    const addr = this.#nextData;
+    this.#nextData += Math.max(8, Math.ceil(len / 8) * 8);
+    return addr;
+  }
+
+  writeDescriptor(table: number, index: number, d: RawDescriptor): void {
+    const at = table + index * VIRTQ_DESC_SIZE;
+    this.mem.writeU64(at, BigInt(d.addr));
+    this.mem.writeU32(at + 8, d.len);
+    this.mem.writeU16(at + 12, d.flags);
+    this.mem.writeU16(at + 14, d.next);
+  }
+
+  /** Publishes `head` in the available ring and bumps its idx. */
+  publish(head: number): void {
+    this.mem.writeU16(AVAIL_BASE + 4 + 2 * (this.#availIdx % this.size), head);
+    this.#availIdx = (this.#availIdx + 1) & 0xffff;
+    this.mem.writeU16(AVAIL_BASE + 2, this.#availIdx);
+  }
+
+  /** Overwrites the available ring's idx (to test a driver that runs too far ahead). */
+  setAvailIdx(idx: number): void {
+    this.#availIdx = idx & 0xffff;
+    this.mem.writeU16(AVAIL_BASE + 2, this.#availIdx);
+  }
+
+  setAvailFlags(flags: number): void {
+    this.mem.writeU16(AVAIL_BASE, flags);
+  }
+
+  /** used_event, written by the driver after the available ring (2.7.6). */
+  setUsedEvent(value: number): void {
+    this.mem.writeU16(AVAIL_BASE + 4 + 2 * this.size, value);
+  }
+
+  /** avail_event, written by the device after the used ring (2.7.8). */
+  availEvent(): number {
+    return this.mem.readU16(USED_BASE + 4 + 8 * this.size);
+  }
+
+  #buffer(b: BufferSpec): { addr: number; len: number } {
+    const len = b.len ?? b.data?.length ?? 0;
+    const addr = this.alloc(len);
+    if (b.data) this.mem.write(addr, b.data);
+    return { addr, len };
+  }
+
+  /** Builds a chain of direct descriptors, publishes it and returns its head index and buffer addresses. */
+  addChain(buffers: readonly BufferSpec[]): { head: number; addrs: number[] } {
+    const head = this.#nextDesc;
+    const addrs: number[] = [];
+    buffers.forEach((b, i) => {
+      const { addr, len } = this.#buffer(b);
+      addrs.push(addr);
+      const last = i === buffers.length - 1;
+      const index = (head + i) % this.size;
+      this.writeDescriptor(DESC_BASE, index, {
+        addr,
+        len,
+        flags: (b.writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT),
+        next: last ? 0 : (index + 1) % this.size,
+      });
+    });
+    this.#nextDesc = (head + buffers.length) % this.size;
+    this.publish(head);
+    return { head, addrs };
+  }
+
+  /** Builds one descriptor pointing at an indirect table holding `buffers`, and publishes it. */
+  addIndirectChain(buffers: readonly BufferSpec[]): { head: number; addrs: number[] } {
+    const table = this.alloc(buffers.length * VIRTQ_DESC_SIZE);
+    const addrs: number[] = [];
+    buffers.forEach((b, i) => {
+      const { addr, len } = this.#buffer(b);
+      addrs.push(addr);
+      const last = i === buffers.length - 1;
+      this.writeDescriptor(table, i, {
+        addr,
+        len,
+        flags: (b.writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT),
+        next: last ? 0 : i + 1,
+      });
+    });
+    const head = this.#nextDesc;
+    this.writeDescriptor(DESC_BASE, head, {
+      addr: table,
+      len: buffers.length * VIRTQ_DESC_SIZE,
+      flags: VIRTQ_DESC_F_INDIRECT,
+      next: 0,
+    });
+    this.#nextDesc = (head + 1) % this.size;
+    this.publish(head);
+    return { head, addrs };
+  }
+
+  usedIdx(): number {
+    return this.mem.readU16(USED_BASE + 2);
+  }
+
+  /** The used ring element at position `i` (modulo the size). */
+  usedElem(i: number): { id: number; len: number } {
+    const at = USED_BASE + 4 + 8 * (i % this.size);
+    return { id: this.mem.readU32(at), len: this.mem.readU32(at + 4) };
+  }
+}
+
+/** A small deterministic PRNG (mulberry32) so randomized tests reproduce from their seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,275 @@
+// qcow2 images (QEMU docs/interop/qcow2.txt), read and write, with a backing file and without compression.
+// A virtual offset maps through the L1 table (in memory) to an L2 table (cached) to a host cluster:
+//
+//   cluster = offset >> cluster_bits;  L1 index = cluster / (cluster_size / 8);  L2 index = cluster % (cluster_size / 8)
+//
+// Writing an unallocated cluster allocates one at the end of the file (refcount first, data next, the L2 entry
+// last) and fills the bytes around the write from the backing file, or with zeros.
+import { DiskError, type DiskFile } from "../disk_file.ts";
+import type { FileIo } from "../raw.ts";
+import type { Qcow2Header } from "./header.ts";
+import { Refcounts } from "./refcounts.ts";
+
+/** L1/L2 entry bits (qcow2.txt "Cluster mapping"). */
+export const OFFSET_MASK = 0x00ff_ffff_ffff_fe00n;
+export const OFLAG_COPIED = 1n << 63n;
+export const OFLAG_COMPRESSED = 1n << 62n;
+/** Version 3 L2 entries: "the cluster reads as all zeros". */
+export const OFLAG_ZERO = 1n;
+
+/** How many L2 tables stay in memory. */
+const L2_CACHE_TABLES = 64;
+
+export class Qcow2Disk implements DiskFile {
+  readonly format = "qcow2";
+  readonly #io: FileIo;
+  readonly #h: Qcow2Header;
+  readonly #cs: number;
+  readonly #l2Entries: number;
+  readonly #l1: bigint[];
+  readonly #l2Cache = new Map<number, bigint[]>();
+  readonly #refcounts: Refcounts | undefined;
+  readonly #fileSize: number;
+
+  constructor(
+    io: FileIo,
+    header: Qcow2Header,
+    readonly readOnly: boolean,
+    /** The backing image, already opened read-only; reads of unallocated clusters come from it. */
+    readonly backing: DiskFile | undefined,
+  ) {
+    this.#io = io;
+    this.#h = header;
+    this.#cs = 2 ** header.clusterBits;
+    this.#l2Entries = this.#cs / 8;
+    this.#fileSize = io.size();
+    if (header.nbSnapshots > 0 && !readOnly)
+      throw new DiskError(io.path, "qcow2 images with internal snapshots can only be opened read-only");
+    const raw = new Uint8Array(header.l1Size * 8);
+    io.readFull(raw, header.l1TableOffset);
+    const v = new DataView(raw.buffer);
+    this.#l1 = Array.from({ length: header.l1Size }, (_, i) => v.getBigUint64(i * 8));
+    if (!readOnly) {
+      this.#refcounts = Refcounts.load(
+        io,
+        {
+          clusterBits: header.clusterBits,
+          refcountOrder: header.refcountOrder,
+          tableOffset: header.refcountTableOffset,
+          tableClusters: header.refcountTableClusters,
+        },
+        this.#fileSize,
+      );
+      this.#refcounts.onTableMoved = (offset, clusters) => this.#writeRefcountTableLocation(offset, clusters);
+    }
+  }
+
+  get path(): string {
+    return this.#io.path;
+  }
+
+  get clusterSize(): number {
+    return this.#cs;
+  }
+
+  virtualSize(): number {
+    return this.#h.size;
+  }
+
+  #fail(problem: string): never {
+    throw new DiskError(this.path, problem);
+  }
+
+  /** Checks a table or data cluster offset read from the image. */
+  #hostOffset(entry: bigint, what: string): number {
+    const off = Number(entry & OFFSET_MASK);
+    if (off % this.#cs !== 0) this.#fail(`${what} 0x${off.toString(16)} is not cluster-aligned`);
+    return off;
+  }
+
+  #l2Table(offset: number): bigint[] {
+    let t = this.#l2Cache.get(offset);
+    if (t) return t;
+    if (offset + this.#cs > Math.max(this.#fileSize, this.#refcounts?.nextFree ?? 0))
+      this.#fail(`L2 table at 0x${offset.toString(16)} lies past the end of the file`);
+    const raw = new Uint8Array(this.#cs);
+    this.#io.readFull(raw, offset);
+    const v = new DataView(raw.buffer);
+    t = Array.from({ length: this.#l2Entries }, (_, i) => v.getBigUint64(i * 8));
+    if (this.#l2Cache.size >= L2_CACHE_TABLES) this.#l2Cache.delete(this.#l2Cache.keys().next().value!);
+    this.#l2Cache.set(offset, t);
+    return t;
+  }
+
+  /** The L2 entry of virtual cluster `cluster` (0n when its L2 table does not exist). */
+  #entry(cluster: number): bigint {
+    const l1e = this.#l1[Math.floor(cluster / this.#l2Entries)] ?? 0n;
+    const l2 = this.#hostOffset(l1e, "L2 table offset");
+    if (l2 === 0) return 0n;
+    return this.#l2Table(l2)[cluster % this.#l2Entries]!;
+  }
+
+  /** Visits [offset, offset+length) one cluster piece at a time. */
+  #pieces(
+    offset: number,
+    length: number,
+    each: (cluster: number, inCluster: number, n: number, done: number) => void,
+  ): void {
+    let done = 0;
+    while (done < length) {
+      const pos = offset + done;
+      const cluster = Math.floor(pos / this.#cs);
+      const inCluster = pos % this.#cs;
+      const n = Math.min(length - done, this.#cs - inCluster);
+      each(cluster, inCluster, n, done);
+      done += n;
+    }
+  }
+
+  #checkRange(offset: number, length: number): void {
+    if (offset < 0 || offset + length > this.#h.size)
+      this.#fail(`access 0x${offset.toString(16)}+0x${length.toString(16)} is past the virtual size`);
+  }
+
+  /** Reads from the backing file, zero past its end. */
+  #readBacking(buf: Uint8Array, offset: number): void {
+    buf.fill(0);
+    const b = this.backing;
+    if (!b) return;
+    const n = Math.max(0, Math.min(buf.length, b.virtualSize() - offset));
+    if (n > 0) b.readAt(buf.subarray(0, n), offset);
+  }
+
+  readAt(buf: Uint8Array, offset: number): void {
+    this.#checkRange(offset, buf.length);
+    this.#pieces(offset, buf.length, (cluster, inCluster, n, done) => {
+      const piece = buf.subarray(done, done + n);
+      const e = this.#entry(cluster);
+      if (e & OFLAG_COMPRESSED) this.#fail("compressed clusters are not supported");
+      const host = this.#hostOffset(e, "data cluster offset");
+      if (e & OFLAG_ZERO) piece.fill(0);
+      else if (host !== 0) this.#io.readFull(piece, host + inCluster);
+      else this.#readBacking(piece, cluster * this.#cs + inCluster);
+    });
+  }
+
+  writeAt(buf: Uint8Array, offset: number): void {
+    if (this.readOnly) this.#fail("is read-only");
+    this.#checkRange(offset, buf.length);
+    this.#pieces(offset, buf.length, (cluster, inCluster, n, done) => {
+      const piece = buf.subarray(done, done + n);
+      const e = this.#entry(cluster);
+      if (e & OFLAG_COMPRESSED) this.#fail("compressed clusters are not supported");
+      const host = this.#hostOffset(e, "data cluster offset");
+      if (host !== 0 && !(e & OFLAG_ZERO)) {
+        this.#io.writeFull(piece, host + inCluster);
+        return;
+      }
+      // A new cluster: what the write does not cover comes from below (zeros for a zero cluster).
+      const data = new Uint8Array(this.#cs);
+      if (!(e & OFLAG_ZERO)) this.#readBacking(data, cluster * this.#cs);
+      data.set(piece, inCluster);
+      const target = host !== 0 ? host : this.#refcounts!.allocate();
+      this.#io.writeFull(data, target);
+      this.#setEntry(cluster, BigInt(target) | OFLAG_COPIED);
+    });
+  }
+
+  /** Writes an L2 entry, creating the L2 table (and its L1 entry) when needed. */
+  #setEntry(cluster: number, value: bigint): void {
+    const l1i = Math.floor(cluster / this.#l2Entries);
+    let l2 = this.#hostOffset(this.#l1[l1i] ?? 0n, "L2 table offset");
+    if (l2 === 0) {
+      l2 = this.#refcounts!.allocate();
+      this.#io.writeFull(new Uint8Array(this.#cs), l2);
+      this.#l2Cache.set(l2, new Array<bigint>(this.#l2Entries).fill(0n));
+      this.#l1[l1i] = BigInt(l2) | OFLAG_COPIED;
+      this.#writeU64(this.#h.l1TableOffset + l1i * 8, this.#l1[l1i]!);
+    }
+    const t = this.#l2Table(l2);
+    const i = cluster % this.#l2Entries;
+    t[i] = value;
+    this.#writeU64(l2 + i * 8, value);
+  }
+
+  #writeU64(at: number, value: bigint): void {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, value);
+    this.#io.writeFull(b, at);
+  }
+
+  #writeRefcountTableLocation(offset: number, clusters: number): void {
+    const b = new Uint8Array(12);
+    const v = new DataView(b.buffer);
+    v.setBigUint64(0, BigInt(offset));
+    v.setUint32(8, clusters);
+    this.#io.writeFull(b, 48); // refcount_table_offset, refcount_table_clusters
+  }
+
+  flush(): void {
+    this.#io.sync();
+  }
+
+  discard(offset: number, length: number): void {
+    this.writeZeroes(offset, length, true);
+  }
+
+  /**
+   * Whole clusters become unallocated (or zero clusters over a backing file) and their host clusters are freed;
+   * partial clusters at the edges get zeros written.
+   */
+  writeZeroes(offset: number, length: number, _unmap: boolean): void {
+    if (this.readOnly) this.#fail("is read-only");
+    const len = Math.max(0, Math.min(length, this.#h.size - offset));
+    this.#pieces(offset, len, (cluster, inCluster, n) => {
+      const e = this.#entry(cluster);
+      const host = e & OFLAG_COMPRESSED ? 0 : this.#hostOffset(e, "data cluster offset");
+      if (n < this.#cs) {
+        if (host !== 0 || this.backing) this.writeAt(new Uint8Array(n), cluster * this.#cs + inCluster);
+        return;
+      }
+      const wanted = this.backing && this.#h.version >= 3 ? OFLAG_ZERO : 0n;
+      if (e === wanted) return;
+      if (wanted === 0n && this.backing) {
+        // Version 2 has no zero flag: keep the cluster and fill it with zeros.
+        this.writeAt(new Uint8Array(this.#cs), cluster * this.#cs);
+        return;
+      }
+      this.#setEntry(cluster, wanted);
+      if (host !== 0) {
+        this.#refcounts!.set(host, 0);
+        try {
+          this.#io.punchHole(host, this.#cs);
+        } catch {
+          // Punching is an optimization; the cluster is free either way.
+        }
+      }
+    });
+  }
+
+  /** Allocates every cluster of the virtual disk (sparse=false). */
+  allocateAll(): void {
+    if (this.readOnly) this.#fail("is read-only");
+    const clusters = Math.ceil(this.#h.size / this.#cs);
+    for (let c = 0; c < clusters; c++) {
+      const e = this.#entry(c);
+      if ((e & OFFSET_MASK) === 0n) this.writeAt(this.#clusterFromBelow(c), c * this.#cs);
+    }
+  }
+
+  resize(_size: number): void {
+    this.#fail("resizing qcow2 images is not supported");
+  }
+
+  #clusterFromBelow(cluster: number): Uint8Array {
+    const n = Math.min(this.#cs, this.#h.size - cluster * this.#cs);
+    const data = new Uint8Array(n);
+    this.readAt(data, cluster * this.#cs);
+    return data;
+  }
+
+  close(): void {
+    this.backing?.close();
+    this.#io.close();
+  }
+}

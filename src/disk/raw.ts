@@ -1,0 +1,190 @@
+// A raw disk image: virtual offset = file offset. With O_DIRECT every transfer goes through a bounce buffer
+// aligned in memory, offset and length (read-modify-write at unaligned edges), since guest buffers and request
+// sizes need not meet the host's alignment rules.
+import { fstatSync } from "node:fs";
+import {
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_ZERO_RANGE,
+  addressOf,
+  close,
+  fallocate,
+  fdatasync,
+  ftruncate,
+  pread,
+  pwrite,
+  SysError,
+} from "../../ffi/libc.ts";
+import { DiskError, type DiskFile } from "./disk_file.ts";
+
+/** Alignment for O_DIRECT transfers: a page covers every logical block size Linux file systems use. */
+export const DIRECT_ALIGN = 4096;
+/** Largest single bounce transfer. */
+const BOUNCE_SIZE = 1 << 20;
+
+/** Memory whose address is a multiple of `align`: ArrayBuffer backing stores do not move in JSC. */
+export function alignedBuffer(size: number, align = DIRECT_ALIGN): Uint8Array {
+  const raw = new Uint8Array(size + align);
+  const skew = addressOf(raw) % align;
+  return raw.subarray(skew === 0 ? 0 : align - skew, (skew === 0 ? 0 : align - skew) + size);
+}
+
+/** Full-length pread/pwrite loops over a file descriptor, shared by the raw and qcow2 formats. */
+export class FileIo {
+  constructor(
+    readonly fd: number,
+    readonly path: string,
+  ) {}
+
+  size(): number {
+    return fstatSync(this.fd).size;
+  }
+
+  /** Reads `buf.length` bytes at `offset`; bytes past end of file read as zero. */
+  readFull(buf: Uint8Array, offset: number): void {
+    let done = 0;
+    while (done < buf.length) {
+      const n = pread(this.fd, buf.subarray(done), offset + done, this.path);
+      if (n === 0) {
+        buf.fill(0, done);
+        return;
+      }
+      done += n;
+    }
+  }
+
+  /** One pread (O_DIRECT needs aligned offsets, so no retry at an unaligned one); a short read is end of file. */
+  readOnce(buf: Uint8Array, offset: number): void {
+    const n = pread(this.fd, buf, offset, this.path);
+    if (n < buf.length) buf.fill(0, n);
+  }
+
+  writeFull(buf: Uint8Array, offset: number): void {
+    let done = 0;
+    while (done < buf.length) done += pwrite(this.fd, buf.subarray(done), offset + done, this.path);
+  }
+
+  sync(): void {
+    fdatasync(this.fd, this.path);
+  }
+
+  punchHole(offset: number, length: number): void {
+    if (length > 0) fallocate(this.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length, this.path);
+  }
+
+  zeroRange(offset: number, length: number): void {
+    if (length > 0) fallocate(this.fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length, this.path);
+  }
+
+  allocate(offset: number, length: number): void {
+    if (length > 0) fallocate(this.fd, 0, offset, length, this.path);
+  }
+
+  close(): void {
+    close(this.fd);
+  }
+}
+
+export class RawDisk implements DiskFile {
+  readonly format = "raw";
+  readonly #io: FileIo;
+  #size: number;
+  #bounce: Uint8Array | undefined;
+
+  constructor(
+    fd: number,
+    readonly path: string,
+    readonly readOnly: boolean,
+    readonly direct: boolean,
+  ) {
+    this.#io = new FileIo(fd, path);
+    this.#size = this.#io.size();
+  }
+
+  virtualSize(): number {
+    return this.#size;
+  }
+
+  readAt(buf: Uint8Array, offset: number): void {
+    if (!this.direct) return this.#io.readFull(buf, offset);
+    this.#eachAlignedSpan(offset, buf.length, (bounce, start, off, n, done) => {
+      this.#io.readOnce(bounce, start);
+      buf.set(bounce.subarray(off - start, off - start + n), done);
+    });
+  }
+
+  writeAt(buf: Uint8Array, offset: number): void {
+    if (!this.direct) return this.#io.writeFull(buf, offset);
+    this.#eachAlignedSpan(offset, buf.length, (bounce, start, off, n, done) => {
+      // Unaligned edges: read the enclosing blocks first so bytes outside the write survive.
+      if (off !== start || (off + n) % DIRECT_ALIGN !== 0) this.#io.readOnce(bounce, start);
+      bounce.set(buf.subarray(done, done + n), off - start);
+      this.#io.writeFull(bounce, start);
+      // A last block that runs past an unaligned end of file must not grow the disk.
+      if (start + bounce.length > this.#size) ftruncate(this.#io.fd, this.#size, this.path);
+    });
+  }
+
+  /** Splits [offset, offset+length) into aligned spans of at most BOUNCE_SIZE, each with its bounce view. */
+  #eachAlignedSpan(
+    offset: number,
+    length: number,
+    each: (bounce: Uint8Array, start: number, off: number, n: number, done: number) => void,
+  ): void {
+    let done = 0;
+    while (done < length) {
+      const off = offset + done;
+      const start = Math.floor(off / DIRECT_ALIGN) * DIRECT_ALIGN;
+      const span = Math.min(BOUNCE_SIZE, Math.ceil((offset + length - start) / DIRECT_ALIGN) * DIRECT_ALIGN);
+      const n = Math.min(length - done, start + span - off);
+      each(this.#bounceBuffer().subarray(0, span), start, off, n, done);
+      done += n;
+    }
+  }
+
+  #bounceBuffer(): Uint8Array {
+    this.#bounce ??= alignedBuffer(BOUNCE_SIZE);
+    return this.#bounce;
+  }
+
+  flush(): void {
+    this.#io.sync();
+  }
+
+  discard(offset: number, length: number): void {
+    this.#io.punchHole(offset, this.#clip(offset, length));
+  }
+
+  writeZeroes(offset: number, length: number, unmap: boolean): void {
+    const len = this.#clip(offset, length);
+    try {
+      if (unmap) this.#io.punchHole(offset, len);
+      else this.#io.zeroRange(offset, len);
+    } catch (e) {
+      // A file system without hole punching or zero ranges (EOPNOTSUPP) gets real zeros written.
+      if (!(e instanceof SysError) || e.code !== "EOPNOTSUPP") throw e;
+      const zeros = new Uint8Array(Math.min(len, BOUNCE_SIZE));
+      for (let done = 0; done < len; done += zeros.length)
+        this.writeAt(zeros.subarray(0, Math.min(zeros.length, len - done)), offset + done);
+    }
+  }
+
+  allocateAll(): void {
+    this.#io.allocate(0, this.#size);
+  }
+
+  resize(size: number): void {
+    if (this.readOnly) throw new DiskError(this.path, "is read-only");
+    if (!Number.isSafeInteger(size) || size < 0) throw new DiskError(this.path, `size ${size} is not valid`);
+    ftruncate(this.#io.fd, size, this.path);
+    this.#size = size;
+  }
+
+  #clip(offset: number, length: number): number {
+    return Math.max(0, Math.min(length, this.#size - offset));
+  }
+
+  close(): void {
+    this.#io.close();
+  }
+}
