@@ -1,0 +1,106 @@
+// The main-thread side of the vCPU Workers: starts one Worker per vCPU, opens the start gate when all are ready,
+// reports the first vCPU that ends the VM, and stops the others (stop flag + kick signal, see vcpu_kick.ts).
+import { logLevelSpecText } from "../base/log.ts";
+import type { SharedBusEntry } from "../devices/shared_device.ts";
+import type { Vcpu } from "../hypervisor/vcpu.ts";
+import { kickThread } from "./vcpu_kick.ts";
+import { CONTROL_STOP, type VcpuOutcome } from "./vcpu_loop.ts";
+import { CONTROL_GO, CONTROL_WORDS, type VcpuWorkerInit, type VcpuWorkerMessage } from "./vcpu_protocol.ts";
+
+/** How long stop() waits for a kicked Worker to report before terminating it. */
+const STOP_TIMEOUT_MS = 2000;
+
+/**
+ * The vCPU Worker's entry point. From source it sits beside this file. In a `bun build --compile` executable
+ * every bundled module reports the executable's URL (file:///$bunfs/root/<name>) and each entry point keeps its
+ * path below the entry points' common folder (src/), so the Worker is ./vmm/vcpu_worker from there.
+ */
+function workerUrl(): string {
+  if (import.meta.url.startsWith("file:///$bunfs/"))
+    return new URL("./vmm/vcpu_worker.ts", import.meta.url).href;
+  return new URL("./vcpu_worker.ts", import.meta.url).href;
+}
+
+interface Thread {
+  readonly worker: Worker;
+  tid: number;
+  exited: boolean;
+  readonly done: PromiseWithResolvers<void>;
+}
+
+export class VcpuThreads {
+  readonly #control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  readonly #threads: Thread[] = [];
+  readonly #firstExit = Promise.withResolvers<VcpuOutcome>();
+  #stopping = false;
+
+  /** Resolves with the first vCPU outcome that ends the VM (not counting vCPUs stopped by stop()). */
+  get firstExit(): Promise<VcpuOutcome> {
+    return this.#firstExit.promise;
+  }
+
+  /** Starts a Worker per vCPU and resolves once all are ready at the start gate; rejects if one fails to set up. */
+  async start(
+    vcpus: readonly Vcpu[],
+    io: readonly SharedBusEntry[],
+    mmio: readonly SharedBusEntry[],
+  ): Promise<void> {
+    const ready = vcpus.map((vcpu) => {
+      const r = Promise.withResolvers<void>();
+      const worker = new Worker(workerUrl());
+      const thread: Thread = { worker, tid: 0, exited: false, done: Promise.withResolvers<void>() };
+      this.#threads.push(thread);
+      worker.onmessage = (ev: MessageEvent<VcpuWorkerMessage>) => {
+        const msg = ev.data;
+        if (msg.type === "ready") {
+          thread.tid = msg.tid;
+          r.resolve();
+        } else if (msg.type === "error") {
+          thread.exited = true;
+          thread.done.resolve();
+          r.reject(new Error(msg.message));
+        } else {
+          thread.exited = true;
+          thread.done.resolve();
+          if (!this.#stopping || msg.outcome.state !== "stop") this.#firstExit.resolve(msg.outcome);
+        }
+      };
+      worker.onerror = (ev: ErrorEvent) => {
+        const message = `vCPU ${vcpu.id} thread failed: ${ev.message}`;
+        thread.exited = true;
+        thread.done.resolve();
+        r.reject(new Error(message));
+        this.#firstExit.resolve({ state: "crash", reason: message });
+      };
+      const init: VcpuWorkerInit = {
+        cpu: vcpu.id,
+        vcpuFd: vcpu.fd,
+        mmapSize: vcpu.mmapSize,
+        io,
+        mmio,
+        control: this.#control.buffer as SharedArrayBuffer,
+        logSpec: logLevelSpecText(),
+      };
+      worker.postMessage(init);
+      return r.promise;
+    });
+    await Promise.all(ready);
+  }
+
+  /** Opens the start gate: every vCPU enters KVM_RUN. */
+  go(): void {
+    Atomics.store(this.#control, CONTROL_GO, 1);
+    Atomics.notify(this.#control, CONTROL_GO);
+  }
+
+  /** Stops every vCPU (idempotent): sets the stop flag, kicks each thread out of KVM_RUN, waits, terminates. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    Atomics.store(this.#control, CONTROL_STOP, 1);
+    this.go(); // release Workers still at the gate
+    for (const t of this.#threads) if (!t.exited && t.tid > 0) kickThread(t.tid);
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref?.());
+    await Promise.race([Promise.all(this.#threads.map((t) => t.done.promise)), timeout]);
+    for (const t of this.#threads) t.worker.terminate();
+  }
+}
