@@ -409,7 +409,8 @@ export function tcgetattr(fd: number, what = `fd ${fd}`): Uint8Array {
 }
 
 export function tcsetattr(fd: number, action: number, termios: Uint8Array, what = `fd ${fd}`): void {
-  if (termios.length < TERMIOS_SIZE) throw new Error(`tcsetattr on ${what}: termios is ${termios.length} bytes`);
+  if (termios.length < TERMIOS_SIZE)
+    throw new Error(`tcsetattr on ${what}: termios is ${termios.length} bytes`);
   check(sockTerm.tcsetattr(fd, action, ptr(termios)), "tcsetattr", what);
 }
 
