@@ -1,0 +1,148 @@
+// Confinement of a device process, in the order crosvm's minijail applies it, before the device touches guest
+// data: close every descriptor it was not given, no_new_privs, namespaces, a pivot into an empty directory, and
+// last the seccomp filter (SECCOMP_FILTER_FLAG_TSYNC, so every Bun thread is covered).
+//
+// Namespaces are per thread in Linux: unshare(2) moves only the calling thread, and a Bun process already runs
+// JavaScriptCore's and Bun's own threads before any script starts. So the namespaces are entered by the launcher
+// (util-linux unshare(1) exec'ing Bun, spawn.ts) and every thread starts inside them; here we only record them.
+// A new PID namespace also needs a fork (unshare(CLONE_NEWPID) affects only children), which `unshare --fork`
+// does: the device process is pid 1 of its namespace, and its launcher forwards the signal that ended it.
+//
+// A step that cannot be applied is logged at debug level with the reason, never skipped silently; only the
+// seccomp filter is mandatory (its failure is an error).
+import { readdirSync, readlinkSync, statSync } from "node:fs";
+import { close, prctl, SysError, syscall } from "../../ffi/libc.ts";
+import { logger } from "../base/log.ts";
+import { installSeccompFilter } from "./seccomp/install.ts";
+import { X86_64_SYSCALLS } from "./seccomp/syscall_table.ts";
+
+const log = logger("jail");
+
+// include/uapi/linux/prctl.h
+export const PR_SET_NO_NEW_PRIVS = 38;
+// include/uapi/linux/mount.h
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 1 << 18;
+// include/linux/fs.h (umount2 flags)
+export const MNT_DETACH = 2;
+
+/** Descriptors Bun's runtime opens for itself before any script runs (its event loop's epoll and wakeup fds). */
+const RUNTIME_FD = /^anon_inode:\[(eventpoll|eventfd|timerfd|signalfd)\]$/;
+
+/** The steps after closeUnlistedFds, which the device process runs first (before it opens its own files). */
+export interface ConfineOptions {
+  /** Namespaces the launcher entered (for the report); "mount" enables the pivot. */
+  readonly namespaces: readonly string[];
+  readonly namespacesSkipped?: string;
+  /** Empty directory to pivot into; undefined skips the pivot. */
+  readonly pivotRoot?: string;
+  /** Compiled program and its policy name; installed last. */
+  readonly seccomp: { readonly program: Uint8Array; readonly policy: string };
+}
+
+export interface ConfineReport {
+  readonly applied: string[];
+  /** "step: reason" for every step that could not be applied. */
+  readonly skipped: string[];
+}
+
+function fdTarget(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Closes every open descriptor except 0..2, `keep` and Bun's own runtime descriptors (its event loop's, and the
+ * duplicates of 0..2 its stdio writers make); returns those closed.
+ */
+export function closeUnlistedFds(keep: readonly number[], leaked: readonly number[] = []): number[] {
+  const keepSet = new Set(keep);
+  const leakedSet = new Set(leaked.filter((fd) => !keepSet.has(fd)));
+  const stdio = new Set([0, 1, 2].map(fdTarget).filter((t) => t !== undefined));
+  const closed: number[] = [];
+  for (const name of readdirSync("/proc/self/fd")) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd <= 2 || keepSet.has(fd)) continue;
+    const target = fdTarget(fd);
+    if (target === undefined) continue; // the directory descriptor readdirSync used, already closed
+    if (!leakedSet.has(fd) && (RUNTIME_FD.test(target) || stdio.has(target))) continue;
+    try {
+      close(fd);
+      closed.push(fd);
+    } catch (e) {
+      log.debug(`closing fd ${fd} (${target}): ${(e as Error).message}`);
+    }
+  }
+  return closed;
+}
+
+function sys(name: string, ...args: (number | Uint8Array)[]): void {
+  const nr = X86_64_SYSCALLS[name];
+  if (nr === undefined) throw new Error(`no x86-64 syscall named ${name}`);
+  syscall(nr, name, ...args);
+}
+
+const cstr = (s: string) => new Uint8Array(Buffer.from(`${s}\0`));
+
+/** mount(NULL, "/", NULL, MS_REC|MS_PRIVATE), bind `dir` on itself, pivot_root(".", "."), detach the old root. */
+export function pivotInto(dir: string): void {
+  sys("mount", 0, cstr("/"), 0, MS_REC | MS_PRIVATE, 0);
+  sys("mount", cstr(dir), cstr(dir), 0, MS_BIND | MS_REC, 0);
+  sys("chdir", cstr(dir));
+  // pivot_root(".", "."): the old root is stacked under the new one and detached next (pivot_root(2) NOTES).
+  sys("pivot_root", cstr("."), cstr("."));
+  sys("umount2", cstr("."), MNT_DETACH);
+  sys("chdir", cstr("/"));
+}
+
+function reason(e: unknown): string {
+  return e instanceof SysError ? e.code : (e as Error).message;
+}
+
+/** Applies the steps after closing descriptors; throws only when the seccomp filter cannot be installed. */
+export function confine(o: ConfineOptions): ConfineReport {
+  const applied: string[] = [];
+  const skipped: string[] = [];
+  const skip = (step: string, why: string) => {
+    skipped.push(`${step}: ${why}`);
+    log.debug(`sandbox: ${step} not applied: ${why}`);
+  };
+
+  try {
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, "PR_SET_NO_NEW_PRIVS");
+    applied.push("no-new-privs");
+  } catch (e) {
+    skip("no-new-privs", reason(e));
+  }
+
+  for (const ns of ["mount", "network", "ipc", "pid"]) {
+    if (o.namespaces.includes(ns)) applied.push(`${ns}-namespace`);
+    else skip(`${ns} namespace`, o.namespacesSkipped ?? "the launcher did not enter it");
+  }
+
+  if (o.pivotRoot === undefined) skip("pivot root", "no pivot directory configured");
+  else if (!o.namespaces.includes("mount")) skip("pivot root", "no mount namespace to pivot in");
+  else {
+    let isDir = false;
+    try {
+      isDir = statSync(o.pivotRoot).isDirectory();
+    } catch {}
+    if (!isDir) skip("pivot root", `${o.pivotRoot} is not a directory`);
+    else {
+      try {
+        pivotInto(o.pivotRoot);
+        applied.push(`pivot-root ${o.pivotRoot}`);
+      } catch (e) {
+        skip(`pivot root ${o.pivotRoot}`, (e as Error).message);
+      }
+    }
+  }
+
+  installSeccompFilter(o.seccomp.program, o.seccomp.policy);
+  applied.push(`seccomp ${o.seccomp.policy}`);
+  return { applied, skipped };
+}

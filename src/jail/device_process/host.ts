@@ -1,0 +1,278 @@
+// The device process: `crosvm device-process KIND SPEC_JSON` (see spawn.ts). It maps guest memory from the memfd
+// it was given, builds the device model, confines itself (../confine.ts), says Hello, then serves the VMM's
+// requests and its queues' ioeventfds in one poll(2) loop until Shutdown or until the VMM goes away. Queue
+// processing happens here: KVM signals the queue's ioeventfd, the device pops chains from guest memory and writes
+// the vector's irqfd. Everything this process will call through bun:ffi is bound (dlopen) before the seccomp
+// filter goes on, because binding maps executable memory, which the filter forbids.
+import { readlinkSync } from "node:fs";
+import {
+  eventfdRead,
+  MAP_NORESERVE,
+  MAP_SHARED,
+  mmap,
+  MSG_NOSIGNAL,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  poll,
+  PROT_READ,
+  PROT_WRITE,
+  recv,
+  send,
+  syscall,
+  viewOf,
+} from "../../../ffi/libc.ts";
+import { logger, setLogLevelSpec } from "../../base/log.ts";
+import { Queue } from "../../devices/virtio/split_queue.ts";
+import type { VirtioDevice } from "../../devices/virtio/virtio_device.ts";
+import { GuestMemory } from "../../vm_memory/guest_memory.ts";
+import { closeUnlistedFds, confine } from "../confine.ts";
+import { embeddedPolicy } from "../seccomp/build_policies.ts";
+import { X86_64_SYSCALLS } from "../seccomp/syscall_table.ts";
+import { ChildInterrupt } from "./child_interrupt.ts";
+import { buildVirtioDevice, type PollSource } from "./device_kinds.ts";
+import { type DeviceLaunchSpec, parseLaunchSpec } from "./launch_spec.ts";
+import {
+  decodeActivate,
+  decodeConfigAccess,
+  encodeHello,
+  encodeText,
+  MAX_MESSAGE,
+  Op,
+  readU16,
+  readU64,
+} from "./protocol.ts";
+
+const log = logger("jail::device_process");
+
+/** The syscall the test hook makes: mkdir(2), which no device policy allows. */
+export const TEST_DENIED_SYSCALL = "mkdir";
+
+function mapGuestMemory(spec: DeviceLaunchSpec): GuestMemory {
+  return new GuestMemory(
+    spec.memory.map((r) => {
+      const what = `guest memory at 0x${r.guestAddr.toString(16)} (${r.size} bytes)`;
+      const addr = mmap(
+        r.size,
+        PROT_READ | PROT_WRITE,
+        MAP_SHARED | MAP_NORESERVE,
+        spec.fds.memfd,
+        r.fdOffset,
+        what,
+      );
+      return { guestAddr: r.guestAddr, size: r.size, bytes: viewOf(addr, r.size), fdOffset: r.fdOffset };
+    }),
+    spec.fds.memfd,
+  );
+}
+
+/** This process's pid in the initial PID namespace (what the VMM and the kernel's audit log see). */
+function hostPid(): number {
+  try {
+    return Number(readlinkSync("/proc/self"));
+  } catch {
+    return process.pid;
+  }
+}
+
+class DeviceServer {
+  readonly #ok = Uint8Array.of(Op.ReplyOk);
+  readonly #reply = new Uint8Array(MAX_MESSAGE);
+  #active = false;
+
+  constructor(
+    readonly spec: DeviceLaunchSpec,
+    readonly device: VirtioDevice,
+    readonly mem: GuestMemory,
+    readonly interrupt: ChildInterrupt,
+  ) {}
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  #send(msg: Uint8Array): void {
+    send(this.spec.fds.control, msg, MSG_NOSIGNAL, "device control socket");
+  }
+
+  #fail(e: unknown): void {
+    this.#send(encodeText(Op.ReplyError, (e as Error).message ?? String(e)));
+  }
+
+  /** Handles one request; returns false after Shutdown. */
+  handle(msg: Uint8Array): boolean {
+    const d = this.device;
+    switch (msg[0]) {
+      case Op.ReadConfig: {
+        const { offset, length } = decodeConfigAccess(msg);
+        const out = this.#reply.subarray(0, 1 + length);
+        out[0] = Op.ReplyOk;
+        const data = out.subarray(1);
+        data.fill(0);
+        try {
+          d.readConfig(offset, data);
+        } catch (e) {
+          log.warn(`${d.debugLabel}: config read at ${offset}: ${(e as Error).message}`);
+          data.fill(0);
+        }
+        this.#send(out);
+        return true;
+      }
+      case Op.WriteConfig: {
+        const { offset, data } = decodeConfigAccess(msg);
+        try {
+          d.writeConfig(offset, data);
+        } catch (e) {
+          log.warn(`${d.debugLabel}: config write at ${offset}: ${(e as Error).message}`);
+        }
+        return true;
+      }
+      case Op.AckFeatures:
+        d.ackFeatures(readU64(msg));
+        return true;
+      case Op.QueueNotify:
+        if (this.#active) d.queueNotify(readU16(msg));
+        return true;
+      case Op.Activate:
+        try {
+          this.#activate(msg);
+          this.#send(this.#ok);
+        } catch (e) {
+          this.#fail(e);
+        }
+        return true;
+      case Op.Reset:
+      case Op.Sleep:
+      case Op.Wake:
+        try {
+          if (msg[0] === Op.Reset) {
+            d.reset();
+            this.#active = false;
+          } else if (msg[0] === Op.Sleep) d.sleep?.();
+          else d.wake?.();
+          this.#send(this.#ok);
+        } catch (e) {
+          this.#fail(e);
+        }
+        return true;
+      case Op.Shutdown:
+        this.#send(this.#ok);
+        return false;
+      case Op.TestDeniedSyscall:
+        if (process.env.CROSVM_TEST_HOOKS === "1") {
+          log.info(`test hook: calling ${TEST_DENIED_SYSCALL}(2), which the seccomp policy denies`);
+          syscall(
+            X86_64_SYSCALLS[TEST_DENIED_SYSCALL]!,
+            TEST_DENIED_SYSCALL,
+            new Uint8Array(Buffer.from("/x\0")),
+          );
+        } else log.warn("ignoring a test-hook request: CROSVM_TEST_HOOKS is not set");
+        return true;
+      default:
+        log.warn(`${d.debugLabel}: ignoring unknown request opcode ${msg[0]}`);
+        return true;
+    }
+  }
+
+  #activate(msg: Uint8Array): void {
+    const { features, queues } = decodeActivate(msg);
+    const map = new Map<number, Queue>();
+    for (const q of queues) {
+      if (q.index >= this.spec.fds.queueEvents.length)
+        throw new Error(`queue ${q.index}: the device has ${this.spec.fds.queueEvents.length} queues`);
+      const restored = Queue.restore(q, this.mem, features);
+      if (typeof restored === "string") throw new Error(`queue ${q.index}: ${restored}`);
+      map.set(q.index, restored);
+    }
+    this.device.activate(this.mem, this.interrupt, map);
+    this.#active = true;
+  }
+}
+
+/** Serves requests and queue notifications until Shutdown or until the VMM closes the socket. */
+function serve(server: DeviceServer, sources: PollSource[]): void {
+  const { control, queueEvents } = server.spec.fds;
+  const buf = new Uint8Array(MAX_MESSAGE);
+  const live = [...sources];
+  for (;;) {
+    const queueFds = server.active ? queueEvents : [];
+    const fds = [control, ...queueFds, ...live.map((s) => s.fd)].map((fd) => ({ fd, events: POLLIN }));
+    const revents = poll(fds, -1);
+    if (revents[0]! & POLLIN) {
+      const n = recv(control, buf, 0, "device control socket");
+      if (n === 0 || n === null) return; // the VMM is gone (EOF)
+      if (!server.handle(buf.subarray(0, n))) return;
+    } else if (revents[0]! & (POLLHUP | POLLERR)) return;
+    for (let i = 0; i < queueFds.length; i++) {
+      if (revents[1 + i]! & POLLIN && eventfdRead(queueFds[i]!) > 0n && server.active)
+        server.device.queueNotify(i);
+    }
+    for (let i = live.length - 1; i >= 0; i--) {
+      const r = revents[1 + queueFds.length + i]!;
+      if (r & (POLLIN | POLLHUP | POLLERR) && !live[i]!.onReadable()) live.splice(i, 1);
+    }
+  }
+}
+
+/** Entry point of `crosvm device-process KIND SPEC_JSON`; resolves to the process exit status. */
+export async function runDeviceProcess(argv: readonly string[]): Promise<number> {
+  const [kind, json] = argv;
+  if (kind === undefined || json === undefined) {
+    process.stderr.write("device-process: expected KIND SPEC_JSON\n");
+    return 2;
+  }
+  let label = kind;
+  try {
+    const spec = parseLaunchSpec(json);
+    setLogLevelSpec(spec.logLevel);
+    const given = [
+      spec.fds.control,
+      spec.fds.events,
+      spec.fds.memfd,
+      ...spec.fds.queueEvents,
+      ...spec.fds.irqfds,
+    ];
+    const keep = [...given, ...spec.fds.backing];
+    const sandbox = spec.sandbox;
+    // Descriptors first: the device's own files (a disk image) are opened after this and kept.
+    if (sandbox) {
+      const closed = closeUnlistedFds(keep, sandbox.leakedFds);
+      log.debug(`${kind}: closed ${closed.length ? `fds ${closed.join(", ")}` : "no fds"} it was not given`);
+    }
+    const mem = mapGuestMemory(spec);
+    const built = buildVirtioDevice(kind, spec.options, spec.fds.backing);
+    const device = built.device;
+    label = device.debugLabel;
+    const interrupt = new ChildInterrupt(spec.fds.irqfds, spec.fds.events);
+    const server = new DeviceServer(spec, device, mem, interrupt);
+    const pid = hostPid();
+    if (sandbox) {
+      // Compiled (and its files read) before the pivot takes the source tree away.
+      const program = embeddedPolicy(built.policy, { logFailures: sandbox.logFailures });
+      const report = confine({
+        namespaces: sandbox.namespaces,
+        namespacesSkipped: sandbox.namespacesSkipped,
+        pivotRoot: sandbox.pivotRoot,
+        seccomp: { program, policy: built.policy },
+      });
+      log.debug(`${label} (pid ${pid}) confined: close-fds, ${report.applied.join(", ")}`);
+    }
+    send(
+      spec.fds.control,
+      encodeHello({
+        pid,
+        deviceType: device.deviceType,
+        features: device.features(),
+        queueMaxSizes: device.queueMaxSizes,
+        debugLabel: device.debugLabel,
+      }),
+      MSG_NOSIGNAL,
+      "device control socket",
+    );
+    serve(server, [...(built.pollSources ?? [])]);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`device process ${label}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,195 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { close, eventfdRead, eventfdWrite, O_RDONLY, open } from "../../../ffi/libc.ts";
+import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../src/devices/virtio/testing.ts";
+import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
+import type { DeviceProcess } from "../../../src/jail/device_process/spawn.ts";
+import { makeRig, type Rig, readable, start } from "./helpers.ts";
+
+let rig: Rig;
+let running: DeviceProcess[] = [];
+
+beforeEach(() => {
+  rig = makeRig();
+});
+
+afterEach(async () => {
+  for (const p of running.splice(0)) await p.stop();
+  rig.dispose();
+});
+
+async function startRng(extra = {}) {
+  const p = await start(rig, "rng", extra);
+  running.push(p);
+  return p;
+}
+
+/** A driver-side queue 0 in the shared memfd, MSI-X vector 0. */
+function driverQueue(): FakeDriverQueue {
+  const q = new FakeDriverQueue(16, ALL_RING_FEATURES, 1 << 20, rig.mem);
+  q.queue.vector = 0;
+  return q;
+}
+
+function activate(p: DeviceProcess, q: FakeDriverQueue): FakeInterrupt {
+  const interrupt = new FakeInterrupt();
+  p.device.ackFeatures(ALL_RING_FEATURES);
+  p.device.activate(rig.mem, interrupt, new Map([[0, q.queue]]));
+  return interrupt;
+}
+
+test("a request on a queue eventfd is served by the device process and signals the vector's irqfd", async () => {
+  const p = await startRng();
+  const q = driverQueue();
+  activate(p, q);
+  const { head, addrs } = q.addChain([{ len: 64, writable: true }]);
+
+  eventfdWrite(rig.queueEvents[0]!);
+
+  expect(await readable(rig.irqfds[0]!)).toBe(true);
+  expect(eventfdRead(rig.irqfds[0]!)).toBe(1n);
+  expect(q.usedIdx()).toBe(1);
+  expect(q.usedElem(0)).toEqual({ id: head, len: 64 });
+  expect(rig.mem.read(addrs[0]!, 64).some((b) => b !== 0)).toBe(true);
+});
+
+test("the device process runs under seccomp with no_new_privs", async () => {
+  const p = await startRng();
+
+  const status = readFileSync(`/proc/${p.pid}/status`, "utf8");
+
+  expect(status).toMatch(/^Seccomp:\s+2$/m);
+  expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+});
+
+test("the device process holds only its given fds and Bun's own event-loop and stdio fds", async () => {
+  const p = await startRng();
+  const given = 3 + 3 + rig.queueEvents.length + rig.irqfds.length; // control, events, memfd, queues, irqfds
+
+  const fds = readdirSync(`/proc/${p.pid}/fd`).map(Number);
+  const target = (fd: number) => readlinkSync(`/proc/${p.pid}/fd/${fd}`);
+  const stdio = [0, 1, 2].map(target);
+  // Bun's writers for stdout/stderr may hold duplicates of fds 1 and 2: the same files, no new access.
+  const unexpected = fds
+    .filter((fd) => fd >= given)
+    .map(target)
+    .filter((t) => !/^anon_inode:\[(eventpoll|eventfd)\]$/.test(t) && !stdio.includes(t));
+
+  for (let fd = 0; fd < given; fd++) expect(fds).toContain(fd);
+  expect(unexpected).toEqual([]);
+});
+
+test("a descriptor the VMM leaked without CLOEXEC is closed in the device process", async () => {
+  const leaked = open("/etc/hostname", O_RDONLY);
+  try {
+    const p = await startRng();
+
+    const targets = readdirSync(`/proc/${p.pid}/fd`).map((fd) => readlinkSync(`/proc/${p.pid}/fd/${fd}`));
+
+    expect(targets).not.toContain("/etc/hostname");
+  } finally {
+    close(leaked);
+  }
+});
+
+test("the device process is pivoted into the empty pivot root and in its own namespaces", async () => {
+  const p = await startRng();
+
+  expect(readdirSync(`/proc/${p.pid}/root`)).toEqual([]);
+  for (const ns of ["mnt", "net", "ipc"])
+    expect(readlinkSync(`/proc/${p.pid}/ns/${ns}`)).not.toBe(readlinkSync(`/proc/self/ns/${ns}`));
+  expect(readlinkSync(`/proc/${p.pid}/ns/pid`)).not.toBe(readlinkSync(`/proc/self/ns/pid`));
+});
+
+test("a device process killed by seccomp is reported with device, pid, signal and syscall", async () => {
+  const died = Promise.withResolvers<string>();
+  const p = await startRng({ onDeviceDied: died.resolve });
+
+  p.device.triggerDeniedSyscall();
+
+  const message = await died.promise;
+  expect(message).toBe(`device virtio-rng (pid ${p.pid}) died: killed by SIGSYS (seccomp: syscall 83 mkdir)`);
+});
+
+test("ReadConfig returns what WriteConfig stored in the device process", async () => {
+  const p = await start(rig, "config-echo");
+  running.push(p);
+
+  p.device.writeConfig(4, Uint8Array.of(1, 2, 3, 4));
+  const out = new Uint8Array(8);
+  p.device.readConfig(2, out);
+
+  expect([...out]).toEqual([0, 0, 1, 2, 3, 4, 0, 0]);
+});
+
+test("after Reset the device process can be activated again with fresh queues", async () => {
+  const p = await startRng();
+  const first = driverQueue();
+  activate(p, first);
+  first.addChain([{ len: 16, writable: true }]);
+  eventfdWrite(rig.queueEvents[0]!);
+  expect(await readable(rig.irqfds[0]!)).toBe(true);
+  eventfdRead(rig.irqfds[0]!);
+
+  p.device.reset();
+  rig.mem.slice(0, 0x20000).fill(0);
+  const second = driverQueue();
+  activate(p, second);
+  second.addChain([{ len: 32, writable: true }]);
+  eventfdWrite(rig.queueEvents[0]!);
+
+  expect(await readable(rig.irqfds[0]!)).toBe(true);
+  expect(second.usedIdx()).toBe(1);
+  expect(second.usedElem(0).len).toBe(32);
+});
+
+test("an interrupt on a queue without MSI-X vector reaches the transport through drainEvents", async () => {
+  const p = await startRng();
+  const q = driverQueue();
+  q.queue.vector = 0xffff; // VIRTIO_MSI_NO_VECTOR: INTx mode, the transport must set ISR
+  const interrupt = activate(p, q);
+  q.addChain([{ len: 8, writable: true }]);
+
+  eventfdWrite(rig.queueEvents[0]!);
+
+  expect(await readable(p.device.eventFd)).toBe(true);
+  expect(p.device.drainEvents()).toBe(1);
+  expect(interrupt.usedQueueVectors).toEqual([0xffff]);
+});
+
+test("activation with rings outside guest memory is refused with the reason", async () => {
+  const p = await startRng();
+  const q = driverQueue();
+  q.queue.usedRing = 0x200000;
+
+  expect(() => activate(p, q)).toThrow(/queue 0: used ring 0x200000\+0x86 lies outside guest RAM/);
+});
+
+test("with the sandbox disabled the same rng model runs in-process", () => {
+  const { device } = buildVirtioDevice("rng", undefined, []);
+  const q = driverQueue();
+  const interrupt = new FakeInterrupt();
+  device.ackFeatures(ALL_RING_FEATURES);
+  device.activate(rig.mem, interrupt, new Map([[0, q.activate()]]));
+  q.addChain([{ len: 24, writable: true }]);
+
+  device.queueNotify(0);
+
+  expect(q.usedElem(0).len).toBe(24);
+  expect(interrupt.usedQueueVectors).toEqual([0]);
+});
+
+test("one ReadConfig round trip takes well under a millisecond", async () => {
+  const p = await start(rig, "config-echo");
+  running.push(p);
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 200; i++) p.device.readConfig(0, out);
+
+  const n = 5000;
+  const t0 = Bun.nanoseconds();
+  for (let i = 0; i < n; i++) p.device.readConfig(0, out);
+  const us = (Bun.nanoseconds() - t0) / n / 1000;
+
+  console.log(`ReadConfig round trip: ${us.toFixed(1)} µs`);
+  expect(us).toBeLessThan(1000);
+});

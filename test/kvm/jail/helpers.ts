@@ -1,0 +1,60 @@
+// Shared setup for device-process tests: memfd-backed guest memory, per-queue ioeventfds and per-vector irqfds
+// (plain eventfds here: no VM, so the test plays KVM's part by writing and reading them).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd, POLLIN, poll } from "../../../ffi/libc.ts";
+import type { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
+import { createGuestRam, releaseGuestRam } from "../../../src/vmm/guest_ram.ts";
+import { type DeviceProcessOptions, startDeviceProcess } from "../../../src/jail/device_process/spawn.ts";
+
+export const ENTRY = join(import.meta.dir, "device_process_entry.ts");
+
+export interface Rig {
+  readonly mem: GuestMemory;
+  readonly queueEvents: number[];
+  readonly irqfds: number[];
+  readonly pivotRoot: string;
+  dispose(): void;
+}
+
+export function makeRig(queues = 1, vectors = 2): Rig {
+  const mem = createGuestRam([{ guestAddr: 0, size: 1 << 20 }], "jail_test");
+  const queueEvents = Array.from({ length: queues }, () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  const irqfds = Array.from({ length: vectors }, () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  const pivotRoot = mkdtempSync(join(tmpdir(), "crosvm-pivot-"));
+  return {
+    mem,
+    queueEvents,
+    irqfds,
+    pivotRoot,
+    dispose() {
+      for (const fd of [...queueEvents, ...irqfds]) close(fd);
+      releaseGuestRam(mem);
+      rmSync(pivotRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+export function start(rig: Rig, kind: string, extra: Partial<DeviceProcessOptions> = {}) {
+  return startDeviceProcess({
+    kind,
+    memory: rig.mem,
+    queueEvents: rig.queueEvents,
+    irqfds: rig.irqfds,
+    sandbox: { pivotRoot: rig.pivotRoot },
+    command: [process.execPath, ENTRY],
+    env: { CROSVM_TEST_HOOKS: "1" },
+    ...extra,
+  });
+}
+
+/** Waits up to `ms` for `fd` to become readable. */
+export async function readable(fd: number, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (poll([{ fd, events: POLLIN }], 0)[0]! & POLLIN) return true;
+    await Bun.sleep(2);
+  }
+  return false;
+}
