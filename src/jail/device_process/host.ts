@@ -155,6 +155,16 @@ class DeviceServer {
           this.#fail(e);
         }
         return true;
+      case Op.Resize:
+        try {
+          const resizable = d as Partial<{ resize(bytes: number): void }>;
+          if (typeof resizable.resize !== "function") throw new Error(`${d.debugLabel} cannot be resized`);
+          resizable.resize(Number(readU64(msg)));
+          this.#send(this.#ok);
+        } catch (e) {
+          this.#fail(e);
+        }
+        return true;
       case Op.Shutdown:
         this.#send(this.#ok);
         return false;

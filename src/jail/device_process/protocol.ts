@@ -31,6 +31,8 @@ export const Op = {
   QueueNotify: 10,
   /** Test hook (honoured only with CROSVM_TEST_HOOKS=1 in the child's environment): make a denied syscall. */
   TestDeniedSyscall: 11,
+  /** u64 new size in bytes -> reply (the `disk resize` control command; block devices only). */
+  Resize: 12,
   ReplyOk: 0x80,
   /** utf-8 error text. */
   ReplyError: 0x81,

@@ -176,6 +176,11 @@ export class ProxyVirtioDevice implements VirtioDevice {
     this.#interrupt = undefined;
   }
 
+  /** Resizes the device's disk; throws with the device's one-line reason (not a block device, read-only...). */
+  resize(bytes: number): void {
+    this.#call(encodeU64(Op.Resize, BigInt(bytes)));
+  }
+
   sleep(): void {
     this.#call(encodeOp(Op.Sleep));
   }
