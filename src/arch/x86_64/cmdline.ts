@@ -1,0 +1,131 @@
+// The guest kernel command line, assembled in crosvm's order: "panic=-1" (x86_64 get_base_linux_cmdline), console=
+// for every console port and earlycon= for the first earlycon port (arch/src/serial.rs get_serial_cmdline), every
+// -p parameter in order, then "root=/dev/vdX ro|rw" for the root disk (src/crosvm/cmdline.rs appends it to the
+// params after the user's). Only printable ASCII is allowed (crosvm kernel_cmdline valid_char: ' '..='~').
+import type { DiskOption, SerialHardware, SerialParameters } from "../../vmm/config.ts";
+import { CMDLINE_MAX_SIZE } from "./layout.ts";
+
+export class CmdlineError extends Error {
+  override name = "CmdlineError";
+}
+
+/** I/O ports of COM1..COM4, which hardware=serial num=1..4 occupy (crosvm arch/src/serial.rs SERIAL_ADDR). */
+export const SERIAL_PORT_ADDRS = [0x3f8, 0x2f8, 0x3e8, 0x2e8] as const;
+
+/** crosvm sorts serial ports by (hardware, num), hardware in this enum order (devices/src/serial_device.rs). */
+const HARDWARE_ORDER: Record<SerialHardware, number> = { serial: 0, "virtio-console": 1, debugcon: 2 };
+
+function printable(text: string, what: string): void {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) {
+      throw new CmdlineError(
+        `${what} "${JSON.stringify(text).slice(1, -1)}" contains character code ${c} ` +
+          "(the kernel command line takes printable ASCII only)",
+      );
+    }
+  }
+}
+
+/** A kernel command line under construction; every piece is checked when added. */
+export class Cmdline {
+  #line = "";
+
+  /** Appends "key=value"; neither part may contain a space or '='. */
+  insert(key: string, value: string): this {
+    for (const [part, what] of [
+      [key, "key"],
+      [value, "value"],
+    ] as const) {
+      printable(part, `kernel command line ${what}`);
+      if (part.includes(" ") || part.includes("=")) {
+        throw new CmdlineError(`kernel command line ${what} "${part}" contains a space or '='`);
+      }
+    }
+    return this.insertStr(`${key}=${value}`);
+  }
+
+  /** Appends a free-form parameter string (it may hold several space-separated parameters). */
+  insertStr(text: string): this {
+    printable(text, "kernel command line parameter");
+    if (text === "") return this;
+    this.#line = this.#line === "" ? text : `${this.#line} ${text}`;
+    return this;
+  }
+
+  toString(): string {
+    return this.#line;
+  }
+
+  /** The NUL-terminated bytes to place in guest memory; refuses a line longer than `maxLen` (NUL excluded). */
+  toBytes(maxLen: number): Uint8Array {
+    const limit = Math.min(maxLen, CMDLINE_MAX_SIZE - 1);
+    if (this.#line.length > limit) {
+      throw new CmdlineError(
+        `kernel command line is ${this.#line.length} bytes; the kernel accepts at most ${limit} ` +
+          `(the line starts "${this.#line.slice(0, 40)}...")`,
+      );
+    }
+    const out = new Uint8Array(this.#line.length + 1);
+    for (let i = 0; i < this.#line.length; i++) out[i] = this.#line.charCodeAt(i);
+    return out;
+  }
+}
+
+/** "/dev/vda" for index 0, ..., "/dev/vdz", "/dev/vdaa" for 26 (crosvm format_disk_letter). */
+export function diskDeviceName(prefix: string, index: number): string {
+  let letters = "";
+  let i = index;
+  for (;;) {
+    letters = String.fromCharCode(0x61 + (i % 26)) + letters;
+    i = Math.floor(i / 26);
+    if (i === 0) break;
+    i -= 1;
+  }
+  return prefix + letters;
+}
+
+/** console= and earlycon= parameters implied by the serial ports. */
+export function serialCmdline(cmdline: Cmdline, serials: readonly SerialParameters[]): void {
+  const sorted = [...serials].sort(
+    (a, b) => HARDWARE_ORDER[a.hardware] - HARDWARE_ORDER[b.hardware] || a.num - b.num,
+  );
+  for (const s of sorted.filter((p) => p.console)) {
+    if (s.hardware === "serial") cmdline.insert("console", `ttyS${s.num - 1}`);
+    else if (s.hardware === "virtio-console") cmdline.insert("console", `hvc${s.num - 1}`);
+  }
+  const early = sorted.find((p) => p.earlycon);
+  if (early === undefined) return;
+  if (early.hardware !== "serial") {
+    throw new CmdlineError(
+      `--serial: earlycon is not supported with hardware=${early.hardware} (use hardware=serial)`,
+    );
+  }
+  const port = SERIAL_PORT_ADDRS[early.num - 1];
+  if (port !== undefined) cmdline.insert("earlycon", `uart8250,io,0x${port.toString(16)}`);
+}
+
+/** "root=/dev/vdX ro|rw" for the disk marked root, or undefined; more than one root disk is an error. */
+export function rootParam(disks: readonly DiskOption[]): string | undefined {
+  const roots = disks.flatMap((d, i) => (d.root ? [{ d, i }] : []));
+  if (roots.length > 1) throw new CmdlineError("--disk/--rwdisk: only one root disk can be specified");
+  const root = roots[0];
+  return root && `root=${diskDeviceName("/dev/vd", root.i)} ${root.d.ro ? "ro" : "rw"}`;
+}
+
+export interface CmdlineConfig {
+  readonly serials: readonly SerialParameters[];
+  readonly disks: readonly DiskOption[];
+  /** -p/--params, in order. */
+  readonly params: readonly string[];
+}
+
+/** The full command line crosvm would give this VM. */
+export function buildCmdline(cfg: CmdlineConfig): Cmdline {
+  const cmdline = new Cmdline().insertStr("panic=-1");
+  serialCmdline(cmdline, cfg.serials);
+  for (const p of cfg.params) cmdline.insertStr(p);
+  const root = rootParam(cfg.disks);
+  if (root !== undefined) cmdline.insertStr(root);
+  return cmdline;
+}
