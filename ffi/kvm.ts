@@ -72,12 +72,14 @@ export const KVM_CAP_PIT2 = 33;
 export const KVM_CAP_IOEVENTFD = 36;
 export const KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
 export const KVM_CAP_MAX_VCPUS = 66;
+export const KVM_CAP_TSC_DEADLINE_TIMER = 72;
 export const KVM_CAP_SIGNAL_MSI = 77;
 export const KVM_CAP_IMMEDIATE_EXIT = 136;
 
 /** Capability names for error messages ("KVM_CAP_IRQFD is not supported by /dev/kvm"). */
 export const KVM_CAP_NAMES: Readonly<Record<number, string>> = {
   [KVM_CAP_IRQCHIP]: "KVM_CAP_IRQCHIP",
+  [KVM_CAP_TSC_DEADLINE_TIMER]: "KVM_CAP_TSC_DEADLINE_TIMER",
   [KVM_CAP_USER_MEMORY]: "KVM_CAP_USER_MEMORY",
   [KVM_CAP_SET_TSS_ADDR]: "KVM_CAP_SET_TSS_ADDR",
   [KVM_CAP_EXT_CPUID]: "KVM_CAP_EXT_CPUID",
@@ -194,3 +196,14 @@ const runLib = dlopen("libc.so.6", {
 
 /** ioctl(vcpuFd, KVM_RUN, 0): returns 0, or -1 with errno set (read it with libc.ts `errno()`). */
 export const kvmRunIoctl: (vcpuFd: number, request: number, arg: number) => number = runLib.symbols.ioctl;
+
+// kvmclock control (include/uapi/linux/kvm.h): the VM-wide kvmclock value (struct kvm_clock_data, 48 bytes, in
+// kvm_structs.ts) and the per-vCPU "paused by the host" flag the guest's soft-lockup watchdog reads.
+export const KVM_SET_CLOCK = iow(0x7b, 48);
+export const KVM_GET_CLOCK = ior(0x7c, 48);
+export const KVM_KVMCLOCK_CTRL = io(0xad);
+
+// struct kvm_clock_data.flags.
+export const KVM_CLOCK_TSC_STABLE = 2;
+export const KVM_CLOCK_REALTIME = 1 << 2;
+export const KVM_CLOCK_HOST_TSC = 1 << 3;

@@ -551,3 +551,36 @@ export function encodeSignalMask(sigset: bigint): Uint8Array {
   dv.setBigUint64(4, BigInt.asUintN(64, sigset), LE);
   return out;
 }
+
+// ---- struct kvm_clock_data (include/uapi/linux/kvm.h): u64 clock; u32 flags; u32 pad0; u64 realtime;
+// u64 host_tsc; u32 pad[4]. `clock` is the guest's kvmclock in ns; realtime/host_tsc are filled by KVM_GET_CLOCK
+// only with KVM_CLOCK_REALTIME/KVM_CLOCK_HOST_TSC in flags, and read by KVM_SET_CLOCK only with those flags set.
+
+export const KVM_CLOCK_DATA_SIZE = 48;
+export const KVM_CLOCK_DATA = { clock: 0, flags: 8, realtime: 16, hostTsc: 24 } as const;
+
+export interface KvmClockData {
+  clock: bigint;
+  flags: number;
+  realtime: bigint;
+  hostTsc: bigint;
+}
+
+export function encodeClockData(c: KvmClockData, out = new Uint8Array(KVM_CLOCK_DATA_SIZE)): Uint8Array {
+  const dv = need(out, KVM_CLOCK_DATA_SIZE, "kvm_clock_data");
+  dv.setBigUint64(KVM_CLOCK_DATA.clock, BigInt.asUintN(64, c.clock), LE);
+  dv.setUint32(KVM_CLOCK_DATA.flags, c.flags >>> 0, LE);
+  dv.setBigUint64(KVM_CLOCK_DATA.realtime, BigInt.asUintN(64, c.realtime), LE);
+  dv.setBigUint64(KVM_CLOCK_DATA.hostTsc, BigInt.asUintN(64, c.hostTsc), LE);
+  return out;
+}
+
+export function decodeClockData(buf: Uint8Array): KvmClockData {
+  const dv = need(buf, KVM_CLOCK_DATA_SIZE, "kvm_clock_data");
+  return {
+    clock: dv.getBigUint64(KVM_CLOCK_DATA.clock, LE),
+    flags: dv.getUint32(KVM_CLOCK_DATA.flags, LE),
+    realtime: dv.getBigUint64(KVM_CLOCK_DATA.realtime, LE),
+    hostTsc: dv.getBigUint64(KVM_CLOCK_DATA.hostTsc, LE),
+  };
+}

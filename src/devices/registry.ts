@@ -1,5 +1,6 @@
 // Imports every shareable device module so that their kinds are registered with registerDeviceKind in this thread.
 // A vCPU Worker imports this file before reviving its Bus (see shared_device.ts).
+import "./acpi/acpi_pm.ts";
 import "./cmos.ts";
 import "./debugcon.ts";
 import "./i8042.ts";

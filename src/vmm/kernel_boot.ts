@@ -1,6 +1,7 @@
 // Direct Linux boot (`crosvm run KERNEL`): the BootLoader over src/arch/x86_64's setupX86Boot. Guest memory gets
 // the kernel, initrd, command line, boot_params, MP and ACPI tables and boot page tables; every vCPU gets its CPUID,
 // MSRs and LINT0/LINT1 setup; vCPU 0 gets the 64-bit entry state. The other vCPUs wait for INIT/SIPI from Linux.
+import { KVM_CAP_TSC_DEADLINE_TIMER } from "../../ffi/kvm.ts";
 import { setupX86Boot } from "../arch/x86_64/boot.ts";
 import { buildCmdline } from "../arch/x86_64/cmdline.ts";
 import { physAddrBits, vcpuCpuid } from "../arch/x86_64/cpuid.ts";
@@ -42,8 +43,11 @@ export class KernelBootLoader implements BootLoader {
       `kernel (${boot.kernelType}) entry 0x${boot.entry.toString(16)}, command line "${boot.cmdline}"`,
     );
 
+    // crosvm offers the TSC-deadline timer whenever the in-kernel LAPIC emulates it; Linux then prefers it.
+    const tscDeadlineTimer = kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
     for (const vcpu of vcpus) {
-      vcpu.setCpuid(vcpuCpuid(supported, { vcpuId: vcpu.id, vcpuCount: vcpus.length }));
+      vcpu.setCpuid(vcpuCpuid(supported, { vcpuId: vcpu.id, vcpuCount: vcpus.length, tscDeadlineTimer }));
+      vcpu.setFpu({ ...vcpu.getFpu(), fcw: boot.fpu.fcw, mxcsr: boot.fpu.mxcsr });
       let msrs = boot.msrs;
       const cap = vcpu.getMsrs([MSR_MTRR_CAP])[0];
       const available = cap ? Number(cap.data & 0xffn) : 0;
@@ -58,6 +62,5 @@ export class KernelBootLoader implements BootLoader {
     const bsp = vcpus[0]!;
     bsp.setRegs(boot.regs);
     bsp.setSregs(boot.sregs(bsp.getSregs()));
-    bsp.setFpu({ ...bsp.getFpu(), fcw: boot.fpu.fcw, mxcsr: boot.fpu.mxcsr });
   }
 }

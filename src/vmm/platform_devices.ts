@@ -1,43 +1,96 @@
-// The devices every VM has: the legacy PC devices (UARTs, i8042, CMOS, debugcon) on the I/O-port bus, their
-// interrupts as irqfds, and the reset eventfd the i8042 signals. The MMIO bus starts empty (PCI comes later).
+// The devices every VM has, one function per group: the legacy PC devices (UARTs, i8042, CMOS, debugcon) and the
+// ACPI PM device on the I/O-port bus, with their interrupts and the eventfds through which they end the VM (reset,
+// poweroff). The MMIO bus starts empty. PCI devices join as another group in createPlatformDevices (see the
+// comment there); their control-socket hooks (disk resize, ...) are the methods at the end of PlatformDevices.
 import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd } from "../../ffi/libc.ts";
+import { SCI_IRQ } from "../arch/x86_64/layout.ts";
+import { logger } from "../base/log.ts";
+import { createAcpiPm, type AcpiPmDevices } from "../devices/acpi/acpi_pm.ts";
+import { KvmIrqLine } from "../devices/acpi/irq_level.ts";
+import { RESET_CONTROL_LEN, RESET_PORT } from "../devices/acpi/reset_control.ts";
 import { Bus } from "../devices/bus.ts";
 import { EventFdIrq, type IrqEvent } from "../devices/irq.ts";
 import { createLegacyDevices, type LegacyDevices } from "../devices/legacy.ts";
 import type { Vm } from "../hypervisor/vm.ts";
+import { errString, type VmResponse } from "../vm_control/protocol.ts";
+import type { ExitState } from "../vm_control/exit_status.ts";
 import type { VmConfig } from "./config.ts";
+import { SerialInputGate } from "./serial_input_gate.ts";
+
+const log = logger("vmm");
+
+/** A non-blocking eventfd a device writes to end the VM, and how the VM then ends. */
+export interface VmEndEvent {
+  readonly fd: number;
+  readonly state: ExitState;
+  /** Logged when the VM ends this way, e.g. "the guest powered off". */
+  readonly why: string;
+}
 
 export interface PlatformDevices {
   readonly io: Bus;
   readonly mmio: Bus;
   readonly legacy: LegacyDevices;
-  /** Non-blocking eventfd written when the guest asks for a CPU reset. */
+  readonly acpi: AcpiPmDevices;
+  /** Non-blocking eventfd written when the guest asks for a reset (i8042 pulse, ACPI reset register). */
   readonly resetEventFd: number;
+  /** Non-blocking eventfd written when the guest enters S5 (ACPI PM1_CNT SLP_EN with SLP_TYP = S5). */
+  readonly poweroffEventFd: number;
+  /**
+   * Every eventfd through which the guest ends the VM; the run loop polls them all. A guest panic device
+   * (pvpanic, on PCI) adds its eventfd here with state "GuestPanic".
+   */
+  readonly endEvents: readonly VmEndEvent[];
+  /** SuspendVm: stops the devices' background work (serial input); the vCPUs are paused separately. */
+  sleep(): void;
+  /** ResumeVm: undoes sleep(). */
+  wake(): void;
+  /**
+   * The control socket's DiskCommand Resize: `index` counts the --disk/--rwdisk/--root options from 0. The hook
+   * for virtio-blk; until block devices are on the VM there is no disk to resize.
+   */
+  diskResize(index: number, newSize: number): Promise<VmResponse>;
   /** Closes the eventfds (after the vCPUs have stopped). */
   close(): void;
 }
 
-export function createPlatformDevices(
-  config: VmConfig,
-  vm: Vm,
-  mem: { below4G: number; above4G: number },
-): PlatformDevices {
-  const eventFds: number[] = [];
+/** Every eventfd the platform creates, closed together. */
+class EventFds {
+  readonly #fds: number[] = [];
+
+  create(): number {
+    const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    this.#fds.push(fd);
+    return fd;
+  }
+
+  closeAll(): void {
+    for (const fd of this.#fds.splice(0)) close(fd);
+  }
+}
+
+/** One irqfd per GSI, registered with KVM on first use: the edge interrupts of the legacy devices. */
+function irqfdAllocator(vm: Vm, fds: EventFds): (gsi: number) => IrqEvent {
   const irqs = new Map<number, IrqEvent>();
-  const irqFor = (gsi: number): IrqEvent => {
+  return (gsi) => {
     let irq = irqs.get(gsi);
     if (!irq) {
-      const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-      eventFds.push(fd);
+      const fd = fds.create();
       vm.registerIrqfd(fd, gsi);
       irq = new EventFdIrq(fd);
       irqs.set(gsi, irq);
     }
     return irq;
   };
-  const resetEventFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  eventFds.push(resetEventFd);
+}
 
+function addLegacyDevices(
+  io: Bus,
+  config: VmConfig,
+  irqFor: (gsi: number) => IrqEvent,
+  resetEventFd: number,
+  mem: { below4G: number; above4G: number },
+): LegacyDevices {
   const legacy = createLegacyDevices({
     serials: config.serials,
     irqFor,
@@ -45,17 +98,77 @@ export function createPlatformDevices(
     memBelow4G: mem.below4G,
     memAbove4G: mem.above4G,
   });
-  const io = new Bus("io");
   for (const d of legacy.io) io.insert(d.device, d.base, d.len);
-  const mmio = new Bus("mmio");
+  return legacy;
+}
 
-  return {
-    io,
-    mmio,
-    legacy,
+/**
+ * The ACPI PM registers (PM1 event/control, GPE0) at the FADT's ports, with the SCI as a level line on the
+ * in-kernel irqchip (KVM_IRQ_LINE; no irqfd on that GSI), and the FADT reset register.
+ */
+function addAcpiPm(io: Bus, vm: Vm, resetEventFd: number, poweroffEventFd: number): AcpiPmDevices {
+  const acpi = createAcpiPm({
+    sciGsi: SCI_IRQ,
+    irqLevel: new KvmIrqLine(vm.fd, SCI_IRQ),
+    poweroffEventFd,
     resetEventFd,
-    close() {
-      for (const fd of eventFds.splice(0)) close(fd);
-    },
-  };
+  });
+  for (const d of acpi.io) io.insert(d.device, d.base, d.len);
+  // The reset register (0xCF9) lies in the PCI config window 0xCF8..0xCFF. Until a PCI config device owns that
+  // window it is a one-port device here, so Linux's ACPI reboot works; when PCI lands, remove this insert and let
+  // the PCI config device forward its offset-1 byte writes to writeResetControl (reset_control.ts).
+  io.insert(acpi.resetControl, RESET_PORT, RESET_CONTROL_LEN);
+  return acpi;
+}
+
+export function createPlatformDevices(
+  config: VmConfig,
+  vm: Vm,
+  mem: { below4G: number; above4G: number },
+): PlatformDevices {
+  const fds = new EventFds();
+  let legacy: LegacyDevices | undefined;
+  try {
+    const resetEventFd = fds.create();
+    const poweroffEventFd = fds.create();
+    const io = new Bus("io");
+    const mmio = new Bus("mmio");
+    legacy = addLegacyDevices(io, config, irqfdAllocator(vm, fds), resetEventFd, mem);
+    const acpi = addAcpiPm(io, vm, resetEventFd, poweroffEventFd);
+    // PCI devices go here, as one more group: addPciDevices(io, mmio, vm, config, ...) inserting the PCI config
+    // window (taking over 0xCF9 from addAcpiPm) and the virtio devices' BARs; their sleep/wake join sleep()/wake()
+    // below, virtio-blk answers diskResize(), and pvpanic's eventfd joins endEvents as "GuestPanic".
+    const serialInput = new SerialInputGate(legacy.io);
+
+    return {
+      io,
+      mmio,
+      legacy,
+      acpi,
+      resetEventFd,
+      poweroffEventFd,
+      endEvents: [
+        { fd: resetEventFd, state: "Reset", why: "the guest requested a reset" },
+        { fd: poweroffEventFd, state: "Stop", why: "the guest powered off" },
+      ],
+      sleep() {
+        serialInput.close();
+        log.debug("devices asleep: serial input held back");
+      },
+      wake() {
+        serialInput.open();
+        log.debug("devices awake");
+      },
+      diskResize(index) {
+        return Promise.resolve(errString(`no disk ${index}`));
+      },
+      close() {
+        fds.closeAll();
+      },
+    };
+  } catch (e) {
+    legacy?.stop();
+    fds.closeAll();
+    throw e;
+  }
 }

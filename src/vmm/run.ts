@@ -1,6 +1,7 @@
 // Builds and runs one VM from a VmConfig (crosvm's run_config): /dev/kvm, guest memory, in-kernel irqchip and
 // PIT, vCPUs, devices, the boot loader, then the vCPU Workers; waits for the VM to end and returns the process
-// exit status (crosvm's CommandStatus).
+// exit status (crosvm's CommandStatus, src/vm_control/exit_status.ts). With --socket it serves the control socket
+// (vm_controller.ts) while the VM runs.
 import { eventfdRead } from "../../ffi/libc.ts";
 import {
   KVM_CAP_IOEVENTFD,
@@ -15,27 +16,28 @@ import { shareBus } from "../devices/shared_device.ts";
 import { Kvm, KvmError } from "../hypervisor/kvm.ts";
 import type { Vcpu } from "../hypervisor/vcpu.ts";
 import type { Vm } from "../hypervisor/vm.ts";
+import {
+  COMMAND_STATUS_MESSAGE,
+  commandStatusFor,
+  exitCodeFor,
+  type ExitState,
+} from "../vm_control/exit_status.ts";
+import { ControlServer } from "../vm_control/server.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
 import { BiosLoader } from "./bios_loader.ts";
 import { BootError, type BootLoader } from "./boot_setup.ts";
 import type { VmConfig } from "./config.ts";
-import { KernelBootLoader } from "./kernel_boot.ts";
+import { GuestClock } from "./guest_clock.ts";
 import { createGuestRam, releaseGuestRam } from "./guest_ram.ts";
+import { KernelBootLoader } from "./kernel_boot.ts";
 import { createPlatformDevices, type PlatformDevices } from "./platform_devices.ts";
 import { VcpuThreads } from "./vcpu_threads.ts";
-import type { VmExitState } from "./vcpu_loop.ts";
+import { VmController } from "./vm_controller.ts";
 
 const log = logger("vmm");
 
-/** crosvm's CommandStatus codes for --extended-status; without it every orderly VM end exits 0. */
-export const EXIT_STATUS: Readonly<Record<VmExitState, number>> = { stop: 0, reset: 32, crash: 33 };
-
-export function exitStatusFor(state: VmExitState, extendedStatus: boolean): number {
-  return extendedStatus ? EXIT_STATUS[state] : 0;
-}
-
-/** How often the main thread looks at the reset eventfd the i8042 writes. */
-const RESET_POLL_MS = 10;
+/** How often the main thread looks at the eventfds through which devices end the VM (reset, poweroff). */
+const END_EVENT_POLL_MS = 10;
 
 function chooseBootLoader(config: VmConfig): BootLoader {
   if (config.bios !== undefined) return new BiosLoader(config.bios);
@@ -97,7 +99,7 @@ export async function runVm(config: VmConfig): Promise<number> {
 
     threads = new VcpuThreads();
     await threads.start(vcpus, shareBus(dev.io), shareBus(dev.mmio));
-    return await runUntilEnd(config, threads, dev);
+    return await runUntilEnd(config, vm, threads, dev);
   } finally {
     if (threads) await threads.stop();
     devices?.legacy.stop();
@@ -105,35 +107,76 @@ export async function runVm(config: VmConfig): Promise<number> {
   }
 }
 
+interface VmEnd {
+  readonly state: ExitState;
+  readonly why: string;
+}
+
+/** Polls the devices' end events (non-blocking eventfds); returns the function that stops polling. */
+function watchEndEvents(devices: PlatformDevices, finish: (end: VmEnd) => void): () => void {
+  const timer = setInterval(() => {
+    for (const ev of devices.endEvents) if (eventfdRead(ev.fd) > 0n) finish(ev);
+  }, END_EVENT_POLL_MS);
+  return () => clearInterval(timer);
+}
+
+/** The control socket's handler, wired to this VM's vCPUs, clock and devices. */
+function controllerFor(
+  vm: Vm,
+  threads: VcpuThreads,
+  devices: PlatformDevices,
+  finish: (end: VmEnd) => void,
+): VmController {
+  const clock = new GuestClock(vm.fd);
+  return new VmController({
+    pauseVcpus: () => threads.pause(),
+    resumeVcpus: () => threads.resume(),
+    freezeClock: () => clock.freeze(),
+    thawClock: () => clock.thaw(),
+    sleepDevices: () => devices.sleep(),
+    wakeDevices: () => devices.wake(),
+    pressPowerButton: () => devices.acpi.pressPowerButton(),
+    diskResize: (index, newSize) => devices.diskResize(index, newSize),
+    requestExit: () => finish({ state: "Stop", why: "stopped through the control socket" }),
+  });
+}
+
 async function runUntilEnd(
   config: VmConfig,
+  vm: Vm,
   threads: VcpuThreads,
   devices: PlatformDevices,
 ): Promise<number> {
-  const end = Promise.withResolvers<{ state: VmExitState; why: string }>();
-  const resetPoll = setInterval(() => {
-    if (eventfdRead(devices.resetEventFd) > 0n)
-      end.resolve({ state: "reset", why: "the guest requested a reset" });
-  }, RESET_POLL_MS);
-  const onSignal = (sig: NodeJS.Signals) => end.resolve({ state: "stop", why: `received ${sig}` });
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  threads.firstExit.then((o) => {
-    if (o.dump) {
-      log.error(o.reason);
-      process.stderr.write(`${o.dump}\n`);
-    }
-    end.resolve({ state: o.state, why: o.reason });
-  });
+  const end = Promise.withResolvers<VmEnd>();
+  const finish = (e: VmEnd) => end.resolve(e);
+  const onSignal = (sig: NodeJS.Signals) => finish({ state: "Stop", why: `received ${sig}` });
+  let stopWatching: (() => void) | undefined;
+  let server: ControlServer | undefined;
   try {
+    // Listen before the guest starts, so that a socket that cannot be bound fails the run before it begins.
+    // Requests are served on timer ticks, so none reaches the vCPUs before go() below.
+    if (config.socket !== undefined)
+      server = ControlServer.listen(config.socket, controllerFor(vm, threads, devices, finish));
+    stopWatching = watchEndEvents(devices, finish);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    threads.firstExit.then((o) => {
+      if (o.dump) {
+        log.error(o.reason);
+        process.stderr.write(`${o.dump}\n`);
+      }
+      finish({ state: o.state, why: o.reason });
+    });
     devices.legacy.start();
     threads.go();
     const { state, why } = await end.promise;
-    log.info(`${why}; exiting with ${state === "stop" ? "success" : state}`);
-    return exitStatusFor(state, config.extendedStatus);
+    log.info(`${why}; ${COMMAND_STATUS_MESSAGE[commandStatusFor(state)]}`);
+    return exitCodeFor(state, config.extendedStatus);
   } finally {
-    clearInterval(resetPoll);
+    stopWatching?.();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    // Answers requests in flight (the Exit that ended the VM), then removes the socket file.
+    await server?.close();
   }
 }

@@ -28,28 +28,29 @@ import { logger } from "../base/log.ts";
 import type { Bus } from "../devices/bus.ts";
 import { formatRegisterDump } from "../hypervisor/register_dump.ts";
 import type { Vcpu } from "../hypervisor/vcpu.ts";
+import type { ExitState } from "../vm_control/exit_status.ts";
 import { consumeKickSignal } from "./vcpu_kick.ts";
+import { parkWhilePaused, pauseRequested } from "./vcpu_pause.ts";
+import { CONTROL_STOP } from "./vcpu_protocol.ts";
 import { RateLimiter } from "./rate_limit.ts";
 
-/** How a vCPU ended the VM, as crosvm's ExitState: stop (success), reset (guest asked to reboot), crash. */
-export type VmExitState = "stop" | "reset" | "crash";
-
 export interface VcpuOutcome {
-  readonly state: VmExitState;
+  /** How the vCPU ended the VM (crosvm ExitState; a vCPU reports Stop, Reset or Crash). */
+  readonly state: ExitState;
   /** One line saying why, e.g. "vCPU 0: triple fault (KVM_EXIT_SHUTDOWN)". */
   readonly reason: string;
   /** Register dump for error exits. */
   readonly dump?: string;
 }
 
-/** Index of the stop flag in the Int32Array the VMM shares with every vCPU Worker. */
-export const CONTROL_STOP = 0;
-
 export interface VcpuLoopContext {
   readonly vcpu: Vcpu;
   readonly io: Bus;
   readonly mmio: Bus;
-  /** Shared control words; [CONTROL_STOP] != 0 asks the loop to return at its next EINTR. */
+  /**
+   * Shared control words (vcpu_protocol.ts): at each kick (EINTR) the loop returns if CONTROL_STOP is set and parks
+   * while CONTROL_PAUSE is set (vcpu_pause.ts). A shorter array (benchmarks) may leave out the pause words.
+   */
   readonly control: Int32Array;
   /** Stop after this many KVM_RUN exits (benchmarks); unlimited when absent. */
   readonly maxExits?: number;
@@ -74,7 +75,7 @@ const MMIO_DATA = KVM_RUN.mmio.data;
 const MMIO_LEN = KVM_RUN.mmio.len;
 const MMIO_IS_WRITE = KVM_RUN.mmio.isWrite;
 
-function errorOutcome(vcpu: Vcpu, state: VmExitState, reason: string): VcpuOutcome {
+function errorOutcome(vcpu: Vcpu, state: ExitState, reason: string): VcpuOutcome {
   let dump: string | undefined;
   try {
     dump = formatRegisterDump(vcpu.id, vcpu.getRegs(), vcpu.getSregs());
@@ -111,16 +112,17 @@ export function runVcpuLoop(ctx: VcpuLoopContext): VcpuOutcome {
 
   let exits = 0;
   for (;;) {
-    if (exits++ >= maxExits) return { state: "stop", reason: `vCPU ${vcpu.id}: exit budget reached` };
+    if (exits++ >= maxExits) return { state: "Stop", reason: `vCPU ${vcpu.id}: exit budget reached` };
     if (kvmRunIoctl(fd, KVM_RUN_IOCTL, 0) < 0) {
       const e = errno();
       if (e === EINTR || e === EAGAIN) {
         consumeKickSignal();
+        if (pauseRequested(control)) parkWhilePaused(control, fd);
         if (Atomics.load(control, CONTROL_STOP) !== 0)
-          return { state: "stop", reason: `vCPU ${vcpu.id}: stopped by the VMM` };
+          return { state: "Stop", reason: `vCPU ${vcpu.id}: stopped by the VMM` };
         continue;
       }
-      return errorOutcome(vcpu, "crash", `KVM_RUN failed: ${errnoName(e)}`);
+      return errorOutcome(vcpu, "Crash", `KVM_RUN failed: ${errnoName(e)}`);
     }
 
     const reason = dv.getUint32(EXIT_REASON, LE);
@@ -162,12 +164,12 @@ export function runVcpuLoop(ctx: VcpuLoopContext): VcpuOutcome {
         // With the in-kernel irqchip HLT is handled in the kernel; a userspace HLT exit just resumes.
         continue;
       case KVM_EXIT_SHUTDOWN:
-        return errorOutcome(vcpu, "stop", "triple fault (KVM_EXIT_SHUTDOWN); the guest shut down");
+        return errorOutcome(vcpu, "Stop", "triple fault (KVM_EXIT_SHUTDOWN); the guest shut down");
       case KVM_EXIT_FAIL_ENTRY: {
         const hw = dv.getBigUint64(KVM_RUN.failEntry.hardwareEntryFailureReason, LE);
         return errorOutcome(
           vcpu,
-          "crash",
+          "Crash",
           `hardware entry failed (KVM_EXIT_FAIL_ENTRY, reason 0x${hw.toString(16)})`,
         );
       }
@@ -180,23 +182,23 @@ export function runVcpuLoop(ctx: VcpuLoopContext): VcpuOutcome {
         const what = KVM_INTERNAL_ERROR_NAMES[sub] ?? `suberror ${sub}`;
         return errorOutcome(
           vcpu,
-          "crash",
+          "Crash",
           `KVM internal error: ${what} (KVM_EXIT_INTERNAL_ERROR${extra.length ? `, data ${extra.join(" ")}` : ""})`,
         );
       }
       case KVM_EXIT_SYSTEM_EVENT: {
         const type = dv.getUint32(KVM_RUN.systemEvent.type, LE);
         if (type === KVM_SYSTEM_EVENT_RESET)
-          return { state: "reset", reason: `vCPU ${vcpu.id}: system reset event` };
+          return { state: "Reset", reason: `vCPU ${vcpu.id}: system reset event` };
         if (type === KVM_SYSTEM_EVENT_SHUTDOWN)
-          return { state: "stop", reason: `vCPU ${vcpu.id}: system shutdown event` };
+          return { state: "Stop", reason: `vCPU ${vcpu.id}: system shutdown event` };
         if (type === KVM_SYSTEM_EVENT_CRASH)
-          return { state: "crash", reason: `vCPU ${vcpu.id}: system crash event` };
+          return { state: "Crash", reason: `vCPU ${vcpu.id}: system crash event` };
         log.warn(`vCPU ${vcpu.id}: unknown system event ${type}`);
         continue;
       }
       default:
-        return errorOutcome(vcpu, "crash", `unexpected exit ${KVM_EXIT_NAMES[reason] ?? `reason ${reason}`}`);
+        return errorOutcome(vcpu, "Crash", `unexpected exit ${KVM_EXIT_NAMES[reason] ?? `reason ${reason}`}`);
     }
   }
 }

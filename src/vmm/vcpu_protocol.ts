@@ -9,7 +9,7 @@ export interface VcpuWorkerInit {
   readonly mmapSize: number;
   readonly io: readonly SharedBusEntry[];
   readonly mmio: readonly SharedBusEntry[];
-  /** Int32 control words: [CONTROL_STOP] stop flag, [CONTROL_GO] start gate. */
+  /** Int32 control words, CONTROL_WORDS of them (indices below). */
   readonly control: SharedArrayBuffer;
   /** --log-level spec text, so the Worker logs like the main thread. */
   readonly logSpec: string;
@@ -24,6 +24,13 @@ export type VcpuWorkerMessage =
   /** Setup failed before the loop ran. */
   | { readonly type: "error"; readonly cpu: number; readonly message: string };
 
-/** Index of the start gate in the control words (CONTROL_STOP is 0, in vcpu_loop.ts). */
+// The Int32 control words the main thread shares with every vCPU Worker.
+/** Stop flag: != 0 asks each vCPU loop to return at its next kick (EINTR). */
+export const CONTROL_STOP = 0;
+/** Start gate: 0 until the main thread lets every vCPU enter KVM_RUN. */
 export const CONTROL_GO = 1;
-export const CONTROL_WORDS = 2;
+/** Pause flag: != 0 asks each vCPU to park at its next kick until the flag is cleared (vcpu_pause.ts). */
+export const CONTROL_PAUSE = 2;
+/** How many vCPUs are parked now; the main thread waits for it to reach the number of running vCPUs. */
+export const CONTROL_PARKED = 3;
+export const CONTROL_WORDS = 4;

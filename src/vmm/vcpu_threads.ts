@@ -1,14 +1,31 @@
 // The main-thread side of the vCPU Workers: starts one Worker per vCPU, opens the start gate when all are ready,
-// reports the first vCPU that ends the VM, and stops the others (stop flag + kick signal, see vcpu_kick.ts).
+// reports the first vCPU that ends the VM, pauses and resumes them all (pause flag + kick, see vcpu_pause.ts), and
+// stops them (stop flag + kick signal, see vcpu_kick.ts).
 import { logLevelSpecText } from "../base/log.ts";
 import type { SharedBusEntry } from "../devices/shared_device.ts";
 import type { Vcpu } from "../hypervisor/vcpu.ts";
 import { kickThread } from "./vcpu_kick.ts";
-import { CONTROL_STOP, type VcpuOutcome } from "./vcpu_loop.ts";
-import { CONTROL_GO, CONTROL_WORDS, type VcpuWorkerInit, type VcpuWorkerMessage } from "./vcpu_protocol.ts";
+import type { VcpuOutcome } from "./vcpu_loop.ts";
+import { releasePause, requestPause, wakeParkedForStop } from "./vcpu_pause.ts";
+import {
+  CONTROL_GO,
+  CONTROL_STOP,
+  CONTROL_WORDS,
+  type VcpuWorkerInit,
+  type VcpuWorkerMessage,
+} from "./vcpu_protocol.ts";
 
 /** How long stop() waits for a kicked Worker to report before terminating it. */
 const STOP_TIMEOUT_MS = 2000;
+/** How long pause() waits for every kicked vCPU to park. A kick lands within microseconds; this is a safety net. */
+const PAUSE_TIMEOUT_MS = 2000;
+
+export class VcpuPauseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "VcpuPauseError";
+  }
+}
 
 /**
  * The vCPU Worker's entry point. From source it sits beside this file. In a `bun build --compile` executable
@@ -62,7 +79,7 @@ export class VcpuThreads {
         } else {
           thread.exited = true;
           thread.done.resolve();
-          if (!this.#stopping || msg.outcome.state !== "stop") this.#firstExit.resolve(msg.outcome);
+          if (!this.#stopping || msg.outcome.state !== "Stop") this.#firstExit.resolve(msg.outcome);
         }
       };
       worker.onerror = (ev: ErrorEvent) => {
@@ -70,7 +87,7 @@ export class VcpuThreads {
         thread.exited = true;
         thread.done.resolve();
         r.reject(new Error(message));
-        this.#firstExit.resolve({ state: "crash", reason: message });
+        this.#firstExit.resolve({ state: "Crash", reason: message });
       };
       const init: VcpuWorkerInit = {
         cpu: vcpu.id,
@@ -93,14 +110,42 @@ export class VcpuThreads {
     Atomics.notify(this.#control, CONTROL_GO);
   }
 
+  /**
+   * Parks every running vCPU outside KVM_RUN and resolves once all are parked; the guest then executes nothing
+   * until resume(). Call after go(). Rejects with VcpuPauseError (and resumes the vCPUs that did park) if a vCPU
+   * does not park in time.
+   */
+  async pause(): Promise<void> {
+    const parked = await requestPause(
+      this.#control,
+      () => this.#kickAll(),
+      () => this.#threads.filter((t) => !t.exited).length,
+      PAUSE_TIMEOUT_MS,
+    );
+    if (!parked) {
+      releasePause(this.#control);
+      throw new VcpuPauseError(`the vCPUs did not pause within ${PAUSE_TIMEOUT_MS} ms`);
+    }
+  }
+
+  /** Lets parked vCPUs run again (nothing happens if none is parked). */
+  resume(): void {
+    releasePause(this.#control);
+  }
+
   /** Stops every vCPU (idempotent): sets the stop flag, kicks each thread out of KVM_RUN, waits, terminates. */
   async stop(): Promise<void> {
     this.#stopping = true;
     Atomics.store(this.#control, CONTROL_STOP, 1);
     this.go(); // release Workers still at the gate
-    for (const t of this.#threads) if (!t.exited && t.tid > 0) kickThread(t.tid);
+    wakeParkedForStop(this.#control);
+    this.#kickAll();
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref?.());
     await Promise.race([Promise.all(this.#threads.map((t) => t.done.promise)), timeout]);
     for (const t of this.#threads) t.worker.terminate();
+  }
+
+  #kickAll(): void {
+    for (const t of this.#threads) if (!t.exited && t.tid > 0) kickThread(t.tid);
   }
 }

@@ -4,8 +4,8 @@ import { setLogLevelSpec } from "../base/log.ts";
 import { reviveBus } from "../devices/shared_device.ts";
 import { Vcpu } from "../hypervisor/vcpu.ts";
 import { prepareKickSignal } from "./vcpu_kick.ts";
-import { CONTROL_STOP, runVcpuLoop } from "./vcpu_loop.ts";
-import { CONTROL_GO, type VcpuWorkerInit, type VcpuWorkerMessage } from "./vcpu_protocol.ts";
+import { runVcpuLoop } from "./vcpu_loop.ts";
+import { CONTROL_GO, CONTROL_STOP, type VcpuWorkerInit, type VcpuWorkerMessage } from "./vcpu_protocol.ts";
 import "./device_kinds.ts";
 
 declare const self: Worker;
@@ -38,7 +38,7 @@ self.onmessage = (event: MessageEvent<VcpuWorkerInit>) => {
     post({
       type: "exit",
       cpu: init.cpu,
-      outcome: { state: "stop", reason: `vCPU ${init.cpu}: stopped before start` },
+      outcome: { state: "Stop", reason: `vCPU ${init.cpu}: stopped before start` },
     });
     return;
   }
@@ -48,7 +48,7 @@ self.onmessage = (event: MessageEvent<VcpuWorkerInit>) => {
   } catch (e) {
     // A device threw out of the Bus; devices must not, so this is a VMM bug: end the VM with a crash.
     outcome = {
-      state: "crash" as const,
+      state: "Crash" as const,
       reason: `vCPU ${init.cpu}: ${(e as Error).stack ?? (e as Error).message}`,
     };
   }

@@ -1,5 +1,7 @@
 // Runs the VMM as a user would, through the CLI (`bun run src/main.ts ...`) or the compiled `dist/crosvm`, and
-// collects its exit status, stdout and stderr.
+// collects its exit status, stdout and stderr. startCrosvm leaves the VMM running so that a test can act on it
+// (control socket commands, stdin) while watching its output.
+import type { FileSink } from "bun";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..", "..", "..");
@@ -21,37 +23,99 @@ export interface CliOptions {
   readonly signal?: { readonly afterOutput: string; readonly signal: NodeJS.Signals };
 }
 
-export async function runCrosvm(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
-  const cmd = opts.compiled ? [DIST_CROSVM, ...args] : ["bun", "run", join(ROOT, "src", "main.ts"), ...args];
-  const proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
-  if (opts.stdin !== undefined) proc.stdin.write(opts.stdin);
-  await proc.stdin.end();
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
-  let signalled = false;
-  const [stdout, stderr, status] = await Promise.all([
-    readStdout(proc.stdout, (text) => {
-      if (opts.signal && !signalled && text.includes(opts.signal.afterOutput)) {
-        signalled = true;
-        proc.kill(opts.signal.signal);
-      }
-    }),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { status, stdout, stderr };
+/** The command line that runs crosvm with `args`. */
+export function crosvmCommand(args: readonly string[], compiled = false): string[] {
+  return compiled ? [DIST_CROSVM, ...args] : ["bun", "run", join(ROOT, "src", "main.ts"), ...args];
 }
 
-/** Reads a stream to its end, calling `onText` with everything read so far after each chunk. */
-async function readStdout(
-  stream: ReadableStream<Uint8Array>,
-  onText: (text: string) => void,
-): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of stream) {
-    text += decoder.decode(chunk, { stream: true });
-    onText(text);
+export async function runCrosvm(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  const vmm = startCrosvm(args, { compiled: opts.compiled, timeoutMs: opts.timeoutMs });
+  if (opts.stdin !== undefined) vmm.stdin.write(opts.stdin);
+  await vmm.stdin.end();
+  if (opts.signal) {
+    const { afterOutput, signal } = opts.signal;
+    void vmm.waitForOutput(afterOutput).then(
+      () => vmm.kill(signal),
+      () => {},
+    );
   }
-  return text + decoder.decode();
+  return vmm.result;
+}
+
+export interface RunningCrosvm {
+  /** The VMM's stdin; end() it when done (startCrosvm with keepStdinOpen: false ends it at once). */
+  readonly stdin: FileSink;
+  /** Everything the VMM wrote on stdout so far. */
+  stdout(): string;
+  /** Resolves once stdout contains `text`; rejects after `timeoutMs` or when the VMM exits first. */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+  /** The VMM's end; it is killed with SIGKILL after the start's timeoutMs. */
+  readonly result: Promise<CliResult>;
+}
+
+export function startCrosvm(
+  args: readonly string[],
+  opts: { compiled?: boolean; timeoutMs?: number; keepStdinOpen?: boolean } = {},
+): RunningCrosvm {
+  const proc = Bun.spawn(crosvmCommand(args, opts.compiled), {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd: ROOT,
+  });
+  if (opts.keepStdinOpen === false) void proc.stdin.end();
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
+  let text = "";
+  const waiters = new Set<{ text: string; resolve: () => void }>();
+  const stdoutDone = readStream(proc.stdout, (chunk) => {
+    text += chunk;
+    for (const w of waiters) if (text.includes(w.text)) w.resolve();
+  });
+  const result = Promise.all([stdoutDone, new Response(proc.stderr).text(), proc.exited]).then(
+    ([, stderr, status]) => {
+      clearTimeout(timer);
+      return { status, stdout: text, stderr };
+    },
+  );
+  return {
+    stdin: proc.stdin,
+    stdout: () => text,
+    kill: (signal) => proc.kill(signal),
+    result,
+    waitForOutput(wanted, timeoutMs = 10_000) {
+      if (text.includes(wanted)) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const w = {
+          text: wanted,
+          resolve: () => {
+            cleanup();
+            resolve();
+          },
+        };
+        const fail = (why: string) => {
+          cleanup();
+          reject(
+            new Error(
+              `waiting for ${JSON.stringify(wanted)} on stdout: ${why}; stdout so far: ${JSON.stringify(text)}`,
+            ),
+          );
+        };
+        const t = setTimeout(() => fail(`nothing after ${timeoutMs} ms`), timeoutMs);
+        const cleanup = () => {
+          clearTimeout(t);
+          waiters.delete(w);
+        };
+        waiters.add(w);
+        void result.then((r) => fail(`the VMM exited with ${r.status} (stderr: ${r.stderr.trim()})`));
+      });
+    },
+  };
+}
+
+/** Reads a stream to its end, calling `onText` with each decoded chunk. */
+async function readStream(stream: ReadableStream<Uint8Array>, onText: (text: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
+  onText(decoder.decode());
 }
