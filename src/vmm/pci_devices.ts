@@ -22,6 +22,7 @@ import {
   poll,
 } from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
+import { writeResetControl } from "../devices/acpi/reset_control.ts";
 import type { Bus } from "../devices/bus.ts";
 import { EventFdIrq } from "../devices/irq.ts";
 import { attachPciDevice } from "../devices/pci/attach.ts";
@@ -29,6 +30,7 @@ import { BarAllocator } from "../devices/pci/bar_allocator.ts";
 import {
   formatPciAddress,
   PCI_CONFIG_IO_BASE,
+  PCI_CONFIG_IO_LEN,
   PCIE_ECAM_BASE,
   PCIE_ECAM_SIZE,
   PciRoot,
@@ -118,6 +120,8 @@ export async function createPciDevices(opts: {
   io: Bus;
   mmio: Bus;
   hub: MainThreadHub;
+  /** The reset eventfd: a reset-control write (0xCF9, inside the config window) signals it. */
+  resetEventFd: number;
   /** Called once when a device process dies; the VM must stop with this message and a failure status. */
   onDeviceDied: (message: string) => void;
 }): Promise<PciDevices> {
@@ -127,7 +131,8 @@ export async function createPciDevices(opts: {
     log.warn(
       `${d.debugLabel}: the guest moved BAR${index} from 0x${from.toString(16)} to 0x${to.toString(16)}; not supported`,
     );
-  io.insert(hub.wrap(root.configIo()), PCI_CONFIG_IO_BASE, 8);
+  const configIo = root.configIo((data) => writeResetControl(opts.resetEventFd, data));
+  io.insert(hub.wrap(configIo), PCI_CONFIG_IO_BASE, PCI_CONFIG_IO_LEN);
   mmio.insert(hub.wrap(root.ecam()), PCIE_ECAM_BASE, PCIE_ECAM_SIZE);
 
   const allocator = new BarAllocator(memory.end);

@@ -7,14 +7,16 @@ import { SCI_IRQ } from "../arch/x86_64/layout.ts";
 import { logger } from "../base/log.ts";
 import { createAcpiPm, type AcpiPmDevices } from "../devices/acpi/acpi_pm.ts";
 import { KvmIrqLine } from "../devices/acpi/irq_level.ts";
-import { RESET_CONTROL_LEN, RESET_PORT } from "../devices/acpi/reset_control.ts";
 import { Bus } from "../devices/bus.ts";
 import { EventFdIrq, type IrqEvent } from "../devices/irq.ts";
 import { createLegacyDevices, type LegacyDevices } from "../devices/legacy.ts";
 import type { Vm } from "../hypervisor/vm.ts";
-import { errString, type VmResponse } from "../vm_control/protocol.ts";
+import type { GuestMemory } from "../vm_memory/guest_memory.ts";
+import { errString, OK, type VmResponse } from "../vm_control/protocol.ts";
 import type { ExitState } from "../vm_control/exit_status.ts";
 import type { VmConfig } from "./config.ts";
+import type { MainThreadHub } from "./main_thread_hub.ts";
+import { createPciDevices } from "./pci_devices.ts";
 import { SerialInputGate } from "./serial_input_gate.ts";
 
 const log = logger("vmm");
@@ -50,8 +52,10 @@ export interface PlatformDevices {
    * for virtio-blk; until block devices are on the VM there is no disk to resize.
    */
   diskResize(index: number, newSize: number): Promise<VmResponse>;
-  /** Closes the eventfds (after the vCPUs have stopped). */
-  close(): void;
+  /** Resolves with the message when a device process dies; the VM then stops with a failure status. */
+  readonly deviceFailure: Promise<string>;
+  /** Ends the device processes and closes the eventfds (after the vCPUs have stopped). */
+  close(): Promise<void>;
 }
 
 /** Every eventfd the platform creates, closed together. */
@@ -113,19 +117,18 @@ function addAcpiPm(io: Bus, vm: Vm, resetEventFd: number, poweroffEventFd: numbe
     poweroffEventFd,
     resetEventFd,
   });
+  // The reset register (0xCF9) lies in the PCI config window 0xCF8..0xCFF, which forwards it (pci_devices.ts).
   for (const d of acpi.io) io.insert(d.device, d.base, d.len);
-  // The reset register (0xCF9) lies in the PCI config window 0xCF8..0xCFF. Until a PCI config device owns that
-  // window it is a one-port device here, so Linux's ACPI reboot works; when PCI lands, remove this insert and let
-  // the PCI config device forward its offset-1 byte writes to writeResetControl (reset_control.ts).
-  io.insert(acpi.resetControl, RESET_PORT, RESET_CONTROL_LEN);
   return acpi;
 }
 
-export function createPlatformDevices(
+export async function createPlatformDevices(
   config: VmConfig,
   vm: Vm,
+  memory: GuestMemory,
+  hub: MainThreadHub,
   mem: { below4G: number; above4G: number },
-): PlatformDevices {
+): Promise<PlatformDevices> {
   const fds = new EventFds();
   let legacy: LegacyDevices | undefined;
   try {
@@ -135,9 +138,17 @@ export function createPlatformDevices(
     const mmio = new Bus("mmio");
     legacy = addLegacyDevices(io, config, irqfdAllocator(vm, fds), resetEventFd, mem);
     const acpi = addAcpiPm(io, vm, resetEventFd, poweroffEventFd);
-    // PCI devices go here, as one more group: addPciDevices(io, mmio, vm, config, ...) inserting the PCI config
-    // window (taking over 0xCF9 from addAcpiPm) and the virtio devices' BARs; their sleep/wake join sleep()/wake()
-    // below, virtio-blk answers diskResize(), and pvpanic's eventfd joins endEvents as "GuestPanic".
+    const failure = Promise.withResolvers<string>();
+    const pci = await createPciDevices({
+      config,
+      vm,
+      memory,
+      io,
+      mmio,
+      hub,
+      resetEventFd,
+      onDeviceDied: (message) => failure.resolve(message),
+    });
     const serialInput = new SerialInputGate(legacy.io);
 
     return {
@@ -151,6 +162,7 @@ export function createPlatformDevices(
         { fd: resetEventFd, state: "Reset", why: "the guest requested a reset" },
         { fd: poweroffEventFd, state: "Stop", why: "the guest powered off" },
       ],
+      deviceFailure: failure.promise,
       sleep() {
         serialInput.close();
         log.debug("devices asleep: serial input held back");
@@ -159,10 +171,16 @@ export function createPlatformDevices(
         serialInput.open();
         log.debug("devices awake");
       },
-      diskResize(index) {
-        return Promise.resolve(errString(`no disk ${index}`));
+      async diskResize(index, newSize) {
+        try {
+          await pci.resizeDisk(index, newSize);
+          return OK;
+        } catch (e) {
+          return errString((e as Error).message);
+        }
       },
-      close() {
+      async close() {
+        await pci.close();
         fds.closeAll();
       },
     };

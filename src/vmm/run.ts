@@ -18,6 +18,7 @@ import type { Vcpu } from "../hypervisor/vcpu.ts";
 import type { Vm } from "../hypervisor/vm.ts";
 import {
   COMMAND_STATUS_MESSAGE,
+  ERROR_EXIT_CODE,
   commandStatusFor,
   exitCodeFor,
   type ExitState,
@@ -30,6 +31,7 @@ import type { VmConfig } from "./config.ts";
 import { GuestClock } from "./guest_clock.ts";
 import { createGuestRam, releaseGuestRam } from "./guest_ram.ts";
 import { KernelBootLoader } from "./kernel_boot.ts";
+import { MainThreadHub } from "./main_thread_hub.ts";
 import { createPlatformDevices, type PlatformDevices } from "./platform_devices.ts";
 import { VcpuThreads } from "./vcpu_threads.ts";
 import { VmController } from "./vm_controller.ts";
@@ -63,6 +65,7 @@ export async function runVm(config: VmConfig): Promise<number> {
   };
   let threads: VcpuThreads | undefined;
   let devices: PlatformDevices | undefined;
+  const hub = new MainThreadHub();
   try {
     const kvm = Kvm.open();
     cleanups.push(() => kvm.close());
@@ -91,18 +94,19 @@ export async function runVm(config: VmConfig): Promise<number> {
     cleanups.push(() => vcpus.forEach((v) => v.close()));
 
     const below4G = ram[0]!.size;
-    devices = createPlatformDevices(config, vm, { below4G, above4G: ram[1]?.size ?? 0 });
+    devices = await createPlatformDevices(config, vm, memory, hub, { below4G, above4G: ram[1]?.size ?? 0 });
     const dev = devices;
-    cleanups.push(() => dev.close());
 
     loader.load({ config, kvm, vm, memory, vcpus });
 
     threads = new VcpuThreads();
     await threads.start(vcpus, shareBus(dev.io), shareBus(dev.mmio));
-    return await runUntilEnd(config, vm, threads, dev);
+    return await runUntilEnd(config, vm, threads, dev, hub);
   } finally {
     if (threads) await threads.stop();
+    hub.close();
     devices?.legacy.stop();
+    await devices?.close();
     cleanup();
   }
 }
@@ -110,6 +114,8 @@ export async function runVm(config: VmConfig): Promise<number> {
 interface VmEnd {
   readonly state: ExitState;
   readonly why: string;
+  /** The VMM failed (a device process died): exit with ERROR_EXIT_CODE whatever --extended-status says. */
+  readonly failed?: boolean;
 }
 
 /** Polls the devices' end events (non-blocking eventfds); returns the function that stops polling. */
@@ -146,6 +152,7 @@ async function runUntilEnd(
   vm: Vm,
   threads: VcpuThreads,
   devices: PlatformDevices,
+  hub: MainThreadHub,
 ): Promise<number> {
   const end = Promise.withResolvers<VmEnd>();
   const finish = (e: VmEnd) => end.resolve(e);
@@ -167,9 +174,15 @@ async function runUntilEnd(
       }
       finish({ state: o.state, why: o.reason });
     });
+    devices.deviceFailure.then((message) => finish({ state: "Crash", why: message, failed: true }));
+    hub.start();
     devices.legacy.start();
     threads.go();
-    const { state, why } = await end.promise;
+    const { state, why, failed } = await end.promise;
+    if (failed) {
+      log.error(`${why}; stopping the VM`);
+      return ERROR_EXIT_CODE;
+    }
     log.info(`${why}; ${COMMAND_STATUS_MESSAGE[commandStatusFor(state)]}`);
     return exitCodeFor(state, config.extendedStatus);
   } finally {

@@ -125,9 +125,12 @@ export class PciRoot {
     return Array.from({ length: PCI_BAR_COUNT }, (_, i) => d.config.barAddress(i));
   }
 
-  /** Bus device for ports 0xCF8..0xCFF (configuration mechanism #1). */
-  configIo(): PciConfigIo {
-    return new PciConfigIo(this);
+  /**
+   * Bus device for ports 0xCF8..0xCFF (configuration mechanism #1). `onResetControl` receives one-byte writes to
+   * 0xCF9, the reset control register inside that window (crosvm's PciConfigIo does the same).
+   */
+  configIo(onResetControl?: (data: Uint8Array) => void): PciConfigIo {
+    return new PciConfigIo(this, onResetControl);
   }
 
   /** Bus device for the ECAM window. */
@@ -146,7 +149,10 @@ export class PciConfigIo implements BusDevice {
   readonly debugLabel = "pci config io";
   #address = 0;
 
-  constructor(readonly root: PciRoot) {}
+  constructor(
+    readonly root: PciRoot,
+    readonly onResetControl?: (data: Uint8Array) => void,
+  ) {}
 
   read(offset: number, data: Uint8Array): void {
     if (offset < 4) {
@@ -166,6 +172,10 @@ export class PciConfigIo implements BusDevice {
   write(offset: number, data: Uint8Array): void {
     if (offset === 0 && data.length === 4) {
       this.#address = new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true) & 0x80ff_fffc;
+      return;
+    }
+    if (offset === 1 && data.length === 1) {
+      this.onResetControl?.(data);
       return;
     }
     if (offset < 4) return;

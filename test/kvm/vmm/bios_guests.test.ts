@@ -36,8 +36,8 @@ for (const runner of runners) {
     test("MMIO to an unmapped address is reported, reads as zero, and the VM keeps running", async () => {
       const r = await run("mmio");
 
-      expect(r.stderr).toContain("write to unmapped MMIO address 0xd0000000 (4 bytes)");
-      expect(r.stderr).toContain("read from unmapped MMIO address 0xd0000000 (4 bytes)");
+      expect(r.stderr).toContain("write to unmapped MMIO address 0xe0000000 (4 bytes)");
+      expect(r.stderr).toContain("read from unmapped MMIO address 0xe0000000 (4 bytes)");
       expect(r.stdout).toBe("unmapped read returned 00000000\n");
       expect(r.status).toBe(0);
     });

@@ -1,10 +1,10 @@
-# Writes and reads an address in the MMIO hole where no device lives (0xD0000000), prints what the read returned,
+# Writes and reads an address in the MMIO hole where no device lives (0xE0000000, above where the PCI BARs are placed), prints what the read returned,
 # then resets.
 .include "prelude.inc"
 .code32
 main:
-    movl $0x12345678, 0xd0000000
-    movl 0xd0000000, %eax
+    movl $0x12345678, 0xe0000000
+    movl 0xe0000000, %eax
     push %eax
     mov $msg, %esi
     call puts

@@ -1,0 +1,55 @@
+// PCI enumeration as a guest sees it: the host bridge at 00:00.0 and the virtio functions after it in crosvm's
+// order (block devices as given, then rng), reached through configuration mechanism #1. The transports live on
+// the main thread, so this also proves the vCPU Worker -> main thread path and the device processes' start.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { guestImage } from "./guest_build.ts";
+import { runCrosvm } from "./run_cli.ts";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "crosvm-pci-"));
+  writeFileSync(join(dir, "disk.img"), new Uint8Array(1 << 20));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("PCI bus 0 through 0xCF8/0xCFC", () => {
+  test("the host bridge is 00:00.0 and virtio-rng follows it by default", async () => {
+    const r = await runCrosvm(["run", "--bios", await guestImage("pci_scan")]);
+
+    expect(r.stdout).toBe("12378086\n10441AF4\nFFFFFFFF\nFFFFFFFF\n");
+    expect(r.status).toBe(0);
+  });
+
+  test("block devices come before rng, in --block order", async () => {
+    const disk = join(dir, "disk.img");
+    const r = await runCrosvm([
+      "run",
+      "--block",
+      disk,
+      "--block",
+      `${disk},ro`,
+      "--bios",
+      await guestImage("pci_scan"),
+    ]);
+
+    expect(r.stdout).toBe("12378086\n10421AF4\n10421AF4\n10441AF4\n");
+    expect(r.status).toBe(0);
+  });
+
+  test("--no-rng leaves only the host bridge", async () => {
+    const r = await runCrosvm(["run", "--no-rng", "--bios", await guestImage("pci_scan")]);
+
+    expect(r.stdout).toBe("12378086\nFFFFFFFF\nFFFFFFFF\nFFFFFFFF\n");
+    expect(r.status).toBe(0);
+  });
+
+  test("devices also run unconfined with --disable-sandbox", async () => {
+    const r = await runCrosvm(["run", "--disable-sandbox", "--bios", await guestImage("pci_scan")]);
+
+    expect(r.stdout).toBe("12378086\n10441AF4\nFFFFFFFF\nFFFFFFFF\n");
+    expect(r.status).toBe(0);
+  });
+});
