@@ -186,6 +186,10 @@ export async function createPciDevices(opts: {
     throw e;
   }
 
+  // Test hook for the sandbox tests: make one device process call a syscall its policy denies.
+  const victim = process.env.CROSVM_TEST_HOOKS === "1" ? process.env.CROSVM_TEST_DENIED_SYSCALL_DEVICE : undefined;
+  for (const a of attached) if (a.spec.kind === victim) a.child.device.triggerDeniedSyscall();
+
   // Configuration-change and needs-reset events come through the transport, so the main thread drains them.
   const eventPoll = setInterval(() => {
     const ready = poll(

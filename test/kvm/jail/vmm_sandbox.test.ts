@@ -1,0 +1,164 @@
+// The sandbox as the whole VMM sets it up: every virtio device runs in its own confined process, and a device
+// process killed by its seccomp filter stops the VM with a message naming the device, its pid and the syscall.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { guestImage } from "../vmm/guest_build.ts";
+import { crosvmCommand, ROOT } from "../vmm/run_cli.ts";
+
+let dir: string;
+let disk: string;
+let pivot: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "crosvm-sandbox-"));
+  disk = join(dir, "disk.img");
+  writeFileSync(disk, new Uint8Array(1 << 20));
+  pivot = join(dir, "empty");
+  mkdirSync(pivot);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function children(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {}
+  }
+  return out;
+}
+
+function descendants(pid: number): number[] {
+  return children(pid).flatMap((c) => [c, ...descendants(c)]);
+}
+
+function deviceProcesses(vmmPid: number): { pid: number; cmdline: string }[] {
+  return descendants(vmmPid)
+    .map((pid) => ({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ") }))
+    .filter((p) => p.cmdline.includes("device-process") && !p.cmdline.includes("unshare"));
+}
+
+function statusField(pid: number, field: string): string | undefined {
+  return readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${field}:`))
+    ?.split(/\s+/)[1];
+}
+
+function fdTargets(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return "(closed)";
+    }
+  });
+}
+
+describe("device processes of a running VM", () => {
+  let proc: Bun.Subprocess<"pipe", "pipe", "pipe"> | undefined;
+  let devices: { pid: number; cmdline: string }[] = [];
+
+  beforeAll(async () => {
+    proc = Bun.spawn(crosvmCommand(["run", "--block", disk, "--bios", await guestImage("spin")]), {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      cwd: ROOT,
+      env: { ...process.env, DEFAULT_PIVOT_ROOT: pivot },
+    });
+    // Device processes say Hello only once confined, and the vCPUs start after every Hello: wait for the guest.
+    const reader = proc.stdout.getReader();
+    let out = "";
+    while (!out.includes("spinning")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the VMM ended early: ${await new Response(proc.stderr).text()}`);
+      out += new TextDecoder().decode(value);
+    }
+    devices = deviceProcesses(proc.pid);
+  });
+  afterAll(async () => {
+    proc?.kill("SIGTERM");
+    await proc?.exited;
+  });
+
+  test("the block and rng devices each run in their own process", () => {
+    const kinds = devices.map((d) =>
+      d.cmdline.includes(" block ") ? "block" : d.cmdline.includes(" rng ") ? "rng" : d.cmdline,
+    );
+
+    expect(kinds.sort()).toEqual(["block", "rng"]);
+  });
+
+  test("every device process runs under a seccomp filter with no_new_privs", () => {
+    for (const d of devices) {
+      expect(statusField(d.pid, "Seccomp")).toBe("2");
+      expect(statusField(d.pid, "NoNewPrivs")).toBe("1");
+    }
+  });
+
+  test("no device process holds /dev/kvm, the VM or a vCPU", () => {
+    for (const d of devices) {
+      const targets = fdTargets(d.pid);
+
+      expect(targets.filter((t) => t.includes("kvm"))).toEqual([]);
+    }
+  });
+
+  test("only the block device process holds the disk image, and guest memory is a memfd in each", () => {
+    const block = devices.find((d) => d.cmdline.includes(" block "))!;
+    const rng = devices.find((d) => d.cmdline.includes(" rng "))!;
+
+    expect(fdTargets(block.pid).filter((t) => t.endsWith("disk.img")).length).toBe(1);
+    expect(fdTargets(rng.pid).filter((t) => t.endsWith("disk.img"))).toEqual([]);
+    for (const d of devices) expect(fdTargets(d.pid).some((t) => t.startsWith("/memfd:"))).toBe(true);
+  });
+
+  test("every fd of a device process is a socket, pipe, eventfd, epoll, memfd, its image or /dev/null", () => {
+    const allowed =
+      /^(socket:|pipe:|anon_inode:\[?(eventfd|eventpoll|timerfd|signalfd)\]?|\/memfd:|\/dev\/null|.*disk\.img)/;
+    for (const d of devices) {
+      const unexpected = fdTargets(d.pid).filter((t) => !allowed.test(t));
+
+      expect(unexpected).toEqual([]);
+    }
+  });
+});
+
+describe("a device process killed by seccomp", () => {
+  test("stops the VM with status 1, naming the device, its pid, the signal and the syscall", async () => {
+    const proc = Bun.spawn(crosvmCommand(["run", "--bios", await guestImage("spin")]), {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DEFAULT_PIVOT_ROOT: pivot,
+        CROSVM_TEST_HOOKS: "1",
+        CROSVM_TEST_DENIED_SYSCALL_DEVICE: "rng",
+      },
+    });
+    const killer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+
+    const [status, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    clearTimeout(killer);
+
+    expect(status).toBe(1);
+    expect(stderr).toMatch(
+      /device virtio-rng \(pid \d+\) died: killed by SIGSYS \(seccomp: syscall 83 mkdir\)/,
+    );
+  });
+});
