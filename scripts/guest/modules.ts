@@ -1,0 +1,98 @@
+// Which kernel modules go into an initramfs and the order /init loads them in (dependencies first).
+import { readdirSync } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { moduleDependencies, normalizeModuleName } from "./elf_modinfo.ts";
+
+/** Virtio drivers for a crosvm guest, in the load order of shared/notes/kvm-here.md. */
+export const guestModules = [
+  "virtio",
+  "virtio_ring",
+  "virtio_pci_legacy_dev",
+  "virtio_pci_modern_dev",
+  "virtio_pci",
+  "virtio_blk",
+  "virtio_net",
+  "virtio_console",
+  "virtio_rng",
+  "virtio_balloon",
+  "virtio_pmem",
+  "virtio_input",
+  "fuse",
+  "virtiofs",
+  "netfs",
+  "9pnet",
+  "9pnet_virtio",
+  "9p",
+  "vsock",
+  "vmw_vsock_virtio_transport_common",
+  "vmw_vsock_virtio_transport",
+];
+
+/** The outer rig VM: KVM on emulated AMD-V (kvm-here.md's order), and 9p for the host's scratch folder. */
+export const rigModules = [
+  "irqbypass",
+  "ccp",
+  "kvm",
+  "kvm_amd",
+  "virtio",
+  "virtio_ring",
+  "virtio_pci_legacy_dev",
+  "virtio_pci_modern_dev",
+  "virtio_pci",
+  "netfs",
+  "9pnet",
+  "9pnet_virtio",
+  "9p",
+];
+
+export interface ModuleFile {
+  name: string;
+  /** Absolute path of the .ko on the host. */
+  path: string;
+}
+
+function indexModules(modulesDir: string): Map<string, string> {
+  const index = new Map<string, string>();
+  const files = readdirSync(join(modulesDir, "kernel"), { recursive: true, encoding: "utf8" });
+  for (const file of files) {
+    if (file.endsWith(".ko"))
+      index.set(normalizeModuleName(basename(file)), join(modulesDir, "kernel", file));
+  }
+  return index;
+}
+
+/**
+ * Resolves the requested modules and their dependencies into a load order (each dependency before its user,
+ * otherwise the requested order). Modules the kernel does not have (the cloud flavour has no 9p) are
+ * returned in `missing`.
+ */
+export async function moduleLoadOrder(
+  modulesDir: string,
+  requested: readonly string[],
+): Promise<{ order: ModuleFile[]; missing: string[] }> {
+  const index = indexModules(modulesDir);
+  const order: ModuleFile[] = [];
+  const missing: string[] = [];
+  const placed = new Set<string>();
+  const visiting = new Set<string>();
+
+  async function place(name: string, neededBy: string | undefined): Promise<void> {
+    if (placed.has(name)) return;
+    const path = index.get(name);
+    if (!path) {
+      if (neededBy) throw new Error(`module ${neededBy} depends on ${name}, which is not in ${modulesDir}`);
+      missing.push(name);
+      return;
+    }
+    if (visiting.has(name)) throw new Error(`module dependency cycle through ${name}`);
+    visiting.add(name);
+    const deps = moduleDependencies(await Bun.file(path).bytes(), relative(modulesDir, path));
+    for (const dep of deps) await place(dep, name);
+    visiting.delete(name);
+    placed.add(name);
+    order.push({ name, path });
+  }
+
+  for (const name of requested) await place(normalizeModuleName(name), undefined);
+  return { order, missing };
+}

@@ -1,0 +1,151 @@
+// The nested rig: where the host has no hardware virtualization, an outer Linux VM runs under QEMU/TCG with
+// emulated AMD-V (-cpu EPYC,+svm; kvm + kvm_amd loaded by its /init), and the VMM under test runs inside it
+// (shared/notes/kvm-here.md). The outer VM's serial ports are host FIFO pairs:
+//   ttyS0  outer console                 ttyS2  the nested guest's console (nested VMM serial 1)
+//   ttyS1  outer control agent           ttyS3  the nested guest's agent (nested VMM serial 2)
+// The outer VM's payload (nested VMM, its libraries, guest images) is packed into its initramfs.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureGuestImages } from "../../../scripts/guest/build.ts";
+import { flavourPaths } from "../../../scripts/guest/paths.ts";
+import { ensureRigImage, type NestedVmmKind } from "../../../scripts/guest/rig/outer_image.ts";
+import { AgentClient } from "./agent_client.ts";
+import { saveFailureLogs } from "./failure_logs.ts";
+import { diesWithParent } from "./orphan_guard.ts";
+import { SerialPipe } from "./serial_pipe.ts";
+import { tail } from "./timeout.ts";
+
+export interface RigOptions {
+  vmm: NestedVmmKind;
+  /** The nested VMM executable on the host, carried into the outer VM. */
+  vmmHostPath: string;
+  /** Outer VM memory; nested guests and the initramfs payload share it. Default 2048 MiB. */
+  memMiB?: number;
+  /** Outer VM vCPUs (QEMU TCG threads). Default 2. */
+  cpus?: number;
+  /** How long the outer VM may take to its control agent. Default 120 s. */
+  bootTimeoutMs?: number;
+}
+
+export const rigTtys = { nestedConsole: "/dev/ttyS2", nestedAgent: "/dev/ttyS3" } as const;
+
+/** True where /proc/cpuinfo shows Intel VT-x (vmx) or AMD-V (svm), so a VMM can run Linux directly. */
+export function hostHasHardwareVirtualization(): boolean {
+  try {
+    return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+export class Rig {
+  /** Milliseconds from spawning the outer QEMU to its control agent's ready line. */
+  startMs = 0;
+
+  private constructor(
+    readonly vmm: NestedVmmKind,
+    readonly workDir: string,
+    /** Host folder mounted at /scratch in the outer VM (9p), for files tests hand to the nested VMM. */
+    readonly scratchDir: string,
+    private readonly proc: Bun.Subprocess,
+    readonly console: SerialPipe,
+    readonly control: AgentClient,
+    private readonly controlPipe: SerialPipe,
+    readonly nestedConsole: SerialPipe,
+    readonly nestedAgent: SerialPipe,
+  ) {}
+
+  static async start(opts: RigOptions): Promise<Rig> {
+    await ensureGuestImages();
+    const image = await ensureRigImage(opts.vmm, opts.vmmHostPath);
+    const workDir = mkdtempSync(join(tmpdir(), "crosvm-e2e-rig-"));
+    const scratchDir = join(workDir, "scratch");
+    mkdirSync(scratchDir);
+    const [console, controlPipe, nestedConsole, nestedAgent] = ["ttyS0", "ttyS1", "ttyS2", "ttyS3"].map((n) =>
+      SerialPipe.create(join(workDir, n)),
+    ) as [SerialPipe, SerialPipe, SerialPipe, SerialPipe];
+    const serialArgs = [console, controlPipe, nestedConsole, nestedAgent].flatMap((pipe, i) => [
+      "-chardev",
+      `pipe,id=com${i},path=${pipe.base}`,
+      "-serial",
+      `chardev:com${i}`,
+    ]);
+    const cmd = [
+      "qemu-system-x86_64",
+      ...["-accel", "tcg", "-cpu", "EPYC,+svm", "-M", "q35"],
+      ...["-m", `${opts.memMiB ?? 2048}`, "-smp", `${opts.cpus ?? 2}`],
+      ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
+      ...["-kernel", flavourPaths("generic").bzImage, "-initrd", image],
+      ...["-append", "console=ttyS0 panic=-1 agent=ttyS1"],
+      ...serialArgs,
+      ...["-virtfs", `local,path=${scratchDir},mount_tag=scratch,security_model=none`],
+    ];
+    const started = performance.now();
+    const proc = Bun.spawn(diesWithParent(cmd), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const qemuOutput = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const control = new AgentClient(
+      "rig control",
+      (line) => controlPipe.write(line),
+      () => `outer console:\n${tail(console.text)}`,
+    );
+    controlPipe.onData((text) => control.feed(text));
+    const rig = new Rig(
+      opts.vmm,
+      workDir,
+      scratchDir,
+      proc,
+      console,
+      control,
+      controlPipe,
+      nestedConsole,
+      nestedAgent,
+    );
+    rigsAlive.add(rig);
+    void proc.exited.then(async (code) => {
+      const [out, err] = await qemuOutput;
+      control.failAll(
+        new Error(`outer QEMU exited with ${code}: ${(out + err).trim()}\n${tail(console.text)}`),
+      );
+    });
+    try {
+      await Promise.race([
+        control.waitReady(opts.bootTimeoutMs ?? 120_000),
+        proc.exited.then(async (code) => {
+          const [out, err] = await qemuOutput;
+          throw new Error(`outer QEMU exited with ${code} before its agent was ready: ${(out + err).trim()}`);
+        }),
+      ]);
+    } catch (error) {
+      await rig.stop();
+      const saved = saveFailureLogs("rig", { "rig-console": console.text });
+      throw new Error(`${(error as Error).message}\nfull logs: ${saved}`);
+    }
+    rig.startMs = performance.now() - started;
+    return rig;
+  }
+
+  get alive(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Kills the outer QEMU at once, without waiting (for process exit). */
+  killNow(): void {
+    this.proc.kill("SIGKILL");
+  }
+
+  /** Kills the outer VM (nothing in it needs saving) and removes its work folder. */
+  async stop(): Promise<void> {
+    rigsAlive.delete(this);
+    this.proc.kill("SIGKILL");
+    await Promise.race([this.proc.exited, Bun.sleep(5000)]);
+    for (const pipe of [this.console, this.controlPipe, this.nestedConsole, this.nestedAgent]) pipe.close();
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
+
+// A test process that dies without its afterAll must not leave a TCG QEMU spinning on the shared cores.
+const rigsAlive = new Set<Rig>();
+process.on("exit", () => {
+  for (const rig of rigsAlive) rig.killNow();
+});

@@ -1,0 +1,360 @@
+// TestVm: boots a Linux guest with the VMM under test and talks to its agent. Where the host has hardware
+// virtualization the VMM runs directly; elsewhere inside the nested rig (rig.ts). CROSVM_E2E_MODE=direct|rig
+// overrides the choice. One rig serves every VM of a test file, one VM at a time; a test file calls
+// `afterAll(shutdownRigs)`.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureGuestImages } from "../../../scripts/guest/build.ts";
+import { flavourPaths, repoRoot, type KernelFlavour } from "../../../scripts/guest/paths.ts";
+import { rigLayout } from "../../../scripts/guest/rig/outer_image.ts";
+import { AgentClient, type ExecOptions, type ExecResult } from "./agent_client.ts";
+import { saveFailureLogs } from "./failure_logs.ts";
+import { diesWithParent } from "./orphan_guard.ts";
+import { hostHasHardwareVirtualization, Rig, rigTtys } from "./rig.ts";
+import { SerialPipe } from "./serial_pipe.ts";
+import { shellCommand } from "./shell.ts";
+import { tail, withTimeout } from "./timeout.ts";
+import { guestCmdline, vmmCommand, type VmmKind, type VmmLaunch } from "./vmm_command.ts";
+
+export type E2eMode = "direct" | "rig";
+
+export interface BootOptions {
+  /** The VMM under test. Default "crosvm" (dist/crosvm, or CROSVM_E2E_BINARY). */
+  vmm?: VmmKind;
+  /** Extra VMM arguments (devices, ...); the harness adds kernel, initramfs, memory, vCPUs and serial ports. */
+  vmmArgs?: string[];
+  kernel?: KernelFlavour;
+  /** Guest memory in MiB. Default 256. */
+  mem?: number;
+  /** Guest vCPUs. Default 1. */
+  cpus?: number;
+  /** Extra kernel parameters ("quiet" saves several seconds of serial output in the rig). */
+  cmdline?: string;
+  /** How long the guest may take to its agent's ready line. Default 60 s direct, 180 s in the rig. */
+  bootTimeoutMs?: number;
+}
+
+export function e2eMode(): E2eMode {
+  const forced = process.env.CROSVM_E2E_MODE;
+  if (forced === "direct" || forced === "rig") return forced;
+  if (forced) throw new Error(`CROSVM_E2E_MODE=${forced}: expected direct or rig`);
+  return hostHasHardwareVirtualization() ? "direct" : "rig";
+}
+
+function hostVmmPath(kind: VmmKind): string {
+  const path =
+    kind === "qemu"
+      ? (Bun.which("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64")
+      : (process.env.CROSVM_E2E_BINARY ?? join(repoRoot, "dist/crosvm"));
+  if (!existsSync(path)) {
+    const hint = kind === "qemu" ? "install qemu-system-x86" : "run `bun run build` or set CROSVM_E2E_BINARY";
+    throw new Error(`VMM executable ${path} not found: ${hint}`);
+  }
+  return path;
+}
+
+type LaunchPlan = Omit<VmmLaunch, "console" | "agent" | "executable"> & { flavour: KernelFlavour };
+
+/** A started VMM, however it runs. */
+interface RunningVmm {
+  readonly exited: Promise<number>;
+  readonly console: SerialPipe;
+  readonly agent: AgentClient;
+  /** The VMM's own stdout and stderr. */
+  log(): Promise<string>;
+  /** Logs of whatever hosts the VMM (the outer rig VM's console), for failure reports. */
+  hostLogs(): Record<string, string>;
+  /** performance.now() when the VMM was started. */
+  readonly launchedAt: number;
+  /** Milliseconds the rig took to start (rig mode). */
+  readonly rigStartMs?: number;
+  kill(): Promise<void>;
+  release(): void;
+}
+
+// ---- direct mode: the VMM is a host process; its serial ports are host FIFOs.
+
+async function startDirect(plan: LaunchPlan): Promise<RunningVmm> {
+  await ensureGuestImages();
+  const workDir = mkdtempSync(join(tmpdir(), "crosvm-e2e-vm-"));
+  const console = SerialPipe.create(join(workDir, "console"));
+  const agentPipe = SerialPipe.create(join(workDir, "agent"));
+  const agent = new AgentClient(
+    "guest",
+    (line) => agentPipe.write(line),
+    () => `console:\n${tail(console.text)}`,
+  );
+  agentPipe.onData((text) => agent.feed(text));
+  const cmd = vmmCommand({
+    ...plan,
+    executable: hostVmmPath(plan.kind),
+    console: { kind: "fifo", base: console.base },
+    agent: { kind: "fifo", base: agentPipe.base },
+  });
+  const launchedAt = performance.now();
+  const proc = Bun.spawn(diesWithParent(cmd), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const output = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]).then(
+    ([out, err]) => out + err,
+  );
+  return {
+    exited: proc.exited,
+    console,
+    agent,
+    launchedAt,
+    log: () => withTimeout(output, 5000, () => "VMM output still open").catch((e) => String(e)),
+    hostLogs: () => ({}),
+    async kill() {
+      proc.kill("SIGKILL");
+      await withTimeout(proc.exited, 5000, () => `VMM ${proc.pid} did not die after SIGKILL`);
+    },
+    release() {
+      console.close();
+      agentPipe.close();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- rig mode: the VMM runs inside the outer VM, started by its control agent.
+
+const rigs = new Map<VmmKind, Promise<Rig>>();
+
+async function sharedRig(kind: VmmKind): Promise<Rig> {
+  for (const [other, rig] of rigs) {
+    if (other !== kind) {
+      rigs.delete(other);
+      await (await rig).stop();
+    }
+  }
+  let rig = rigs.get(kind);
+  if (!rig) {
+    rig = Rig.start({ vmm: kind, vmmHostPath: hostVmmPath(kind) });
+    rigs.set(kind, rig);
+    rig.catch(() => rigs.delete(kind));
+  }
+  return rig;
+}
+
+/** Stops the rigs this test file started; call from afterAll. */
+export async function shutdownRigs(): Promise<void> {
+  const all = [...rigs.values()];
+  rigs.clear();
+  rigVmOwner = undefined;
+  if (directScratch) rmSync(directScratch, { recursive: true, force: true });
+  directScratch = undefined;
+  await Promise.all(all.map(async (rig) => (await rig.catch(() => undefined))?.stop()));
+}
+
+let directScratch: string | undefined;
+
+/**
+ * A folder for files the VMM under test reads or writes (disk images, sockets): `hostDir` is where the test
+ * writes them, `vmmDir` the same folder as the VMM sees it (/scratch in the rig, over 9p).
+ */
+export async function scratchDir(kind: VmmKind): Promise<{ hostDir: string; vmmDir: string }> {
+  if (e2eMode() === "rig") {
+    const rig = await sharedRig(kind);
+    return { hostDir: rig.scratchDir, vmmDir: "/scratch" };
+  }
+  directScratch ??= mkdtempSync(join(tmpdir(), "crosvm-e2e-scratch-"));
+  return { hostDir: directScratch, vmmDir: directScratch };
+}
+
+/** Empties the outer ttys the nested VMM will use (bytes left by an earlier guest) and makes them raw. */
+const prepareNestedTtys = [rigTtys.nestedConsole, rigTtys.nestedAgent]
+  .map(
+    (t) =>
+      `stty -F ${t} raw -echo min 0 time 0 && cat ${t} > /dev/null && stty -F ${t} min 1 time 0 || exit 1`,
+  )
+  .join("\n");
+
+/**
+ * Starts the nested VMM in the background. When it ends, its exit status goes to /run/vmm.status and, as an
+ * event line {"vmmExit":N}, to the control port (one write, so it does not interleave with agent replies).
+ */
+function nestedLaunchScript(argv: readonly string[]): string {
+  return [
+    "rm -f /run/vmm.status /run/vmm.pid",
+    "(",
+    `  sh -c 'echo $$ > /run/vmm.pid; exec "$@"' vmm ${shellCommand(argv)} > /run/vmm.log 2>&1 < /dev/null`,
+    "  status=$?",
+    "  echo $status > /run/vmm.status",
+    '  echo "{\\"vmmExit\\":$status}" > /dev/ttyS1',
+    ") > /dev/null 2>&1 < /dev/null &",
+    "for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /run/vmm.pid ] && break; sleep 0.1; done",
+    "cat /run/vmm.pid",
+  ].join("\n");
+}
+
+/** The rig has one pair of nested serial ports, so it runs one nested VM at a time: this one's token. */
+let rigVmOwner: object | undefined;
+
+async function startInRig(plan: LaunchPlan): Promise<RunningVmm> {
+  if (rigVmOwner) throw new Error("the rig runs one VM at a time: stop() the previous TestVm first");
+  const token = {};
+  rigVmOwner = token;
+  const free = () => {
+    if (rigVmOwner === token) rigVmOwner = undefined;
+  };
+  try {
+    const vmm = await launchInRig(plan, free);
+    void vmm.exited.then(free);
+    return vmm;
+  } catch (error) {
+    free();
+    throw error;
+  }
+}
+
+async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningVmm> {
+  const rig = await sharedRig(plan.kind);
+  const prepared = await rig.control.exec(prepareNestedTtys, { timeoutMs: 10_000 });
+  if (prepared.exitCode !== 0) throw new Error(`rig: preparing the nested ttys failed: ${prepared.stderr}`);
+  rig.nestedConsole.clear();
+  const agent = new AgentClient(
+    "nested guest",
+    (line) => rig.nestedAgent.write(line),
+    () => `nested console:\n${tail(rig.nestedConsole.text)}`,
+  );
+  const unsubscribe = rig.nestedAgent.onData((text) => agent.feed(text));
+  let resolveExit: (status: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => (resolveExit = resolve));
+  const onEvent = (event: Record<string, unknown>) => {
+    if (typeof event.vmmExit === "number") resolveExit(event.vmmExit);
+  };
+  rig.control.onEvent = onEvent;
+  const argv = vmmCommand({
+    ...plan,
+    executable: rigLayout.vmmPath(plan.kind),
+    kernel: rigLayout.bzImage(plan.flavour),
+    initrd: rigLayout.initrd(plan.flavour),
+    console: { kind: "tty", path: rigTtys.nestedConsole },
+    agent: { kind: "tty", path: rigTtys.nestedAgent },
+  });
+  const launchedAt = performance.now();
+  const started = await rig.control.exec(nestedLaunchScript(argv), { timeoutMs: 10_000 });
+  if (started.exitCode !== 0) throw new Error(`rig: starting the nested VMM failed: ${started.stderr}`);
+  return {
+    exited,
+    console: rig.nestedConsole,
+    agent,
+    launchedAt,
+    rigStartMs: rig.startMs,
+    hostLogs: () => ({ "rig-console": rig.console.text }),
+    async log() {
+      if (!rig.alive) return "(rig is gone)";
+      const result = await rig.control.exec("cat /run/vmm.log", { timeoutMs: 5000 }).catch((e) => String(e));
+      return typeof result === "string" ? result : result.stdout + result.stderr;
+    },
+    async kill() {
+      await rig.control.exec("kill -9 $(cat /run/vmm.pid) 2> /dev/null; true", { timeoutMs: 5000 });
+      await withTimeout(exited, 10_000, () => "nested VMM did not exit after SIGKILL");
+    },
+    release() {
+      unsubscribe();
+      if (rig.control.onEvent === onEvent) rig.control.onEvent = () => {};
+      free();
+    },
+  };
+}
+
+export class TestVm {
+  #exitStatus: number | undefined;
+  #released = false;
+
+  private constructor(
+    private readonly vmm: RunningVmm,
+    readonly mode: E2eMode,
+    /** Milliseconds from starting the VMM to the guest agent's ready line. */
+    readonly bootMs: number,
+  ) {
+    void vmm.exited.then((status) => {
+      this.#exitStatus = status;
+      vmm.agent.failAll(new Error(`the VMM exited with ${status}\nconsole:\n${tail(this.console)}`));
+    });
+  }
+
+  /** Boots a guest and waits for its agent. */
+  static async boot(opts: BootOptions = {}): Promise<TestVm> {
+    const mode = e2eMode();
+    const flavour = opts.kernel ?? "generic";
+    const plan: LaunchPlan = {
+      kind: opts.vmm ?? "crosvm",
+      flavour,
+      kernel: flavourPaths(flavour).bzImage,
+      initrd: flavourPaths(flavour).initrd,
+      cmdline: guestCmdline(opts.cmdline),
+      memMiB: opts.mem ?? 256,
+      cpus: opts.cpus ?? 1,
+      qemuAccel: process.env.CROSVM_E2E_QEMU_ACCEL === "tcg" ? "tcg" : "kvm",
+      extraArgs: opts.vmmArgs ?? [],
+    };
+    const bootTimeoutMs = opts.bootTimeoutMs ?? (mode === "rig" ? 180_000 : 60_000);
+    const vmm = mode === "direct" ? await startDirect(plan) : await startInRig(plan);
+    try {
+      await Promise.race([
+        vmm.agent.waitReady(bootTimeoutMs),
+        vmm.exited.then((status) => {
+          throw new Error(`the VMM exited with ${status} before the guest agent was ready`);
+        }),
+      ]);
+    } catch (error) {
+      const log = await vmm.log();
+      const logs = { console: vmm.console.text, vmm: log, ...vmm.hostLogs() };
+      await vmm.kill().catch(() => {});
+      vmm.release();
+      const saved = saveFailureLogs("boot", logs);
+      throw new Error(`${(error as Error).message}\nVMM output:\n${tail(log, 10)}\nfull logs: ${saved}`);
+    }
+    return new TestVm(vmm, mode, performance.now() - vmm.launchedAt);
+  }
+
+  /** Milliseconds the outer rig VM took from spawn to its control agent's ready line (rig mode). */
+  get rigStartMs(): number | undefined {
+    return this.vmm.rigStartMs;
+  }
+
+  /** Guest console output captured so far. */
+  get console(): string {
+    return this.vmm.console.text;
+  }
+
+  /** Runs a shell command in the guest (busybox sh). */
+  exec(cmd: string, opts?: ExecOptions): Promise<ExecResult> {
+    return this.vmm.agent.exec(cmd, opts);
+  }
+
+  /** Asks the guest to power off (`poweroff -f`); the agent cannot answer, so wait with waitForExit. */
+  poweroff(): Promise<void> {
+    return this.vmm.agent.sendNoReply("poweroff -f");
+  }
+
+  /** The VMM's exit status; kills the VMM and throws when it has not exited within the timeout. */
+  async waitForExit(timeoutMs: number): Promise<number> {
+    try {
+      return await withTimeout(
+        this.vmm.exited,
+        timeoutMs,
+        () => `the VMM did not exit within ${timeoutMs} ms\nconsole:\n${tail(this.console)}`,
+      );
+    } catch (error) {
+      const logs = { console: this.console, vmm: await this.vmm.log(), ...this.vmm.hostLogs() };
+      await this.stop();
+      throw new Error(`${(error as Error).message}\nfull logs: ${saveFailureLogs("exit", logs)}`);
+    }
+  }
+
+  /** The VMM's own stdout and stderr. */
+  vmmLog(): Promise<string> {
+    return this.vmm.log();
+  }
+
+  /** Kills the VMM if it still runs and frees its ports. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#exitStatus === undefined) await this.vmm.kill().catch(() => {});
+    this.vmm.release();
+  }
+}
