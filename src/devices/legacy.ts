@@ -9,7 +9,7 @@
 // off): Ctrl-C is then byte 0x03 for the guest and no longer interrupts the VMM, which stops when the guest powers
 // off or resets, on `crosvm stop`, or on SIGTERM. stop() restores the terminal and is also registered for process
 // exit while input runs, so an exit path that forgets stop() still leaves a usable terminal.
-import { close, O_CLOEXEC, O_RDONLY, open, SysError } from "../../ffi/libc.ts";
+import { close, O_CLOEXEC, O_NONBLOCK, O_RDONLY, open, SysError } from "../../ffi/libc.ts";
 import type { SerialParameters } from "../vmm/config.ts";
 import { Cmos, CMOS_BASE, CMOS_LEN, RTC_IRQ } from "./cmos.ts";
 import { Debugcon, DEBUGCON_PORT_COUNT } from "./debugcon.ts";
@@ -112,7 +112,9 @@ function validate(serials: readonly SerialParameters[]): void {
 
 function openInputFile(path: string, label: string): number {
   try {
-    return open(path, O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: Bun's stream reader treats a blocking character device (a tty given as input=/dev/ttyS2) as a
+    // seekable file and fails with ESPIPE; non-blocking, it polls it. Regular files are unaffected.
+    return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   } catch (e) {
     throw new LegacyDeviceError(
       `${label}: cannot open input file "${path}": ${e instanceof SysError ? e.code : e}`,

@@ -24,7 +24,12 @@ function payloadFiles(kind: NestedVmmKind, vmmHostPath: string): PayloadFile[] {
   const vmm =
     kind === "qemu"
       ? qemuPayload(vmmHostPath)
-      : executableWithLibraries(vmmHostPath, rigLayout.vmmPath(kind));
+      : [
+          ...executableWithLibraries(vmmHostPath, rigLayout.vmmPath(kind)),
+          // util-linux's unshare(1), which starts sandboxed device processes in their namespaces (busybox's
+          // lacks --kill-child); /usr/local/bin comes before busybox's applets on the outer VM's PATH.
+          ...executableWithLibraries(Bun.which("unshare") ?? "/usr/bin/unshare", "/usr/local/bin/unshare"),
+        ];
   const images = kernelFlavours.flatMap((flavour) => [
     { guestPath: rigLayout.bzImage(flavour), hostPath: flavourPaths(flavour).bzImage, mode: 0o644 },
     { guestPath: rigLayout.initrd(flavour), hostPath: flavourPaths(flavour).initrd, mode: 0o644 },

@@ -82,13 +82,28 @@ export function leakableFds(): number[] {
   return out;
 }
 
+/** The util-linux unshare(1) on PATH, or why there is none; busybox's lacks --kill-child. Looked up once. */
+let unshareLookup: { path: string } | { skipped: string } | undefined;
+
+function utilLinuxUnshare(): { path: string } | { skipped: string } {
+  if (unshareLookup) return unshareLookup;
+  const path = Bun.which("unshare");
+  if (!path) return (unshareLookup = { skipped: "unshare(1) from util-linux is not installed" });
+  const help = Bun.spawnSync([path, "--help"], { stdout: "pipe", stderr: "pipe" });
+  const text = `${help.stdout.toString()}${help.stderr.toString()}`;
+  unshareLookup = text.includes("--kill-child")
+    ? { path }
+    : { skipped: `${path} is not util-linux's unshare(1) (no --kill-child)` };
+  return unshareLookup;
+}
+
 /** util-linux unshare(1) prefix for the namespaces, or why none is used. */
 function namespaceLauncher(): { prefix: string[]; namespaces: string[] } | { skipped: string } {
   if (process.getuid?.() !== 0) return { skipped: "not running as root" };
-  const unshare = Bun.which("unshare");
-  if (!unshare) return { skipped: "unshare(1) from util-linux is not installed" };
+  const unshare = utilLinuxUnshare();
+  if ("skipped" in unshare) return unshare;
   return {
-    prefix: [unshare, "--mount", "--net", "--ipc", "--pid", "--fork", "--kill-child", "--"],
+    prefix: [unshare.path, "--mount", "--net", "--ipc", "--pid", "--fork", "--kill-child", "--"],
     namespaces: ["mount", "network", "ipc", "pid"],
   };
 }
