@@ -1,5 +1,6 @@
 // Turns the merged options of `crosvm run` into a VmConfig: defaults, and the checks crosvm makes in
 // `Config::try_from(RunCommand)` (src/crosvm/cmdline.rs) and `validate_config` (src/crosvm/config.rs).
+import { withDefaultSerialParameters } from "../devices/legacy.ts";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { DiskOption, SerialHardware, SerialParameters, VmConfig } from "../vmm/config.ts";
@@ -63,16 +64,8 @@ export function buildSerials(given: readonly SerialParameters[]): SerialParamete
     if (s.console && console) throw new ConfigError(`--serial: ${describe(console)} is already the console`);
     ports.push(s);
   }
-  // With no console anywhere and COM1 not given, COM1 becomes a console on stdout with stdin input; every COM port
-  // that is still missing becomes a sink, so COM1-COM4 always exist.
-  const has = (num: number) => ports.some((p) => p.hardware === "serial" && p.num === num);
-  const base = { hardware: "serial", earlycon: false, debugconPort: 0x402 } as const;
-  if (!ports.some((p) => p.console) && !has(1))
-    ports.push({ ...base, type: "stdout", num: 1, console: true, stdin: true });
-  for (let num = 1; num <= 4; num++) {
-    if (!has(num)) ports.push({ ...base, type: "sink", num, console: false, stdin: false });
-  }
-  return ports.sort(
+  // crosvm's defaults: COM1 on stdout with stdin as the console unless something else is; COM1-COM4 always exist.
+  return withDefaultSerialParameters(ports).sort(
     (a, b) => HARDWARE_ORDER.indexOf(a.hardware) - HARDWARE_ORDER.indexOf(b.hardware) || a.num - b.num,
   );
 }
