@@ -168,6 +168,9 @@ async function runUntilEnd(
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     threads.firstExit.then((o) => {
+      // A guest that asked for a reset or poweroff and then triple-faulted (Linux tries every reboot method in
+      // turn) ends the way it asked, not as a crash.
+      for (const ev of devices.endEvents) if (eventfdRead(ev.fd) > 0n) return finish(ev);
       if (o.dump) {
         log.error(o.reason);
         process.stderr.write(`${o.dump}\n`);

@@ -105,9 +105,11 @@ export function runVcpuLoop(ctx: VcpuLoopContext): VcpuOutcome {
     const suppressed = unmapped.allow();
     if (suppressed < 0) return;
     const more = suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : "";
-    log.warn(
-      `vCPU ${vcpu.id}: ${write ? "write to" : "read from"} unmapped ${space} ${hex(addr)} (${len} bytes)${more}`,
-    );
+    const message = `vCPU ${vcpu.id}: ${write ? "write to" : "read from"} unmapped ${space} ${hex(addr)} (${len} bytes)${more}`;
+    // Linux probes legacy ports that a VM does not have (DMA page registers, Super I/O at 0x4e) on every boot;
+    // those are only worth a debug line. MMIO outside every device is more likely a bug worth a warning.
+    if (space === "port") log.debug(message);
+    else log.warn(message);
   };
 
   let exits = 0;
