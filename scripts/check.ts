@@ -7,8 +7,8 @@ const root = `${import.meta.dir}/..`;
 let passed = 0;
 let failed = 0;
 
-async function step(name: string, cmd: string[]): Promise<boolean> {
-  console.error(`\n=== ${name}: ${cmd.join(" ")}`);
+async function step(name: string, cmd: string[], shown = cmd.join(" ")): Promise<boolean> {
+  console.error(`\n=== ${name}: ${shown}`);
   const proc = spawn(cmd, { cwd: root, stdout: "inherit", stderr: "inherit" });
   const ok = (await proc.exited) === 0;
   if (ok) passed++;
@@ -21,8 +21,14 @@ async function step(name: string, cmd: string[]): Promise<boolean> {
 
 await step("typecheck", ["bunx", "tsc", "--noEmit", "-p", "."]);
 // Only TypeScript: bun fmt would also reformat the test guests' assembly includes.
-const tsFiles = (await $`git ls-files -co --exclude-standard -- "*.ts"`.cwd(root).text()).split("\n").filter(Boolean);
-await step("format", ["bun", "fmt", "--check", ...tsFiles]);
+const tsFiles = (await $`git ls-files -co --exclude-standard -- "*.ts"`.cwd(root).text())
+  .split("\n")
+  .filter(Boolean);
+await step(
+  "format",
+  ["bun", "fmt", "--check", ...tsFiles],
+  `bun fmt --check (${tsFiles.length} TypeScript files)`,
+);
 const built = await step("build", ["bun", "run", "build.ts"]);
 if (!built) console.error("=== tests that need dist/crosvm will fail");
 
