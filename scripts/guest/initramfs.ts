@@ -59,6 +59,8 @@ export async function baseEntries(
     ...busyboxEntries(),
     await fileEntry("init", join(rootfsDir, "init"), 0o755),
     await fileEntry("sbin/agent", join(rootfsDir, "agent.sh"), 0o755),
+    // busybox acpid's power-button action (started by /init where the button and evdev modules are loaded).
+    await fileEntry("etc/acpi/PWRF/00000080", join(rootfsDir, "acpi/PWRF/00000080"), 0o755),
     ...(await Promise.all(order.map((m) => fileEntry(`lib/modules/${m.name}.ko`, m.path)))),
     {
       kind: "file",

@@ -26,6 +26,13 @@ export const guestModules = [
   "vsock",
   "vmw_vsock_virtio_transport_common",
   "vmw_vsock_virtio_transport",
+  // The ACPI power button (fixed-feature PWRBTN) as a KEY_POWER input event on /dev/input/eventN, for acpid.
+  "button",
+  "evdev",
+  // ext4 for root and data disks (Debian builds it as a module). jbd2 and ext4 checksum with the kernel's
+  // "crc32c" crypto hash, a soft dependency modinfo does not list: the generic one is loaded first.
+  "crc32c_generic",
+  "ext4",
 ];
 
 /** The outer rig VM: KVM on emulated AMD-V (kvm-here.md's order), and 9p for the host's scratch folder. */

@@ -358,3 +358,38 @@ export class TestVm {
     this.vmm.release();
   }
 }
+
+/**
+ * Runs a shell command where the VMM under test runs: inside the outer rig VM through its control agent, or on the
+ * host in direct mode. For what must share the VMM's machine: its control subcommands (`crosvm stop SOCKET`), files
+ * it creates outside the scratch folder (the control socket).
+ */
+export async function execWhereVmmRuns(
+  cmd: string,
+  opts: ExecOptions & { vmm?: VmmKind } = {},
+): Promise<ExecResult> {
+  const kind = opts.vmm ?? "crosvm";
+  if (e2eMode() === "rig") return (await sharedRig(kind)).control.exec(cmd, { timeoutMs: opts.timeoutMs });
+  const proc = Bun.spawn(diesWithParent(["sh", "-c", cmd]), {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  try {
+    const [stdout, stderr, exitCode] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    return { stdout, stderr, exitCode };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The VMM executable's path where the VMM runs (in the outer rig VM, or on the host). */
+export function vmmExecutablePath(kind: VmmKind = "crosvm"): string {
+  return e2eMode() === "rig" ? rigLayout.vmmPath(kind) : hostVmmPath(kind);
+}
