@@ -12,6 +12,10 @@ export interface DiskFile {
   readAt(buf: Uint8Array, offset: number): void;
   /** Writes all of `buf` at virtual offset `offset`. */
   writeAt(buf: Uint8Array, offset: number): void;
+  /** Optional: fills `bufs` in order from `offset` in one host call (a multi-segment request); as readAt. */
+  readVectored?(bufs: readonly Uint8Array[], offset: number): void;
+  /** Optional: writes `bufs` back to back from `offset` in one host call; as writeAt. */
+  writeVectored?(bufs: readonly Uint8Array[], offset: number): void;
   /** Makes completed writes durable (fdatasync). */
   flush(): void;
   /** Deallocates [offset, offset+length) where the format can; the range then reads as zero. */

@@ -142,24 +142,38 @@ export async function createPciDevices(opts: {
     ? undefined
     : { pivotRoot: config.pivotRoot, logFailures: config.seccompLogFailures };
 
+  const started: DeviceProcess[] = [];
   try {
-    for (const spec of virtioSpecs(config)) {
+    const plans = virtioSpecs(config).map((spec) => {
       fds.push(...spec.backing);
       const vectors = spec.queues + 1;
       const queueEvents = Array.from({ length: spec.queues }, () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
       const irqfds = Array.from({ length: vectors }, () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
       fds.push(...queueEvents, ...irqfds);
+      return { spec, vectors, queueEvents, irqfds };
+    });
+    // Every device process starts at once: each is a runtime of its own that takes a while to come up. They are
+    // attached below in spec order, so PCI addresses do not depend on which one is ready first.
+    const outcomes = await Promise.allSettled(
+      plans.map(({ spec, queueEvents, irqfds }) =>
+        startDeviceProcess({
+          kind: spec.kind,
+          options: spec.options,
+          memory,
+          queueEvents,
+          irqfds,
+          backing: spec.backing,
+          sandbox,
+          onDeviceDied: opts.onDeviceDied,
+        }),
+      ),
+    );
+    for (const o of outcomes) if (o.status === "fulfilled") started.push(o.value);
+    const failure = outcomes.find((o) => o.status === "rejected");
+    if (failure) throw failure.reason;
 
-      const child = await startDeviceProcess({
-        kind: spec.kind,
-        options: spec.options,
-        memory,
-        queueEvents,
-        irqfds,
-        backing: spec.backing,
-        sandbox,
-        onDeviceDied: opts.onDeviceDied,
-      });
+    for (const [i, { spec, vectors, queueEvents, irqfds }] of plans.entries()) {
+      const child = started[i]!;
       const pci = new VirtioPciDevice(child.device, memory, { msixVectors: vectors });
       pci.msix.vectorIrq = (v) => (irqfds[v] === undefined ? undefined : new EventFdIrq(irqfds[v]));
       const listeners = irqfds.map((fd, v) => routes.addMsiVector(fd, `${spec.label} vector ${v}`));
@@ -174,13 +188,13 @@ export async function createPciDevices(opts: {
       const bar0 = at.bars.find((b) => b.index === VIRTIO_BAR);
       if (!bar0) throw new Error(`${spec.label}: BAR${VIRTIO_BAR} was not placed`);
       for (const n of pci.notifyRegisters()) {
-        vm.registerIoevent(queueEvents[n.queue]!, { space: "mmio", addr: bar0.addr + n.barOffset }, 4);
+        vm.registerIoevent(queueEvents[n.queue]!, { space: "mmio", addr: bar0.addr + n.barOffset }, n.width);
       }
       log.debug(`${spec.label} at ${formatPciAddress(at.address)}, BAR0 0x${bar0.addr.toString(16)}`);
       attached.push({ spec, child, pci });
     }
   } catch (e) {
-    await Promise.all(attached.map((a) => a.child.stop()));
+    await Promise.all(started.map((child) => child.stop()));
     for (const fd of fds) close(fd);
     throw e;
   }

@@ -96,6 +96,12 @@ export interface VirtioPciOptions {
 export interface NotifyRegister {
   readonly queue: number;
   readonly barOffset: number;
+  /**
+   * Width of the driver's notify write: 16 bits, the queue index (4.1.4.4.1, without VIRTIO_F_NOTIFICATION_DATA,
+   * which is not offered). A KVM ioeventfd of another length does not match the write (virt/kvm/eventfd.c,
+   * ioeventfd_in_range), which then takes the slow path through `writeBar`.
+   */
+  readonly width: 2;
 }
 
 /**
@@ -185,7 +191,11 @@ export class VirtioPciDevice implements PciDevice {
 
   /** Each queue's notify register offset in BAR0; the VMM binds an ioeventfd at BAR0 address + offset. */
   notifyRegisters(): NotifyRegister[] {
-    return this.queues.map((_, i) => ({ queue: i, barOffset: NOTIFY_OFFSET + NOTIFY_OFF_MULTIPLIER * i }));
+    return this.queues.map((_, i) => ({
+      queue: i,
+      barOffset: NOTIFY_OFFSET + NOTIFY_OFF_MULTIPLIER * i,
+      width: 2,
+    }));
   }
 
   #needsReset(reason: string): void {

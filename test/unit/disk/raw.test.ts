@@ -85,3 +85,46 @@ describe("raw images", () => {
     d.close();
   });
 });
+
+describe("vectored raw I/O (one preadv/pwritev per multi-segment request)", () => {
+  test("readVectored fills several buffers in order from one offset (preadv)", () => {
+    const p = rawImage(1 << 20);
+    writeFileSync(p, pattern(1 << 20, 3));
+    const d = openDisk(p);
+    const bufs = [new Uint8Array(512), new Uint8Array(4096), new Uint8Array(1000)];
+    d.readVectored!(bufs, 8192);
+    expect(Buffer.concat(bufs)).toEqual(Buffer.from(pattern(1 << 20, 3).subarray(8192, 8192 + 5608)));
+    d.close();
+  });
+
+  test("readVectored past the end of the file reads zeros", () => {
+    const p = rawImage(4096);
+    writeFileSync(p, pattern(4096, 4));
+    const d = openDisk(p);
+    const bufs = [new Uint8Array(1024).fill(9), new Uint8Array(1024).fill(9)];
+    d.readVectored!(bufs, 3072);
+    expect(bufs[0]).toEqual(pattern(4096, 4).subarray(3072));
+    expect(bufs[1]!.every((b) => b === 0)).toBe(true);
+    d.close();
+  });
+
+  test("writeVectored writes its buffers back to back (pwritev)", () => {
+    const p = rawImage(1 << 20);
+    const d = openDisk(p);
+    d.writeVectored!([pattern(700, 5), pattern(4096, 6)], 10_000);
+    d.close();
+    const file = readFileSync(p);
+    expect(file.subarray(10_000, 10_700)).toEqual(Buffer.from(pattern(700, 5)));
+    expect(file.subarray(10_700, 14_796)).toEqual(Buffer.from(pattern(4096, 6)));
+  });
+
+  test("more buffers than IOV_MAX are read in several preadv calls", () => {
+    const p = rawImage(1 << 20);
+    writeFileSync(p, pattern(1 << 20, 8));
+    const d = openDisk(p);
+    const bufs = Array.from({ length: 1500 }, () => new Uint8Array(512));
+    d.readVectored!(bufs, 0);
+    expect(Buffer.concat(bufs)).toEqual(Buffer.from(pattern(1 << 20, 8).subarray(0, 1500 * 512)));
+    d.close();
+  });
+});

@@ -128,9 +128,9 @@ describe("PCI identity and capabilities (4.1.2, 4.1.4)", () => {
     expect(pci.readConfigRegister(4)).toBe(0xffff8000);
   });
 
-  test("each queue has its own notify register", () => {
+  test("each queue has its own 16-bit notify register (the ioeventfd width)", () => {
     const { pci } = new PciDriver();
-    expect(pci.notifyRegisters()).toEqual([{ queue: 0, barOffset: NOTIFY_OFFSET }]);
+    expect(pci.notifyRegisters()).toEqual([{ queue: 0, barOffset: NOTIFY_OFFSET, width: 2 }]);
   });
 });
 

@@ -51,6 +51,14 @@ export interface BlockOptions {
   readonly id?: string;
 }
 
+/** Calls `each` with every slice and its disk offset, the slices lying back to back from `offset`. */
+function eachSlice(slices: readonly Uint8Array[], offset: number, each: (s: Uint8Array, at: number) => void) {
+  for (const s of slices) {
+    each(s, offset);
+    offset += s.length;
+  }
+}
+
 export class BlockOptionError extends Error {
   constructor(path: string, message: string) {
     super(`--block ${path}: ${message}`);
@@ -176,21 +184,19 @@ export class VirtioBlock extends VirtioDeviceBase {
       case "in": {
         if (!this.#inRange(req.sector, req.length))
           return this.#refuse(`read past the end at sector ${req.sector}`);
-        let at = req.sector * SECTOR_SIZE;
-        for (const s of io.data.slices(req.length)) {
-          this.disk.readAt(s, at);
-          at += s.length;
-        }
+        const at = req.sector * SECTOR_SIZE;
+        const slices = io.data.slices(req.length);
+        if (slices.length > 1 && this.disk.readVectored) this.disk.readVectored(slices, at);
+        else eachSlice(slices, at, (s, off) => this.disk.readAt(s, off));
         return [VIRTIO_BLK_S_OK, req.length];
       }
       case "out": {
         if (!this.#inRange(req.sector, req.length))
           return this.#refuse(`write past the end at sector ${req.sector}`);
-        let at = req.sector * SECTOR_SIZE;
-        for (const s of io.reader.slices(req.length)) {
-          this.disk.writeAt(s, at);
-          at += s.length;
-        }
+        const at = req.sector * SECTOR_SIZE;
+        const slices = io.reader.slices(req.length);
+        if (slices.length > 1 && this.disk.writeVectored) this.disk.writeVectored(slices, at);
+        else eachSlice(slices, at, (s, off) => this.disk.writeAt(s, off));
         return [VIRTIO_BLK_S_OK, 0];
       }
       case "flush":

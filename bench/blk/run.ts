@@ -1,0 +1,126 @@
+// virtio-blk benchmark: our VMM against QEMU's virtio-blk-pci, same guest (Debian kernel, busybox initramfs,
+// 256 MiB, 1 vCPU), same raw image kept in the same place (the outer rig VM's tmpfs, or a host temp folder where
+// the host has hardware virtualization), both VMMs on KVM without O_DIRECT on the host side (QEMU's default
+// cache=writeback, our default direct=false). In the guest, on /dev/vda:
+//   sequential write  dd if=/dev/zero of=/dev/vda bs=1M count=256 oflag=direct
+//   sequential read   dd if=/dev/vda of=/dev/null bs=1M count=256 iflag=direct
+//   random read       bench/blk/randread.c: 4 KiB preads at random 4 KiB-aligned offsets, O_DIRECT, queue depth 1,
+//                     for RANDREAD_SECONDS (the same offset sequence on both VMMs)
+//   (dd's time comes from the guest's /proc/uptime: Debian's busybox dd prints none)
+// Each figure is measured ROUNDS times and the best is kept. Prints MB/s (10^6 bytes), IOPS and ours/QEMU.
+// Usage: flock /tmp/crosvm-rig.lock bun bench/blk/run.ts [ROUNDS]   (needs gcc with a static libc; dist/crosvm)
+import { $ } from "bun";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { VmmHost } from "../../test/e2e/block_support.ts";
+import { shutdownRigs, TestVm } from "../../test/e2e/harness/test_vm.ts";
+import type { VmmKind } from "../../test/e2e/harness/vmm_command.ts";
+
+const ROUNDS = Number(process.argv[2] ?? 2);
+const DISK_MIB = 256;
+const RANDREAD_SECONDS = 10;
+const IMAGE = "bench.img";
+const TOOLS = "randread.img";
+const EXEC = { timeoutMs: 180_000 };
+
+interface Figures {
+  seqWriteMBs: number;
+  seqReadMBs: number;
+  randReadIops: number;
+}
+
+/**
+ * Runs a dd of DISK_MIB MiB in the guest and returns MB/s. Debian's busybox dd prints no timing, so the
+ * guest's /proc/uptime (10 ms steps, kvmclock) is read before and after.
+ */
+async function ddMBs(vm: TestVm, dd: string): Promise<number> {
+  const out = await guest(
+    vm,
+    `a=$(cut -d' ' -f1 /proc/uptime); ${dd} 2> /dev/null; b=$(cut -d' ' -f1 /proc/uptime); echo "$a $b"`,
+  );
+  const [a, b] = out.trim().split(" ").map(Number) as [number, number];
+  if (!(b > a)) throw new Error(`\`${dd}\` took no measurable time (${out.trim()})`);
+  return (DISK_MIB * 1024 * 1024) / (b - a) / 1e6;
+}
+
+function vmmArgs(kind: VmmKind, disks: VmmHost): string[] {
+  const image = disks.vmmPath(IMAGE);
+  const tools = disks.vmmPath(TOOLS);
+  if (kind === "crosvm") return ["--block", image, "--block", `${tools},ro`];
+  return [
+    ...["-drive", `file=${image},format=raw,if=none,id=bench,cache=writeback,aio=threads`],
+    ...["-device", "virtio-blk-pci,drive=bench"],
+    ...["-drive", `file=${tools},format=raw,if=none,id=tools,readonly=on`],
+    ...["-device", "virtio-blk-pci,drive=tools"],
+  ];
+}
+
+async function guest(vm: TestVm, script: string): Promise<string> {
+  const r = await vm.exec(script, EXEC);
+  if (r.exitCode !== 0)
+    throw new Error(`guest: \`${script}\` exited with ${r.exitCode}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+async function measure(kind: VmmKind, toolsHostPath: string, toolsBytes: number): Promise<Figures> {
+  const disks = await VmmHost.open(kind);
+  await $`cp ${toolsHostPath} ${disks.hostPath(TOOLS)}`.quiet();
+  await disks.importImage(TOOLS);
+  await disks.run(`dd if=/dev/zero of=${disks.vmmPath(IMAGE)} bs=1M count=${DISK_MIB} 2> /dev/null`, 300_000);
+  const vm = await TestVm.boot({ vmm: kind, cmdline: "quiet", vmmArgs: vmmArgs(kind, disks) });
+  try {
+    const sectors = Number(await guest(vm, "cat /sys/block/vda/size"));
+    if (sectors * 512 !== DISK_MIB * 1024 * 1024) throw new Error(`${kind}: /dev/vda has ${sectors} sectors`);
+    await guest(vm, `head -c ${toolsBytes} /dev/vdb > /tmp/randread && chmod +x /tmp/randread`);
+    const best: Figures = { seqWriteMBs: 0, seqReadMBs: 0, randReadIops: 0 };
+    for (let round = 1; round <= ROUNDS; round++) {
+      const write = await ddMBs(vm, `dd if=/dev/zero of=/dev/vda bs=1M count=${DISK_MIB} oflag=direct`);
+      const read = await ddMBs(vm, `dd if=/dev/vda of=/dev/null bs=1M count=${DISK_MIB} iflag=direct`);
+      const rand = await guest(vm, `/tmp/randread /dev/vda ${RANDREAD_SECONDS}`);
+      const iops = Number(/iops=(\d+)/.exec(rand)?.[1]);
+      console.log(
+        `${kind} round ${round}: seq write ${write.toFixed(1)} MB/s, seq read ${read.toFixed(1)} MB/s, 4 KiB random read ${iops} IOPS (${rand.trim()})`,
+      );
+      best.seqWriteMBs = Math.max(best.seqWriteMBs, write);
+      best.seqReadMBs = Math.max(best.seqReadMBs, read);
+      best.randReadIops = Math.max(best.randReadIops, iops);
+    }
+    await vm.poweroff();
+    await vm.waitForExit(60_000);
+    return best;
+  } finally {
+    await vm.stop();
+    await disks.clean().catch(() => {});
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), "bench-blk-"));
+try {
+  const binary = join(work, "randread");
+  await $`gcc -O2 -static -o ${binary} ${join(import.meta.dir, "randread.c")}`.quiet();
+  const toolsBytes = statSync(binary).size;
+  // A disk image is whole sectors: pad the binary; the guest copies out exactly toolsBytes.
+  const tools = join(work, TOOLS);
+  await $`cp ${binary} ${tools} && truncate -s ${Math.ceil(toolsBytes / 4096) * 4096} ${tools}`.quiet();
+
+  const ours = await measure("crosvm", tools, toolsBytes);
+  const qemu = await measure("qemu", tools, toolsBytes);
+
+  const rows: [string, number, number, string][] = [
+    ["sequential write, 1 MiB O_DIRECT", ours.seqWriteMBs, qemu.seqWriteMBs, "MB/s"],
+    ["sequential read, 1 MiB O_DIRECT", ours.seqReadMBs, qemu.seqReadMBs, "MB/s"],
+    ["random read, 4 KiB QD1 O_DIRECT", ours.randReadIops, qemu.randReadIops, "IOPS"],
+  ];
+  console.log(`\nvirtio-blk, ${DISK_MIB} MiB raw image, best of ${ROUNDS} (target: ours >= 0.8x QEMU)`);
+  console.log(`${"".padEnd(34)}${"ours".padStart(10)}${"QEMU".padStart(10)}  ours/QEMU`);
+  for (const [name, a, b, unit] of rows) {
+    const ratio = a / b;
+    console.log(
+      `${name.padEnd(34)}${a.toFixed(unit === "IOPS" ? 0 : 1).padStart(10)}${b.toFixed(unit === "IOPS" ? 0 : 1).padStart(10)}  ${ratio.toFixed(2)}x ${unit}${ratio >= 0.8 ? "" : "  (below 0.8x)"}`,
+    );
+  }
+} finally {
+  await shutdownRigs();
+  rmSync(work, { recursive: true, force: true });
+}
