@@ -33,6 +33,9 @@ export const guestModules = [
   // "crc32c" crypto hash, a soft dependency modinfo does not list: the generic one is loaded first.
   "crc32c_generic",
   "ext4",
+  // crosvm's --pvpanic device (PCI 1b36:0011): the guest reports a panic before it resets.
+  "pvpanic",
+  "pvpanic-pci",
 ];
 
 /** The outer rig VM: KVM on emulated AMD-V (kvm-here.md's order), and 9p for the host's scratch folder. */

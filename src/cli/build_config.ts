@@ -102,6 +102,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
     serials: buildSerials(args.serial.map(toSerial)),
     disks,
     rng: !(args.noRng ?? false),
+    pvpanic: args.pvpanic ?? false,
     disableSandbox: args.disableSandbox ?? false,
     seccompLogFailures: args.seccompLogFailures ?? false,
     extendedStatus: globals.extendedStatus,

@@ -40,6 +40,7 @@ const fileSchema = v.strictObject(
       v.array(v.strictObject(serialSpec.schema.entries, "an object"), "a list of serial ports"),
     ),
     "no-rng": flag,
+    pvpanic: flag,
     "disable-sandbox": flag,
     "seccomp-log-failures": flag,
     cfg: v.optional(v.array(pathString, "a list of file paths"), []),
@@ -162,6 +163,7 @@ function toRunArgs(o: FileOptions): RunArgs {
   if (o.mem !== undefined) args.mem = o.mem;
   if (o.cpus !== undefined) args.cpus = o.cpus;
   if (o["no-rng"] !== undefined) args.noRng = o["no-rng"];
+  if (o.pvpanic !== undefined) args.pvpanic = o.pvpanic;
   if (o["disable-sandbox"] !== undefined) args.disableSandbox = o["disable-sandbox"];
   if (o["seccomp-log-failures"] !== undefined) args.seccompLogFailures = o["seccomp-log-failures"];
   args.params.push(...(o.params ?? []));

@@ -13,6 +13,7 @@ export interface RunArgs {
   socket?: string;
   pivotRoot?: string;
   noRng?: boolean;
+  pvpanic?: boolean;
   disableSandbox?: boolean;
   seccompLogFailures?: boolean;
   params: string[];
@@ -29,6 +30,7 @@ const SINGLE_KEYS = [
   "socket",
   "pivotRoot",
   "noRng",
+  "pvpanic",
   "disableSandbox",
   "seccompLogFailures",
 ] as const satisfies readonly (keyof RunArgs)[];

@@ -70,7 +70,7 @@ function setOnce<K extends "kernel" | "bios" | "initrd" | "socket" | "pivotRoot"
   };
 }
 
-function setSwitch<K extends "noRng" | "disableSandbox" | "seccompLogFailures">(key: K) {
+function setSwitch<K extends "noRng" | "pvpanic" | "disableSandbox" | "seccompLogFailures">(key: K) {
   return (scan: RunScan) => {
     scan.args[key] = true;
   };
@@ -170,6 +170,12 @@ Possible key values:
     repeatable: false,
     help: "don't create RNG device in the guest",
     apply: setSwitch("noRng"),
+  },
+  {
+    long: "pvpanic",
+    repeatable: false,
+    help: "enable pvpanic device",
+    apply: setSwitch("pvpanic"),
   },
   {
     long: "params",

@@ -60,6 +60,8 @@ export interface VmConfig {
   disks: DiskOption[];
   /** virtio-rng present (default true; --no-rng). */
   rng: boolean;
+  /** A pvpanic PCI device (1b36:0011) through which the guest reports a panic (--pvpanic). */
+  pvpanic: boolean;
   /** Control socket path (-s/--socket); a folder given there already became FOLDER/crosvm-PID.sock. */
   socket?: string;
   disableSandbox: boolean;

@@ -35,7 +35,8 @@ import {
   PCIE_ECAM_SIZE,
   PciRoot,
 } from "../devices/pci/pci_root.ts";
-import { PciBarBusDevice } from "../devices/pci/pci_device.ts";
+import { PciBarBusDevice, type PciDevice } from "../devices/pci/pci_device.ts";
+import { PvPanic } from "../devices/pvpanic.ts";
 import { VIRTIO_BAR, VirtioPciDevice } from "../devices/virtio/virtio_pci_device.ts";
 import type { Vm } from "../hypervisor/vm.ts";
 import { type DeviceProcess, startDeviceProcess } from "../jail/device_process/spawn.ts";
@@ -124,6 +125,8 @@ export async function createPciDevices(opts: {
   resetEventFd: number;
   /** Called once when a device process dies; the VM must stop with this message and a failure status. */
   onDeviceDied: (message: string) => void;
+  /** With --pvpanic: called when the guest reports a panic through the pvpanic device. */
+  onGuestPanic: () => void;
 }): Promise<PciDevices> {
   const { config, vm, memory, io, mmio, hub } = opts;
   const root = new PciRoot();
@@ -136,6 +139,15 @@ export async function createPciDevices(opts: {
 
   const allocator = new BarAllocator(memory.end);
   const routes = new GsiRoutes(vm);
+  /** attachPciDevice maps the BARs for this thread; the vCPU Workers reach them through the hub instead. */
+  const attachThroughHub = (device: PciDevice) => {
+    const at = attachPciDevice(root, allocator, mmio, device);
+    for (const bar of at.bars) {
+      mmio.remove(bar.addr);
+      mmio.insert(hub.wrap(new PciBarBusDevice(device, bar.index)), bar.addr, bar.size);
+    }
+    return at;
+  };
   const fds: number[] = [];
   const attached: Attached[] = [];
   const sandbox = config.disableSandbox
@@ -179,12 +191,7 @@ export async function createPciDevices(opts: {
       const listeners = irqfds.map((fd, v) => routes.addMsiVector(fd, `${spec.label} vector ${v}`));
       pci.msix.onVectorChange = (v, state) => listeners[v]?.(state);
 
-      const at = attachPciDevice(root, allocator, mmio, pci);
-      // attachPciDevice mapped the BARs for this thread; the vCPU Workers reach them through the hub.
-      for (const bar of at.bars) {
-        mmio.remove(bar.addr);
-        mmio.insert(hub.wrap(new PciBarBusDevice(pci, bar.index)), bar.addr, bar.size);
-      }
+      const at = attachThroughHub(pci);
       const bar0 = at.bars.find((b) => b.index === VIRTIO_BAR);
       if (!bar0) throw new Error(`${spec.label}: BAR${VIRTIO_BAR} was not placed`);
       for (const n of pci.notifyRegisters()) {
@@ -214,6 +221,12 @@ export async function createPciDevices(opts: {
       if (revents & POLLIN) attached[i]!.child.device.drainEvents(attached[i]!.pci.interrupt);
     });
   }, EVENT_POLL_MS);
+
+  // crosvm's --pvpanic: after the virtio functions, so their addresses do not depend on it.
+  if (config.pvpanic) {
+    const at = attachThroughHub(new PvPanic({ onPanic: opts.onGuestPanic }));
+    log.debug(`pvpanic at ${formatPciAddress(at.address)}`);
+  }
 
   const disks = attached.filter((a) => a.spec.kind === "block");
   return {

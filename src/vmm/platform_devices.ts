@@ -2,7 +2,7 @@
 // ACPI PM device on the I/O-port bus, with their interrupts and the eventfds through which they end the VM (reset,
 // poweroff). The MMIO bus starts empty. PCI devices join as another group in createPlatformDevices (see the
 // comment there); their control-socket hooks (disk resize, ...) are the methods at the end of PlatformDevices.
-import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd } from "../../ffi/libc.ts";
+import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdWrite } from "../../ffi/libc.ts";
 import { SCI_IRQ } from "../arch/x86_64/layout.ts";
 import { logger } from "../base/log.ts";
 import { createAcpiPm, type AcpiPmDevices } from "../devices/acpi/acpi_pm.ts";
@@ -134,6 +134,7 @@ export async function createPlatformDevices(
   try {
     const resetEventFd = fds.create();
     const poweroffEventFd = fds.create();
+    const panicEventFd = fds.create();
     const io = new Bus("io");
     const mmio = new Bus("mmio");
     legacy = addLegacyDevices(io, config, irqfdAllocator(vm, fds), resetEventFd, mem);
@@ -148,6 +149,7 @@ export async function createPlatformDevices(
       hub,
       resetEventFd,
       onDeviceDied: (message) => failure.resolve(message),
+      onGuestPanic: () => eventfdWrite(panicEventFd, 1n),
     });
     const serialInput = new SerialInputGate(legacy.io);
 
@@ -161,6 +163,7 @@ export async function createPlatformDevices(
       endEvents: [
         { fd: resetEventFd, state: "Reset", why: "the guest requested a reset" },
         { fd: poweroffEventFd, state: "Stop", why: "the guest powered off" },
+        { fd: panicEventFd, state: "GuestPanic", why: "the guest panicked (pvpanic)" },
       ],
       deviceFailure: failure.promise,
       sleep() {

@@ -112,6 +112,22 @@ describe("a guest kernel panic", () => {
   );
 });
 
+describe("a guest kernel panic with --pvpanic", () => {
+  test(
+    "the VMM says the guest panicked and exits with 34 under --extended-status",
+    async () => {
+      const vm = await TestVm.boot({ vmmArgs: ["--pvpanic"], vmmGlobalArgs: ["--extended-status"] });
+      void vm.exec("echo c > /proc/sysrq-trigger", { timeoutMs: 5_000 }).catch(() => undefined);
+
+      const status = await vm.waitForExit(30_000);
+
+      expect(await vm.vmmLog()).toContain("the guest panicked");
+      expect(status).toBe(34);
+    },
+    BOOT_MS,
+  );
+});
+
 describe("a serial port on stdout (--serial type=stdout)", () => {
   test(
     "what the guest writes to that port reaches the VMM's stdout",

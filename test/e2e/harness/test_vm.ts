@@ -24,6 +24,8 @@ export interface BootOptions {
   vmm?: VmmKind;
   /** Extra VMM arguments (devices, ...); the harness adds kernel, initramfs, memory, vCPUs and serial ports. */
   vmmArgs?: string[];
+  /** crosvm options before `run`, such as --extended-status. */
+  vmmGlobalArgs?: string[];
   kernel?: KernelFlavour;
   /** Guest memory in MiB. Default 256. */
   mem?: number;
@@ -289,6 +291,7 @@ export class TestVm {
       cpus: opts.cpus ?? 1,
       qemuAccel: process.env.CROSVM_E2E_QEMU_ACCEL === "tcg" ? "tcg" : "kvm",
       extraArgs: opts.vmmArgs ?? [],
+      globalArgs: opts.vmmGlobalArgs ?? [],
     };
     const bootTimeoutMs = opts.bootTimeoutMs ?? (mode === "rig" ? 180_000 : 60_000);
     const vmm = mode === "direct" ? await startDirect(plan) : await startInRig(plan);

@@ -20,6 +20,8 @@ export interface VmmLaunch {
   /** QEMU accelerator: kvm where the VMM has hardware virtualization. */
   qemuAccel: "kvm" | "tcg";
   extraArgs: readonly string[];
+  /** crosvm options that go before `run` (e.g. --extended-status). */
+  globalArgs?: readonly string[];
 }
 
 /** The kernel parameters every test guest gets; `agent=ttyS1` is read by scripts/guest/rootfs/init. */
@@ -53,6 +55,7 @@ export function vmmCommand(l: VmmLaunch): string[] {
   }
   return [
     l.executable,
+    ...(l.globalArgs ?? []),
     "run",
     ...["--mem", `${l.memMiB}`, "--cpus", `${l.cpus}`],
     ...["--serial", crosvmSerial(l.console, 1, true), "--serial", crosvmSerial(l.agent, 2, false)],

@@ -53,3 +53,19 @@ describe("PCI bus 0 through 0xCF8/0xCFC", () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe("pvpanic (--pvpanic)", () => {
+  test("a panic the guest reports ends the VM as a guest panic (34 with --extended-status)", async () => {
+    const r = await runCrosvm([
+      "--extended-status",
+      "run",
+      "--pvpanic",
+      "--bios",
+      await guestImage("pvpanic"),
+    ]);
+
+    expect(r.stdout).toMatch(/^D[0-9A-F]{7}\n$/);
+    expect(r.stderr).toContain("the guest panicked");
+    expect(r.status).toBe(34);
+  });
+});

@@ -118,6 +118,11 @@ describe("merging several files and the command line", () => {
     expect(config("--cfg", join(dir, "a.json"), "--cfg", join(dir, "b.json")).rng).toBe(true);
   });
 
+  test("a file's pvpanic switch reaches the config", () => {
+    const dir = folder({ "a.json": { kernel: "/a", pvpanic: true } });
+    expect(config("--cfg", join(dir, "a.json")).pvpanic).toBe(true);
+  });
+
   test("a command-line switch overrides the file", () => {
     const dir = folder({ "a.json": { kernel: "/a", "disable-sandbox": false } });
     expect(config("--cfg", join(dir, "a.json"), "--disable-sandbox").disableSandbox).toBe(true);

@@ -184,6 +184,11 @@ describe("command-line forms", () => {
     ]);
   });
 
+  test("--pvpanic adds the pvpanic device; without it there is none, as in crosvm", () => {
+    expect(config("--pvpanic", "k").pvpanic).toBe(true);
+    expect(config("k").pvpanic).toBe(false);
+  });
+
   test("--bios alone is an executable", () => {
     const c = config("--bios", "flat.img");
     expect([c.bios, c.kernel]).toEqual(["flat.img", undefined]);
