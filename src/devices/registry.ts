@@ -4,4 +4,5 @@ import "./acpi/acpi_pm.ts";
 import "./cmos.ts";
 import "./debugcon.ts";
 import "./i8042.ts";
+import "./pci/ecam_presence.ts";
 import "./serial/uart.ts";

@@ -33,6 +33,7 @@ import { createGuestRam, releaseGuestRam } from "./guest_ram.ts";
 import { KernelBootLoader } from "./kernel_boot.ts";
 import { MainThreadHub } from "./main_thread_hub.ts";
 import { createPlatformDevices, type PlatformDevices } from "./platform_devices.ts";
+import { traceStartup } from "./startup_trace.ts";
 import { VcpuThreads } from "./vcpu_threads.ts";
 import { VmController } from "./vm_controller.ts";
 
@@ -52,6 +53,7 @@ function chooseBootLoader(config: VmConfig): BootLoader {
  * status. Setup failures reject with an Error whose message is one line (KvmError, BootError, SysError, ...).
  */
 export async function runVm(config: VmConfig): Promise<number> {
+  traceStartup("VM setup begins");
   const loader = chooseBootLoader(config);
   const cleanups: (() => void)[] = [];
   const cleanup = () => {
@@ -76,6 +78,9 @@ export async function runVm(config: VmConfig): Promise<number> {
     const maxVcpus = kvm.maxVcpus();
     if (!Number.isInteger(config.cpus) || config.cpus < 1 || config.cpus > maxVcpus)
       throw new KvmError(`--cpus ${config.cpus}: expected 1..${maxVcpus} (the most /dev/kvm allows here)`);
+    // The vCPU Workers' runtimes come up in their threads while this one sets up the VM.
+    threads = new VcpuThreads();
+    threads.preload(config.cpus);
 
     const ram = guestRamRegions(config.memMib * MIB);
     const memory: GuestMemory = createGuestRam([...ram, ...loader.extraRegions()]);
@@ -88,19 +93,32 @@ export async function runVm(config: VmConfig): Promise<number> {
     vm.createIrqchip();
     vm.createPit2(KVM_PIT_SPEAKER_DUMMY);
     vm.addGuestMemory(memory);
+    traceStartup("VM and guest memory created");
 
     const vcpus: Vcpu[] = [];
     for (let i = 0; i < config.cpus; i++) vcpus.push(vm.createVcpu(i));
     cleanups.push(() => vcpus.forEach((v) => v.close()));
 
     const below4G = ram[0]!.size;
-    devices = await createPlatformDevices(config, vm, memory, hub, { below4G, above4G: ram[1]?.size ?? 0 });
+    const devicesStarting = createPlatformDevices(config, vm, memory, hub, {
+      below4G,
+      above4G: ram[1]?.size ?? 0,
+    });
+    // The device processes come up on their own while this thread loads the kernel: neither needs the other.
+    let loadError: unknown;
+    try {
+      loader.load({ config, kvm, vm, memory, vcpus });
+      traceStartup("kernel loaded");
+    } catch (e) {
+      loadError = e;
+    }
+    devices = await devicesStarting;
+    if (loadError !== undefined) throw loadError;
     const dev = devices;
+    traceStartup("devices created");
 
-    loader.load({ config, kvm, vm, memory, vcpus });
-
-    threads = new VcpuThreads();
     await threads.start(vcpus, shareBus(dev.io), shareBus(dev.mmio));
+    traceStartup("vCPU threads ready");
     return await runUntilEnd(config, vm, threads, dev, hub);
   } finally {
     if (threads) await threads.stop();
@@ -181,6 +199,7 @@ async function runUntilEnd(
     hub.start();
     devices.legacy.start();
     threads.go();
+    traceStartup("first KVM_RUN");
     const { state, why, failed } = await end.promise;
     if (failed) {
       log.error(`${why}; stopping the VM`);

@@ -49,11 +49,27 @@ export class VcpuThreads {
   readonly #control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   readonly #threads: Thread[] = [];
   readonly #firstExit = Promise.withResolvers<VcpuOutcome>();
+  /** Workers created by preload(), each with the error it reported before start() took it over, if any. */
+  readonly #preloaded: { worker: Worker; error?: string }[] = [];
   #stopping = false;
 
   /** Resolves with the first vCPU outcome that ends the VM (not counting vCPUs stopped by stop()). */
   get firstExit(): Promise<VcpuOutcome> {
     return this.#firstExit.promise;
+  }
+
+  /**
+   * Creates `count` Workers now, so that their runtimes come up and load their code while the VM is being set
+   * up; start() then hands each its vCPU. Optional: start() creates any Worker it lacks.
+   */
+  preload(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const entry: { worker: Worker; error?: string } = { worker: new Worker(workerUrl()) };
+      entry.worker.onerror = (ev: ErrorEvent) => {
+        entry.error = ev.message;
+      };
+      this.#preloaded.push(entry);
+    }
   }
 
   /** Starts a Worker per vCPU and resolves once all are ready at the start gate; rejects if one fails to set up. */
@@ -64,7 +80,8 @@ export class VcpuThreads {
   ): Promise<void> {
     const ready = vcpus.map((vcpu) => {
       const r = Promise.withResolvers<void>();
-      const worker = new Worker(workerUrl());
+      const preloaded = this.#preloaded.shift();
+      const worker = preloaded?.worker ?? new Worker(workerUrl());
       const thread: Thread = { worker, tid: 0, exited: false, done: Promise.withResolvers<void>() };
       this.#threads.push(thread);
       worker.onmessage = (ev: MessageEvent<VcpuWorkerMessage>) => {
@@ -89,6 +106,14 @@ export class VcpuThreads {
         r.reject(new Error(message));
         this.#firstExit.resolve({ state: "Crash", reason: message });
       };
+      if (preloaded?.error !== undefined) {
+        const message = `vCPU ${vcpu.id} thread failed: ${preloaded.error}`;
+        thread.exited = true;
+        thread.done.resolve();
+        r.reject(new Error(message));
+        this.#firstExit.resolve({ state: "Crash", reason: message });
+        return r.promise;
+      }
       const init: VcpuWorkerInit = {
         cpu: vcpu.id,
         vcpuFd: vcpu.fd,
@@ -143,6 +168,7 @@ export class VcpuThreads {
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref?.());
     await Promise.race([Promise.all(this.#threads.map((t) => t.done.promise)), timeout]);
     for (const t of this.#threads) t.worker.terminate();
+    for (const p of this.#preloaded.splice(0)) p.worker.terminate();
   }
 
   #kickAll(): void {

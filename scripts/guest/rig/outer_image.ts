@@ -20,30 +20,41 @@ export const rigLayout = {
   initrd: (flavour: string) => `/guest/${flavour}/initrd.img`,
 };
 
-function payloadFiles(kind: NestedVmmKind, vmmHostPath: string): PayloadFile[] {
-  const vmm =
-    kind === "qemu"
-      ? qemuPayload(vmmHostPath)
-      : [
-          ...executableWithLibraries(vmmHostPath, rigLayout.vmmPath(kind)),
-          // util-linux's unshare(1), which starts sandboxed device processes in their namespaces (busybox's
-          // lacks --kill-child); /usr/local/bin comes before busybox's applets on the outer VM's PATH.
-          ...executableWithLibraries(Bun.which("unshare") ?? "/usr/bin/unshare", "/usr/local/bin/unshare"),
-        ];
-  const images = kernelFlavours.flatMap((flavour) => [
+/** The nested VMM executable and what it needs at run time, at their places in the outer VM. */
+export function nestedVmmPayload(kind: NestedVmmKind, vmmHostPath: string): PayloadFile[] {
+  return kind === "qemu"
+    ? qemuPayload(vmmHostPath)
+    : [
+        ...executableWithLibraries(vmmHostPath, rigLayout.vmmPath(kind)),
+        // util-linux's unshare(1), which starts sandboxed device processes in their namespaces (busybox's
+        // lacks --kill-child); /usr/local/bin comes before busybox's applets on the outer VM's PATH.
+        ...executableWithLibraries(Bun.which("unshare") ?? "/usr/bin/unshare", "/usr/local/bin/unshare"),
+      ];
+}
+
+function guestImagePayload(): PayloadFile[] {
+  return kernelFlavours.flatMap((flavour) => [
     { guestPath: rigLayout.bzImage(flavour), hostPath: flavourPaths(flavour).bzImage, mode: 0o644 },
     { guestPath: rigLayout.initrd(flavour), hostPath: flavourPaths(flavour).initrd, mode: 0o644 },
   ]);
-  return [...vmm, ...images];
 }
 
 /**
  * Builds (when missing or older than its inputs) the outer initramfs carrying `vmmHostPath` as the nested VMM.
  * The guest images must exist already (ensureGuestImages). Returns the image path.
  */
-export async function ensureRigImage(kind: NestedVmmKind, vmmHostPath: string): Promise<string> {
-  const output = join(rigBuildDir, `outer-${kind}.cpio`);
-  const payload = payloadFiles(kind, vmmHostPath);
+export function ensureRigImage(kind: NestedVmmKind, vmmHostPath: string): Promise<string> {
+  return ensureRigImageWith(kind, nestedVmmPayload(kind, vmmHostPath));
+}
+
+/**
+ * The same for any set of nested VMMs (`nestedVmmPayload` of each): build/guest/rig/outer-NAME.cpio. The
+ * benchmarks use it to run crosvm and QEMU in one outer VM.
+ */
+export async function ensureRigImageWith(name: string, vmmPayload: readonly PayloadFile[]): Promise<string> {
+  const output = join(rigBuildDir, `outer-${name}.cpio`);
+  const byGuestPath = new Map([...vmmPayload, ...guestImagePayload()].map((f) => [f.guestPath, f]));
+  const payload = [...byGuestPath.values()];
   if (!isStale(output, [...payload.map((f) => f.hostPath), flavourPaths("generic").packageStamp]))
     return output;
 

@@ -54,6 +54,15 @@ describe("PCI bus 0 through 0xCF8/0xCFC", () => {
   });
 });
 
+describe("PCI configuration through the ECAM window", () => {
+  test("present functions answer with their IDs and an empty bus reads all-ones", async () => {
+    const r = await runCrosvm(["run", "--bios", await guestImage("ecam_scan")]);
+
+    expect(r.stdout).toBe("12378086\n10441AF4\nFFFFFFFF\n");
+    expect(r.status).toBe(0);
+  });
+});
+
 describe("pvpanic (--pvpanic)", () => {
   test("a panic the guest reports ends the VM as a guest panic (34 with --extended-status)", async () => {
     const r = await runCrosvm([

@@ -1,0 +1,52 @@
+// `bun run demo` end to end, the way a person uses it: in a terminal (a tmux session), wait for the guest's shell
+// prompt, type a command, read its output, then `poweroff -f` ends crosvm and the demo with status 0. Inside the
+// nested rig on hosts without hardware virtualization (slow: builds the rig image when missing, boots two kernels).
+// Needs tmux. Run alone: bun test test/e2e/demo.test.ts
+import { afterAll, expect, test } from "bun:test";
+import { repoRoot } from "../../scripts/guest/paths.ts";
+
+const session = `crosvm-demo-test-${process.pid}`;
+const tmux = Bun.which("tmux");
+
+function pane(): string {
+  const r = Bun.spawnSync(["tmux", "capture-pane", "-p", "-t", session, "-S", "-1000"]);
+  return r.stdout.toString();
+}
+
+async function waitForPane(pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = pane();
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline)
+      throw new Error(`no ${pattern} on the demo's terminal in ${timeoutMs} ms:\n${text}`);
+    await Bun.sleep(1000);
+  }
+}
+
+function sendLine(line: string): void {
+  Bun.spawnSync(["tmux", "send-keys", "-t", session, line, "Enter"]);
+}
+
+afterAll(() => {
+  // The session's shell ends the demo's QEMU (or crosvm) with it.
+  Bun.spawnSync(["tmux", "kill-session", "-t", session]);
+});
+
+test.skipIf(!tmux)(
+  "the demo boots to a guest shell that runs a typed command, and poweroff -f ends it with status 0",
+  async () => {
+    const script = `cd ${repoRoot} && bun run demo; echo "DEMO-EXIT=$?"; sleep 120`;
+    Bun.spawnSync(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", script]);
+
+    await waitForPane(/^\/ #\s*$/m, 480_000);
+    sendLine("echo hello-$((6 * 7))-demo");
+    const afterEcho = await waitForPane(/^hello-42-demo\r?$/m, 60_000);
+    sendLine("poweroff -f");
+    const end = await waitForPane(/DEMO-EXIT=\d+/, 120_000);
+
+    expect(afterEcho).toMatch(/^hello-42-demo\r?$/m);
+    expect(end).toContain("DEMO-EXIT=0");
+  },
+  720_000,
+);
