@@ -13,6 +13,9 @@ export const SIG_KICK = 34;
 const SYS_RT_SIGPROCMASK = 14;
 const SYS_RT_SIGTIMEDWAIT = 128;
 const SYS_TGKILL = 234;
+const SYS_RT_SIGACTION = 13;
+/** SIG_IGN, as the handler of struct kernel_sigaction {handler, flags, restorer, mask} (4 x u64). */
+const SIG_IGN = 1n;
 const SIG_BLOCK = 0;
 /** The kernel's sigset_t is 64 bits on x86-64. */
 const SIGSET_SIZE = 8;
@@ -25,10 +28,21 @@ const zeroTimeout = new BigInt64Array(2); // struct timespec {0, 0}
  * to kick. Call it from the thread that runs the vCPU.
  */
 export function prepareKickSignal(vcpu: Vcpu): number {
+  ignoreStrayKicks();
   const old = new BigUint64Array(1);
   syscall(SYS_RT_SIGPROCMASK, "rt_sigprocmask", SIG_BLOCK, kickSet, old, SIGSET_SIZE);
   vcpu.setSignalMask(old[0]! & ~kickSet[0]!);
   return gettid();
+}
+
+/**
+ * Makes SIG_KICK harmless to every thread that does not block it (its default action ends the process). The vCPU
+ * threads still see their kicks: a blocked signal is never ignored, and inside KVM_RUN the thread's usual mask is
+ * kept in real_blocked, which the kernel also honours (kernel/signal.c, sig_ignored()).
+ */
+export function ignoreStrayKicks(): void {
+  const action = new BigUint64Array([SIG_IGN, 0n, 0n, 0n]);
+  syscall(SYS_RT_SIGACTION, "rt_sigaction", SIG_KICK, action, 0, SIGSET_SIZE);
 }
 
 /** Takes a pending SIG_KICK, if any, so that the next KVM_RUN does not return EINTR again. */
