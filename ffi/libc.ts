@@ -532,3 +532,101 @@ export function socketpair(domain: number, type: number, protocol: number, what:
   check(pairLib.socketpair(domain, type, protocol, ptr(fds)), "socketpair", what);
   return [fds[0]!, fds[1]!];
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Allocation-free variants for hot loops (a device process's poll loop and its disk I/O): the pollfd array and
+// the call results live in buffers reused across calls, and return values come back as plain numbers.
+
+const hotLib = dlopen("libc.so.6", {
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  preadv: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i64], returns: FFIType.i64_fast },
+  pwritev: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i64], returns: FFIType.i64_fast },
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+}).symbols;
+
+/**
+ * A reusable struct pollfd array (include/uapi/asm-generic/poll.h: i32 fd, i16 events, i16 revents): `set` fills
+ * it (growing only when more fds are needed), `wait` polls, `revents(i)` reads each result.
+ */
+export class PollSet {
+  // The kernel writes revents behind an FFI call, which JSC's optimizing tiers do not know about: with the
+  // address cached once and revents read through the array `add` stores into, a load was served from that
+  // store after ~10^4 wakeups (revents 0, a lost wakeup). So the address is taken at each call, and revents is
+  // read through its own Uint16Array view, which the stores in `add` never touch.
+  #buf = new Int32Array(2 * 8);
+  #revents = new Uint16Array(this.#buf.buffer);
+  #count = 0;
+  #ready = 0;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Replaces the set with `fds`, all waiting for `events`. */
+  set(fds: readonly number[], events: number): void {
+    this.#count = 0;
+    for (let i = 0; i < fds.length; i++) this.add(fds[i]!, events);
+  }
+
+  /** Clears the set. */
+  clear(): void {
+    this.#count = 0;
+  }
+
+  /** Appends one fd waiting for `events`. */
+  add(fd: number, events: number): void {
+    const i = this.#count;
+    if (2 * (i + 1) > this.#buf.length) {
+      const bigger = new Int32Array(this.#buf.length * 2);
+      bigger.set(this.#buf);
+      this.#buf = bigger;
+      this.#revents = new Uint16Array(bigger.buffer);
+    }
+    this.#buf[2 * i] = fd;
+    this.#buf[2 * i + 1] = events & 0xffff; // events in the low half, revents (the high half) cleared
+    this.#count = i + 1;
+  }
+
+  /** poll(2); returns the number of ready fds (0 on timeout or EINTR, with every revents then 0). */
+  wait(timeoutMs: number): number {
+    let ret = hotLib.poll(ptr(this.#buf), this.#count, timeoutMs);
+    if (ret < 0) {
+      const e = errno();
+      if (e !== 4 /* EINTR */) throw new SysError("poll", `${this.#count} fds`, e);
+      ret = 0;
+    }
+    this.#ready = ret;
+    return ret;
+  }
+
+  /** revents of the i-th fd after the last `wait` (0 when nothing was ready). */
+  revents(i: number): number {
+    if (this.#ready <= 0 || i >= this.#count) return 0;
+    return this.#revents[4 * i + 3]!;
+  }
+}
+
+/** preadv(2) over an iovec array already in memory at `iov`; returns the byte count (throws on failure). */
+export function preadvAt(fd: number, iov: Pointer, count: number, offset: number, what: string): number {
+  const n = hotLib.preadv(fd, iov, count, offset) as number;
+  if (n < 0) throw new SysError("preadv", what, errno());
+  return n;
+}
+
+/** pwritev(2) over an iovec array already in memory at `iov`; returns the byte count (throws on failure). */
+export function pwritevAt(fd: number, iov: Pointer, count: number, offset: number, what: string): number {
+  const n = hotLib.pwritev(fd, iov, count, offset) as number;
+  if (n < 0) throw new SysError("pwritev", what, errno());
+  return n;
+}
+
+const eventfdWord = new BigUint64Array(1);
+
+/** Reads and resets a non-blocking eventfd; true when it had been signalled (no BigInt on the way). */
+export function eventfdConsume(fd: number): boolean {
+  const ret = hotLib.read(fd, ptr(eventfdWord), 8) as number;
+  if (ret >= 0) return true;
+  const e = errno();
+  if (e === 11 /* EAGAIN */) return false;
+  throw new SysError("read", `eventfd ${fd}`, e);
+}

@@ -1,6 +1,7 @@
 // A raw disk image: virtual offset = file offset. With O_DIRECT every transfer goes through a bounce buffer
 // aligned in memory, offset and length (read-modify-write at unaligned edges), since guest buffers and request
 // sizes need not meet the host's alignment rules.
+import { ptr } from "bun:ffi";
 import { fstatSync } from "node:fs";
 import {
   FALLOC_FL_KEEP_SIZE,
@@ -12,9 +13,10 @@ import {
   fdatasync,
   ftruncate,
   pread,
+  preadvAt,
   pwrite,
+  pwritevAt,
   SysError,
-  syscall,
 } from "../../ffi/libc.ts";
 import { DiskError, type DiskFile } from "./disk_file.ts";
 
@@ -30,10 +32,7 @@ export function alignedBuffer(size: number, align = DIRECT_ALIGN): Uint8Array {
   return raw.subarray(skew === 0 ? 0 : align - skew, (skew === 0 ? 0 : align - skew) + size);
 }
 
-// preadv(2)/pwritev(2) by number (arch/x86/entry/syscalls/syscall_64.tbl): a multi-segment virtio-blk request
-// is then one system call instead of one per guest buffer. On x86_64 the offset goes whole in pos_l (pos_h = 0).
-const SYS_PREADV = 295;
-const SYS_PWRITEV = 296;
+// preadv(2)/pwritev(2): a multi-segment virtio-blk request is one system call instead of one per guest buffer.
 /** Most iovecs one call takes (UIO_MAXIOV, include/uapi/linux/uio.h). */
 export const IOV_MAX = 1024;
 /** struct iovec { void *iov_base; size_t iov_len; }: 16 bytes, as four u32 words. */
@@ -60,6 +59,50 @@ function advance(bufs: Uint8Array[], n: number): Uint8Array[] {
   const rest = bufs.slice(i);
   if (n > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(n);
   return rest;
+}
+
+/**
+ * struct iovec entries built in place from host addresses (a guest request's buffers), reused from request to
+ * request so that a transfer allocates nothing.
+ */
+export class IovecList {
+  readonly words = new Uint32Array(IOV_MAX * 4);
+  count = 0;
+  /** Sum of the lengths. */
+  bytes = 0;
+
+  clear(): void {
+    this.count = 0;
+    this.bytes = 0;
+  }
+
+  /** Appends [hostAddr, hostAddr+len); false when the list is full (IOV_MAX entries). */
+  push(hostAddr: number, len: number): boolean {
+    const i = this.count;
+    if (i >= IOV_MAX) return false;
+    const w = this.words;
+    w[4 * i] = hostAddr % 2 ** 32;
+    w[4 * i + 1] = Math.floor(hostAddr / 2 ** 32);
+    w[4 * i + 2] = len;
+    w[4 * i + 3] = 0;
+    this.count = i + 1;
+    this.bytes += len;
+    return true;
+  }
+}
+
+/** A disk that can transfer straight between an IovecList and the image (one preadv/pwritev). */
+export interface IovecDisk {
+  /**
+   * One preadv/pwritev of `iov` at `offset`; returns the bytes moved (fewer at end of file), or -1 when this disk
+   * cannot do it (O_DIRECT needs its bounce buffer): the caller then uses readVectored/writeVectored.
+   */
+  readIovecs(iov: IovecList, offset: number): number;
+  writeIovecs(iov: IovecList, offset: number): number;
+}
+
+export function isIovecDisk(disk: object): disk is IovecDisk {
+  return typeof (disk as Partial<IovecDisk>).readIovecs === "function";
 }
 
 /** Full-length pread/pwrite loops over a file descriptor, shared by the raw and qcow2 formats. */
@@ -97,7 +140,7 @@ export class FileIo {
     let rest = bufs.filter((b) => b.length > 0);
     while (rest.length > 0) {
       const n = fillIovecs(rest);
-      const got = syscall(SYS_PREADV, `preadv on ${this.path}`, this.fd, iovecs, n, offset, 0);
+      const got = preadvAt(this.fd, ptr(iovecs), n, offset, this.path);
       if (got === 0) {
         for (const b of rest) b.fill(0);
         return;
@@ -112,7 +155,7 @@ export class FileIo {
     let rest = bufs.filter((b) => b.length > 0);
     while (rest.length > 0) {
       const n = fillIovecs(rest);
-      const put = syscall(SYS_PWRITEV, `pwritev on ${this.path}`, this.fd, iovecs, n, offset, 0);
+      const put = pwritevAt(this.fd, ptr(iovecs), n, offset, this.path);
       if (put === 0) throw new DiskError(this.path, `pwritev wrote nothing at offset ${offset}`);
       offset += put;
       rest = advance(rest, put);
@@ -145,7 +188,7 @@ export class FileIo {
   }
 }
 
-export class RawDisk implements DiskFile {
+export class RawDisk implements DiskFile, IovecDisk {
   readonly format = "raw";
   readonly #io: FileIo;
   #size: number;
@@ -171,6 +214,16 @@ export class RawDisk implements DiskFile {
       this.#io.readOnce(bounce, start);
       buf.set(bounce.subarray(off - start, off - start + n), done);
     });
+  }
+
+  readIovecs(iov: IovecList, offset: number): number {
+    if (this.direct) return -1;
+    return preadvAt(this.#io.fd, ptr(iov.words), iov.count, offset, this.path);
+  }
+
+  writeIovecs(iov: IovecList, offset: number): number {
+    if (this.direct) return -1;
+    return pwritevAt(this.#io.fd, ptr(iov.words), iov.count, offset, this.path);
   }
 
   readVectored(bufs: readonly Uint8Array[], offset: number): void {

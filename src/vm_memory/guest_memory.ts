@@ -2,6 +2,7 @@
 // The real VM backs every region with one memfd mapped MAP_SHARED (so device processes can map the same pages);
 // unit tests back them with plain ArrayBuffers. Every guest-supplied address goes through `slice`, which refuses
 // ranges outside RAM or straddling two regions.
+import { ptr } from "bun:ffi";
 
 export interface MemoryRegion {
   /** First guest physical address of the region. */
@@ -26,6 +27,10 @@ export class GuestMemoryError extends Error {
 export class GuestMemory {
   readonly #regions: readonly MemoryRegion[];
   readonly #views: DataView[];
+  /** Host address of each region's first byte, taken on first use (see hostAddress); -1 until then. */
+  readonly #hostBases: number[];
+  /** Region of the last successful lookup: a device's accesses cluster in one region. */
+  #lastRegion = 0;
 
   constructor(
     regions: readonly MemoryRegion[],
@@ -41,6 +46,7 @@ export class GuestMemory {
     }
     this.#regions = sorted;
     this.#views = sorted.map((r) => new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength));
+    this.#hostBases = sorted.map(() => -1);
   }
 
   /** Memory backed by fresh ArrayBuffers, for unit tests and for building images. */
@@ -73,11 +79,49 @@ export class GuestMemory {
   #find(addr: number, length: number): number {
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length < 0) return -1;
     const regions = this.#regions;
+    const last = regions[this.#lastRegion];
+    if (last !== undefined && addr >= last.guestAddr && addr + length <= last.guestAddr + last.size)
+      return this.#lastRegion;
     for (let i = 0; i < regions.length; i++) {
       const r = regions[i]!;
-      if (addr >= r.guestAddr && addr + length <= r.guestAddr + r.size) return i;
+      if (addr >= r.guestAddr && addr + length <= r.guestAddr + r.size) {
+        this.#lastRegion = i;
+        return i;
+      }
     }
     return -1;
+  }
+
+  /**
+   * The host virtual address of guest [addr, addr+length), or -1 when the range is not inside one region; for
+   * building iovecs without a view per buffer. The base address of a region is taken once: its storage never
+   * moves (an mmap in a VM; in tests an ArrayBuffer kept alive by this object, and JSC does not move those).
+   */
+  hostAddress(addr: number, length: number): number {
+    const i = this.#find(addr, length);
+    if (i < 0) return -1;
+    const r = this.#regions[i]!;
+    let base = this.#hostBases[i]!;
+    if (base < 0) {
+      base = Number(ptr(r.bytes));
+      this.#hostBases[i] = base;
+    }
+    return base + (addr - r.guestAddr);
+  }
+
+  /**
+   * For code that reads several fields of one guest structure: the index of the region holding all of
+   * [addr, addr+length), or -1. Read them through regionView(i) at offset addr - regions[i].guestAddr.
+   */
+  locate(addr: number, length: number): number {
+    return this.#find(addr, length);
+  }
+
+  /** A little-endian DataView over region `i` (an index from `locate`). */
+  regionView(i: number): DataView {
+    const v = this.#views[i];
+    if (!v) throw new RangeError(`no guest memory region ${i}`);
+    return v;
   }
 
   /** True when [addr, addr+length) lies entirely inside one RAM region. */
@@ -103,10 +147,11 @@ export class GuestMemory {
     return r.bytes.subarray(off, off + length);
   }
 
-  #view(addr: number, length: number): [DataView, number] {
+  /** Region index for an access, throwing GuestMemoryError when the range is not inside one region. */
+  #at(addr: number, length: number): number {
     const i = this.#find(addr, length);
     if (i < 0) throw new GuestMemoryError(addr, length);
-    return [this.#views[i]!, addr - this.#regions[i]!.guestAddr];
+    return i;
   }
 
   read(addr: number, length: number): Uint8Array {
@@ -118,35 +163,47 @@ export class GuestMemory {
   }
 
   readU8(addr: number): number {
-    const [v, o] = this.#view(addr, 1);
-    return v.getUint8(o);
+    const i = this.#at(addr, 1);
+    return this.#views[i]!.getUint8(addr - this.#regions[i]!.guestAddr);
   }
   readU16(addr: number): number {
-    const [v, o] = this.#view(addr, 2);
-    return v.getUint16(o, true);
+    const i = this.#at(addr, 2);
+    return this.#views[i]!.getUint16(addr - this.#regions[i]!.guestAddr, true);
   }
   readU32(addr: number): number {
-    const [v, o] = this.#view(addr, 4);
-    return v.getUint32(o, true);
+    const i = this.#at(addr, 4);
+    return this.#views[i]!.getUint32(addr - this.#regions[i]!.guestAddr, true);
   }
   readU64(addr: number): bigint {
-    const [v, o] = this.#view(addr, 8);
-    return v.getBigUint64(o, true);
+    const i = this.#at(addr, 8);
+    return this.#views[i]!.getBigUint64(addr - this.#regions[i]!.guestAddr, true);
+  }
+  /**
+   * A little-endian u64 as a number, without BigInt; -1 for a value above 2^53 - 1 (no guest address or size
+   * that large can be in range). Throws GuestMemoryError like readU64.
+   */
+  readU64Safe(addr: number): number {
+    const i = this.#at(addr, 8);
+    const v = this.#views[i]!;
+    const o = addr - this.#regions[i]!.guestAddr;
+    const hi = v.getUint32(o + 4, true);
+    if (hi > 0x1f_ffff) return -1;
+    return hi * 2 ** 32 + v.getUint32(o, true);
   }
   writeU8(addr: number, value: number): void {
-    const [v, o] = this.#view(addr, 1);
-    v.setUint8(o, value);
+    const i = this.#at(addr, 1);
+    this.#views[i]!.setUint8(addr - this.#regions[i]!.guestAddr, value);
   }
   writeU16(addr: number, value: number): void {
-    const [v, o] = this.#view(addr, 2);
-    v.setUint16(o, value, true);
+    const i = this.#at(addr, 2);
+    this.#views[i]!.setUint16(addr - this.#regions[i]!.guestAddr, value, true);
   }
   writeU32(addr: number, value: number): void {
-    const [v, o] = this.#view(addr, 4);
-    v.setUint32(o, value, true);
+    const i = this.#at(addr, 4);
+    this.#views[i]!.setUint32(addr - this.#regions[i]!.guestAddr, value, true);
   }
   writeU64(addr: number, value: bigint): void {
-    const [v, o] = this.#view(addr, 8);
-    v.setBigUint64(o, value, true);
+    const i = this.#at(addr, 8);
+    this.#views[i]!.setBigUint64(addr - this.#regions[i]!.guestAddr, value, true);
   }
 }

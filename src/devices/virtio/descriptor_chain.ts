@@ -40,24 +40,31 @@ export class DescriptorChain {
   }
 }
 
-interface RawDesc {
-  addr: bigint;
-  len: number;
-  flags: number;
-  next: number;
+/**
+ * The descriptor read last by readRaw (module scratch: no object per descriptor). addr is -1 when the guest wrote
+ * an address above 2^53 - 1, which cannot be in RAM.
+ */
+const raw = { addr: 0, len: 0, flags: 0, next: 0 };
+
+/** Reads struct virtq_desc `index` of `table` into `raw`; false when it lies outside guest RAM. */
+function readRaw(mem: GuestMemory, table: number, index: number): boolean {
+  const at = table + index * VIRTQ_DESC_SIZE;
+  const region = mem.locate(at, VIRTQ_DESC_SIZE);
+  if (region < 0) return false;
+  const v = mem.regionView(region);
+  const o = at - mem.regions[region]!.guestAddr;
+  const hi = v.getUint32(o + 4, true);
+  // A u64 address above 2^53 - 1 cannot be in RAM; -1 lets the caller refuse it without BigInt.
+  raw.addr = hi > 0x1f_ffff ? -1 : hi * 2 ** 32 + v.getUint32(o, true);
+  raw.len = v.getUint32(o + 8, true);
+  raw.flags = v.getUint16(o + 12, true);
+  raw.next = v.getUint16(o + 14, true);
+  return true;
 }
 
-function readRaw(mem: GuestMemory, table: number, index: number): RawDesc | undefined {
-  const at = table + index * VIRTQ_DESC_SIZE;
-  const bytes = mem.trySlice(at, VIRTQ_DESC_SIZE);
-  if (!bytes) return undefined;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, VIRTQ_DESC_SIZE);
-  return {
-    addr: v.getBigUint64(0, true),
-    len: v.getUint32(8, true),
-    flags: v.getUint16(12, true),
-    next: v.getUint16(14, true),
-  };
+/** Hex of a raw 64-bit address field, for messages (re-read as BigInt only on this error path). */
+function rawAddrText(mem: GuestMemory, table: number, index: number): string {
+  return mem.readU64(table + index * VIRTQ_DESC_SIZE + 0).toString(16);
 }
 
 export interface ChainLimits {
@@ -91,8 +98,8 @@ export function readDescriptorChain(
 
   for (;;) {
     if (ttl-- <= 0) return fail("descriptor chain loops or is longer than its table");
-    const d = readRaw(mem, table, index);
-    if (!d) return fail(`descriptor ${index} lies outside guest RAM`);
+    if (!readRaw(mem, table, index)) return fail(`descriptor ${index} lies outside guest RAM`);
+    const d = raw;
 
     if (d.flags & VIRTQ_DESC_F_INDIRECT) {
       // 2.7.5.3.1: the driver MUST NOT set INDIRECT unless VIRTIO_F_INDIRECT_DESC was negotiated, MUST NOT set it
@@ -105,10 +112,9 @@ export function readDescriptorChain(
       const entries = d.len / VIRTQ_DESC_SIZE;
       if (entries > VIRTQ_MAX_SIZE)
         return fail(`indirect table has ${entries} entries (limit ${VIRTQ_MAX_SIZE})`);
-      const addr = Number(d.addr);
-      if (d.addr > BigInt(Number.MAX_SAFE_INTEGER) || !mem.isValidRange(addr, d.len))
-        return fail(`indirect table at 0x${d.addr.toString(16)} lies outside guest RAM`);
-      table = addr;
+      if (d.addr < 0 || !mem.isValidRange(d.addr, d.len))
+        return fail(`indirect table at 0x${rawAddrText(mem, table, index)} lies outside guest RAM`);
+      table = d.addr;
       tableSize = entries;
       ttl = entries;
       index = 0;
@@ -116,9 +122,11 @@ export function readDescriptorChain(
       continue;
     }
 
-    const addr = Number(d.addr);
-    if (d.addr > BigInt(Number.MAX_SAFE_INTEGER) || !mem.isValidRange(addr, d.len))
-      return fail(`buffer 0x${d.addr.toString(16)}+0x${d.len.toString(16)} lies outside guest RAM`);
+    const addr = d.addr;
+    if (addr < 0 || !mem.isValidRange(addr, d.len))
+      return fail(
+        `buffer 0x${rawAddrText(mem, table, index)}+0x${d.len.toString(16)} lies outside guest RAM`,
+      );
     const writable = (d.flags & VIRTQ_DESC_F_WRITE) !== 0;
     // 2.7.4.2: "The driver MUST place any device-writable descriptor elements after any device-readable ones."
     if (!writable && sawWritable) return fail("device-readable descriptor follows a device-writable one");

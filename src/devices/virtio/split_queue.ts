@@ -13,7 +13,7 @@ import {
   VIRTQ_USED_ELEM_SIZE,
   featureBit,
 } from "./constants.ts";
-import { type DescriptorChain, readDescriptorChain } from "./descriptor_chain.ts";
+import { type ChainLimits, type DescriptorChain, readDescriptorChain } from "./descriptor_chain.ts";
 
 /** Byte sizes of the three areas (2.7 "Split Virtqueues": the table at 2.7.5, driver area 2.7.6, device 2.7.8). */
 export const descTableSize = (size: number) => VIRTQ_DESC_SIZE * size;
@@ -54,6 +54,8 @@ export class Queue {
   /** used idx at the last interrupt decision with EVENT_IDX; undefined until the first one. */
   #signalledUsed: number | undefined;
   #fault: string | undefined;
+  /** What readDescriptorChain checks against, kept to spare an object per pop. */
+  #limits: ChainLimits = { queueSize: 0, indirect: false };
 
   constructor(readonly maxSize: number) {
     if (!isPowerOfTwo(maxSize) || maxSize > VIRTQ_MAX_SIZE)
@@ -161,10 +163,9 @@ export class Queue {
     this.#nextAvail = (this.#nextAvail + 1) & 0xffff;
     // 2.7.10: with EVENT_IDX the device tells the driver which avail idx should next cause a notification.
     if (this.#eventIdx) mem.writeU16(this.usedRing + 4 + VIRTQ_USED_ELEM_SIZE * this.size, this.#nextAvail);
-    const chain = readDescriptorChain(mem, this.descTable, head, {
-      queueSize: this.size,
-      indirect: this.#indirect,
-    });
+    if (this.#limits.queueSize !== this.size || this.#limits.indirect !== this.#indirect)
+      this.#limits = { queueSize: this.size, indirect: this.#indirect };
+    const chain = readDescriptorChain(mem, this.descTable, head, this.#limits);
     if (chain.error && head >= this.size) {
       // The id could not be returned to the driver: the queue cannot continue.
       this.#fault = chain.error;

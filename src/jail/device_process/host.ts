@@ -6,7 +6,7 @@
 // filter goes on, because binding maps executable memory, which the filter forbids.
 import { readlinkSync } from "node:fs";
 import {
-  eventfdRead,
+  eventfdConsume,
   MAP_NORESERVE,
   MAP_SHARED,
   mmap,
@@ -14,7 +14,7 @@ import {
   POLLERR,
   POLLHUP,
   POLLIN,
-  poll,
+  PollSet,
   PROT_READ,
   PROT_WRITE,
   recv,
@@ -204,21 +204,28 @@ function serve(server: DeviceServer, sources: PollSource[]): void {
   const { control, queueEvents } = server.spec.fds;
   const buf = new Uint8Array(MAX_MESSAGE);
   const live = [...sources];
+  // One pollfd array reused for every wakeup: control socket, then the queue eventfds (while active), then the
+  // device's own sources. Refilled each time (a few stores) since activation and the sources change it.
+  const fds = new PollSet();
   for (;;) {
-    const queueFds = server.active ? queueEvents : [];
-    const fds = [control, ...queueFds, ...live.map((s) => s.fd)].map((fd) => ({ fd, events: POLLIN }));
-    const revents = poll(fds, -1);
-    if (revents[0]! & POLLIN) {
+    const queueCount = server.active ? queueEvents.length : 0;
+    fds.clear();
+    fds.add(control, POLLIN);
+    for (let i = 0; i < queueCount; i++) fds.add(queueEvents[i]!, POLLIN);
+    for (let i = 0; i < live.length; i++) fds.add(live[i]!.fd, POLLIN);
+    fds.wait(-1);
+    const controlEvents = fds.revents(0);
+    if (controlEvents & POLLIN) {
       const n = recv(control, buf, 0, "device control socket");
       if (n === 0 || n === null) return; // the VMM is gone (EOF)
       if (!server.handle(buf.subarray(0, n))) return;
-    } else if (revents[0]! & (POLLHUP | POLLERR)) return;
-    for (let i = 0; i < queueFds.length; i++) {
-      if (revents[1 + i]! & POLLIN && eventfdRead(queueFds[i]!) > 0n && server.active)
+    } else if (controlEvents & (POLLHUP | POLLERR)) return;
+    for (let i = 0; i < queueCount; i++) {
+      if (fds.revents(1 + i) & POLLIN && eventfdConsume(queueEvents[i]!) && server.active)
         server.device.queueNotify(i);
     }
     for (let i = live.length - 1; i >= 0; i--) {
-      const r = revents[1 + queueFds.length + i]!;
+      const r = fds.revents(1 + queueCount + i);
       if (r & (POLLIN | POLLHUP | POLLERR) && !live[i]!.onReadable()) live.splice(i, 1);
     }
   }

@@ -4,6 +4,8 @@
 // handled by the disk). Requests are decoded by request.ts and executed here synchronously.
 import { logger } from "../../../base/log.ts";
 import type { DiskFile } from "../../../disk/disk_file.ts";
+import { type IovecDisk, IovecList, isIovecDisk } from "../../../disk/raw.ts";
+import type { DescriptorChain } from "../descriptor_chain.ts";
 import { VIRTIO_ID_BLOCK, featureBit } from "../constants.ts";
 import { type ActiveState, BASE_FEATURES, VirtioDeviceBase } from "../device_base.ts";
 import { processQueue } from "../process_queue.ts";
@@ -33,7 +35,14 @@ import {
   VIRTIO_BLK_S_OK,
   VIRTIO_BLK_S_UNSUPP,
 } from "./constants.ts";
-import { type BlockRequest, type DecodedRequest, type Segment, decodeRequest } from "./request.ts";
+import {
+  type BlockRequest,
+  type DecodedRequest,
+  type Segment,
+  type Transfer,
+  decodeRequest,
+  decodeTransfer,
+} from "./request.ts";
 
 export const BLOCK_QUEUE_SIZE = 256;
 /** Largest discard / write-zeroes segment, in sectors (one u32 of sectors, as the config field allows). */
@@ -77,6 +86,12 @@ export class VirtioBlock extends VirtioDeviceBase {
   readonly blockSize: number;
   readonly id: Uint8Array;
   #capacitySectors: number;
+  /** The disk when it can take iovecs straight from guest memory (the fast path), else undefined. */
+  readonly #iovecDisk: IovecDisk | undefined;
+  readonly #iovecs = new IovecList();
+  readonly #transfer: Transfer = { write: false, sector: 0, length: 0, statusAddr: 0 };
+  readonly #handleChain = (chain: DescriptorChain): number =>
+    this.#fastTransfer(chain) ?? this.handle(decodeRequest(chain));
 
   constructor(options: BlockOptions) {
     super();
@@ -94,6 +109,7 @@ export class VirtioBlock extends VirtioDeviceBase {
     this.sparse = options.sparse;
     this.blockSize = blockSize;
     this.#capacitySectors = Math.floor(disk.virtualSize() / SECTOR_SIZE);
+    this.#iovecDisk = isIovecDisk(disk) ? disk : undefined;
     if (!this.sparse && !this.readOnly) disk.allocateAll();
   }
 
@@ -149,7 +165,39 @@ export class VirtioBlock extends VirtioDeviceBase {
   }
 
   protected processQueue(_index: number, queue: Queue, active: ActiveState): void {
-    processQueue(queue, active.interrupt, (chain) => this.handle(decodeRequest(chain)), this.log);
+    processQueue(queue, active.interrupt, this.#handleChain, this.log);
+  }
+
+  /**
+   * A plain read or write done in one preadv/pwritev straight from the chain's buffers, with no view or object
+   * per buffer; returns the used length, or undefined when the request is not one (see decodeTransfer) or did
+   * not complete in full (end of file, an error, an O_DIRECT disk): the general path then runs it from the
+   * start and reports whatever is wrong. Redoing is safe: a read or write of the same bytes is idempotent.
+   */
+  #fastTransfer(chain: DescriptorChain): number | undefined {
+    const disk = this.#iovecDisk;
+    const t = this.#transfer;
+    if (!disk || !decodeTransfer(chain, t)) return undefined;
+    if ((t.write && this.readOnly) || !this.#inRange(t.sector, t.length)) return undefined;
+    const mem = chain.mem;
+    const d = chain.descriptors;
+    const iov = this.#iovecs;
+    iov.clear();
+    for (let i = 1; i < d.length - 1; i++) {
+      const b = d[i]!;
+      const host = mem.hostAddress(b.addr, b.len);
+      if (host < 0 || !iov.push(host, b.len)) return undefined;
+    }
+    const offset = t.sector * SECTOR_SIZE;
+    let done: number;
+    try {
+      done = t.write ? disk.writeIovecs(iov, offset) : disk.readIovecs(iov, offset);
+    } catch {
+      return undefined;
+    }
+    if (done !== t.length) return undefined;
+    mem.writeU8(t.statusAddr, VIRTIO_BLK_S_OK);
+    return t.write ? 1 : t.length + 1;
   }
 
   /** Executes a decoded request, writes its status byte and returns the bytes written to the guest. */

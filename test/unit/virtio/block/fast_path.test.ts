@@ -1,0 +1,169 @@
+import { ptr } from "bun:ffi";
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  VIRTIO_BLK_S_IOERR,
+  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+} from "../../../../src/devices/virtio/block/constants.ts";
+import { VirtioBlock } from "../../../../src/devices/virtio/block/device.ts";
+import { decodeTransfer, type Transfer } from "../../../../src/devices/virtio/block/request.ts";
+import { type BufferSpec, FakeDriverQueue, FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
+import { openDisk } from "../../../../src/disk/open.ts";
+import { IovecList, RawDisk } from "../../../../src/disk/raw.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "crosvm-ts-blk-fast-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const DISK_SIZE = 64 * 1024;
+
+function header(type: number, sector: number | bigint): Uint8Array {
+  const h = new Uint8Array(16);
+  const v = new DataView(h.buffer);
+  v.setUint32(0, type, true);
+  v.setBigUint64(8, BigInt(sector), true);
+  return h;
+}
+
+function image(): Uint8Array {
+  return Uint8Array.from({ length: DISK_SIZE }, (_, i) => (i * 7 + (i >> 9)) & 0xff);
+}
+
+function setup() {
+  const path = join(dir, "disk.img");
+  writeFileSync(path, image());
+  const disk = openDisk(path);
+  const dev = new VirtioBlock({ disk, readOnly: false, sparse: true, blockSize: 512 });
+  const drv = new FakeDriverQueue(16);
+  dev.activate(drv.mem, new FakeInterrupt(), new Map([[0, drv.activate()]]));
+  const submit = (buffers: BufferSpec[]) => {
+    const { addrs } = drv.addChain(buffers);
+    const before = drv.usedIdx();
+    dev.queueNotify(0);
+    const last = buffers.length - 1;
+    return {
+      status: drv.mem.readU8(addrs[last]! + (buffers[last]!.len ?? 1) - 1),
+      used: drv.usedElem(before),
+      addrs,
+    };
+  };
+  return { path, drv, submit };
+}
+
+test("a read in 3 data buffers returns the image's bytes, status OK and the used length", () => {
+  const { drv, submit } = setup();
+
+  const r = submit([
+    { data: header(VIRTIO_BLK_T_IN, 3) },
+    { len: 512, writable: true },
+    { len: 1024, writable: true },
+    { len: 512, writable: true },
+    { len: 1, writable: true },
+  ]);
+
+  const joined: Uint8Array = new Uint8Array(2048);
+  joined.set(drv.mem.read(r.addrs[1]!, 512), 0);
+  joined.set(drv.mem.read(r.addrs[2]!, 1024), 512);
+  joined.set(drv.mem.read(r.addrs[3]!, 512), 1536);
+  expect([r.status, r.used.len]).toEqual([VIRTIO_BLK_S_OK, 2049]);
+  expect(joined).toEqual(image().subarray(3 * 512, 3 * 512 + 2048));
+});
+
+test("a write in 2 data buffers lands in the image at its sector", () => {
+  const { path, submit } = setup();
+  const a = new Uint8Array(512).fill(0xaa);
+  const b = new Uint8Array(512).fill(0xbb);
+
+  const r = submit([
+    { data: header(VIRTIO_BLK_T_OUT, 10) },
+    { data: a },
+    { data: b },
+    { len: 1, writable: true },
+  ]);
+
+  const file = readFileSync(path);
+  expect([r.status, r.used.len]).toEqual([VIRTIO_BLK_S_OK, 1]);
+  expect([file[10 * 512], file[11 * 512], file[12 * 512]]).toEqual([0xaa, 0xbb, image()[12 * 512]]);
+});
+
+test("a read that runs past the end of the disk fails with IOERR", () => {
+  const { submit } = setup();
+
+  const r = submit([
+    { data: header(VIRTIO_BLK_T_IN, DISK_SIZE / 512 - 1) },
+    { len: 1024, writable: true },
+    { len: 1, writable: true },
+  ]);
+
+  expect([r.status, r.used.len]).toEqual([VIRTIO_BLK_S_IOERR, 1]);
+});
+
+test("a read whose header is split over two descriptors is still served", () => {
+  const { drv, submit } = setup();
+  const h = header(VIRTIO_BLK_T_IN, 1);
+
+  const r = submit([
+    { data: h.subarray(0, 8) },
+    { data: h.subarray(8) },
+    { len: 512, writable: true },
+    { len: 1, writable: true },
+  ]);
+
+  expect([r.status, r.used.len]).toEqual([VIRTIO_BLK_S_OK, 513]);
+  expect(drv.mem.read(r.addrs[2]!, 512)).toEqual(image().subarray(512, 1024));
+});
+
+test("decodeTransfer leaves a read of part of a sector to the general decoder", () => {
+  const drv = new FakeDriverQueue();
+  drv.activate();
+  drv.addChain([
+    { data: header(VIRTIO_BLK_T_IN, 0) },
+    { len: 100, writable: true },
+    { len: 1, writable: true },
+  ]);
+  const t: Transfer = { write: false, sector: 0, length: 0, statusAddr: 0 };
+
+  expect(decodeTransfer(drv.queue.pop()!, t)).toBe(false);
+});
+
+test("decodeTransfer leaves a sector above 2^53 to the general decoder", () => {
+  const drv = new FakeDriverQueue();
+  drv.activate();
+  drv.addChain([
+    { data: header(VIRTIO_BLK_T_IN, 1n << 60n) },
+    { len: 512, writable: true },
+    { len: 1, writable: true },
+  ]);
+  const t: Transfer = { write: false, sector: 0, length: 0, statusAddr: 0 };
+
+  expect(decodeTransfer(drv.queue.pop()!, t)).toBe(false);
+});
+
+test("decodeTransfer leaves a read with a device-readable data buffer to the general decoder", () => {
+  const drv = new FakeDriverQueue();
+  drv.activate();
+  drv.addChain([{ data: header(VIRTIO_BLK_T_IN, 0) }, { len: 512 }, { len: 1, writable: true }]);
+  const t: Transfer = { write: false, sector: 0, length: 0, statusAddr: 0 };
+
+  expect(decodeTransfer(drv.queue.pop()!, t)).toBe(false);
+});
+
+test("RawDisk.readIovecs returns a short count at the end of the file", () => {
+  const path = join(dir, "short.img");
+  writeFileSync(path, new Uint8Array(1024).fill(5));
+  const disk = openDisk(path) as RawDisk;
+  const buf = new Uint8Array(4096);
+  const iov = new IovecList();
+  iov.push(Number(ptr(buf)), 2048);
+
+  const n = disk.readIovecs(iov, 0);
+
+  expect([n, buf[1023], buf[1024]]).toEqual([1024, 5, 0]);
+  disk.close();
+});
