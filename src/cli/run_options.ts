@@ -55,12 +55,26 @@ const DEPRECATED_DISK_KEYS_HELP = `Valid keys:
         string, up to 20 characters (default: no ID)
     o_direct=BOOL - Use O_DIRECT mode to bypass page cache`;
 
-/** crosvm's deprecated disk options force these two keys (cmdline.rs: root/rwroot/disk/rwdisk). */
-function deprecatedDisk(option: string, ro: boolean, root: boolean) {
-  return (scan: RunScan, value: string) => {
-    const disk: BlockArgs = decodeKeyValues({ ...blockSpec, option }, value);
-    scan.args.block.push({ ...disk, ro, root });
-    scan.deprecatedDiskFlags = true;
+/**
+ * One of crosvm's deprecated disk options (cmdline.rs: disk, rwdisk, root, rwroot): a --block whose `ro` and
+ * `root` keys the option's name fixes.
+ */
+function deprecatedDiskOption(long: string, ro: boolean, root: boolean, short?: string): RunOption {
+  const what = `${ro ? "read-only" : "read-write"} ${root ? "root disk" : "disk"}`;
+  return {
+    long,
+    ...(short ? { short } : {}),
+    argName: "PATH[,key=value[,key=value[,...]]]",
+    repeatable: !root,
+    help: `(DEPRECATED): Use --block.
+path to a ${what} image followed by optional
+comma-separated options.
+${DEPRECATED_DISK_KEYS_HELP}`,
+    apply: (scan: RunScan, value: string) => {
+      const disk: BlockArgs = decodeKeyValues({ ...blockSpec, option: `--${long}` }, value);
+      scan.args.block.push({ ...disk, ro, root });
+      scan.deprecatedDiskFlags = true;
+    },
   };
 }
 
@@ -125,17 +139,7 @@ Possible key values:
     help: "run all devices in one, non-sandboxed process",
     apply: setSwitch("disableSandbox"),
   },
-  {
-    long: "disk",
-    short: "d",
-    argName: "PATH[,key=value[,key=value[,...]]]",
-    repeatable: true,
-    help: `(DEPRECATED): Use --block.
-path to a read-only disk image followed by optional
-comma-separated options.
-${DEPRECATED_DISK_KEYS_HELP}`,
-    apply: deprecatedDisk("--disk", true, false),
-  },
+  deprecatedDiskOption("disk", true, false, "d"),
   {
     long: "initrd",
     short: "i",
@@ -194,37 +198,9 @@ Possible key values:
     help: "path to empty directory to use for sandbox pivot root",
     apply: setOnce("pivotRoot"),
   },
-  {
-    long: "root",
-    short: "r",
-    argName: "PATH[,key=value[,key=value[,...]]]",
-    repeatable: false,
-    help: `(DEPRECATED): Use --block.
-path to a read-only root disk image followed by optional
-comma-separated options.
-${DEPRECATED_DISK_KEYS_HELP}`,
-    apply: deprecatedDisk("--root", true, true),
-  },
-  {
-    long: "rwdisk",
-    argName: "PATH[,key=value[,key=value[,...]]]",
-    repeatable: true,
-    help: `(DEPRECATED): Use --block.
-path to a read-write disk image followed by optional
-comma-separated options.
-${DEPRECATED_DISK_KEYS_HELP}`,
-    apply: deprecatedDisk("--rwdisk", false, false),
-  },
-  {
-    long: "rwroot",
-    argName: "PATH[,key=value[,key=value[,...]]]",
-    repeatable: false,
-    help: `(DEPRECATED): Use --block.
-path to a read-write root disk image followed by optional
-comma-separated options.
-${DEPRECATED_DISK_KEYS_HELP}`,
-    apply: deprecatedDisk("--rwroot", false, true),
-  },
+  deprecatedDiskOption("root", true, true, "r"),
+  deprecatedDiskOption("rwdisk", false, false),
+  deprecatedDiskOption("rwroot", false, true),
   {
     long: "seccomp-log-failures",
     repeatable: false,

@@ -8,8 +8,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ROOTFS_MARKER, buildRootfsImage } from "../../scripts/guest/rootfs_image.ts";
 import { host, VmmHost } from "./block_support.ts";
 import { shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
-const BOOT_MS = 400_000;
 const EXEC = { timeoutMs: 60_000 };
 const MiB = 1024 * 1024;
 
@@ -70,7 +70,7 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
         ],
       ],
     });
-  }, BOOT_MS);
+  }, BOOT_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await vm?.stop();

@@ -3,8 +3,8 @@
 // virtualization. Each describe boots one guest; the rig runs one at a time. Run alone: bun test test/e2e/boot.test.ts
 import { afterAll, describe, expect, test } from "bun:test";
 import { shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
-const BOOT_MS = 300_000;
 const EXEC = { timeoutMs: 30_000 };
 
 afterAll(shutdownRigs, 60_000);
@@ -21,7 +21,7 @@ describe("a default guest (256 MiB, 1 vCPU, generic kernel, --initrd)", () => {
 
       expect(result).toEqual({ stdout: "42\n", stderr: "", exitCode: 0 });
     },
-    BOOT_MS,
+    BOOT_HOOK_TIMEOUT_MS,
   );
 
   test("-p parameters reach /proc/cmdline after panic=-1 and the console", async () => {
@@ -69,7 +69,7 @@ describe("--mem 512 -c 2 with the generic kernel", () => {
       expect(kib).toBeGreaterThan(400 * 1024);
       expect(kib).toBeLessThanOrEqual(512 * 1024);
     },
-    BOOT_MS,
+    BOOT_HOOK_TIMEOUT_MS,
   );
 
   test("/proc/cpuinfo lists 2 processors", async () => {
@@ -92,7 +92,7 @@ describe("-c 2 with the cloud kernel (CPUs found through ACPI only)", () => {
 
       expect(stdout.trim()).toBe("2");
     },
-    BOOT_MS,
+    BOOT_HOOK_TIMEOUT_MS,
   );
 });
 
@@ -108,7 +108,7 @@ describe("a guest kernel panic", () => {
       expect(status).toBe(0);
       expect(vm.console).toContain("Kernel panic");
     },
-    BOOT_MS,
+    BOOT_HOOK_TIMEOUT_MS,
   );
 });
 
@@ -124,7 +124,7 @@ describe("a guest kernel panic with --pvpanic", () => {
       expect(await vm.vmmLog()).toContain("the guest panicked");
       expect(status).toBe(34);
     },
-    BOOT_MS,
+    BOOT_HOOK_TIMEOUT_MS,
   );
 });
 
@@ -139,6 +139,6 @@ describe("a serial port on stdout (--serial type=stdout)", () => {
 
       expect(await vm.vmmLog()).toContain("crosvm-stdout-check");
     },
-    BOOT_MS,
+    BOOT_HOOK_TIMEOUT_MS,
   );
 });

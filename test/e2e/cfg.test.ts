@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir, shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 import { guestCmdline } from "./harness/vmm_command.ts";
 
-const BOOT_MS = 300_000;
 const EXEC = { timeoutMs: 30_000 };
 const MIB = 1024 * 1024;
 /** The guest memory the harness asks for on the command line; the files ask for more. */
@@ -78,7 +78,7 @@ describe("--cfg vm.json including base.json", () => {
       ...["-p", "cfg_base=1 cfg_shared=base", "-p", "cfg_top=1"],
       ...["--block", `path=${vmmDir}/cfg-a.img`, "--block", `path=${vmmDir}/cfg-b.img,ro`],
     ]);
-  }, 2 * BOOT_MS);
+  }, 2 * BOOT_HOOK_TIMEOUT_MS);
 
   test("the guest sees the files' kernel parameters, included file first, as on the command line", () => {
     expect(fromCfg.params).toEqual(["cfg_base=1", "cfg_shared=base", "cfg_top=1"]);

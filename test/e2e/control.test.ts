@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir, shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 import { controlSocketPath, crosvmControl, existsWhereVmmRuns } from "./harness/vmm_control.ts";
 
-const BOOT_MS = 300_000;
 const EXEC = { timeoutMs: 30_000 };
 const MIB = 1024 * 1024;
 
@@ -37,7 +37,7 @@ describe("a guest with a control socket and two disks", () => {
         ...["--block", `path=${scratch.vmmDir}/control-vdb.img`],
       ],
     });
-  }, BOOT_MS);
+  }, BOOT_HOOK_TIMEOUT_MS);
 
   test("suspend stops a guest loop printing on the console and resume continues it", async () => {
     await vm.exec(
@@ -100,7 +100,7 @@ describe("the ACPI power button", () => {
   beforeAll(async () => {
     socket = controlSocketPath("powerbtn-vm.sock");
     vm = await TestVm.boot({ cmdline: "quiet", vmmArgs: ["-s", socket] });
-  }, BOOT_MS);
+  }, BOOT_HOOK_TIMEOUT_MS);
 
   test("the guest's acpid listens on the power button's input device", async () => {
     const { stdout } = await vm.exec("pidof acpid; grep -l 'Power Button' /sys/class/input/*/name", EXEC);

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir, shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
 // Generous bounds: under QEMU/TCG the rig takes ~10 s to boot and the nested guest ~15 s on a busy 2-core machine.
-const BOOT_TIMEOUT_MS = 300_000;
 
 let vm: TestVm;
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
   });
   const rig = vm.rigStartMs === undefined ? "" : `rig start ${vm.rigStartMs.toFixed(0)} ms, `;
   console.log(`rig_smoke: ${vm.mode} mode, ${rig}VMM start to guest agent ${vm.bootMs.toFixed(0)} ms`);
-}, BOOT_TIMEOUT_MS);
+}, BOOT_HOOK_TIMEOUT_MS);
 
 afterAll(async () => {
   await vm?.stop();

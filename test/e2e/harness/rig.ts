@@ -42,6 +42,8 @@ export function hostHasHardwareVirtualization(): boolean {
 export class Rig {
   /** Milliseconds from spawning the outer QEMU to its control agent's ready line. */
   startMs = 0;
+  /** Resolves, saying how, when the outer QEMU exits (on its own or killed). */
+  readonly gone: Promise<string>;
 
   private constructor(
     readonly vmm: NestedVmmKind,
@@ -54,7 +56,14 @@ export class Rig {
     private readonly controlPipe: SerialPipe,
     readonly nestedConsole: SerialPipe,
     readonly nestedAgent: SerialPipe,
-  ) {}
+    qemuOutput: Promise<string[]>,
+  ) {
+    this.gone = proc.exited.then(async (code) => {
+      const output = (await qemuOutput).join("").trim();
+      const signal = proc.signalCode ? ` (${proc.signalCode})` : "";
+      return `outer QEMU exited with ${code}${signal}${output ? `: ${output}` : ""}`;
+    });
+  }
 
   static async start(opts: RigOptions): Promise<Rig> {
     await ensureGuestImages();
@@ -100,20 +109,15 @@ export class Rig {
       controlPipe,
       nestedConsole,
       nestedAgent,
+      qemuOutput,
     );
     rigsAlive.add(rig);
-    void proc.exited.then(async (code) => {
-      const [out, err] = await qemuOutput;
-      control.failAll(
-        new Error(`outer QEMU exited with ${code}: ${(out + err).trim()}\n${tail(console.text)}`),
-      );
-    });
+    void rig.gone.then((cause) => control.failAll(new Error(`${cause}\n${tail(console.text)}`)));
     try {
       await Promise.race([
         control.waitReady(opts.bootTimeoutMs ?? 120_000),
-        proc.exited.then(async (code) => {
-          const [out, err] = await qemuOutput;
-          throw new Error(`outer QEMU exited with ${code} before its agent was ready: ${(out + err).trim()}`);
+        rig.gone.then((cause) => {
+          throw new Error(`${cause} before its agent was ready`);
         }),
       ]);
     } catch (error) {

@@ -9,6 +9,7 @@ import { ensureGuestImages } from "../../../scripts/guest/build.ts";
 import { flavourPaths, repoRoot, type KernelFlavour } from "../../../scripts/guest/paths.ts";
 import { rigLayout } from "../../../scripts/guest/rig/outer_image.ts";
 import { AgentClient, type ExecOptions, type ExecResult } from "./agent_client.ts";
+import { type BootFailure, describeFailure, retryReason } from "./boot_retry.ts";
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
 import { hostHasHardwareVirtualization, Rig, rigTtys } from "./rig.ts";
@@ -33,7 +34,7 @@ export interface BootOptions {
   cpus?: number;
   /** Extra kernel parameters ("quiet" saves several seconds of serial output in the rig). */
   cmdline?: string;
-  /** How long the guest may take to its agent's ready line. Default 60 s direct, 180 s in the rig. */
+  /** How long one boot attempt may take to the agent's ready line. Default 60 s direct, 120 s in the rig. */
   bootTimeoutMs?: number;
 }
 
@@ -67,6 +68,8 @@ interface RunningVmm {
   log(): Promise<string>;
   /** Logs of whatever hosts the VMM (the outer rig VM's console), for failure reports. */
   hostLogs(): Record<string, string>;
+  /** Resolves, saying how, if what hosts the VMM (the outer rig VM) goes away; never in direct mode. */
+  readonly hostGone: Promise<string>;
   /** performance.now() when the VMM was started. */
   readonly launchedAt: number;
   /** Milliseconds the rig took to start (rig mode). */
@@ -106,6 +109,7 @@ async function startDirect(plan: LaunchPlan): Promise<RunningVmm> {
     launchedAt,
     log: () => withTimeout(output, 5000, () => "VMM output still open").catch((e) => String(e)),
     hostLogs: () => ({}),
+    hostGone: new Promise<string>(() => {}),
     async kill() {
       proc.kill("SIGKILL");
       await withTimeout(proc.exited, 5000, () => `VMM ${proc.pid} did not die after SIGKILL`);
@@ -129,13 +133,29 @@ async function sharedRig(kind: VmmKind): Promise<Rig> {
       await (await rig).stop();
     }
   }
-  let rig = rigs.get(kind);
-  if (!rig) {
-    rig = Rig.start({ vmm: kind, vmmHostPath: hostVmmPath(kind) });
-    rigs.set(kind, rig);
-    rig.catch(() => rigs.delete(kind));
+  const current = rigs.get(kind);
+  if (current) {
+    const rig = await current.catch(() => undefined);
+    if (rig?.alive) return rig;
+    // A rig that went away (see boot_retry.ts) is replaced by a new one.
+    rigs.delete(kind);
+    await rig?.stop();
   }
-  return rig;
+  const started = startRig(kind);
+  rigs.set(kind, started);
+  started.catch(() => rigs.delete(kind));
+  return started;
+}
+
+/** Starts an outer VM, a second time when the first does not come up (the same TCG flakes as in boot_retry.ts). */
+async function startRig(kind: VmmKind): Promise<Rig> {
+  const opts = { vmm: kind, vmmHostPath: hostVmmPath(kind) };
+  try {
+    return await Rig.start(opts);
+  } catch (error) {
+    console.error(`e2e: the outer rig VM did not start; starting it once more: ${(error as Error).message}`);
+    return Rig.start(opts);
+  }
 }
 
 /** Stops the rigs this test file started; call from afterAll. */
@@ -244,12 +264,14 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
     launchedAt,
     rigStartMs: rig.startMs,
     hostLogs: () => ({ "rig-console": rig.console.text }),
+    hostGone: rig.gone,
     async log() {
       if (!rig.alive) return "(rig is gone)";
       const result = await rig.control.exec("cat /run/vmm.log", { timeoutMs: 5000 }).catch((e) => String(e));
       return typeof result === "string" ? result : result.stdout + result.stderr;
     },
     async kill() {
+      if (!rig.alive) return;
       await rig.control.exec("kill -9 $(cat /run/vmm.pid) 2> /dev/null; true", { timeoutMs: 5000 });
       await withTimeout(exited, 10_000, () => "nested VMM did not exit after SIGKILL");
     },
@@ -259,6 +281,21 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
       free();
     },
   };
+}
+
+/** Waits for the guest agent's ready line; says what went wrong instead, if anything did. */
+async function waitForAgent(vmm: RunningVmm, timeoutMs: number): Promise<BootFailure | undefined> {
+  const ready = vmm.agent.waitReady(timeoutMs).then(
+    (): BootFailure | undefined => undefined,
+    (): BootFailure => ({ kind: "hang", timeoutMs }),
+  );
+  const exited = vmm.exited.then((status): BootFailure => ({
+    kind: "exited",
+    status,
+    consoleBytes: vmm.console.text.length,
+  }));
+  const gone = vmm.hostGone.then((cause): BootFailure => ({ kind: "host-gone", cause }));
+  return Promise.race([ready, exited, gone]);
 }
 
 export class TestVm {
@@ -293,35 +330,24 @@ export class TestVm {
       extraArgs: opts.vmmArgs ?? [],
       globalArgs: opts.vmmGlobalArgs ?? [],
     };
-    const bootTimeoutMs = opts.bootTimeoutMs ?? (mode === "rig" ? 180_000 : 60_000);
+    const bootTimeoutMs = opts.bootTimeoutMs ?? (mode === "rig" ? 120_000 : 60_000);
     for (let attempt = 1; ; attempt++) {
       const vmm = mode === "direct" ? await startDirect(plan) : await startInRig(plan);
-      let exitedEarly = false;
-      try {
-        await Promise.race([
-          vmm.agent.waitReady(bootTimeoutMs),
-          vmm.exited.then((status) => {
-            exitedEarly = true;
-            throw new Error(`the VMM exited with ${status} before the guest agent was ready`);
-          }),
-        ]);
-      } catch (error) {
-        const log = await vmm.log();
-        const logs = { console: vmm.console.text, vmm: log, ...vmm.hostLogs() };
-        await vmm.kill().catch(() => {});
-        vmm.release();
-        const saved = saveFailureLogs("boot", logs);
-        // The nested rig (TCG emulating AMD-V) now and then resets a guest before it prints a single console
-        // line; QEMU as the nested VMM shows the same. One retry in that one case, said on stderr.
-        if (mode === "rig" && exitedEarly && vmm.console.text === "" && attempt === 1) {
-          console.error(
-            `e2e: the guest died before its first console line (rig flake); retrying once (${saved})`,
-          );
-          continue;
-        }
-        throw new Error(`${(error as Error).message}\nVMM output:\n${tail(log, 10)}\nfull logs: ${saved}`);
+      const failure = await waitForAgent(vmm, bootTimeoutMs);
+      if (!failure) return new TestVm(vmm, mode, performance.now() - vmm.launchedAt);
+      const log = await vmm.log();
+      const logs = { console: vmm.console.text, vmm: log, ...vmm.hostLogs() };
+      await vmm.kill().catch(() => {});
+      vmm.release();
+      const saved = saveFailureLogs("boot", logs);
+      const retry = retryReason(mode, failure, attempt);
+      if (retry) {
+        console.error(`e2e: boot attempt ${attempt}: ${retry}; trying again (logs: ${saved})`);
+        continue;
       }
-      return new TestVm(vmm, mode, performance.now() - vmm.launchedAt);
+      throw new Error(
+        `${describeFailure(failure)}\nconsole:\n${tail(vmm.console.text)}\nVMM output:\n${tail(log, 10)}\nfull logs: ${saved}`,
+      );
     }
   }
 

@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import type { KvmSegment, KvmSregs } from "../../../ffi/kvm_types.ts";
 import {
   BOOT_GDT,
   CR0_PE,
@@ -10,6 +9,7 @@ import {
   bootCpuState,
   writeBootCpuTables,
 } from "../../../src/arch/x86_64/cpu_state.ts";
+import { resetSregs } from "../fixtures/sregs.ts";
 import { gdtEntry, segmentFromGdt } from "../../../src/arch/x86_64/gdt.ts";
 import {
   BOOT_GDT_ADDR,
@@ -45,42 +45,6 @@ function translate(mem: GuestMemory, cr3: bigint, vaddr: number): number | undef
   return undefined;
 }
 
-function resetSregs(): KvmSregs {
-  const seg = (selector: number): KvmSegment => ({
-    base: 0n,
-    limit: 0xffff,
-    selector,
-    type: 3,
-    present: 1,
-    dpl: 0,
-    db: 0,
-    s: 1,
-    l: 0,
-    g: 0,
-    avl: 0,
-    unusable: 0,
-  });
-  return {
-    cs: seg(0xf000),
-    ds: seg(0),
-    es: seg(0),
-    fs: seg(0),
-    gs: seg(0),
-    ss: seg(0),
-    tr: seg(0),
-    ldt: seg(0),
-    gdt: { base: 0n, limit: 0xffff },
-    idt: { base: 0n, limit: 0xffff },
-    cr0: 0x6000_0010n,
-    cr2: 0n,
-    cr3: 0n,
-    cr4: 0n,
-    cr8: 0n,
-    efer: 0n,
-    apic_base: 0xfee0_0900n,
-    interrupt_bitmap: [0n, 0n, 0n, 0n],
-  };
-}
 
 describe("boot page tables", () => {
   test("identity-map the addresses Linux touches at its 64-bit entry", () => {

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
-import type { KvmRegs, KvmSegment, KvmSregs } from "../../../ffi/kvm_types.ts";
+import type { KvmRegs } from "../../../ffi/kvm_types.ts";
 import { formatRegisterDump } from "../../../src/hypervisor/register_dump.ts";
+import { resetSregs } from "../fixtures/sregs.ts";
 
 const zeroRegs = (): KvmRegs => ({
   rax: 0n,
@@ -23,44 +24,10 @@ const zeroRegs = (): KvmRegs => ({
   rflags: 0x2n,
 });
 
-const seg = (selector: number, base: bigint): KvmSegment => ({
-  base,
-  limit: 0xffff,
-  selector,
-  type: 0xb,
-  present: 1,
-  dpl: 0,
-  db: 0,
-  s: 1,
-  l: 0,
-  g: 0,
-  avl: 0,
-  unusable: 0,
-});
-
-const resetSregs = (): KvmSregs => ({
-  cs: seg(0xf000, 0xffff0000n),
-  ds: seg(0, 0n),
-  es: seg(0, 0n),
-  fs: seg(0, 0n),
-  gs: seg(0, 0n),
-  ss: seg(0, 0n),
-  tr: seg(0, 0n),
-  ldt: seg(0, 0n),
-  gdt: { base: 0n, limit: 0xffff },
-  idt: { base: 0n, limit: 0xffff },
-  cr0: 0x60000010n,
-  cr2: 0n,
-  cr3: 0x9000n,
-  cr4: 0x20n,
-  cr8: 0n,
-  efer: 0x500n,
-  apic_base: 0xfee00900n,
-  interrupt_bitmap: [0n, 0n, 0n, 0n],
-});
+const bootedSregs = () => resetSregs({ cr3: 0x9000n, cr4: 0x20n, efer: 0x500n });
 
 test("the dump shows RIP, RSP, RFLAGS, control registers, EFER and segment bases in hex", () => {
-  const dump = formatRegisterDump(1, zeroRegs(), resetSregs());
+  const dump = formatRegisterDump(1, zeroRegs(), bootedSregs());
 
   expect(dump.split("\n")[0]).toBe("vCPU 1 registers:");
   expect(dump).toContain("RIP=000000000000fff0 RFLAGS=0000000000000002");

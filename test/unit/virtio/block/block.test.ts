@@ -1,6 +1,5 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   VIRTIO_BLK_F_DISCARD,
@@ -21,22 +20,13 @@ import { decodeRequest } from "../../../../src/devices/virtio/block/request.ts";
 import { featureBit } from "../../../../src/devices/virtio/constants.ts";
 import { FakeDriverQueue, FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
 import { openDisk } from "../../../../src/disk/open.ts";
+import { blockOnImage, requestHeader, useTempDir } from "./fixture.ts";
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "crosvm-ts-blk-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const tempDir = useTempDir("crosvm-ts-blk-");
 
 const DISK_SIZE = 1 << 20;
 
-function header(type: number, sector: number): Uint8Array {
-  const h = new Uint8Array(16);
-  const v = new DataView(h.buffer);
-  v.setUint32(0, type, true);
-  v.setBigUint64(8, BigInt(sector), true);
-  return h;
-}
+const header = requestHeader;
 
 function segment(sector: number, sectors: number, flags = 0): Uint8Array {
   const s = new Uint8Array(16);
@@ -52,22 +42,7 @@ function fill(n: number, byte: number): Uint8Array<ArrayBuffer> {
 }
 
 function setup(options: Partial<Omit<BlockOptions, "disk">> = {}, content?: Uint8Array) {
-  const path = join(dir, "disk.img");
-  writeFileSync(path, content ?? new Uint8Array(DISK_SIZE));
-  const disk = openDisk(path, { readOnly: options.readOnly });
-  const dev = new VirtioBlock({ disk, readOnly: false, sparse: true, blockSize: 512, ...options });
-  const drv = new FakeDriverQueue(16);
-  const irq = new FakeInterrupt();
-  dev.activate(drv.mem, irq, new Map([[0, drv.activate()]]));
-  /** Submits one chain and returns its status byte and the used length. */
-  const submit = (buffers: Parameters<FakeDriverQueue["addChain"]>[0]) => {
-    const { addrs } = drv.addChain(buffers);
-    const before = drv.usedIdx();
-    dev.queueNotify(0);
-    const statusAddr = addrs[addrs.length - 1]! + (buffers[buffers.length - 1]!.len ?? 1) - 1;
-    return { status: drv.mem.readU8(statusAddr), used: drv.usedElem(before), addrs };
-  };
-  return { path, dev, drv, irq, submit };
+  return blockOnImage(tempDir(), content ?? new Uint8Array(DISK_SIZE), options);
 }
 
 describe("request decoding (5.2.6)", () => {
@@ -280,7 +255,7 @@ describe("request execution against a temp file", () => {
   });
 
   test("with O_DIRECT an unaligned read and write go through the bounce buffer", () => {
-    const path = join(dir, "direct.img");
+    const path = join(tempDir(), "direct.img");
     writeFileSync(path, fill(DISK_SIZE, 0x44));
     const dev = new VirtioBlock({
       disk: openDisk(path, { direct: true }),
@@ -322,7 +297,7 @@ describe("features and configuration (5.2.3, 5.2.4)", () => {
   });
 
   test("sparse=false does not offer DISCARD and preallocates the file", () => {
-    const path = join(dir, "prealloc.img");
+    const path = join(tempDir(), "prealloc.img");
     writeFileSync(path, new Uint8Array(0));
     truncateSync(path, DISK_SIZE);
     expect(statSync(path).blocks).toBe(0);
@@ -341,7 +316,7 @@ describe("features and configuration (5.2.3, 5.2.4)", () => {
   });
 
   test("a block size that is not a power of two is refused naming the image", () => {
-    const path = join(dir, "x.img");
+    const path = join(tempDir(), "x.img");
     writeFileSync(path, new Uint8Array(4096));
     expect(
       () => new VirtioBlock({ disk: openDisk(path), readOnly: false, sparse: true, blockSize: 1000 }),
@@ -349,7 +324,7 @@ describe("features and configuration (5.2.3, 5.2.4)", () => {
   });
 
   test("an id longer than 20 characters is refused", () => {
-    const path = join(dir, "y.img");
+    const path = join(tempDir(), "y.img");
     writeFileSync(path, new Uint8Array(4096));
     expect(
       () =>

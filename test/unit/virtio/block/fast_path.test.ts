@@ -1,7 +1,6 @@
 import { ptr } from "bun:ffi";
-import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   VIRTIO_BLK_S_IOERR,
@@ -9,51 +8,24 @@ import {
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
 } from "../../../../src/devices/virtio/block/constants.ts";
-import { VirtioBlock } from "../../../../src/devices/virtio/block/device.ts";
 import { decodeTransfer, type Transfer } from "../../../../src/devices/virtio/block/request.ts";
-import { type BufferSpec, FakeDriverQueue, FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
+import { FakeDriverQueue } from "../../../../src/devices/virtio/testing.ts";
 import { openDisk } from "../../../../src/disk/open.ts";
 import { IovecList, RawDisk } from "../../../../src/disk/raw.ts";
+import { blockOnImage, requestHeader, useTempDir } from "./fixture.ts";
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "crosvm-ts-blk-fast-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const tempDir = useTempDir("crosvm-ts-blk-fast-");
 
 const DISK_SIZE = 64 * 1024;
 
-function header(type: number, sector: number | bigint): Uint8Array {
-  const h = new Uint8Array(16);
-  const v = new DataView(h.buffer);
-  v.setUint32(0, type, true);
-  v.setBigUint64(8, BigInt(sector), true);
-  return h;
-}
+const header = requestHeader;
 
 function image(): Uint8Array {
   return Uint8Array.from({ length: DISK_SIZE }, (_, i) => (i * 7 + (i >> 9)) & 0xff);
 }
 
 function setup() {
-  const path = join(dir, "disk.img");
-  writeFileSync(path, image());
-  const disk = openDisk(path);
-  const dev = new VirtioBlock({ disk, readOnly: false, sparse: true, blockSize: 512 });
-  const drv = new FakeDriverQueue(16);
-  dev.activate(drv.mem, new FakeInterrupt(), new Map([[0, drv.activate()]]));
-  const submit = (buffers: BufferSpec[]) => {
-    const { addrs } = drv.addChain(buffers);
-    const before = drv.usedIdx();
-    dev.queueNotify(0);
-    const last = buffers.length - 1;
-    return {
-      status: drv.mem.readU8(addrs[last]! + (buffers[last]!.len ?? 1) - 1),
-      used: drv.usedElem(before),
-      addrs,
-    };
-  };
-  return { path, drv, submit };
+  return blockOnImage(tempDir(), image());
 }
 
 test("a read in 3 data buffers returns the image's bytes, status OK and the used length", () => {
@@ -155,7 +127,7 @@ test("decodeTransfer leaves a read with a device-readable data buffer to the gen
 });
 
 test("RawDisk.readIovecs returns a short count at the end of the file", () => {
-  const path = join(dir, "short.img");
+  const path = join(tempDir(), "short.img");
   writeFileSync(path, new Uint8Array(1024).fill(5));
   const disk = openDisk(path) as RawDisk;
   const buf = new Uint8Array(4096);

@@ -2,9 +2,8 @@
 // preadv/pwritev fast path for plain reads and writes) and to one over the same image seen through a DiskFile
 // without iovec support (always the general Reader/Writer path). Guest memory, used lengths and the image must
 // end up identical. Seeded, so a failure names the iteration that reproduces it.
-import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   VIRTIO_BLK_T_FLUSH,
@@ -20,16 +19,13 @@ import {
 } from "../../../../src/devices/virtio/testing.ts";
 import type { DiskFile } from "../../../../src/disk/disk_file.ts";
 import { openDisk } from "../../../../src/disk/open.ts";
+import { useTempDir } from "./fixture.ts";
 
 const ITERATIONS = 3000;
 const SEED = 0xb10c_0001;
 const DISK_SECTORS = 128;
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "crosvm-ts-blk-equiv-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const tempDir = useTempDir("crosvm-ts-blk-equiv-");
 
 /** `disk` without readIovecs/writeIovecs, so the device never takes the fast path. */
 function withoutIovecs(disk: DiskFile): DiskFile {
@@ -55,7 +51,7 @@ test(`${ITERATIONS} random read/write requests give the same results on the fast
   const rand = mulberry32(SEED);
   const int = (n: number) => Math.floor(rand() * n);
   const content = Uint8Array.from({ length: DISK_SECTORS * 512 }, (_, i) => (i * 13 + 7) & 0xff);
-  const paths = [join(dir, "fast.img"), join(dir, "general.img")];
+  const paths = [join(tempDir(), "fast.img"), join(tempDir(), "general.img")];
   for (const p of paths) writeFileSync(p, content);
   const fastDisk = openDisk(paths[0]!);
   const devices = [

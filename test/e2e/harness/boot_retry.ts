@@ -1,0 +1,55 @@
+// Which failed boots the harness tries again. The nested rig (QEMU/TCG emulating AMD-V) now and then loses a
+// boot for reasons of its own, with QEMU as the nested VMM as well as ours: the nested guest resets before it
+// prints a single console line, the nested guest stops making progress, or the outer QEMU itself goes away.
+// Those are retried in rig mode, each retry said on stderr with its saved logs. A boot the VMM under test ends
+// after the guest printed something, and every failure in direct mode, is the test's to see.
+
+export type BootFailure =
+  /** The VMM exited before the agent was ready; `consoleBytes` is what the guest printed by then. */
+  | { kind: "exited"; status: number; consoleBytes: number }
+  /** The agent's ready line did not come within the attempt's time. */
+  | { kind: "hang"; timeoutMs: number }
+  /** What hosts the VMM (the outer rig VM) went away; `cause` says how. */
+  | { kind: "host-gone"; cause: string };
+
+/** At most this many boots per TestVm.boot in rig mode (the first and two retries). */
+export const RIG_BOOT_ATTEMPTS = 3;
+
+/** A test or hook that boots one guest: every rig attempt (up to 120 s each) and a rig restart fit in it. */
+export const BOOT_HOOK_TIMEOUT_MS = 480_000;
+
+/**
+ * Exit statuses of a guest reset: 0 (crosvm's plain status, and QEMU's with -no-reboot) and 32 (crosvm's
+ * --extended-status). A VMM that refuses its arguments exits with something else, and is not retried.
+ */
+const RESET_STATUSES = new Set([0, 32]);
+
+/** Why this failure is worth another attempt, or undefined when it is the test's to see. */
+export function retryReason(
+  mode: "direct" | "rig",
+  failure: BootFailure,
+  attempt: number,
+): string | undefined {
+  if (mode !== "rig" || attempt >= RIG_BOOT_ATTEMPTS) return undefined;
+  switch (failure.kind) {
+    case "exited":
+      return failure.consoleBytes === 0 && RESET_STATUSES.has(failure.status)
+        ? `the guest reset before its first console line (VMM status ${failure.status})`
+        : undefined;
+    case "hang":
+      return `the guest agent was not ready within ${failure.timeoutMs} ms`;
+    case "host-gone":
+      return `the outer rig VM went away (${failure.cause})`;
+  }
+}
+
+export function describeFailure(failure: BootFailure): string {
+  switch (failure.kind) {
+    case "exited":
+      return `the VMM exited with ${failure.status} before the guest agent was ready`;
+    case "hang":
+      return `the guest agent was not ready within ${failure.timeoutMs} ms`;
+    case "host-gone":
+      return `the outer rig VM went away during the boot: ${failure.cause}`;
+  }
+}

@@ -1,0 +1,30 @@
+import { expect, test } from "bun:test";
+import { RIG_BOOT_ATTEMPTS, retryReason } from "../../e2e/harness/boot_retry.ts";
+
+test("in the rig, a VMM exit before any console output is retried", () => {
+  expect(retryReason("rig", { kind: "exited", status: 0, consoleBytes: 0 }, 1)).toContain(
+    "first console line",
+  );
+});
+
+test("a VMM exit after the guest printed something is the test's failure, not retried", () => {
+  expect(retryReason("rig", { kind: "exited", status: 1, consoleBytes: 120 }, 1)).toBeUndefined();
+});
+
+test("in the rig, a boot that hangs is retried", () => {
+  expect(retryReason("rig", { kind: "hang", timeoutMs: 120_000 }, 1)).toContain("120000 ms");
+});
+
+test("in the rig, a boot whose outer VM went away is retried", () => {
+  expect(retryReason("rig", { kind: "host-gone", cause: "outer QEMU exited with 0" }, 2)).toContain(
+    "outer QEMU exited with 0",
+  );
+});
+
+test("no retry once the rig's attempts are used up", () => {
+  expect(retryReason("rig", { kind: "hang", timeoutMs: 1 }, RIG_BOOT_ATTEMPTS)).toBeUndefined();
+});
+
+test("direct mode never retries, whatever failed", () => {
+  expect(retryReason("direct", { kind: "exited", status: 0, consoleBytes: 0 }, 1)).toBeUndefined();
+});
