@@ -13,6 +13,7 @@ import { type BootFailure, describeFailure, retryReason } from "./boot_retry.ts"
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
 import { hostHasHardwareVirtualization, Rig, rigTtys } from "./rig.ts";
+import { processReportScript } from "./process_report.ts";
 import { SerialPipe } from "./serial_pipe.ts";
 import { shellCommand } from "./shell.ts";
 import { tail, withTimeout } from "./timeout.ts";
@@ -68,6 +69,8 @@ interface RunningVmm {
   log(): Promise<string>;
   /** Logs of whatever hosts the VMM (the outer rig VM's console), for failure reports. */
   hostLogs(): Record<string, string>;
+  /** What the VMM's processes and threads are doing now (process_report.ts), for a hang's failure report. */
+  processReport(): Promise<string>;
   /** Resolves, saying how, if what hosts the VMM (the outer rig VM) goes away; never in direct mode. */
   readonly hostGone: Promise<string>;
   /** performance.now() when the VMM was started. */
@@ -109,6 +112,10 @@ async function startDirect(plan: LaunchPlan): Promise<RunningVmm> {
     launchedAt,
     log: () => withTimeout(output, 5000, () => "VMM output still open").catch((e) => String(e)),
     hostLogs: () => ({}),
+    processReport: async () => {
+      const report = await execWhereVmmRuns(processReportScript(cmd[0]!), { timeoutMs: 10_000 });
+      return report.stdout + report.stderr;
+    },
     hostGone: new Promise<string>(() => {}),
     async kill() {
       proc.kill("SIGKILL");
@@ -264,6 +271,13 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
     launchedAt,
     rigStartMs: rig.startMs,
     hostLogs: () => ({ "rig-console": rig.console.text }),
+    async processReport() {
+      if (!rig.alive) return "(rig is gone)";
+      const report = await rig.control
+        .exec(processReportScript(argv[0]!), { timeoutMs: 10_000 })
+        .catch((e: unknown) => ({ stdout: "", stderr: String(e) }));
+      return report.stdout + report.stderr;
+    },
     hostGone: rig.gone,
     async log() {
       if (!rig.alive) return "(rig is gone)";
@@ -336,7 +350,8 @@ export class TestVm {
       const failure = await waitForAgent(vmm, bootTimeoutMs);
       if (!failure) return new TestVm(vmm, mode, performance.now() - vmm.launchedAt);
       const log = await vmm.log();
-      const logs = { console: vmm.console.text, vmm: log, ...vmm.hostLogs() };
+      const processes = failure.kind === "hang" ? await vmm.processReport() : "";
+      const logs = { console: vmm.console.text, vmm: log, processes, ...vmm.hostLogs() };
       await vmm.kill().catch(() => {});
       vmm.release();
       const saved = saveFailureLogs("boot", logs);
@@ -380,7 +395,8 @@ export class TestVm {
         () => `the VMM did not exit within ${timeoutMs} ms\nconsole:\n${tail(this.console)}`,
       );
     } catch (error) {
-      const logs = { console: this.console, vmm: await this.vmm.log(), ...this.vmm.hostLogs() };
+      const processes = await this.vmm.processReport();
+      const logs = { console: this.console, vmm: await this.vmm.log(), processes, ...this.vmm.hostLogs() };
       await this.stop();
       throw new Error(`${(error as Error).message}\nfull logs: ${saveFailureLogs("exit", logs)}`);
     }
