@@ -12,10 +12,26 @@ for d in /proc/[0-9]*; do
   echo "== pid \${d#/proc/}: $cmd"
   for t in $d/task/*; do
     state=$(sed -n 's/^State:[[:space:]]*//p' $t/status 2> /dev/null)
-    echo "  tid \${t##*/} $(cat $t/comm 2> /dev/null) [$state] wchan=$(cat $t/wchan 2> /dev/null) syscall=$(cut -d' ' -f1-4 $t/syscall 2> /dev/null)"
+    # utime, stime and guest_time in clock ticks (proc(5) stat fields 14, 15 and 43, counted after the comm field).
+    times=$(sed 's/.*) //' $t/stat 2> /dev/null | awk '{ print "utime=" $12 " stime=" $13 " guest=" $41 }')
+    echo "  tid \${t##*/} $(cat $t/comm 2> /dev/null) [$state] $times wchan=$(cat $t/wchan 2> /dev/null) syscall=$(cut -d' ' -f1-4 $t/syscall 2> /dev/null)"
     sed 's/^/      /' $t/stack 2> /dev/null | head -12
   done
   for f in $d/fd/*; do echo "  fd \${f##*/} -> $(readlink $f)"; done
 done
 true`;
 }
+
+/**
+ * Where the host runs KVM itself (inside the outer rig VM): one second of kvm_exit/kvm_entry trace events, which
+ * name each vCPU's guest RIP and exit reason, to tell a guest spinning in its own code from one waiting on the VMM.
+ */
+export const kvmTraceScript = `
+t=/sys/kernel/tracing
+[ -d $t/events ] || mount -t tracefs nodev $t 2> /dev/null
+[ -d $t/events/kvm ] || { echo "no kvm trace events"; exit 0; }
+echo > $t/trace
+echo 1 > $t/events/kvm/kvm_exit/enable
+sleep 1
+echo 0 > $t/events/kvm/kvm_exit/enable
+sed -n 's/.*kvm_exit: *\\(vcpu [0-9]* reason [^ ]* rip [^ ]*\\).*/\\1/p' $t/trace | sort | uniq -c | sort -rn | head -40`;

@@ -13,7 +13,7 @@ import { type BootFailure, describeFailure, retryReason } from "./boot_retry.ts"
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
 import { hostHasHardwareVirtualization, Rig, rigTtys } from "./rig.ts";
-import { processReportScript } from "./process_report.ts";
+import { kvmTraceScript, processReportScript } from "./process_report.ts";
 import { SerialPipe } from "./serial_pipe.ts";
 import { shellCommand } from "./shell.ts";
 import { tail, withTimeout } from "./timeout.ts";
@@ -273,10 +273,12 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
     hostLogs: () => ({ "rig-console": rig.console.text }),
     async processReport() {
       if (!rig.alive) return "(rig is gone)";
-      const report = await rig.control
-        .exec(processReportScript(argv[0]!), { timeoutMs: 10_000 })
-        .catch((e: unknown) => ({ stdout: "", stderr: String(e) }));
-      return report.stdout + report.stderr;
+      const run = (script: string) =>
+        rig.control.exec(script, { timeoutMs: 10_000 }).then(
+          (r) => r.stdout + r.stderr,
+          (e: unknown) => String(e),
+        );
+      return `${await run(processReportScript(argv[0]!))}\n== kvm_exit events in one second (count, vCPU thread, event)\n${await run(kvmTraceScript)}`;
     },
     hostGone: rig.gone,
     async log() {
