@@ -1,6 +1,7 @@
 // Runs inside the outer rig VM (as `BUN_BE_BUN=1 crosvm pss.ts ROOT_PID GUEST_RAM_KIB crosvm|qemu`): the PSS of the VMM
 // process ROOT_PID and all its descendants (crosvm's device processes and their unshare(1) parents), each with
-// the part that is guest RAM. Prints one JSON line: {"processes":[{pid,comm,pssKiB,..,guestRamPssKiB}, ...]}.
+// the part that is guest RAM. Prints one JSON line: {"processes":[{pid,comm,role,pssKiB,..,guestRamPssKiB}, ...]}.
+//   role            "vmm" (ROOT_PID), "device KIND" (crosvm device-process KIND), "unshare", else the comm
 //   pssKiB          "Pss:" of /proc/PID/smaps_rollup (all mappings of the process)
 //   guestRamPssKiB  "Pss:" summed over the guest-RAM mappings in /proc/PID/smaps: crosvm's memfd
 //                   ("/memfd:crosvm_guest (deleted)", mapped by the VMM and by every device process); QEMU's RAM
@@ -69,12 +70,22 @@ function guestRamPss(smaps: string): number {
   return total;
 }
 
+/** What the process is to the VMM: "vmm", "device KIND" (a crosvm device process), or its comm. */
+function roleOf(pid: number, comm: string): string {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  if (comm === "unshare") return "unshare";
+  const at = argv.indexOf("device-process");
+  if (at >= 0) return `device ${argv[at + 1] ?? "?"}`;
+  return pid === root ? "vmm" : comm;
+}
+
 const processes = descendants(root).map((pid) => {
   const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
   return {
     pid,
     comm,
+    role: roleOf(pid, comm),
     pssKiB: field(rollup, "Pss"),
     // Where the PSS lies: anonymous memory (heaps), file pages (the executable, libraries), shared memory.
     pssAnonKiB: field(rollup, "Pss_Anon"),

@@ -49,6 +49,7 @@ function argv(setup: Setup): string[] {
 interface ProcessPss {
   pid: number;
   comm: string;
+  role: string;
   pssKiB: number;
   pssAnonKiB: number;
   pssFileKiB: number;
@@ -105,7 +106,7 @@ const mib = (kib: number, width = 6) => (kib / 1024).toFixed(1).padStart(width);
 function printProcesses(procs: readonly ProcessPss[]): void {
   for (const p of procs)
     console.log(
-      `    ${String(p.pid).padStart(6)} ${p.comm.padEnd(16)} pss ${mib(p.pssKiB, 7)}  anon ${mib(p.pssAnonKiB)}` +
+      `    ${String(p.pid).padStart(6)} ${p.role.padEnd(16)} pss ${mib(p.pssKiB, 7)}  anon ${mib(p.pssAnonKiB)}` +
         `  file ${mib(p.pssFileKiB)}  shmem ${mib(p.pssShmemKiB)}  guest RAM ${mib(p.guestRamPssKiB)}` +
         `  counted ${mib(p.pssKiB - p.guestRamPssKiB)}`,
     );

@@ -23,6 +23,7 @@ import {
   exitCodeFor,
   type ExitState,
 } from "../vm_control/exit_status.ts";
+import { executableStartupPages, releasePages } from "../jail/device_process/startup_pages.ts";
 import { ControlServer } from "../vm_control/server.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
 import { BiosLoader } from "./bios_loader.ts";
@@ -200,6 +201,13 @@ async function runUntilEnd(
     devices.legacy.start();
     threads.go();
     traceStartup("first KVM_RUN");
+    // Start-up touched ~30 MiB of the executable that the running VMM no longer needs (startup_pages.ts);
+    // dropping those clean file pages is what reclaim could do anyway, so a failure here only costs memory.
+    try {
+      releasePages(executableStartupPages());
+    } catch (e) {
+      log.debug(`keeping the executable's start-up pages: ${(e as Error).message}`);
+    }
     const { state, why, failed } = await end.promise;
     if (failed) {
       log.error(`${why}; stopping the VM`);

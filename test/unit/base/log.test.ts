@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { levelFor, parseLogLevelSpec } from "../../../src/base/log.ts";
+import { formatLogRecord, levelFor, parseLogLevelSpec } from "../../../src/base/log.ts";
 
 describe("--log-level spec", () => {
   test("a bare level sets the default", () => {
@@ -38,5 +38,19 @@ describe("--log-level spec", () => {
 
   test("an empty module name is an error", () => {
     expect(() => parseLogLevelSpec("=debug")).toThrow("empty module name");
+  });
+});
+
+describe("log records", () => {
+  test("a record is one line: [module] LEVEL message", () => {
+    const line = formatLogRecord({ tag: "devices::serial", type: "warn", args: ["input closed", 3] });
+
+    expect(line).toBe("[devices::serial] WARN input closed 3\n");
+  });
+
+  test("an error argument shows its stack", () => {
+    const error = new Error("boom");
+
+    expect(formatLogRecord({ tag: "vmm", type: "error", args: [error] })).toContain("Error: boom\n    at ");
   });
 });
