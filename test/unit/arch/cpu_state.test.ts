@@ -45,7 +45,6 @@ function translate(mem: GuestMemory, cr3: bigint, vaddr: number): number | undef
   return undefined;
 }
 
-
 describe("boot page tables", () => {
   test("identity-map the addresses Linux touches at its 64-bit entry", () => {
     const mem = guestMemory(64);
