@@ -13,7 +13,11 @@ import { diesWithParent } from "../../test/e2e/harness/orphan_guard.ts";
 import { SerialPipe } from "../../test/e2e/harness/serial_pipe.ts";
 import { tail } from "../../test/e2e/harness/timeout.ts";
 
-export const crosvmHostPath = join(repoRoot, "dist/crosvm");
+/**
+ * dist/crosvm, or CROSVM_BENCH_BINARY (to compare two builds). The outer image is rebuilt only when an input is
+ * newer than it, so `touch` a binary that is older than the last image before running with it.
+ */
+export const crosvmHostPath = process.env.CROSVM_BENCH_BINARY ?? join(repoRoot, "dist/crosvm");
 const qemuHostPath = Bun.which("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64";
 
 /** The outer initramfs with both nested VMMs and the guest images (built when missing or stale). */

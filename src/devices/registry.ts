@@ -4,5 +4,6 @@ import "./acpi/acpi_pm.ts";
 import "./cmos.ts";
 import "./debugcon.ts";
 import "./i8042.ts";
+import "./pci/config_io_presence.ts";
 import "./pci/ecam_presence.ts";
 import "./serial/uart.ts";

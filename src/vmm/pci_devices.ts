@@ -35,7 +35,6 @@ import {
   PCIE_ECAM_SIZE,
   PciRoot,
 } from "../devices/pci/pci_root.ts";
-import { EcamWithPresence, PciPresence } from "../devices/pci/ecam_presence.ts";
 import { PciBarBusDevice, type PciDevice } from "../devices/pci/pci_device.ts";
 import { PvPanic } from "../devices/pvpanic.ts";
 import { VIRTIO_BAR, VirtioPciDevice } from "../devices/virtio/virtio_pci_device.ts";
@@ -136,17 +135,15 @@ export async function createPciDevices(opts: {
     log.debug(`${d.debugLabel}: BAR${index} 0x${from.toString(16)} -> 0x${to.toString(16)} (not remapped)`);
   const configIo = root.configIo((data) => writeResetControl(opts.resetEventFd, data));
   io.insert(hub.wrap(configIo), PCI_CONFIG_IO_BASE, PCI_CONFIG_IO_LEN);
-  // Absent functions answer in the vCPU thread; Linux probes all 64 buses of the ECAM window at boot.
-  const presence = new PciPresence();
-  presence.add({ bus: 0, device: 0, function: 0 });
-  mmio.insert(new EcamWithPresence(hub.wrap(root.ecam()), presence), PCIE_ECAM_BASE, PCIE_ECAM_SIZE);
+  // Both configuration mechanisms answer absent functions in the vCPU thread (their vcpuShare, from the root's
+  // presence map); Linux probes every slot of the 64 buses the MCFG announces at boot.
+  mmio.insert(hub.wrap(root.ecam()), PCIE_ECAM_BASE, PCIE_ECAM_SIZE);
 
   const allocator = new BarAllocator(memory.end);
   const routes = new GsiRoutes(vm);
   /** attachPciDevice maps the BARs for this thread; the vCPU Workers reach them through the hub instead. */
   const attachThroughHub = (device: PciDevice) => {
     const at = attachPciDevice(root, allocator, mmio, device);
-    presence.add(at.address);
     for (const bar of at.bars) {
       mmio.remove(bar.addr);
       mmio.insert(hub.wrap(new PciBarBusDevice(device, bar.index)), bar.addr, bar.size);

@@ -25,10 +25,10 @@ import { KVM_RUN } from "../../ffi/kvm_structs.ts";
 import { errno } from "../../ffi/libc.ts";
 import { errnoName } from "../../ffi/errno.ts";
 import { logger } from "../base/log.ts";
-import type { Bus } from "../devices/bus.ts";
 import { formatRegisterDump } from "../hypervisor/register_dump.ts";
 import type { Vcpu } from "../hypervisor/vcpu.ts";
 import type { ExitState } from "../vm_control/exit_status.ts";
+import type { ExitBus } from "./exit_profile.ts";
 import { consumeKickSignal } from "./vcpu_kick.ts";
 import { parkWhilePaused, pauseRequested } from "./vcpu_pause.ts";
 import { CONTROL_STOP } from "./vcpu_protocol.ts";
@@ -45,8 +45,8 @@ export interface VcpuOutcome {
 
 export interface VcpuLoopContext {
   readonly vcpu: Vcpu;
-  readonly io: Bus;
-  readonly mmio: Bus;
+  readonly io: ExitBus;
+  readonly mmio: ExitBus;
   /**
    * Shared control words (vcpu_protocol.ts): at each kick (EINTR) the loop returns if CONTROL_STOP is set and parks
    * while CONTROL_PAUSE is set (vcpu_pause.ts). A shorter array (benchmarks) may leave out the pause words.

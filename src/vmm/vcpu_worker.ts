@@ -3,6 +3,7 @@
 import { setLogLevelSpec } from "../base/log.ts";
 import { reviveBus } from "../devices/shared_device.ts";
 import { Vcpu } from "../hypervisor/vcpu.ts";
+import { ExitProfile, exitProfileEnabled } from "./exit_profile.ts";
 import { prepareKickSignal } from "./vcpu_kick.ts";
 import { runVcpuLoop } from "./vcpu_loop.ts";
 import { CONTROL_GO, CONTROL_STOP, type VcpuWorkerInit, type VcpuWorkerMessage } from "./vcpu_protocol.ts";
@@ -43,8 +44,9 @@ self.onmessage = (event: MessageEvent<VcpuWorkerInit>) => {
     return;
   }
   let outcome;
+  const profile = exitProfileEnabled() ? new ExitProfile(init.cpu, io, mmio) : undefined;
   try {
-    outcome = runVcpuLoop({ vcpu, io, mmio, control });
+    outcome = runVcpuLoop({ vcpu, io: profile?.io ?? io, mmio: profile?.mmio ?? mmio, control });
   } catch (e) {
     // A device threw out of the Bus; devices must not, so this is a VMM bug: end the VM with a crash.
     outcome = {
@@ -52,5 +54,6 @@ self.onmessage = (event: MessageEvent<VcpuWorkerInit>) => {
       reason: `vCPU ${init.cpu}: ${(e as Error).stack ?? (e as Error).message}`,
     };
   }
+  if (profile) process.stderr.write(profile.report());
   post({ type: "exit", cpu: init.cpu, outcome });
 };

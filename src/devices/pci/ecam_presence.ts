@@ -1,8 +1,7 @@
 // The ECAM window as the vCPU threads see it: configuration reads of functions that do not exist answer all-ones
 // right in the vCPU thread, and only accesses to present functions go on to the PCI root (which lives on the main
-// thread, a costly hop). Linux probes every slot of every bus the MCFG table announces (64 buses, about 2,000
-// reads at boot), nearly all of them empty. The presence map is one bit per bus/device/function in a
-// SharedArrayBuffer, filled by the VMM as it places devices.
+// thread, a costly hop). The port mechanism (0xCF8/0xCFC) has the same wrapper in config_io_presence.ts; both
+// read the presence map (presence.ts) that the PCI root fills as devices are added.
 import type { BusDevice } from "../bus.ts";
 import {
   type DeviceShare,
@@ -10,37 +9,16 @@ import {
   reviveDevice,
   type ShareableDevice,
 } from "../shared_device.ts";
-import type { PciAddress } from "./pci_root.ts";
-import { PciEcam } from "./pci_root.ts";
+import { ecamBus, ecamDevice, ecamFunction } from "./config_address.ts";
+import { PciPresence } from "./presence.ts";
+// The registry imports this module for the vCPU threads; the port-mechanism wrapper registers with it.
+import "./config_io_presence.ts";
+
+export { PciPresence } from "./presence.ts";
 
 export const ECAM_PRESENCE_KIND = "pci-ecam-presence";
 
-/** One bit per (bus, device, function): 256 * 32 * 8 bits. */
-const PRESENCE_BYTES = (256 * 32 * 8) / 8;
-
-export class PciPresence {
-  readonly #bits: Uint8Array;
-
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(PRESENCE_BYTES)) {
-    this.#bits = new Uint8Array(buffer);
-  }
-
-  static index(bus: number, dev: number, fn: number): number {
-    return (bus << 8) | (dev << 3) | fn;
-  }
-
-  add(at: PciAddress): void {
-    const i = PciPresence.index(at.bus, at.device, at.function);
-    this.#bits[i >> 3]! |= 1 << (i & 7);
-  }
-
-  has(bus: number, dev: number, fn: number): boolean {
-    const i = PciPresence.index(bus, dev, fn);
-    return (this.#bits[i >> 3]! & (1 << (i & 7))) !== 0;
-  }
-}
-
-interface EcamPresenceState {
+export interface EcamPresenceState {
   readonly presence: SharedArrayBuffer;
   readonly inner: DeviceShare;
 }
@@ -59,8 +37,7 @@ export class EcamWithPresence implements ShareableDevice {
   }
 
   #present(offset: number): boolean {
-    const a = PciEcam.decode(offset);
-    return this.#presence.has(a.bus, a.dev, a.fn);
+    return this.#presence.has(ecamBus(offset), ecamDevice(offset), ecamFunction(offset));
   }
 
   read(offset: number, data: Uint8Array): void {
@@ -74,9 +51,14 @@ export class EcamWithPresence implements ShareableDevice {
 
   share(): DeviceShare {
     if (!this.inner.share) throw new Error(`${this.debugLabel}: the wrapped ECAM device cannot be shared`);
-    const state: EcamPresenceState = { presence: this.#presence.buffer, inner: this.inner.share() };
-    return { kind: ECAM_PRESENCE_KIND, state };
+    return ecamPresenceShare(this.#presence, this.inner.share());
   }
+}
+
+/** How a Worker revives an EcamWithPresence over `inner` (see PciEcam.vcpuShare). */
+export function ecamPresenceShare(presence: PciPresence, inner: DeviceShare): DeviceShare {
+  const state: EcamPresenceState = { presence: presence.buffer, inner };
+  return { kind: ECAM_PRESENCE_KIND, state };
 }
 
 registerDeviceKind(ECAM_PRESENCE_KIND, (raw) => {

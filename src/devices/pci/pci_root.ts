@@ -1,9 +1,36 @@
 // The PCI root complex: functions by bus/device/function, reached through configuration mechanism #1
 // (I/O ports 0xCF8 address / 0xCFC data, PCI 3.0 section 3.2.2.3.2) and PCIe ECAM (PCIe 4.0 section 7.2.2,
 // offset = bus << 20 | device << 15 | function << 12 | register). Host bridge 00:00.0 is always present.
+//
+// Both mechanisms live on the main thread; the vCPU threads reach them through the main-thread hub, which asks a
+// device for its vcpuShare(): the vCPU-side wrapper that answers accesses to absent functions (and, for the port
+// mechanism, CONFIG_ADDRESS) in the vCPU thread from shared memory (config_io_presence.ts, ecam_presence.ts).
 import type { BusDevice } from "../bus.ts";
+import type { DeviceShare } from "../shared_device.ts";
+import {
+  CONFIG_DATA_OFFSET,
+  CONFIG_IO_PRESENCE_KIND,
+  ConfigAddressLatch,
+  ConfigIoAccess,
+  type ConfigIoPresenceState,
+  classifyConfigIo,
+} from "./config_io_presence.ts";
+import {
+  configAddressBus,
+  configAddressDevice,
+  configAddressFunction,
+  configAddressRegister,
+  dwordOf,
+  ecamBus,
+  ecamDevice,
+  ecamFunction,
+  ecamRegister,
+  extractBytes,
+} from "./config_address.ts";
 import { PCI_BAR0, PCI_BAR_COUNT, PCI_CONFIG_REGS, PciConfiguration } from "./config_space.ts";
+import { ecamPresenceShare } from "./ecam_presence.ts";
 import type { PciDevice } from "./pci_device.ts";
+import { PciPresence } from "./presence.ts";
 
 export const PCI_CONFIG_IO_BASE = 0xcf8;
 export const PCI_CONFIG_IO_LEN = 8;
@@ -59,6 +86,8 @@ export class HostBridge implements PciDevice {
 
 export class PciRoot {
   readonly #devices = new Map<number, PciDevice>();
+  /** Every function added, for the vCPU threads' absent-function answers. */
+  readonly presence = new PciPresence();
   onBarMoved: BarMovedListener = () => {};
 
   constructor() {
@@ -75,6 +104,7 @@ export class PciRoot {
         `${device.debugLabel}: PCI address ${formatPciAddress(at)} is already used by ${other.debugLabel}`,
       );
     this.#devices.set(k, device);
+    this.presence.add(at);
   }
 
   /** The first free device number on bus 0 (function 0), for devices given no address. */
@@ -139,15 +169,11 @@ export class PciRoot {
   }
 }
 
-/** Reads `data.length` bytes at byte `shift` of a dword. */
-function extract(dword: number, shift: number, data: Uint8Array): void {
-  for (let i = 0; i < data.length; i++) data[i] = shift + i < 4 ? (dword >>> (8 * (shift + i))) & 0xff : 0xff;
-}
-
-/** CONFIG_ADDRESS (0xCF8): enable bit 31, bus 23:16, device 15:11, function 10:8, register 7:2. */
+/** CONFIG_ADDRESS (0xCF8) selects the function and register that the data port (0xCFC..0xCFF) reaches. */
 export class PciConfigIo implements BusDevice {
   readonly debugLabel = "pci config io";
-  #address = 0;
+  /** Shared with the vCPU threads, which set it without calling the main thread (config_io_presence.ts). */
+  readonly latch = new ConfigAddressLatch();
 
   constructor(
     readonly root: PciRoot,
@@ -155,40 +181,58 @@ export class PciConfigIo implements BusDevice {
   ) {}
 
   read(offset: number, data: Uint8Array): void {
-    if (offset < 4) {
-      // Only the whole dword is CONFIG_ADDRESS; Linux's type-1 probe writes and reads it back as a dword.
-      extract(this.#address, offset, data);
-      return;
+    const a = this.latch.value;
+    switch (classifyConfigIo(offset, data.length, false, a)) {
+      case ConfigIoAccess.Address:
+        // Only the whole dword is CONFIG_ADDRESS; Linux's type-1 probe writes and reads it back as a dword.
+        extractBytes(a, offset, data);
+        return;
+      case ConfigIoAccess.Function: {
+        const dword = this.root.configRead(
+          configAddressBus(a),
+          configAddressDevice(a),
+          configAddressFunction(a),
+          configAddressRegister(a),
+        );
+        extractBytes(dword, offset - CONFIG_DATA_OFFSET, data);
+        return;
+      }
+      default:
+        data.fill(0xff);
     }
-    const a = this.#address;
-    if (!(a & 0x8000_0000) || offset - 4 + data.length > 4) {
-      data.fill(0xff);
-      return;
-    }
-    const dword = this.root.configRead((a >>> 16) & 0xff, (a >>> 11) & 0x1f, (a >>> 8) & 7, (a >>> 2) & 0x3f);
-    extract(dword, offset - 4, data);
   }
 
   write(offset: number, data: Uint8Array): void {
-    if (offset === 0 && data.length === 4) {
-      this.#address = new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true) & 0x80ff_fffc;
-      return;
+    const a = this.latch.value;
+    switch (classifyConfigIo(offset, data.length, true, a)) {
+      case ConfigIoAccess.Address:
+        this.latch.set(dwordOf(data));
+        return;
+      case ConfigIoAccess.ResetControl:
+        this.onResetControl?.(data);
+        return;
+      case ConfigIoAccess.Function:
+        this.root.configWrite(
+          configAddressBus(a),
+          configAddressDevice(a),
+          configAddressFunction(a),
+          configAddressRegister(a),
+          offset - CONFIG_DATA_OFFSET,
+          data,
+        );
+        return;
+      default:
     }
-    if (offset === 1 && data.length === 1) {
-      this.onResetControl?.(data);
-      return;
-    }
-    if (offset < 4) return;
-    const a = this.#address;
-    if (!(a & 0x8000_0000) || offset - 4 + data.length > 4) return;
-    this.root.configWrite(
-      (a >>> 16) & 0xff,
-      (a >>> 11) & 0x1f,
-      (a >>> 8) & 7,
-      (a >>> 2) & 0x3f,
-      offset - 4,
-      data,
-    );
+  }
+
+  /** The vCPU-side device: CONFIG_ADDRESS and absent functions there, the rest forwarded to `forward` (this). */
+  vcpuShare(forward: DeviceShare): DeviceShare {
+    const state: ConfigIoPresenceState = {
+      latch: this.latch.buffer,
+      presence: this.root.presence.buffer,
+      inner: forward,
+    };
+    return { kind: CONFIG_IO_PRESENCE_KIND, state };
   }
 }
 
@@ -198,10 +242,10 @@ export class PciEcam implements BusDevice {
 
   static decode(offset: number): { bus: number; dev: number; fn: number; reg: number; byte: number } {
     return {
-      bus: (offset >>> 20) & 0xff,
-      dev: (offset >>> 15) & 0x1f,
-      fn: (offset >>> 12) & 7,
-      reg: (offset & 0xfff) >>> 2,
+      bus: ecamBus(offset),
+      dev: ecamDevice(offset),
+      fn: ecamFunction(offset),
+      reg: ecamRegister(offset),
       byte: offset & 3,
     };
   }
@@ -212,12 +256,17 @@ export class PciEcam implements BusDevice {
       data.fill(0xff);
       return;
     }
-    extract(this.root.configRead(a.bus, a.dev, a.fn, a.reg), a.byte, data);
+    extractBytes(this.root.configRead(a.bus, a.dev, a.fn, a.reg), a.byte, data);
   }
 
   write(offset: number, data: Uint8Array): void {
     const a = PciEcam.decode(offset);
     if (a.byte + data.length > 4) return;
     this.root.configWrite(a.bus, a.dev, a.fn, a.reg, a.byte, data);
+  }
+
+  /** The vCPU-side device: absent functions read all-ones there, the rest is forwarded to `forward` (this). */
+  vcpuShare(forward: DeviceShare): DeviceShare {
+    return ecamPresenceShare(this.root.presence, forward);
   }
 }

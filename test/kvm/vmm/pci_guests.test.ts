@@ -54,6 +54,15 @@ describe("PCI bus 0 through 0xCF8/0xCFC", () => {
   });
 });
 
+describe("a Linux-style scan of 64 buses through 0xCF8/0xCFC", () => {
+  test("only the host bridge and virtio-rng answer, and CONFIG_ADDRESS reads back the last slot", async () => {
+    const r = await runCrosvm(["run", "--bios", await guestImage("pci_peer_scan")]);
+
+    expect(r.stdout).toBe("00000002\n803FF800\n");
+    expect(r.status).toBe(0);
+  });
+});
+
 describe("PCI configuration through the ECAM window", () => {
   test("present functions answer with their IDs and an empty bus reads all-ones", async () => {
     const r = await runCrosvm(["run", "--bios", await guestImage("ecam_scan")]);

@@ -1,6 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import type { BusDevice } from "../../../src/devices/bus.ts";
+import { PciConfiguration } from "../../../src/devices/pci/config_space.ts";
 import { EcamWithPresence, PciPresence } from "../../../src/devices/pci/ecam_presence.ts";
+import type { PciDevice } from "../../../src/devices/pci/pci_device.ts";
+import { PciRoot } from "../../../src/devices/pci/pci_root.ts";
+import { registerDeviceKind, reviveDevice } from "../../../src/devices/shared_device.ts";
 
 class CountingDevice implements BusDevice {
   readonly debugLabel = "ecam";
@@ -13,6 +17,17 @@ class CountingDevice implements BusDevice {
   write(): void {
     this.writes++;
   }
+}
+
+class CountingPciDevice implements PciDevice {
+  readonly debugLabel = "test function";
+  readonly config = new PciConfiguration({ vendorId: 0x1234, deviceId: 1, classCode: 0xff, subclass: 0 });
+  readConfigRegister(reg: number): number {
+    return this.config.readReg(reg);
+  }
+  writeConfigRegister(): void {}
+  readBar(): void {}
+  writeBar(): void {}
 }
 
 const ecamOffset = (bus: number, dev: number, fn: number, reg = 0) =>
@@ -61,5 +76,32 @@ describe("ECAM with a presence map", () => {
     expect(presence.has(1, 2, 3)).toBe(true);
     expect(presence.has(1, 2, 4)).toBe(false);
     expect(presence.has(2, 2, 3)).toBe(false);
+  });
+});
+
+describe("the PCI root's ECAM window in the vCPU thread", () => {
+  test("the root marks every function it adds as present, the host bridge included", () => {
+    const root = new PciRoot();
+
+    root.add(new CountingPciDevice(), { bus: 0, device: 4, function: 2 });
+
+    expect(root.presence.has(0, 0, 0)).toBe(true);
+    expect(root.presence.has(0, 4, 2)).toBe(true);
+    expect(root.presence.has(0, 4, 0)).toBe(false);
+  });
+
+  test("its vCPU share answers absent functions itself and forwards present ones", () => {
+    const root = new PciRoot();
+    const forward = new CountingDevice();
+    registerDeviceKind("test-forward-ecam", () => forward);
+    const ecam = reviveDevice(root.ecam().vcpuShare({ kind: "test-forward-ecam", state: null }));
+    const [absent, present] = [new Uint8Array(4), new Uint8Array(4)];
+
+    ecam.read(ecamOffset(1, 0, 0), absent);
+    ecam.read(ecamOffset(0, 0, 0), present);
+
+    expect([...absent]).toEqual([0xff, 0xff, 0xff, 0xff]);
+    expect([...present]).toEqual([0x11, 0x11, 0x11, 0x11]);
+    expect(forward.reads).toBe(1);
   });
 });

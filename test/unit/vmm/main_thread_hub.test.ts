@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { BusDevice } from "../../../src/devices/bus.ts";
-import { MainThreadHub } from "../../../src/vmm/main_thread_hub.ts";
+import type { DeviceShare } from "../../../src/devices/shared_device.ts";
+import { MAIN_THREAD_DEVICE_KIND, MainThreadHub } from "../../../src/vmm/main_thread_hub.ts";
 
 class RegisterFile implements BusDevice {
   readonly debugLabel = "registers";
@@ -57,5 +58,19 @@ describe("MainThreadHub", () => {
     shared.write(0, Uint8Array.of(7));
 
     expect(device.bytes[0]).toBe(7);
+  });
+});
+
+describe("MainThreadHub with a device that has a vCPU side", () => {
+  test("the Workers get the device's vCPU share, wrapped around the hub client", () => {
+    hub = new MainThreadHub();
+    const device = Object.assign(new RegisterFile(), {
+      vcpuShare: (forward: DeviceShare): DeviceShare => ({ kind: "vcpu-side", state: forward }),
+    });
+
+    const share = hub.wrap(device).share();
+
+    expect(share.kind).toBe("vcpu-side");
+    expect((share.state as DeviceShare).kind).toBe(MAIN_THREAD_DEVICE_KIND);
   });
 });
