@@ -1,7 +1,8 @@
 // Microbenchmark of the device-side virtio-blk path, without the nested rig: a VirtioBlock over a raw temp file,
 // a split queue in fake guest memory (FakeDriverQueue), one request in flight at a time (queue depth 1: post a
 // chain, queueNotify, read the used entry). Measures 4 KiB random reads and 1 MiB reads made of 256 x 4 KiB
-// segments (an indirect table, as Linux builds large requests), and compares each with the same number of bare
+// segments (an indirect table, as Linux builds large requests; the segments are every other guest page, as scattered
+// as a guest's pages are, so that none merge into one iovec), and compares each with the same number of bare
 // preadv(2) calls over the same buffers, so the share spent outside the system call shows. Also times one wakeup
 // of the device process's poll loop (poll over control socket + queue eventfd, then the eventfd read).
 // Usage: bun bench/blk/device_path.ts [REQUESTS]   (default 20000; 1 MiB reads: REQUESTS / 10; best of 5 runs)
@@ -53,13 +54,15 @@ const path = join(dir, "disk.img");
 }
 const disk = openDisk(path, {});
 const dev = new VirtioBlock({ disk, readOnly: false, sparse: true, blockSize: 512 });
-// Guest RAM: rings at 0x1000.., request buffers from 0x10000, 2 MiB of data room.
+// Guest RAM: rings at 0x1000.., request buffers from 0x10000, 2 x 1 MiB of data room (every other page used).
 const drv = new FakeDriverQueue(256, undefined, 4 << 20);
 dev.activate(drv.mem, new FakeInterrupt(), new Map([[0, drv.activate()]]));
 
 const headerAddr = drv.alloc(16);
 const statusAddr = drv.alloc(1);
-const dataAddr = (drv.alloc(SEGMENTS * PAGE + PAGE) + PAGE - 1) & ~(PAGE - 1);
+const dataAddr = (drv.alloc(2 * SEGMENTS * PAGE + PAGE) + PAGE - 1) & ~(PAGE - 1);
+/** Guest address of data segment `s`: every other page. */
+const segment = (s: number) => dataAddr + 2 * s * PAGE;
 const tableAddr = drv.alloc((SEGMENTS + 2) * 16);
 drv.mem.writeU32(headerAddr, VIRTIO_BLK_T_IN);
 
@@ -105,7 +108,7 @@ drv.writeDescriptor(DESC_BASE, 2, { addr: statusAddr, len: 1, flags: VIRTQ_DESC_
 drv.writeDescriptor(tableAddr, 0, { addr: headerAddr, len: 16, flags: VIRTQ_DESC_F_NEXT, next: 1 });
 for (let s = 0; s < SEGMENTS; s++)
   drv.writeDescriptor(tableAddr, 1 + s, {
-    addr: dataAddr + s * PAGE,
+    addr: segment(s),
     len: PAGE,
     flags: VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
     next: 2 + s,
@@ -128,7 +131,7 @@ const fd = openSync(path, "r");
 const iov4k = new BigUint64Array([BigInt(ptr(drv.mem.slice(dataAddr, PAGE))), BigInt(PAGE)]);
 const iov1m = new BigUint64Array(2 * SEGMENTS);
 for (let s = 0; s < SEGMENTS; s++) {
-  iov1m[2 * s] = BigInt(ptr(drv.mem.slice(dataAddr + s * PAGE, PAGE)));
+  iov1m[2 * s] = BigInt(ptr(drv.mem.slice(segment(s), PAGE)));
   iov1m[2 * s + 1] = BigInt(PAGE);
 }
 
@@ -153,7 +156,7 @@ drv.mem.writeU32(outHeaderAddr, VIRTIO_BLK_T_OUT);
 drv.writeDescriptor(outTableAddr, 0, { addr: outHeaderAddr, len: 16, flags: VIRTQ_DESC_F_NEXT, next: 1 });
 for (let s = 0; s < SEGMENTS; s++)
   drv.writeDescriptor(outTableAddr, 1 + s, {
-    addr: dataAddr + s * PAGE,
+    addr: segment(s),
     len: PAGE,
     flags: VIRTQ_DESC_F_NEXT,
     next: 2 + s,

@@ -76,7 +76,27 @@ export class IovecList {
     this.bytes = 0;
   }
 
-  /** Appends [hostAddr, hostAddr+len); false when the list is full (IOV_MAX entries). */
+  /**
+   * Appends [hostAddr, hostAddr+len), growing the last entry instead when the range continues it (guest pages
+   * that lie back to back in host memory); false when a new entry is needed and the list is full (IOV_MAX).
+   */
+  append(hostAddr: number, len: number): boolean {
+    const i = this.count - 1;
+    const w = this.words;
+    if (i >= 0) {
+      const last = w[4 * i]! + w[4 * i + 1]! * 2 ** 32;
+      const lastLen = w[4 * i + 2]!;
+      // iov_len is kept below 2^32 here (its upper word stays 0); a chain's total is at most 2^32 anyway.
+      if (last + lastLen === hostAddr && lastLen + len < 2 ** 32) {
+        w[4 * i + 2] = lastLen + len;
+        this.bytes += len;
+        return true;
+      }
+    }
+    return this.push(hostAddr, len);
+  }
+
+  /** Appends [hostAddr, hostAddr+len) as an entry of its own; false when the list is full (IOV_MAX entries). */
   push(hostAddr: number, len: number): boolean {
     const i = this.count;
     if (i >= IOV_MAX) return false;

@@ -1,7 +1,7 @@
 // The one queue-processing loop every device uses: pop chains -> handle each -> add_used -> at most one
 // interrupt at the end, when the driver wants one (2.7.10). A refused chain (bad descriptor) is handed back with
 // length 0; a handler that throws fails only its own request; a faulted queue marks the device DEVICE_NEEDS_RESET.
-import type { DescriptorChain } from "./descriptor_chain.ts";
+import type { ChainBuffers, DescriptorChain } from "./descriptor_chain.ts";
 import type { Interrupt } from "./interrupt.ts";
 import type { Queue } from "./split_queue.ts";
 
@@ -26,10 +26,44 @@ export function processQueue(
   log: QueueLog,
   options: ProcessOptions = {},
 ): number {
+  return drain(
+    queue,
+    interrupt,
+    log,
+    () => (!options.more || options.more() ? queue.pop() : undefined),
+    handle,
+  );
+}
+
+/** Handles one good chain given as ChainBuffers; returns the bytes written into its device-writable buffers. */
+export type BuffersHandler = (chain: ChainBuffers) => number;
+
+/**
+ * processQueue for a device on a hot path: each chain is read into `buffers` (reused, so no object per chain or
+ * buffer) rather than into a DescriptorChain.
+ */
+export function processQueueBuffers(
+  queue: Queue,
+  interrupt: Interrupt,
+  buffers: ChainBuffers,
+  handle: BuffersHandler,
+  log: QueueLog,
+): number {
+  return drain(queue, interrupt, log, () => (queue.popInto(buffers) ? buffers : undefined), handle);
+}
+
+/** The loop itself, over whichever form `next` pops chains in. */
+function drain<C extends { readonly head: number; readonly error: string | undefined }>(
+  queue: Queue,
+  interrupt: Interrupt,
+  log: QueueLog,
+  next: () => C | undefined,
+  handle: (chain: C) => number,
+): number {
   let used = 0;
   try {
-    while (!options.more || options.more()) {
-      const chain = queue.pop();
+    for (;;) {
+      const chain = next();
       if (!chain) break;
       let len = 0;
       if (chain.error) {

@@ -13,7 +13,13 @@ import {
   VIRTQ_USED_ELEM_SIZE,
   featureBit,
 } from "./constants.ts";
-import { type ChainLimits, type DescriptorChain, readDescriptorChain } from "./descriptor_chain.ts";
+import {
+  type ChainBuffers,
+  type ChainLimits,
+  type DescriptorChain,
+  readChainInto,
+  readDescriptorChain,
+} from "./descriptor_chain.ts";
 
 /** Byte sizes of the three areas (2.7 "Split Virtqueues": the table at 2.7.5, driver area 2.7.6, device 2.7.8). */
 export const descTableSize = (size: number) => VIRTQ_DESC_SIZE * size;
@@ -156,8 +162,27 @@ export class Queue {
    * breaks a rule comes back with `error` set; it must still be returned with `addUsed(chain.head, 0)`.
    */
   pop(): DescriptorChain | undefined {
+    const head = this.#takeHead();
+    if (head < 0) return undefined;
+    const chain = readDescriptorChain(this.#mem!, this.descTable, head, this.#limits);
+    return this.#faultOnLostHead(head, chain.error) ? undefined : chain;
+  }
+
+  /**
+   * Like `pop`, into reusable typed arrays (no object per buffer; `out.mem` must be this queue's memory): false
+   * when nothing is available. A refused chain comes back with `out.error` set and must still be returned.
+   */
+  popInto(out: ChainBuffers): boolean {
+    const head = this.#takeHead();
+    if (head < 0) return false;
+    readChainInto(this.descTable, head, this.#limits, out);
+    return !this.#faultOnLostHead(head, out.error);
+  }
+
+  /** Takes the next available head index (advancing avail_event with EVENT_IDX), or -1 when there is none. */
+  #takeHead(): number {
     const mem = this.#mem;
-    if (!mem || this.pending() === 0) return undefined;
+    if (!mem || this.pending() === 0) return -1;
     const slot = this.#nextAvail % this.size;
     const head = mem.readU16(this.availRing + 4 + 2 * slot);
     this.#nextAvail = (this.#nextAvail + 1) & 0xffff;
@@ -165,13 +190,14 @@ export class Queue {
     if (this.#eventIdx) mem.writeU16(this.usedRing + 4 + VIRTQ_USED_ELEM_SIZE * this.size, this.#nextAvail);
     if (this.#limits.queueSize !== this.size || this.#limits.indirect !== this.#indirect)
       this.#limits = { queueSize: this.size, indirect: this.#indirect };
-    const chain = readDescriptorChain(mem, this.descTable, head, this.#limits);
-    if (chain.error && head >= this.size) {
-      // The id could not be returned to the driver: the queue cannot continue.
-      this.#fault = chain.error;
-      return undefined;
-    }
-    return chain;
+    return head;
+  }
+
+  /** A bad head cannot even be returned to the driver: the queue cannot continue (true when faulted). */
+  #faultOnLostHead(head: number, error: string | undefined): boolean {
+    if (!error || head < this.size) return false;
+    this.#fault = error;
+    return true;
   }
 
   /** Puts `head` into the used ring with `len` bytes written, then publishes the new used idx (2.7.8). */

@@ -5,10 +5,10 @@
 import { logger } from "../../../base/log.ts";
 import type { DiskFile } from "../../../disk/disk_file.ts";
 import { type IovecDisk, IovecList, isIovecDisk } from "../../../disk/raw.ts";
-import type { DescriptorChain } from "../descriptor_chain.ts";
+import { ChainBuffers } from "../descriptor_chain.ts";
 import { VIRTIO_ID_BLOCK, featureBit } from "../constants.ts";
 import { type ActiveState, BASE_FEATURES, VirtioDeviceBase } from "../device_base.ts";
-import { processQueue } from "../process_queue.ts";
+import { processQueueBuffers } from "../process_queue.ts";
 import type { Queue } from "../split_queue.ts";
 import {
   BLOCK_CONFIG_SIZE,
@@ -90,8 +90,10 @@ export class VirtioBlock extends VirtioDeviceBase {
   readonly #iovecDisk: IovecDisk | undefined;
   readonly #iovecs = new IovecList();
   readonly #transfer: Transfer = { write: false, sector: 0, length: 0, statusAddr: 0 };
-  readonly #handleChain = (chain: DescriptorChain): number =>
-    this.#fastTransfer(chain) ?? this.handle(decodeRequest(chain));
+  /** Where each chain is read (its memory is set at activation). */
+  #buffers: ChainBuffers | undefined;
+  readonly #handleChain = (chain: ChainBuffers): number =>
+    this.#fastTransfer(chain) ?? this.handle(decodeRequest(chain.toChain()));
 
   constructor(options: BlockOptions) {
     super();
@@ -165,7 +167,12 @@ export class VirtioBlock extends VirtioDeviceBase {
   }
 
   protected processQueue(_index: number, queue: Queue, active: ActiveState): void {
-    processQueue(queue, active.interrupt, this.#handleChain, this.log);
+    let buffers = this.#buffers;
+    if (buffers === undefined || buffers.mem !== active.mem) {
+      buffers = new ChainBuffers(active.mem);
+      this.#buffers = buffers;
+    }
+    processQueueBuffers(queue, active.interrupt, buffers, this.#handleChain, this.log);
   }
 
   /**
@@ -174,20 +181,16 @@ export class VirtioBlock extends VirtioDeviceBase {
    * not complete in full (end of file, an error, an O_DIRECT disk): the general path then runs it from the
    * start and reports whatever is wrong. Redoing is safe: a read or write of the same bytes is idempotent.
    */
-  #fastTransfer(chain: DescriptorChain): number | undefined {
+  #fastTransfer(chain: ChainBuffers): number | undefined {
     const disk = this.#iovecDisk;
     const t = this.#transfer;
     if (!disk || !decodeTransfer(chain, t)) return undefined;
     if ((t.write && this.readOnly) || !this.#inRange(t.sector, t.length)) return undefined;
-    const mem = chain.mem;
-    const d = chain.descriptors;
     const iov = this.#iovecs;
     iov.clear();
-    for (let i = 1; i < d.length - 1; i++) {
-      const b = d[i]!;
-      const host = mem.hostAddress(b.addr, b.len);
-      if (host < 0 || !iov.push(host, b.len)) return undefined;
-    }
+    const host = chain.host;
+    const len = chain.len;
+    for (let i = 1; i < chain.count - 1; i++) if (!iov.append(host[i]!, len[i]!)) return undefined;
     const offset = t.sector * SECTOR_SIZE;
     let done: number;
     try {
@@ -196,7 +199,7 @@ export class VirtioBlock extends VirtioDeviceBase {
       return undefined;
     }
     if (done !== t.length) return undefined;
-    mem.writeU8(t.statusAddr, VIRTIO_BLK_S_OK);
+    chain.mem.writeU8(t.statusAddr, VIRTIO_BLK_S_OK);
     return t.write ? 1 : t.length + 1;
   }
 

@@ -1,7 +1,7 @@
 // Decoding a virtio-blk request (virtio 1.2 section 5.2.6) from a descriptor chain into a typed request, apart
 // from executing it. Layout: a 16-byte device-readable header, then data (readable for OUT, writable for IN and
 // GET_ID, readable discard/write-zeroes segments), then one device-writable status byte at the very end.
-import type { DescriptorChain } from "../descriptor_chain.ts";
+import type { ChainBuffers, DescriptorChain } from "../descriptor_chain.ts";
 import { Reader, Writer } from "../descriptor_utils.ts";
 import {
   DISCARD_SEGMENT_SIZE,
@@ -82,36 +82,36 @@ export interface Transfer {
 
 /**
  * The fast path for the requests that make up nearly all traffic, IN and OUT in the shape drivers build them:
- * the first descriptor is exactly the 16-byte readable header, the last exactly the one writable status byte,
- * and every descriptor between is non-empty and goes the transfer's way. Fills `out` and returns true for such a
- * request with a good sector and whole sectors of data; returns false for anything else, which decodeRequest
- * then decodes (and refuses) in full. The chain's buffers were checked against guest RAM when it was read.
+ * the first buffer is exactly the 16-byte readable header, the last exactly the one writable status byte, and
+ * every buffer between is non-empty and goes the transfer's way. Fills `out` and returns true for such a request
+ * with a good sector and whole sectors of data; returns false for anything else, which decodeRequest then
+ * decodes (and refuses) in full. The chain's buffers were checked against guest RAM when it was read.
  */
-export function decodeTransfer(chain: DescriptorChain, out: Transfer): boolean {
-  const d = chain.descriptors;
-  const n = d.length;
+export function decodeTransfer(chain: ChainBuffers, out: Transfer): boolean {
+  const n = chain.count;
   if (n < 3) return false;
-  const header = d[0]!;
-  const status = d[n - 1]!;
-  if (header.writable || header.len !== REQUEST_HEADER_SIZE || !status.writable || status.len !== 1)
+  const len = chain.len;
+  const writable = chain.writable;
+  if (writable[0] !== 0 || len[0] !== REQUEST_HEADER_SIZE || writable[n - 1] !== 1 || len[n - 1] !== 1)
     return false;
   const mem = chain.mem;
-  const type = mem.readU32(header.addr);
+  const headerAddr = chain.addr[0]!;
+  const type = mem.readU32(headerAddr);
   if (type !== VIRTIO_BLK_T_IN && type !== VIRTIO_BLK_T_OUT) return false;
-  const write = type === VIRTIO_BLK_T_OUT;
-  const sector = mem.readU64Safe(header.addr + 8);
+  const dataWritable = type === VIRTIO_BLK_T_IN ? 1 : 0;
+  const sector = mem.readU64Safe(headerAddr + 8);
   if (sector < 0 || sector > MAX_SECTOR) return false;
   let length = 0;
   for (let i = 1; i < n - 1; i++) {
-    const b = d[i]!;
-    if (b.writable === write || b.len === 0) return false;
-    length += b.len;
+    const l = len[i]!;
+    if (writable[i] !== dataWritable || l === 0) return false;
+    length += l;
   }
   if (length % SECTOR_SIZE !== 0) return false;
-  out.write = write;
+  out.write = dataWritable === 0;
   out.sector = sector;
   out.length = length;
-  out.statusAddr = status.addr;
+  out.statusAddr = chain.addr[n - 1]!;
   return true;
 }
 
