@@ -1,32 +1,22 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { close, eventfdRead, eventfdWrite, O_RDONLY, open } from "../../../ffi/libc.ts";
 import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../src/devices/virtio/testing.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 import type { DeviceProcess } from "../../../src/jail/device_process/spawn.ts";
-import { makeRig, type Rig, readable, start } from "./helpers.ts";
+import { readable, start, useRig } from "./helpers.ts";
 
-let rig: Rig;
-let running: DeviceProcess[] = [];
-
-beforeEach(() => {
-  rig = makeRig();
-});
-
-afterEach(async () => {
-  for (const p of running.splice(0)) await p.stop();
-  rig.dispose();
-});
+const { rig, running } = useRig();
 
 async function startRng(extra = {}) {
-  const p = await start(rig, "rng", extra);
+  const p = await start(rig(), "rng", extra);
   running.push(p);
   return p;
 }
 
 /** A driver-side queue 0 in the shared memfd, MSI-X vector 0. */
 function driverQueue(): FakeDriverQueue {
-  const q = new FakeDriverQueue(16, ALL_RING_FEATURES, 1 << 20, rig.mem);
+  const q = new FakeDriverQueue(16, ALL_RING_FEATURES, 1 << 20, rig().mem);
   q.queue.vector = 0;
   return q;
 }
@@ -34,7 +24,7 @@ function driverQueue(): FakeDriverQueue {
 function activate(p: DeviceProcess, q: FakeDriverQueue): FakeInterrupt {
   const interrupt = new FakeInterrupt();
   p.device.ackFeatures(ALL_RING_FEATURES);
-  p.device.activate(rig.mem, interrupt, new Map([[0, q.queue]]));
+  p.device.activate(rig().mem, interrupt, new Map([[0, q.queue]]));
   return interrupt;
 }
 
@@ -44,13 +34,17 @@ test("a request on a queue eventfd is served by the device process and signals t
   activate(p, q);
   const { head, addrs } = q.addChain([{ len: 64, writable: true }]);
 
-  eventfdWrite(rig.queueEvents[0]!);
+  eventfdWrite(rig().queueEvents[0]!);
 
-  expect(await readable(rig.irqfds[0]!)).toBe(true);
-  expect(eventfdRead(rig.irqfds[0]!)).toBe(1n);
+  expect(await readable(rig().irqfds[0]!)).toBe(true);
+  expect(eventfdRead(rig().irqfds[0]!)).toBe(1n);
   expect(q.usedIdx()).toBe(1);
   expect(q.usedElem(0)).toEqual({ id: head, len: 64 });
-  expect(rig.mem.read(addrs[0]!, 64).some((b) => b !== 0)).toBe(true);
+  expect(
+    rig()
+      .mem.read(addrs[0]!, 64)
+      .some((b) => b !== 0),
+  ).toBe(true);
 });
 
 test("the device process runs under seccomp with no_new_privs", async () => {
@@ -64,7 +58,7 @@ test("the device process runs under seccomp with no_new_privs", async () => {
 
 test("the device process holds only its given fds and Bun's own event-loop and stdio fds", async () => {
   const p = await startRng();
-  const given = 3 + 3 + rig.queueEvents.length + rig.irqfds.length; // control, events, memfd, queues, irqfds
+  const given = 3 + 3 + rig().queueEvents.length + rig().irqfds.length; // control, events, memfd, queues, irqfds
 
   const fds = readdirSync(`/proc/${p.pid}/fd`).map(Number);
   const target = (fd: number) => readlinkSync(`/proc/${p.pid}/fd/${fd}`);
@@ -112,7 +106,7 @@ test("a device process killed by seccomp is reported with device, pid, signal an
 });
 
 test("ReadConfig returns what WriteConfig stored in the device process", async () => {
-  const p = await start(rig, "config-echo");
+  const p = await start(rig(), "config-echo");
   running.push(p);
 
   p.device.writeConfig(4, Uint8Array.of(1, 2, 3, 4));
@@ -127,18 +121,18 @@ test("after Reset the device process can be activated again with fresh queues", 
   const first = driverQueue();
   activate(p, first);
   first.addChain([{ len: 16, writable: true }]);
-  eventfdWrite(rig.queueEvents[0]!);
-  expect(await readable(rig.irqfds[0]!)).toBe(true);
-  eventfdRead(rig.irqfds[0]!);
+  eventfdWrite(rig().queueEvents[0]!);
+  expect(await readable(rig().irqfds[0]!)).toBe(true);
+  eventfdRead(rig().irqfds[0]!);
 
   p.device.reset();
-  rig.mem.slice(0, 0x20000).fill(0);
+  rig().mem.slice(0, 0x20000).fill(0);
   const second = driverQueue();
   activate(p, second);
   second.addChain([{ len: 32, writable: true }]);
-  eventfdWrite(rig.queueEvents[0]!);
+  eventfdWrite(rig().queueEvents[0]!);
 
-  expect(await readable(rig.irqfds[0]!)).toBe(true);
+  expect(await readable(rig().irqfds[0]!)).toBe(true);
   expect(second.usedIdx()).toBe(1);
   expect(second.usedElem(0).len).toBe(32);
 });
@@ -150,7 +144,7 @@ test("an interrupt on a queue without MSI-X vector reaches the transport through
   const interrupt = activate(p, q);
   q.addChain([{ len: 8, writable: true }]);
 
-  eventfdWrite(rig.queueEvents[0]!);
+  eventfdWrite(rig().queueEvents[0]!);
 
   expect(await readable(p.device.eventFd)).toBe(true);
   expect(p.device.drainEvents()).toBe(1);
@@ -170,7 +164,7 @@ test("with the sandbox disabled the same rng model runs in-process", () => {
   const q = driverQueue();
   const interrupt = new FakeInterrupt();
   device.ackFeatures(ALL_RING_FEATURES);
-  device.activate(rig.mem, interrupt, new Map([[0, q.activate()]]));
+  device.activate(rig().mem, interrupt, new Map([[0, q.activate()]]));
   q.addChain([{ len: 24, writable: true }]);
 
   device.queueNotify(0);
@@ -180,7 +174,7 @@ test("with the sandbox disabled the same rng model runs in-process", () => {
 });
 
 test("one ReadConfig round trip takes well under a millisecond", async () => {
-  const p = await start(rig, "config-echo");
+  const p = await start(rig(), "config-echo");
   running.push(p);
   const out = new Uint8Array(4);
   for (let i = 0; i < 200; i++) p.device.readConfig(0, out);

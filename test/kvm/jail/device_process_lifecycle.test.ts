@@ -1,31 +1,21 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { close, eventfdWrite } from "../../../ffi/libc.ts";
 import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../src/devices/virtio/testing.ts";
 import type { DeviceProcess } from "../../../src/jail/device_process/spawn.ts";
-import { makeRig, type Rig, start } from "./helpers.ts";
+import { start, useRig } from "./helpers.ts";
 
-let rig: Rig;
-const running: DeviceProcess[] = [];
-
-beforeEach(() => {
-  rig = makeRig();
-});
-
-afterEach(async () => {
-  for (const p of running.splice(0)) await p.stop();
-  rig.dispose();
-});
+const { rig, running } = useRig();
 
 async function started(kind: string, extra = {}) {
-  const p = await start(rig, kind, extra);
+  const p = await start(rig(), kind, extra);
   running.push(p);
   return p;
 }
 
 test("a block device process answers config reads with the image's capacity", async () => {
-  const image = join(rig.pivotRoot, "..", `jail-test-${process.pid}.img`);
+  const image = join(rig().pivotRoot, "..", `jail-test-${process.pid}.img`);
   writeFileSync(image, new Uint8Array(1 << 20));
   const p = await started("block", { options: { path: image } });
   rmSync(image);
@@ -38,13 +28,13 @@ test("a block device process answers config reads with the image's capacity", as
 
 test("queue notifications while asleep are processed on wake", async () => {
   const p = await started("rng");
-  const q = new FakeDriverQueue(16, ALL_RING_FEATURES, 1 << 20, rig.mem);
+  const q = new FakeDriverQueue(16, ALL_RING_FEATURES, 1 << 20, rig().mem);
   q.queue.vector = 0;
   p.device.ackFeatures(ALL_RING_FEATURES);
-  p.device.activate(rig.mem, new FakeInterrupt(), new Map([[0, q.queue]]));
+  p.device.activate(rig().mem, new FakeInterrupt(), new Map([[0, q.queue]]));
   p.device.sleep();
   q.addChain([{ len: 8, writable: true }]);
-  eventfdWrite(rig.queueEvents[0]!);
+  eventfdWrite(rig().queueEvents[0]!);
   // Two round trips: the loop iteration that saw the eventfd has finished by the second reply.
   p.device.readConfig(0, new Uint8Array(1));
   p.device.readConfig(0, new Uint8Array(1));
@@ -56,7 +46,7 @@ test("queue notifications while asleep are processed on wake", async () => {
 });
 
 test("a device kind the device process does not know fails its start with the cause", async () => {
-  await expect(start(rig, "no-such-device")).rejects.toThrow(
+  await expect(start(rig(), "no-such-device")).rejects.toThrow(
     /^device no-such-device \(pid \d+\) died: exited with status 1 before it was ready$/,
   );
 });
@@ -71,7 +61,7 @@ test("a device process killed by SIGKILL is reported with that signal", async ()
 });
 
 test("the device process exits when the VMM closes its socket", async () => {
-  const p = await start(rig, "rng");
+  const p = await start(rig(), "rng");
 
   close(p.device.controlFd);
 
@@ -80,12 +70,12 @@ test("the device process exits when the VMM closes its socket", async () => {
 });
 
 test("with --seccomp-log-failures a denied syscall is allowed, inside the pivot root", async () => {
-  const p = await started("rng", { sandbox: { pivotRoot: rig.pivotRoot, logFailures: true } });
+  const p = await started("rng", { sandbox: { pivotRoot: rig().pivotRoot, logFailures: true } });
 
   p.device.triggerDeniedSyscall();
   p.device.readConfig(0, new Uint8Array(1));
 
-  expect(existsSync(join(rig.pivotRoot, "x"))).toBe(true);
+  expect(existsSync(join(rig().pivotRoot, "x"))).toBe(true);
   expect(p.proc.exitCode).toBeNull();
 });
 

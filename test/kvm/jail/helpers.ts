@@ -1,12 +1,17 @@
 // Shared setup for device-process tests: memfd-backed guest memory, per-queue ioeventfds and per-vector irqfds
 // (plain eventfds here: no VM, so the test plays KVM's part by writing and reading them).
+import { afterEach, beforeEach } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd, POLLIN, poll } from "../../../ffi/libc.ts";
 import type { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
 import { createGuestRam, releaseGuestRam } from "../../../src/vmm/guest_ram.ts";
-import { type DeviceProcessOptions, startDeviceProcess } from "../../../src/jail/device_process/spawn.ts";
+import {
+  type DeviceProcess,
+  type DeviceProcessOptions,
+  startDeviceProcess,
+} from "../../../src/jail/device_process/spawn.ts";
 
 export const ENTRY = join(import.meta.dir, "device_process_entry.ts");
 
@@ -57,4 +62,21 @@ export async function readable(fd: number, ms = 5000): Promise<boolean> {
     await Bun.sleep(2);
   }
   return false;
+}
+
+/**
+ * Registers hooks that give each test a fresh Rig (`rig()`) and stop, after it, every device process the test
+ * pushed onto `running`.
+ */
+export function useRig(): { rig: () => Rig; running: DeviceProcess[] } {
+  let rig: Rig | undefined;
+  const running: DeviceProcess[] = [];
+  beforeEach(() => {
+    rig = makeRig();
+  });
+  afterEach(async () => {
+    for (const p of running.splice(0)) await p.stop();
+    rig?.dispose();
+  });
+  return { rig: () => rig!, running };
 }

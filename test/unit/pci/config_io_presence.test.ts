@@ -1,35 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import type { BusDevice } from "../../../src/devices/bus.ts";
-import { PciConfiguration } from "../../../src/devices/pci/config_space.ts";
 import {
   CONFIG_IO_PRESENCE_KIND,
   ConfigIoWithPresence,
 } from "../../../src/devices/pci/config_io_presence.ts";
-import type { PciDevice } from "../../../src/devices/pci/pci_device.ts";
 import { PciConfigIo, PciRoot } from "../../../src/devices/pci/pci_root.ts";
 import { registerDeviceKind, reviveDevice } from "../../../src/devices/shared_device.ts";
-
-const le32 = (v: number) => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  return b;
-};
-const u32 = (b: Uint8Array) => new DataView(b.buffer).getUint32(0, true);
-const cf8 = (bus: number, dev: number, fn: number, reg: number) =>
-  (0x8000_0000 | (bus << 16) | (dev << 11) | (fn << 8) | (reg << 2)) >>> 0;
-
-function testDevice(): PciDevice {
-  const config = new PciConfiguration({ vendorId: 0x1234, deviceId: 0x5678, classCode: 0xff, subclass: 0 });
-  config.addBar({ index: 0, size: 0x1000, kind: "mem32" });
-  return {
-    debugLabel: "test device",
-    config,
-    readConfigRegister: (r) => config.readReg(r),
-    writeConfigRegister: (r, o, d) => config.writeReg(r, o, d),
-    readBar: () => {},
-    writeBar: () => {},
-  };
-}
+import { cf8, le32, testDevice, u32 } from "./fixture.ts";
 
 /** The main thread's PciConfigIo, counting the accesses that reach it (as the hub would forward them). */
 class CountingConfigIo extends PciConfigIo {

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { PciConfiguration } from "../../../src/devices/pci/config_space.ts";
-import type { PciDevice } from "../../../src/devices/pci/pci_device.ts";
 import { PciConfigIo, PciRoot } from "../../../src/devices/pci/pci_root.ts";
 import { MainThreadHub } from "../../../src/vmm/main_thread_hub.ts";
+import { testDevice } from "./fixture.ts";
 
 // A vCPU Worker's view: it revives the configuration window from the hub's share (as vcpu_worker.ts does) and
 // reads the vendor ID of function 0 of every slot of buses 0..3, the way Linux's peer-bus scan does.
@@ -37,18 +36,6 @@ class CountingConfigIo extends PciConfigIo {
   }
 }
 
-function testDevice(vendorId: number): PciDevice {
-  const config = new PciConfiguration({ vendorId, deviceId: 1, classCode: 0xff, subclass: 0 });
-  return {
-    debugLabel: "test device",
-    config,
-    readConfigRegister: (r) => config.readReg(r),
-    writeConfigRegister: (r, o, d) => config.writeReg(r, o, d),
-    readBar: () => {},
-    writeBar: () => {},
-  };
-}
-
 let hub: MainThreadHub | undefined;
 let worker: Worker | undefined;
 afterEach(() => {
@@ -59,8 +46,8 @@ afterEach(() => {
 describe("0xCF8/0xCFC from a vCPU Worker through the main-thread hub", () => {
   test("a scan finds the present functions and only their reads reach the main thread", async () => {
     const root = new PciRoot();
-    root.add(testDevice(0x1af4), { bus: 0, device: 1, function: 0 });
-    root.add(testDevice(0x1b36), { bus: 2, device: 5, function: 0 });
+    root.add(testDevice(0x1af4, false), { bus: 0, device: 1, function: 0 });
+    root.add(testDevice(0x1b36, false), { bus: 2, device: 5, function: 0 });
     const window = new CountingConfigIo(root);
     hub = new MainThreadHub();
     const shared = hub.wrap(window);

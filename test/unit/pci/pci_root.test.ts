@@ -1,7 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { Bus } from "../../../src/devices/bus.ts";
-import { PciConfiguration } from "../../../src/devices/pci/config_space.ts";
-import type { PciDevice } from "../../../src/devices/pci/pci_device.ts";
 import {
   PCI_CONFIG_IO_BASE,
   PCI_CONFIG_IO_LEN,
@@ -9,28 +7,7 @@ import {
   PCIE_ECAM_SIZE,
   PciRoot,
 } from "../../../src/devices/pci/pci_root.ts";
-
-const le32 = (v: number) => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  return b;
-};
-const u32 = (b: Uint8Array) => new DataView(b.buffer).getUint32(0, true);
-const cf8 = (bus: number, dev: number, fn: number, reg: number) =>
-  (0x8000_0000 | (bus << 16) | (dev << 11) | (fn << 8) | (reg << 2)) >>> 0;
-
-function testDevice(): PciDevice {
-  const config = new PciConfiguration({ vendorId: 0x1234, deviceId: 0x5678, classCode: 0xff, subclass: 0 });
-  config.addBar({ index: 0, size: 0x1000, kind: "mem32" });
-  return {
-    debugLabel: "test device",
-    config,
-    readConfigRegister: (r) => config.readReg(r),
-    writeConfigRegister: (r, o, d) => config.writeReg(r, o, d),
-    readBar: () => {},
-    writeBar: () => {},
-  };
-}
+import { cf8, le32, testDevice, u32 } from "./fixture.ts";
 
 function ioBus(root: PciRoot): Bus {
   const bus = new Bus("io");
