@@ -1,6 +1,8 @@
 // Which failed boots the harness tries again. The nested rig (QEMU/TCG emulating AMD-V) now and then loses a
 // boot for reasons of its own, with QEMU as the nested VMM as well as ours: the nested guest resets before it
-// prints a single console line, the nested guest stops making progress, or the outer QEMU itself goes away.
+// prints a single console line, the nested guest stops making progress, or the outer VM goes away or stops
+// answering its control agent (its kernel once deadlocked in the 8250 driver on an interrupt the emulated CPU
+// delivered with interrupts disabled; rig.ts abandons such a rig).
 // Those are retried in rig mode, each retry said on stderr with its saved logs. A boot the VMM under test ends
 // after the guest printed something, and every failure in direct mode, is the test's to see.
 

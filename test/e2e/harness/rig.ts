@@ -59,10 +59,23 @@ export class Rig {
     qemuOutput: Promise<string[]>,
   ) {
     this.gone = proc.exited.then(async (code) => {
+      if (this.#abandonedBecause) return this.#abandonedBecause;
       const output = (await qemuOutput).join("").trim();
       const signal = proc.signalCode ? ` (${proc.signalCode})` : "";
       return `outer QEMU exited with ${code}${signal}${output ? `: ${output}` : ""}`;
     });
+  }
+
+  #abandonedBecause: string | undefined;
+
+  /**
+   * Kills an outer VM that is alive but no longer works (its control agent stopped answering: the emulated CPU
+   * once delivered an interrupt to the outer kernel with interrupts disabled, and its serial driver deadlocked on
+   * its own port lock). `gone` then resolves with `reason`, and the next test gets a new rig.
+   */
+  abandon(reason: string): void {
+    this.#abandonedBecause ??= `the outer rig VM stopped working: ${reason}`;
+    this.killNow();
   }
 
   static async start(opts: RigOptions): Promise<Rig> {
@@ -130,7 +143,9 @@ export class Rig {
   }
 
   get alive(): boolean {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
+    return (
+      this.#abandonedBecause === undefined && this.proc.exitCode === null && this.proc.signalCode === null
+    );
   }
 
   /** Kills the outer QEMU at once, without waiting (for process exit). */

@@ -216,6 +216,11 @@ function nestedLaunchScript(argv: readonly string[]): string {
   ].join("\n");
 }
 
+/** The outer rig VM stopped answering while a VMM was being started in it; it has been abandoned. */
+class RigGone extends Error {
+  override name = "RigGone";
+}
+
 /** The rig has one pair of nested serial ports, so it runs one nested VM at a time: this one's token. */
 let rigVmOwner: object | undefined;
 
@@ -238,7 +243,14 @@ async function startInRig(plan: LaunchPlan): Promise<RunningVmm> {
 
 async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningVmm> {
   const rig = await sharedRig(plan.kind);
-  const prepared = await rig.control.exec(prepareNestedTtys, { timeoutMs: 10_000 });
+  /** A control command the outer VM must answer; when it does not, the rig is abandoned (Rig.abandon). */
+  const control = (script: string, timeoutMs: number) =>
+    rig.control.exec(script, { timeoutMs }).catch((error: unknown) => {
+      const firstLine = (error as Error).message.split("\n")[0]!;
+      rig.abandon(firstLine);
+      throw new RigGone(`rig: ${firstLine}`);
+    });
+  const prepared = await control(prepareNestedTtys, 10_000);
   if (prepared.exitCode !== 0) throw new Error(`rig: preparing the nested ttys failed: ${prepared.stderr}`);
   rig.nestedConsole.clear();
   const agent = new AgentClient(
@@ -262,7 +274,7 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
     agent: { kind: "tty", path: rigTtys.nestedAgent },
   });
   const launchedAt = performance.now();
-  const started = await rig.control.exec(nestedLaunchScript(argv), { timeoutMs: 10_000 });
+  const started = await control(nestedLaunchScript(argv), 10_000);
   if (started.exitCode !== 0) throw new Error(`rig: starting the nested VMM failed: ${started.stderr}`);
   return {
     exited,
@@ -288,8 +300,11 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
     },
     async kill() {
       if (!rig.alive) return;
-      await rig.control.exec("kill -9 $(cat /run/vmm.pid) 2> /dev/null; true", { timeoutMs: 5000 });
-      await withTimeout(exited, 10_000, () => "nested VMM did not exit after SIGKILL");
+      await control("kill -9 $(cat /run/vmm.pid) 2> /dev/null; true", 10_000);
+      await withTimeout(exited, 10_000, () => "nested VMM did not exit after SIGKILL").catch((error) => {
+        rig.abandon((error as Error).message);
+        throw error;
+      });
     },
     release() {
       unsubscribe();
@@ -348,7 +363,16 @@ export class TestVm {
     };
     const bootTimeoutMs = opts.bootTimeoutMs ?? (mode === "rig" ? 120_000 : 60_000);
     for (let attempt = 1; ; attempt++) {
-      const vmm = mode === "direct" ? await startDirect(plan) : await startInRig(plan);
+      let vmm: RunningVmm;
+      try {
+        vmm = mode === "direct" ? await startDirect(plan) : await startInRig(plan);
+      } catch (error) {
+        const retry =
+          error instanceof RigGone && retryReason(mode, { kind: "host-gone", cause: error.message }, attempt);
+        if (!retry) throw error;
+        console.error(`e2e: boot attempt ${attempt}: ${retry}; trying again`);
+        continue;
+      }
       const failure = await waitForAgent(vmm, bootTimeoutMs);
       if (!failure) return new TestVm(vmm, mode, performance.now() - vmm.launchedAt);
       const log = await vmm.log();
