@@ -26,11 +26,7 @@ import {
 } from "../../ffi/libc.ts";
 import { SECTOR_SIZE, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from "../../src/devices/virtio/block/constants.ts";
 import { VirtioBlock } from "../../src/devices/virtio/block/device.ts";
-import {
-  VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE,
-} from "../../src/devices/virtio/constants.ts";
+import { VIRTQ_DESC_F_INDIRECT } from "../../src/devices/virtio/constants.ts";
 import { DESC_BASE, FakeDriverQueue, FakeInterrupt, mulberry32 } from "../../src/devices/virtio/testing.ts";
 import { openDisk } from "../../src/disk/open.ts";
 
@@ -96,35 +92,30 @@ const offsets4k = Array.from({ length: N }, () => Math.floor(rand() * (DISK_BYTE
 const offsets1m = Array.from({ length: N }, () => Math.floor(rand() * (DISK_BYTES >> 20)) << 20);
 
 // 4 KiB read: header, one 4 KiB writable buffer, status (direct descriptors 0..2).
-drv.writeDescriptor(DESC_BASE, 0, { addr: headerAddr, len: 16, flags: VIRTQ_DESC_F_NEXT, next: 1 });
-drv.writeDescriptor(DESC_BASE, 1, {
-  addr: dataAddr,
-  len: PAGE,
-  flags: VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
-  next: 2,
-});
-drv.writeDescriptor(DESC_BASE, 2, { addr: statusAddr, len: 1, flags: VIRTQ_DESC_F_WRITE, next: 0 });
-// 1 MiB read: descriptor 3 points at an indirect table of header, 256 x 4 KiB, status.
-drv.writeDescriptor(tableAddr, 0, { addr: headerAddr, len: 16, flags: VIRTQ_DESC_F_NEXT, next: 1 });
-for (let s = 0; s < SEGMENTS; s++)
-  drv.writeDescriptor(tableAddr, 1 + s, {
-    addr: segment(s),
-    len: PAGE,
-    flags: VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
-    next: 2 + s,
+drv.writeLinkedDescriptors(DESC_BASE, 0, [
+  { addr: headerAddr, len: 16 },
+  { addr: dataAddr, len: PAGE, writable: true },
+  { addr: statusAddr, len: 1, writable: true },
+]);
+/**
+ * Descriptor `head` points at an indirect table at `table`: header, SEGMENTS x 4 KiB (device-writable for a
+ * read, readable for a write), status.
+ */
+function writeIndirectRequest(head: number, table: number, header: number, dataWritable: boolean): void {
+  drv.writeLinkedDescriptors(table, 0, [
+    { addr: header, len: 16 },
+    ...Array.from({ length: SEGMENTS }, (_, s) => ({ addr: segment(s), len: PAGE, writable: dataWritable })),
+    { addr: statusAddr, len: 1, writable: true },
+  ]);
+  drv.writeDescriptor(DESC_BASE, head, {
+    addr: table,
+    len: (SEGMENTS + 2) * 16,
+    flags: VIRTQ_DESC_F_INDIRECT,
+    next: 0,
   });
-drv.writeDescriptor(tableAddr, SEGMENTS + 1, {
-  addr: statusAddr,
-  len: 1,
-  flags: VIRTQ_DESC_F_WRITE,
-  next: 0,
-});
-drv.writeDescriptor(DESC_BASE, 3, {
-  addr: tableAddr,
-  len: (SEGMENTS + 2) * 16,
-  flags: VIRTQ_DESC_F_INDIRECT,
-  next: 0,
-});
+}
+// 1 MiB read: descriptor 3.
+writeIndirectRequest(3, tableAddr, headerAddr, true);
 
 // Bare preadv over the same guest buffers, iovecs built once.
 const fd = openSync(path, "r");
@@ -149,30 +140,11 @@ const raw1m = timeIt("bare preadv: 1 MiB in 256 iovecs", N / 10, (i) => {
   if (Number(libc.preadv(fd, ptr(iov1m), SEGMENTS, offsets1m[i]!)) !== SEGMENTS * PAGE)
     throw new Error("short preadv");
 });
-// 1 MiB write: descriptor 4 points at a second indirect table, header (OUT), 256 x 4 KiB readable, status.
+// 1 MiB write: descriptor 4, its own header (OUT) and indirect table.
 const outHeaderAddr = drv.alloc(16);
 const outTableAddr = drv.alloc((SEGMENTS + 2) * 16);
 drv.mem.writeU32(outHeaderAddr, VIRTIO_BLK_T_OUT);
-drv.writeDescriptor(outTableAddr, 0, { addr: outHeaderAddr, len: 16, flags: VIRTQ_DESC_F_NEXT, next: 1 });
-for (let s = 0; s < SEGMENTS; s++)
-  drv.writeDescriptor(outTableAddr, 1 + s, {
-    addr: segment(s),
-    len: PAGE,
-    flags: VIRTQ_DESC_F_NEXT,
-    next: 2 + s,
-  });
-drv.writeDescriptor(outTableAddr, SEGMENTS + 1, {
-  addr: statusAddr,
-  len: 1,
-  flags: VIRTQ_DESC_F_WRITE,
-  next: 0,
-});
-drv.writeDescriptor(DESC_BASE, 4, {
-  addr: outTableAddr,
-  len: (SEGMENTS + 2) * 16,
-  flags: VIRTQ_DESC_F_INDIRECT,
-  next: 0,
-});
+writeIndirectRequest(4, outTableAddr, outHeaderAddr, false);
 const wfd = openSync(path, "r+");
 const devW = timeIt("device: 1 MiB write (256 x 4 KiB, indirect)", N / 10, (i) => {
   drv.mem.writeU32(outHeaderAddr + 8, offsets1m[i]! / SECTOR_SIZE);

@@ -27,12 +27,7 @@ import {
   poll,
 } from "../../ffi/libc.ts";
 import { VIRTIO_BLK_T_IN } from "../../src/devices/virtio/block/constants.ts";
-import {
-  featureBit,
-  VIRTIO_F_VERSION_1,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE,
-} from "../../src/devices/virtio/constants.ts";
+import { featureBit, VIRTIO_F_VERSION_1 } from "../../src/devices/virtio/constants.ts";
 import { DESC_BASE, FakeDriverQueue, FakeInterrupt, mulberry32 } from "../../src/devices/virtio/testing.ts";
 import { startDeviceProcess } from "../../src/jail/device_process/spawn.ts";
 import { createGuestRam, releaseGuestRam } from "../../src/vmm/guest_ram.ts";
@@ -82,14 +77,11 @@ const header = driver.alloc(16);
 const data = (driver.alloc(2 * PAGE) + PAGE - 1) & ~(PAGE - 1);
 const status = driver.alloc(1);
 mem.writeU32(header, VIRTIO_BLK_T_IN);
-driver.writeDescriptor(DESC_BASE, 0, { addr: header, len: 16, flags: VIRTQ_DESC_F_NEXT, next: 1 });
-driver.writeDescriptor(DESC_BASE, 1, {
-  addr: data,
-  len: PAGE,
-  flags: VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
-  next: 2,
-});
-driver.writeDescriptor(DESC_BASE, 2, { addr: status, len: 1, flags: VIRTQ_DESC_F_WRITE, next: 0 });
+driver.writeLinkedDescriptors(DESC_BASE, 0, [
+  { addr: header, len: 16 },
+  { addr: data, len: PAGE, writable: true },
+  { addr: status, len: 1, writable: true },
+]);
 
 /** One QD1 round trip: post the chain, kick the queue, wait for the interrupt, check the used entry. */
 function roundTrip(sector: number): void {

@@ -131,42 +131,49 @@ export class FakeDriverQueue {
     return { addr, len };
   }
 
+  /**
+   * Writes `buffers` (already in guest memory) as one chain of descriptors `first`, `first + 1`, ... of `table`,
+   * each but the last with NEXT; indices wrap at `wrap` (the ring size for the descriptor table itself).
+   */
+  writeLinkedDescriptors(
+    table: number,
+    first: number,
+    buffers: readonly { addr: number; len: number; writable?: boolean }[],
+    wrap = Infinity,
+  ): void {
+    buffers.forEach((b, i) => {
+      const last = i === buffers.length - 1;
+      const index = (first + i) % wrap;
+      this.writeDescriptor(table, index, {
+        addr: b.addr,
+        len: b.len,
+        flags: (b.writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT),
+        next: last ? 0 : (index + 1) % wrap,
+      });
+    });
+  }
+
+  /** Allocates and fills `buffers` in guest memory; their addresses and lengths, with each one's direction. */
+  #place(buffers: readonly BufferSpec[]): { addr: number; len: number; writable?: boolean }[] {
+    return buffers.map((b) => ({ ...this.#buffer(b), writable: b.writable }));
+  }
+
   /** Builds a chain of direct descriptors, publishes it and returns its head index and buffer addresses. */
   addChain(buffers: readonly BufferSpec[]): { head: number; addrs: number[] } {
     const head = this.#nextDesc;
-    const addrs: number[] = [];
-    buffers.forEach((b, i) => {
-      const { addr, len } = this.#buffer(b);
-      addrs.push(addr);
-      const last = i === buffers.length - 1;
-      const index = (head + i) % this.size;
-      this.writeDescriptor(DESC_BASE, index, {
-        addr,
-        len,
-        flags: (b.writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT),
-        next: last ? 0 : (index + 1) % this.size,
-      });
-    });
+    const placed = this.#place(buffers);
+    this.writeLinkedDescriptors(DESC_BASE, head, placed, this.size);
     this.#nextDesc = (head + buffers.length) % this.size;
     this.publish(head);
-    return { head, addrs };
+    return { head, addrs: placed.map((b) => b.addr) };
   }
 
   /** Builds one descriptor pointing at an indirect table holding `buffers`, and publishes it. */
   addIndirectChain(buffers: readonly BufferSpec[]): { head: number; addrs: number[] } {
     const table = this.alloc(buffers.length * VIRTQ_DESC_SIZE);
-    const addrs: number[] = [];
-    buffers.forEach((b, i) => {
-      const { addr, len } = this.#buffer(b);
-      addrs.push(addr);
-      const last = i === buffers.length - 1;
-      this.writeDescriptor(table, i, {
-        addr,
-        len,
-        flags: (b.writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT),
-        next: last ? 0 : i + 1,
-      });
-    });
+    const placed = this.#place(buffers);
+    this.writeLinkedDescriptors(table, 0, placed);
+    const addrs = placed.map((b) => b.addr);
     const head = this.#nextDesc;
     this.writeDescriptor(DESC_BASE, head, {
       addr: table,

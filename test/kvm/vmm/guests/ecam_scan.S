@@ -4,16 +4,10 @@
 .code32
 main:
     mov 0xf4000000, %eax        # bus 0, device 0
-    call line
+    call puthexln
     mov 0xf4008000, %eax        # bus 0, device 1 (device << 15)
-    call line
+    call puthexln
     mov 0xf4500000, %eax        # bus 5, device 0 (bus << 20)
-    call line
+    call puthexln
     jmp reset
-line:
-    call puthex
-    mov $COM1, %dx
-    mov $'\n', %al
-    out %al, %dx
-    ret
 .include "reset_vector.inc"

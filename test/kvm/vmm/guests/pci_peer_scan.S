@@ -20,15 +20,9 @@ main:
     cmp $0x400000, %edi         # 64 buses
     jne 1b
     mov %esi, %eax
-    call line
+    call puthexln
     mov $0xcf8, %dx
     in %dx, %eax
-    call line
+    call puthexln
     jmp reset
-line:
-    call puthex
-    mov $COM1, %dx
-    mov $'\n', %al
-    out %al, %dx
-    ret
 .include "reset_vector.inc"
