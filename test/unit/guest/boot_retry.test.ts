@@ -1,10 +1,14 @@
 import { expect, test } from "bun:test";
 import { RIG_BOOT_ATTEMPTS, retryReason } from "../../e2e/harness/boot_retry.ts";
 
-test("in the rig, a VMM exit before any console output is retried", () => {
+test("in the rig, a guest reset before any console output is retried", () => {
   expect(retryReason("rig", { kind: "exited", status: 0, consoleBytes: 0 }, 1)).toContain(
     "first console line",
   );
+});
+
+test("a VMM that refuses its arguments (status 1, no console output) is not retried", () => {
+  expect(retryReason("rig", { kind: "exited", status: 1, consoleBytes: 0 }, 1)).toBeUndefined();
 });
 
 test("a VMM exit after the guest printed something is the test's failure, not retried", () => {
