@@ -6,8 +6,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureGuestImages } from "../../scripts/guest/build.ts";
-import { flavourPaths, repoRoot } from "../../scripts/guest/paths.ts";
+import { repoRoot } from "../../scripts/guest/paths.ts";
 import { ensureRigImageWith, nestedVmmPayload } from "../../scripts/guest/rig/outer_image.ts";
+import { outerQemuCommand } from "../../scripts/guest/rig/outer_qemu.ts";
 import { AgentClient, type ExecResult } from "../../test/e2e/harness/agent_client.ts";
 import { diesWithParent } from "../../test/e2e/harness/orphan_guard.ts";
 import { SerialPipe } from "../../test/e2e/harness/serial_pipe.ts";
@@ -47,20 +48,13 @@ export class OuterVm {
     const workDir = mkdtempSync(join(tmpdir(), "crosvm-bench-rig-"));
     const console = SerialPipe.create(join(workDir, "ttyS0"));
     const controlPipe = SerialPipe.create(join(workDir, "ttyS1"));
-    const cmd = [
-      "qemu-system-x86_64",
-      ...["-accel", "tcg", "-cpu", "EPYC,+svm", "-M", "q35"],
-      ...["-m", `${opts.memMiB ?? 2048}`, "-smp", `${opts.cpus ?? 2}`],
-      ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
-      ...["-kernel", flavourPaths("generic").bzImage, "-initrd", image],
-      ...["-append", "console=ttyS0 panic=-1 agent=ttyS1 quiet"],
-      ...[console, controlPipe].flatMap((p, i) => [
-        "-chardev",
-        `pipe,id=com${i},path=${p.base}`,
-        "-serial",
-        `chardev:com${i}`,
-      ]),
-    ];
+    const cmd = outerQemuCommand({
+      image,
+      append: "console=ttyS0 panic=-1 agent=ttyS1 quiet",
+      serialBases: [console.base, controlPipe.base],
+      memMiB: opts.memMiB,
+      cpus: opts.cpus,
+    });
     const started = performance.now();
     const proc = Bun.spawn(diesWithParent(cmd), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const control = new AgentClient(

@@ -11,8 +11,6 @@ import {
 } from "../shared_device.ts";
 import { ecamBus, ecamDevice, ecamFunction } from "./config_address.ts";
 import { PciPresence } from "./presence.ts";
-// The registry imports this module for the vCPU threads; the port-mechanism wrapper registers with it.
-import "./config_io_presence.ts";
 
 export { PciPresence } from "./presence.ts";
 

@@ -8,8 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureGuestImages } from "../../../scripts/guest/build.ts";
-import { flavourPaths } from "../../../scripts/guest/paths.ts";
 import { ensureRigImage, type NestedVmmKind } from "../../../scripts/guest/rig/outer_image.ts";
+import { outerQemuCommand } from "../../../scripts/guest/rig/outer_qemu.ts";
 import { AgentClient } from "./agent_client.ts";
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
@@ -87,22 +87,14 @@ export class Rig {
     const [console, controlPipe, nestedConsole, nestedAgent] = ["ttyS0", "ttyS1", "ttyS2", "ttyS3"].map((n) =>
       SerialPipe.create(join(workDir, n)),
     ) as [SerialPipe, SerialPipe, SerialPipe, SerialPipe];
-    const serialArgs = [console, controlPipe, nestedConsole, nestedAgent].flatMap((pipe, i) => [
-      "-chardev",
-      `pipe,id=com${i},path=${pipe.base}`,
-      "-serial",
-      `chardev:com${i}`,
-    ]);
-    const cmd = [
-      "qemu-system-x86_64",
-      ...["-accel", "tcg", "-cpu", "EPYC,+svm", "-M", "q35"],
-      ...["-m", `${opts.memMiB ?? 2048}`, "-smp", `${opts.cpus ?? 2}`],
-      ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
-      ...["-kernel", flavourPaths("generic").bzImage, "-initrd", image],
-      ...["-append", "console=ttyS0 panic=-1 agent=ttyS1"],
-      ...serialArgs,
-      ...["-virtfs", `local,path=${scratchDir},mount_tag=scratch,security_model=none`],
-    ];
+    const cmd = outerQemuCommand({
+      image,
+      append: "console=ttyS0 panic=-1 agent=ttyS1",
+      serialBases: [console, controlPipe, nestedConsole, nestedAgent].map((pipe) => pipe.base),
+      memMiB: opts.memMiB,
+      cpus: opts.cpus,
+      scratchDir,
+    });
     const started = performance.now();
     const proc = Bun.spawn(diesWithParent(cmd), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const qemuOutput = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
