@@ -6,6 +6,7 @@ import { e820Map } from "../../../src/arch/x86_64/e820.ts";
 import { MIB, ZERO_PAGE_ADDR } from "../../../src/arch/x86_64/layout.ts";
 import { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
 import { fakeBzImage, guestMemory } from "./fake_kernels.ts";
+import { resetSregs } from "../fixtures/sregs.ts";
 
 const options = (o: Partial<X86BootOptions> = {}): X86BootOptions => ({
   kernel: fakeBzImage(),
@@ -73,40 +74,7 @@ describe("setupX86Boot", () => {
   test("sets up paging and long mode in the returned sregs", () => {
     const mem = guestMemory(64);
     const boot = setupX86Boot(mem, options());
-    const seg = {
-      base: 0n,
-      limit: 0,
-      selector: 0,
-      type: 0,
-      present: 0,
-      dpl: 0,
-      db: 0,
-      s: 0,
-      l: 0,
-      g: 0,
-      avl: 0,
-      unusable: 0,
-    };
-    const s = boot.sregs({
-      cs: seg,
-      ds: seg,
-      es: seg,
-      fs: seg,
-      gs: seg,
-      ss: seg,
-      tr: seg,
-      ldt: seg,
-      gdt: { base: 0n, limit: 0 },
-      idt: { base: 0n, limit: 0 },
-      cr0: 0n,
-      cr2: 0n,
-      cr3: 0n,
-      cr4: 0n,
-      cr8: 0n,
-      efer: 0n,
-      apic_base: 0n,
-      interrupt_bitmap: [0n, 0n, 0n, 0n],
-    });
+    const s = boot.sregs(resetSregs());
     expect(s.cr3).toBe(0x9000n);
     expect(mem.readU64(0x9000)).toBe(0xa003n);
     expect(s.efer).toBe(0x500n);
