@@ -16,7 +16,7 @@ import { hostHasHardwareVirtualization, Rig, rigTtys } from "./rig.ts";
 import { kvmTraceScript, processReportScript } from "./process_report.ts";
 import { SerialPipe } from "./serial_pipe.ts";
 import { shellCommand } from "./shell.ts";
-import { tail, withTimeout } from "./timeout.ts";
+import { HarnessTimeout, tail, withTimeout } from "./timeout.ts";
 import { guestCmdline, vmmCommand, type VmmKind, type VmmLaunch } from "./vmm_command.ts";
 
 export type E2eMode = "direct" | "rig";
@@ -404,7 +404,18 @@ export class TestVm {
 
   /** Runs a shell command in the guest (busybox sh). */
   exec(cmd: string, opts?: ExecOptions): Promise<ExecResult> {
-    return this.vmm.agent.exec(cmd, opts);
+    return this.vmm.agent.exec(cmd, opts).catch(async (error: unknown) => {
+      if (!(error instanceof HarnessTimeout)) throw error;
+      // Say where a guest that stopped answering was: what the VMM's threads do, and (in the rig) whether the
+      // outer VM still answers, so that a wedged rig is told apart from a hung guest or device.
+      const logs = {
+        console: this.console,
+        vmm: await this.vmm.log(),
+        processes: await this.vmm.processReport(),
+        ...this.vmm.hostLogs(),
+      };
+      throw new HarnessTimeout(`${error.message}\nfull logs: ${saveFailureLogs("exec", logs)}`);
+    });
   }
 
   /** Asks the guest to power off (`poweroff -f`); the agent cannot answer, so wait with waitForExit. */
