@@ -8,9 +8,10 @@ import { repoRoot } from "../../scripts/guest/paths.ts";
 const session = `crosvm-demo-test-${process.pid}`;
 const tmux = Bun.which("tmux");
 
+/** The terminal's text, or what tmux said when it could not capture it (so a timeout names the cause). */
 function pane(): string {
   const r = Bun.spawnSync(["tmux", "capture-pane", "-p", "-t", session, "-S", "-1000"]);
-  return r.stdout.toString();
+  return r.exitCode === 0 ? r.stdout.toString() : `(tmux capture-pane failed: ${r.stderr.toString().trim()})`;
 }
 
 async function waitForPane(pattern: RegExp, timeoutMs: number): Promise<string> {
@@ -37,7 +38,20 @@ test.skipIf(!tmux)(
   "the demo boots to a guest shell that runs a typed command, and poweroff -f ends it with status 0",
   async () => {
     const script = `cd ${repoRoot} && bun run demo; echo "DEMO-EXIT=$?"; sleep 120`;
-    Bun.spawnSync(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", script]);
+    const started = Bun.spawnSync([
+      "tmux",
+      "new-session",
+      "-d",
+      "-s",
+      session,
+      "-x",
+      "160",
+      "-y",
+      "50",
+      script,
+    ]);
+    if (started.exitCode !== 0)
+      throw new Error(`tmux new-session failed: ${started.stderr.toString().trim()}`);
 
     await waitForPane(/^\/ #\s*$/m, 480_000);
     sendLine("echo hello-$((6 * 7))-demo");
