@@ -289,7 +289,6 @@ export async function runDeviceProcess(argv: readonly string[]): Promise<number>
       const program = embeddedPolicy(built.policy, { logFailures: sandbox.logFailures });
       const report = confine({
         namespaces: sandbox.namespaces,
-        namespacesSkipped: sandbox.namespacesSkipped,
         pivotRoot: sandbox.pivotRoot,
         seccomp: { program, policy: built.policy },
       });
