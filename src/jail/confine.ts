@@ -11,7 +11,7 @@
 // Every step is mandatory: one that cannot be applied throws SandboxError and the device process exits before it
 // says Hello, so the VMM stops instead of running a device confined less than asked. spawn.ts refuses the usual
 // causes (no pivot directory, no namespaces) before it starts anything; this is the last line.
-import { readdirSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { close, prctl, SysError, syscall } from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
 import { checkPivotRoot, DEVICE_NAMESPACES, SandboxError } from "./sandbox_launcher.ts";
@@ -24,6 +24,7 @@ const log = logger("jail");
 export const PR_SET_NO_NEW_PRIVS = 38;
 // include/uapi/linux/mount.h
 export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
 export const MS_REC = 0x4000;
 export const MS_PRIVATE = 1 << 18;
 // include/linux/fs.h (umount2 flags)
@@ -87,15 +88,39 @@ function sys(name: string, ...args: (number | Uint8Array)[]): void {
 
 const cstr = (s: string) => new Uint8Array(Buffer.from(`${s}\0`));
 
-/** mount(NULL, "/", NULL, MS_REC|MS_PRIVATE), bind `dir` on itself, pivot_root(".", "."), detach the old root. */
-export function pivotInto(dir: string): void {
+/** The file system type of the mount at "/" (from /proc/self/mountinfo: "... / ... - FSTYPE SOURCE ..."). */
+export function rootFsType(mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): string | undefined {
+  for (const line of mountinfo.split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (left?.split(" ")[4] === "/" && right) return right.split(" ")[0];
+  }
+  return undefined;
+}
+
+/**
+ * mount(NULL, "/", NULL, MS_REC|MS_PRIVATE), bind `dir` on itself, pivot_root(".", "."), detach the old root.
+ * Returns how the root was changed: "pivot_root", or "move+chroot" on an initramfs.
+ */
+export function pivotInto(dir: string): "pivot_root" | "move+chroot" {
+  const rootfs = rootFsType() === "rootfs"; // read while /proc is still in reach
   sys("mount", 0, cstr("/"), 0, MS_REC | MS_PRIVATE, 0);
   sys("mount", cstr(dir), cstr(dir), 0, MS_BIND | MS_REC, 0);
   sys("chdir", cstr(dir));
+  if (rootfs) {
+    // pivot_root(2) fails with EINVAL when the current root is the rootfs (initial ramfs), as on a system that runs
+    // from its initramfs (the e2e rig's outer VM). switch_root's way instead: move the new root over "/" and chroot
+    // into it. The old root stays mounted underneath, out of reach: no descriptor leads there (closeUnlistedFds),
+    // and chroot, mount and open are denied by every device policy.
+    sys("mount", cstr("."), cstr("/"), 0, MS_MOVE, 0);
+    sys("chroot", cstr("."));
+    sys("chdir", cstr("/"));
+    return "move+chroot";
+  }
   // pivot_root(".", "."): the old root is stacked under the new one and detached next (pivot_root(2) NOTES).
   sys("pivot_root", cstr("."), cstr("."));
   sys("umount2", cstr("."), MNT_DETACH);
   sys("chdir", cstr("/"));
+  return "pivot_root";
 }
 
 function reason(e: unknown): string {
@@ -119,11 +144,10 @@ export function confine(o: ConfineOptions): ConfineReport {
   applied.push("no-new-privs");
 
   try {
-    pivotInto(o.pivotRoot);
+    applied.push(`pivot-root ${o.pivotRoot} (${pivotInto(o.pivotRoot)})`);
   } catch (e) {
     throw new SandboxError(`sandbox: pivot into ${o.pivotRoot} failed: ${(e as Error).message}`);
   }
-  applied.push(`pivot-root ${o.pivotRoot}`);
 
   installSeccompFilter(o.seccomp.program, o.seccomp.policy);
   applied.push(`seccomp ${o.seccomp.policy}`);

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { confine } from "../../../src/jail/confine.ts";
+import { confine, rootFsType } from "../../../src/jail/confine.ts";
 import { startDeviceProcess } from "../../../src/jail/device_process/spawn.ts";
 import {
   checkPivotRoot,
@@ -136,5 +136,21 @@ describe("confine in the device process", () => {
       });
 
     expect(run).toThrow(SandboxError);
+  });
+});
+
+describe("the root's file system type, which decides between pivot_root and move+chroot", () => {
+  test("an initramfs root is rootfs", () => {
+    const mountinfo =
+      "1 1 0:2 / / rw - rootfs rootfs rw,size=1001604k\n22 1 0:20 / /proc rw,nosuid - proc proc rw\n";
+
+    expect(rootFsType(mountinfo)).toBe("rootfs");
+  });
+
+  test("a disk root is its file system", () => {
+    const mountinfo =
+      "25 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n26 25 0:5 / /dev rw - devtmpfs udev rw\n";
+
+    expect(rootFsType(mountinfo)).toBe("ext4");
   });
 });
