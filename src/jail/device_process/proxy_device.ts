@@ -8,6 +8,7 @@
 // structured-cloneable data and `ProxyVirtioDevice.revive()` rebuilds it in a vCPU Worker; all copies hold one
 // SharedMutex (in a SharedArrayBuffer) around each request/reply pair, so replies never cross between threads.
 import { MSG_DONTWAIT, MSG_NOSIGNAL, recv, send } from "../../../ffi/libc.ts";
+import { GuestLog } from "../../base/guest_log.ts";
 import { logger } from "../../base/log.ts";
 import { SharedMutex } from "../../base/shared_mutex.ts";
 import type { Interrupt } from "../../devices/virtio/interrupt.ts";
@@ -64,9 +65,12 @@ export class ProxyVirtioDevice implements VirtioDevice {
   readonly #buf = new Uint8Array(MAX_MESSAGE);
   readonly #readConfigRequest = new Uint8Array(9);
   #interrupt: Interrupt | undefined;
+  /** Notifies come from the guest and events from the device process: their warnings are rate-limited. */
+  readonly #guestLog: GuestLog;
 
   constructor(share: ProxyShare) {
     this.debugLabel = share.debugLabel;
+    this.#guestLog = new GuestLog(log, share.debugLabel);
     this.deviceType = share.deviceType;
     this.queueMaxSizes = share.queueMaxSizes;
     this.pid = share.pid;
@@ -167,7 +171,7 @@ export class ProxyVirtioDevice implements VirtioDevice {
     try {
       this.#fire(encodeU16(Op.QueueNotify, index));
     } catch (e) {
-      log.warn(`${this.debugLabel}: queue ${index} notify: ${(e as Error).message}`);
+      this.#guestLog.warn("queue notify", `queue ${index} notify: ${(e as Error).message}`);
     }
   }
 
@@ -224,7 +228,7 @@ export class ProxyVirtioDevice implements VirtioDevice {
           interrupt.signalNeedsReset(decodeText(msg));
           break;
         default:
-          log.warn(`${this.debugLabel}: ignoring unknown event opcode ${msg[0]}`);
+          this.#guestLog.warn("unknown event", `ignoring unknown event opcode ${msg[0]}`);
       }
     }
   }

@@ -1,8 +1,8 @@
 // Starts a device process: the same executable with the hidden subcommand (`crosvm device-process KIND SPEC`),
 // handed only its descriptors, as extra stdio entries (the i-th becomes fd 3 + i in the child): its control and
 // event sockets, the guest-memory memfd, its queues' ioeventfds, its vectors' irqfds and its backing files.
-// With the sandbox on and when we are root, util-linux unshare(1) launches it in new mount, network, IPC and PID
-// namespaces (see ../confine.ts for why the namespaces cannot be entered from inside Bun). The child confines
+// With the sandbox on, util-linux unshare(1) launches it in new mount, network, IPC and PID namespaces (inside a
+// user namespace when we are not root; ../sandbox_launcher.ts), or it is not started at all. The child confines
 // itself and says Hello; this side then holds a ProxyVirtioDevice and watches the process: a death before
 // `stop()` is reported through `onDeviceDied` with the device, its pid and the cause.
 import { readdirSync } from "node:fs";
@@ -21,6 +21,7 @@ import {
   socketpair,
 } from "../../../ffi/libc.ts";
 import { logger, logLevelSpecText } from "../../base/log.ts";
+import { checkPivotRoot, defaultPivotRoot, deviceNamespaceLauncher } from "../sandbox_launcher.ts";
 import type { GuestMemory } from "../../vm_memory/guest_memory.ts";
 import { deathMessage, describeExit } from "./death.ts";
 import { DEVICE_PROCESS_SUBCOMMAND, type DeviceLaunchSpec } from "./launch_spec.ts";
@@ -28,11 +29,6 @@ import { decodeHello, MAX_MESSAGE } from "./protocol.ts";
 import { ProxyVirtioDevice } from "./proxy_device.ts";
 
 const log = logger("jail::device_process");
-
-/** crosvm's default pivot root; DEFAULT_PIVOT_ROOT overrides it (crosvm book, "Launch the VM"). */
-export function defaultPivotRoot(): string {
-  return process.env.DEFAULT_PIVOT_ROOT ?? "/var/empty";
-}
 
 /** The command that runs `device-process` in this executable: the compiled binary itself, or bun + main.ts. */
 export function deviceProcessCommand(): string[] {
@@ -80,32 +76,6 @@ export function leakableFds(): number[] {
     } catch {}
   }
   return out;
-}
-
-/** The util-linux unshare(1) on PATH, or why there is none; busybox's lacks --kill-child. Looked up once. */
-let unshareLookup: { path: string } | { skipped: string } | undefined;
-
-function utilLinuxUnshare(): { path: string } | { skipped: string } {
-  if (unshareLookup) return unshareLookup;
-  const path = Bun.which("unshare");
-  if (!path) return (unshareLookup = { skipped: "unshare(1) from util-linux is not installed" });
-  const help = Bun.spawnSync([path, "--help"], { stdout: "pipe", stderr: "pipe" });
-  const text = `${help.stdout.toString()}${help.stderr.toString()}`;
-  unshareLookup = text.includes("--kill-child")
-    ? { path }
-    : { skipped: `${path} is not util-linux's unshare(1) (no --kill-child)` };
-  return unshareLookup;
-}
-
-/** util-linux unshare(1) prefix for the namespaces, or why none is used. */
-function namespaceLauncher(): { prefix: string[]; namespaces: string[] } | { skipped: string } {
-  if (process.getuid?.() !== 0) return { skipped: "not running as root" };
-  const unshare = utilLinuxUnshare();
-  if ("skipped" in unshare) return unshare;
-  return {
-    prefix: [unshare.path, "--mount", "--net", "--ipc", "--pid", "--fork", "--kill-child", "--"],
-    namespaces: ["mount", "network", "ipc", "pid"],
-  };
 }
 
 export class DeviceProcess {
@@ -156,9 +126,22 @@ export class DeviceProcess {
   }
 }
 
+/** The pivot root a sandboxed device process will use; throws SandboxError when it is not a directory. */
+function pivotRootOf(sandbox: SandboxOptions): string {
+  const dir = sandbox.pivotRoot ?? defaultPivotRoot();
+  checkPivotRoot(dir);
+  return dir;
+}
+
 /** Spawns the device process and resolves once it is confined and has said Hello. */
 export async function startDeviceProcess(o: DeviceProcessOptions): Promise<DeviceProcess> {
   if (o.memory.memfd < 0) throw new Error(`device ${o.kind}: guest memory has no memfd to share`);
+  // A sandbox that cannot be set up as asked is refused here, before anything is created or started.
+  const jail = o.sandbox && {
+    ...o.sandbox,
+    pivotRoot: pivotRootOf(o.sandbox),
+    launcher: deviceNamespaceLauncher(),
+  };
   const [control, childControl] = socketpair(
     AF_UNIX,
     SOCK_SEQPACKET | SOCK_CLOEXEC,
@@ -183,20 +166,13 @@ export async function startDeviceProcess(o: DeviceProcessOptions): Promise<Devic
     irqfds: take(o.irqfds.length),
     backing: take(backing.length),
   };
-  let prefix: string[] = [];
-  let sandbox: DeviceLaunchSpec["sandbox"];
-  if (o.sandbox) {
-    const launcher = namespaceLauncher();
-    if ("prefix" in launcher) prefix = launcher.prefix;
-    else log.debug(`sandbox for ${o.kind}: no namespaces: ${launcher.skipped}`);
-    sandbox = {
-      namespaces: "namespaces" in launcher ? launcher.namespaces : [],
-      namespacesSkipped: "skipped" in launcher ? launcher.skipped : undefined,
-      pivotRoot: o.sandbox.pivotRoot ?? defaultPivotRoot(),
-      logFailures: o.sandbox.logFailures ?? false,
-      leakedFds: leakableFds().filter((fd) => fd >= next),
-    };
-  }
+  const prefix = jail ? jail.launcher.prefix : [];
+  const sandbox: DeviceLaunchSpec["sandbox"] = jail && {
+    namespaces: jail.launcher.namespaces,
+    pivotRoot: jail.pivotRoot,
+    logFailures: jail.logFailures ?? false,
+    leakedFds: leakableFds().filter((fd) => fd >= next),
+  };
   const spec: DeviceLaunchSpec = {
     options: o.options,
     memory: o.memory.regions.map((r) => ({ guestAddr: r.guestAddr, size: r.size, fdOffset: r.fdOffset })),
