@@ -2,11 +2,11 @@
 // `disk` dispatches its subcommand itself rather than through citty's subCommands, because citty drops a
 // subcommand's return value and the exit status travels in it.
 import { runCommand } from "citty";
-import type { ArgsDef, CommandMeta } from "citty";
+import type { CommandMeta } from "citty";
 import { resizeDisk } from "../../vm_control/client.ts";
 import { CommandStatus } from "../../vm_control/exit_status.ts";
 import { defineCrosvmCommand } from "../commands/command.ts";
-import { renderRootHelp } from "../help.ts";
+import { renderCommandHelp } from "../help.ts";
 import { writeErr } from "../output.ts";
 import { noExtraArguments, parseUnsigned, runControl } from "./run_control.ts";
 
@@ -33,9 +33,10 @@ export const disk = defineCrosvmCommand({
   meta: DISK_META,
   args: {},
   renderHelp: () =>
-    renderRootHelp(
-      { ...DISK_META, name: "crosvm disk" },
-      {} as ArgsDef,
+    renderCommandHelp(
+      "crosvm disk",
+      DISK_META,
+      {},
       Object.entries(DISK_SUBCOMMANDS).map(([name, c]) => ({ name, meta: c.meta as CommandMeta })),
     ),
   async run({ rawArgs }) {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { close, tcgetattr, write } from "../../../ffi/libc.ts";
 import { RecordingIrq, type IrqEvent } from "../../../src/devices/irq.ts";
 import { createLegacyDevices, type LegacyDevicesOptions } from "../../../src/devices/legacy.ts";
-import type { SerialParameters } from "../../../src/vmm/config.ts";
+import type { SerialParameters } from "../../../src/devices/serial/parameters.ts";
 import { openPty } from "./pty.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "legacy-"));
@@ -82,18 +82,6 @@ describe("legacy devices", () => {
     );
 
     expect(legacy.io.filter((e) => e.device.debugLabel.startsWith("serial")).length).toBe(4);
-  });
-
-  test("a COM port number outside 1-4 is refused", () => {
-    expect(() => createLegacyDevices(options([serial({ num: 5 })]))).toThrow(
-      "--serial: num=5 is not a COM port",
-    );
-  });
-
-  test("two ports reading stdin are refused", () => {
-    expect(() =>
-      createLegacyDevices(options([serial({ num: 1, stdin: true }), serial({ num: 2, stdin: true })])),
-    ).toThrow("stdin is already used by COM1");
   });
 
   test("a missing input file is refused naming the port and the file", () => {
