@@ -7,6 +7,7 @@ import { defineCrosvmCommand } from "./command.ts";
 export const runCommand = defineCrosvmCommand({
   meta: { name: "run", description: "Start a new crosvm instance" },
   renderHelp: renderRunHelp,
+  ownSyntax: true,
   async run({ rawArgs, data }) {
     const parsed = parseRunConfig(rawArgs, data);
     if (parsed.help) return 0;
