@@ -2,19 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { Cmdline, CmdlineError, buildCmdline, diskDeviceName } from "../../../src/arch/x86_64/cmdline.ts";
 import type { SerialParameters } from "../../../src/devices/serial/parameters.ts";
 import type { DiskOption } from "../../../src/vmm/config.ts";
+import { serialPort } from "../fixtures/serial.ts";
 
-function serial(p: Partial<SerialParameters>): SerialParameters {
-  return {
-    type: "stdout",
-    hardware: "serial",
-    num: 1,
-    console: false,
-    earlycon: false,
-    stdin: false,
-    debugconPort: 0x402,
-    ...p,
-  };
-}
+const serial = (p: Partial<SerialParameters>): SerialParameters => serialPort({ type: "stdout", ...p });
 function disk(p: Partial<DiskOption>): DiskOption {
   return { path: "/disk.img", ro: false, root: false, sparse: true, blockSize: 512, direct: false, ...p };
 }

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import type { ArgsDef } from "citty";
 import { parseCommandArgs } from "../../../src/cli/commands/command_args.ts";
 import { ArgumentError, EXIT_INVALID_ARGS } from "../../../src/cli/errors.ts";
+import { crosvm } from "./helpers.ts";
 
 const BALLOON: ArgsDef = {
   SIZE: { type: "positional", description: "amount of bytes", required: true },
@@ -83,22 +83,6 @@ describe("parsing a command's arguments strictly", () => {
     expect(failure(BALLOON, ["1"]).message).toBe("Missing required positional argument: VM_SOCKET");
   });
 });
-
-const MAIN = join(import.meta.dir, "../../../src/main.ts");
-
-async function crosvm(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    stdin: "ignore",
-  });
-  const [stdout, stderr, status] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { status, stdout, stderr };
-}
 
 describe("the control commands and version refuse what they do not take, in one line", () => {
   test("crosvm suspend --fulll S", async () => {

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli, type CliIo } from "../../../src/cli/cli.ts";
+import { runCli } from "../../../src/cli/cli.ts";
 import { defineCrosvmCommand } from "../../../src/cli/commands/command.ts";
 import { GLOBAL_OPTIONS } from "../../../src/cli/global_options.ts";
 import { renderRootHelp, renderRunHelp } from "../../../src/cli/help.ts";
@@ -14,6 +14,7 @@ import { parseRunConfig } from "../../../src/cli/parse_run.ts";
 import { RUN_OPTIONS } from "../../../src/cli/run_options.ts";
 import { keysOf } from "../../../src/cli/schema_shape.ts";
 import type { VmConfig } from "../../../src/vmm/config.ts";
+import { capture } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crosvm-table-"));
 let files = 0;
@@ -113,21 +114,6 @@ describe("every option of crosvm run", () => {
     expect(new Set(names).size).toBe(names.length);
   });
 });
-
-/** Captures what the command line writes. */
-function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    async out(text: string) {
-      io.stdout += text;
-    },
-    async err(text: string) {
-      io.stderr += text;
-    },
-  };
-  return io;
-}
 
 describe("every global option of crosvm", () => {
   const seen: unknown[] = [];

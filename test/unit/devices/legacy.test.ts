@@ -7,20 +7,12 @@ import { RecordingIrq, type IrqEvent } from "../../../src/devices/irq.ts";
 import { createLegacyDevices, type LegacyDevicesOptions } from "../../../src/devices/legacy.ts";
 import type { SerialParameters } from "../../../src/devices/serial/parameters.ts";
 import { openPty } from "./pty.ts";
+import { serialPort } from "../fixtures/serial.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "legacy-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const serial = (p: Partial<SerialParameters>): SerialParameters => ({
-  type: "sink",
-  hardware: "serial",
-  num: 1,
-  console: false,
-  earlycon: false,
-  stdin: false,
-  debugconPort: 0x402,
-  ...p,
-});
+const serial = serialPort;
 
 function options(serials: SerialParameters[], irqs = new Map<number, RecordingIrq>()): LegacyDevicesOptions {
   return {

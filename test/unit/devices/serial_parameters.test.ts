@@ -3,21 +3,10 @@ import {
   serialPortProblem,
   serialSetProblem,
   withDefaultSerialParameters,
-  type SerialParameters,
 } from "../../../src/devices/serial/parameters.ts";
+import { serialPort } from "../fixtures/serial.ts";
 
-function serial(p: Partial<SerialParameters>): SerialParameters {
-  return {
-    type: "sink",
-    hardware: "serial",
-    num: 1,
-    console: false,
-    earlycon: false,
-    stdin: false,
-    debugconPort: 0x402,
-    ...p,
-  };
-}
+const serial = serialPort;
 
 describe("the rules of one port (crosvm validate_serial_parameters)", () => {
   test("a valid port has no problem", () => {
