@@ -38,7 +38,8 @@ function described<S extends v.GenericSchema>(
 const boolean = v.boolean("a boolean");
 const integer = (range: string, min: number, max: number) =>
   v.pipe(v.number(range), v.integer(range), v.minValue(min, range), v.maxValue(max, range));
-const path = v.pipe(v.string("a path"), v.nonEmpty("a non-empty path"));
+/** A non-empty path, on the command line and in files. */
+export const path = v.pipe(v.string("a path"), v.nonEmpty("a non-empty path"));
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(Math.log2(n));

@@ -6,6 +6,7 @@
 import * as v from "valibot";
 import { ArgumentError } from "./errors.ts";
 import { decodeKeyValues } from "./keyvalue.ts";
+import { path } from "./option_specs.ts";
 import type { KeyValueSpec, OptionSchema } from "./schema_shape.ts";
 
 /** A value with where it came from ("--block", "--root", a --cfg file's path), for messages. */
@@ -59,8 +60,6 @@ export type ArgsOf<Table extends OptionTable> = {
       ? Given<T> | undefined
       : never;
 };
-
-const PATH = v.pipe(v.string("a path"), v.nonEmpty("a non-empty path"));
 
 interface Common<R extends boolean> {
   readonly help: string;
@@ -117,7 +116,7 @@ export const option = {
         if (text === "") throw new ArgumentError(`${name}: expected a non-empty path`);
         return text;
       },
-      file: PATH,
+      file: path,
     });
   },
 
