@@ -57,8 +57,10 @@ async function tests(
     tail = (tail + text).slice(-4096);
   }
   const exit = await proc.exited;
-  const pass = Number(/^\s*(\d+) pass\s*$/m.exec(tail)?.[1] ?? 0);
-  const fail = Number(/^\s*(\d+) fail\s*$/m.exec(tail)?.[1] ?? 0);
+  // The last summary counts: a runner may print per-file summaries before its total (scripts/kvm_in_rig.ts).
+  const last = (what: string) => [...tail.matchAll(new RegExp(`^\\s*(\\d+) ${what}\\s*$`, "gm"))].at(-1)?.[1];
+  const pass = Number(last("pass") ?? 0);
+  const fail = Number(last("fail") ?? 0);
   passed += pass;
   failed += fail;
   // A runner that died without a summary still counts as a failure.

@@ -1,21 +1,16 @@
 // Runs the kvm test tier inside the nested rig, for a host whose /dev/kvm is missing (shared/notes/kvm-here.md:
 // the outer rig VM has /dev/kvm with hardware semantics). The tree is shared with the outer VM over its 9p scratch
 // folder (hard links, nothing copied), with Bun's own binary beside it and the test guests assembled here, since
-// the outer VM has no binutils. bun test's output is streamed to stderr as it is written; the exit status is
-// bun test's.
-// Usage: bun scripts/kvm_in_rig.ts [bun test arguments]   (default: test/kvm; needs dist/crosvm: bun run build.ts)
+// the outer VM has no binutils.
+// Each test file runs on its own as a background job in the outer VM, its output streamed to stderr as it is
+// written. Meanwhile the outer VM's control agent is asked every few seconds whether it still answers: an outer VM
+// that stops answering wedged on its own (TCG; see test/e2e/harness/boot_retry.ts), so the file is run again on a
+// new outer VM, once, and that is said on stderr. A file that hangs while the outer VM answers is ours: it fails.
+// The last lines are bun test's summary over all files (" N pass", " N fail"); the exit status is 0 when none failed.
+// Usage: bun scripts/kvm_in_rig.ts [test files or folders]   (default: test/kvm; needs dist/crosvm)
 import { $ } from "bun";
-import {
-  existsSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  closeSync,
-  realpathSync,
-  statSync,
-} from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, linkSync, mkdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { Rig } from "../test/e2e/harness/rig.ts";
 import { prebuildGuests } from "../test/kvm/vmm/guest_build.ts";
 
@@ -26,8 +21,11 @@ const TREE = ["src", "ffi", "policy", "test", "package.json", "bunfig.toml", "ts
 const RUNTIME_MODULES = ["citty", "consola", "valibot"];
 /** One test under TCG, which runs the tiny guests' VMMs about ten times slower than the host would. */
 const PER_TEST_TIMEOUT_MS = 60_000;
-/** The whole tier, with its slowest tests, under TCG. */
-const TIER_TIMEOUT_MS = 40 * 60_000;
+/** One test file; past this with the outer VM still answering, the file hangs and fails. */
+const PER_FILE_TIMEOUT_MS = 15 * 60_000;
+/** How often the outer VM's agent is asked to answer, and how long it may take. */
+const LIVENESS_EVERY_MS = 10_000;
+const LIVENESS_TIMEOUT_MS = 60_000;
 
 /** Hard-links (or, across file systems, copies) `from` to `to`, directories recursively. */
 async function share(from: string, to: string): Promise<void> {
@@ -35,38 +33,23 @@ async function share(from: string, to: string): Promise<void> {
   await $`cp -a --link ${from} ${to}`.quiet().catch(() => $`cp -a ${from} ${to}`.quiet());
 }
 
-/** Appends to stderr whatever `path` gained since `offset`; returns the new offset. */
-function follow(path: string, offset: number): number {
-  if (!existsSync(path)) return offset;
-  const size = statSync(path).size;
-  if (size <= offset) return offset;
-  const buf = Buffer.alloc(size - offset);
-  const fd = openSync(path, "r");
-  try {
-    readSync(fd, buf, 0, buf.length, offset);
-  } finally {
-    closeSync(fd);
-  }
-  process.stderr.write(buf);
-  return size;
+/** The test files `args` name (files as given, folders searched for *.test.ts), relative to the tree. */
+function testFiles(args: readonly string[]): string[] {
+  return args.flatMap((arg) => {
+    const path = resolve(root, arg);
+    if (!statSync(path).isDirectory()) return [relative(root, path)];
+    return [...new Bun.Glob("**/*.test.ts").scanSync(path)].sort().map((f) => relative(root, join(path, f)));
+  });
 }
 
-if (!existsSync(crosvm)) {
-  console.error(`kvm_in_rig: ${crosvm} is missing (run bun run build.ts first)`);
-  process.exit(2);
-}
-const args = process.argv.slice(2);
-const testArgs = args.length > 0 ? args : ["test/kvm"];
-
-console.error("kvm_in_rig: starting the outer rig VM (no usable /dev/kvm on this host)");
-const rigOptions = { vmm: "crosvm", vmmHostPath: crosvm, memMiB: 3072 } as const;
-// An outer VM that does not come up is the rig's own flake (test/e2e/harness/test_vm.ts starts it once more too).
-const rig = await Rig.start(rigOptions).catch((error: Error) => {
-  console.error(`kvm_in_rig: the outer rig VM did not start; starting it once more: ${error.message}`);
-  return Rig.start(rigOptions);
-});
-let status = 1;
-try {
+/** Starts an outer VM with the tree, Bun and the test guests in its scratch folder. */
+async function startRig(): Promise<Rig> {
+  const options = { vmm: "crosvm", vmmHostPath: crosvm, memMiB: 3072 } as const;
+  // An outer VM that does not come up is the rig's own flake (test/e2e/harness/test_vm.ts starts it once more too).
+  const rig = await Rig.start(options).catch((error: Error) => {
+    console.error(`kvm_in_rig: the outer rig VM did not start; starting it once more: ${error.message}`);
+    return Rig.start(options);
+  });
   const tree = join(rig.scratchDir, "tree");
   for (const entry of TREE) await share(join(root, entry), join(tree, entry));
   for (const m of RUNTIME_MODULES) await share(join(root, "node_modules", m), join(tree, "node_modules", m));
@@ -80,32 +63,116 @@ try {
   }
   const guests = join(rig.scratchDir, "guests");
   mkdirSync(guests);
-  const images = await prebuildGuests(guests);
-  console.error(
-    `kvm_in_rig: ${images} test guests assembled; running bun test ${testArgs.join(" ")} in the rig`,
-  );
+  await prebuildGuests(guests);
+  mkdirSync(join(rig.scratchDir, "runs"));
+  return rig;
+}
 
-  const log = join(rig.scratchDir, "bun-test.log");
-  const quoted = testArgs.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-  const script = [
+type FileOutcome =
+  | { kind: "done"; log: string; exitCode: number }
+  | { kind: "hung"; log: string }
+  | { kind: "rig-wedged"; log: string; why: string };
+
+let runs = 0;
+
+/** Runs one test file in the outer VM as a background job and waits for it, watching the outer VM's agent. */
+async function runFile(rig: Rig, file: string): Promise<FileOutcome> {
+  const id = ++runs;
+  const hostLog = join(rig.scratchDir, "runs", `${id}.log`);
+  const hostStatus = join(rig.scratchDir, "runs", `${id}.status`);
+  const quoted = `'${file.replaceAll("'", "'\\''")}'`;
+  const job = [
     "cd /scratch/tree || exit 97",
     "export PATH=/scratch/bin:$PATH CROSVM_KVM_PREBUILT_GUESTS=/scratch/guests",
     // Every test gets TCG's time: tests on their default 5 s time out there with nothing wrong.
-    `bun test --timeout ${PER_TEST_TIMEOUT_MS} ${quoted} > /scratch/bun-test.log 2>&1`,
+    `bun test --timeout ${PER_TEST_TIMEOUT_MS} ${quoted} > /scratch/runs/${id}.log 2>&1`,
+    `echo $? > /scratch/runs/${id}.status.tmp && mv /scratch/runs/${id}.status.tmp /scratch/runs/${id}.status`,
   ].join("\n");
-  let offset = 0;
-  const tail = setInterval(() => (offset = follow(log, offset)), 1000);
-  try {
-    const result = await rig.control.exec(script, { timeoutMs: TIER_TIMEOUT_MS });
-    status = result.exitCode;
-    if (result.stderr.trim()) console.error(result.stderr.trim());
-  } finally {
-    clearInterval(tail);
-    follow(log, offset);
+  await Bun.write(join(rig.scratchDir, "runs", `${id}.sh`), `${job}\n`);
+  await rig.control.exec(`setsid sh /scratch/runs/${id}.sh < /dev/null > /dev/null 2>&1 &`, {
+    timeoutMs: LIVENESS_TIMEOUT_MS,
+  });
+
+  let shown = 0;
+  const show = () => {
+    if (!existsSync(hostLog)) return;
+    const text = readFileSync(hostLog);
+    if (text.length > shown) process.stderr.write(text.subarray(shown));
+    shown = text.length;
+  };
+  const log = () => (existsSync(hostLog) ? readFileSync(hostLog, "utf8") : "");
+  const deadline = performance.now() + PER_FILE_TIMEOUT_MS;
+  let lastLiveness = performance.now();
+  for (;;) {
+    await Bun.sleep(1000);
+    show();
+    if (existsSync(hostStatus))
+      return { kind: "done", log: log(), exitCode: Number(readFileSync(hostStatus, "utf8")) };
+    if (performance.now() - lastLiveness >= LIVENESS_EVERY_MS) {
+      lastLiveness = performance.now();
+      const answered = await rig.control
+        .exec("true", { timeoutMs: LIVENESS_TIMEOUT_MS })
+        .then(() => undefined)
+        .catch((error: Error) => error.message.split("\n")[0]);
+      if (answered !== undefined) return { kind: "rig-wedged", log: log(), why: answered };
+    }
+    if (performance.now() > deadline) {
+      await rig.control.exec(`pkill -f ${quoted}`, { timeoutMs: LIVENESS_TIMEOUT_MS }).catch(() => {});
+      return { kind: "hung", log: log() };
+    }
+  }
+}
+
+function count(log: string, what: "pass" | "fail"): number {
+  return Number(new RegExp(`^\\s*(\\d+) ${what}\\s*$`, "m").exec(log)?.[1] ?? 0);
+}
+
+if (!existsSync(crosvm)) {
+  console.error(`kvm_in_rig: ${crosvm} is missing (run bun run build.ts first)`);
+  process.exit(2);
+}
+const args = process.argv.slice(2);
+const files = testFiles(args.length > 0 ? args : ["test/kvm"]);
+console.error(
+  `kvm_in_rig: ${files.length} test files; starting the outer rig VM (no usable /dev/kvm on this host)`,
+);
+
+let passed = 0;
+let failed = 0;
+let rigRetries = 0;
+let rig = await startRig();
+try {
+  for (const file of files) {
+    console.error(`\n${file} (in the rig):`);
+    let outcome = await runFile(rig, file);
+    if (outcome.kind === "rig-wedged" && rigRetries++ === 0) {
+      console.error(
+        `\nkvm_in_rig: the outer rig VM stopped answering during ${file} (${outcome.why}); running it again on a new outer VM`,
+      );
+      rig.abandon(outcome.why);
+      await rig.stop();
+      rig = await startRig();
+      outcome = await runFile(rig, file);
+    }
+    const pass = count(outcome.log, "pass");
+    const fail = count(outcome.log, "fail");
+    passed += pass;
+    failed += fail;
+    if (outcome.kind === "hung") {
+      console.error(
+        `\nkvm_in_rig: ${file} did not finish within ${PER_FILE_TIMEOUT_MS / 60_000} min (the rig answers)`,
+      );
+      failed++;
+    } else if (outcome.kind === "rig-wedged") {
+      console.error(`\nkvm_in_rig: the outer rig VM stopped answering again during ${file} (${outcome.why})`);
+      failed++;
+    } else if (outcome.exitCode !== 0 && fail === 0) failed++;
   }
 } catch (error) {
   console.error(`kvm_in_rig: ${(error as Error).message}`);
+  failed++;
 } finally {
   await rig.stop();
 }
-process.exit(status);
+console.error(`\n ${passed} pass\n ${failed} fail`);
+process.exit(failed === 0 ? 0 : 1);
