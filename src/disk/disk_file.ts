@@ -33,7 +33,8 @@ export interface DiskFile {
 export class DiskError extends Error {
   constructor(
     readonly path: string,
-    problem: string,
+    /** The problem alone, without the path (for callers that name the file their own way). */
+    readonly problem: string,
   ) {
     super(`disk image ${path}: ${problem}`);
     this.name = "DiskError";

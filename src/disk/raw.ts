@@ -19,6 +19,18 @@ import {
   SysError,
 } from "../../ffi/libc.ts";
 import { DiskError, type DiskFile } from "./disk_file.ts";
+import { PROBE_BYTES, writeChangesFormat } from "./probe.ts";
+
+/** A guest write that would turn a probed raw image into another format (see probe.ts); refused. */
+export class FormatChangeRefused extends DiskError {
+  constructor(path: string) {
+    super(
+      path,
+      "write to sector 0 refused: the image's format was detected as raw and the write would make it detect as qcow2",
+    );
+    this.name = "FormatChangeRefused";
+  }
+}
 
 /** Alignment for O_DIRECT transfers: a page covers every logical block size Linux file systems use. */
 export const DIRECT_ALIGN = 4096;
@@ -219,6 +231,8 @@ export class RawDisk implements DiskFile, IovecDisk {
     readonly path: string,
     readonly readOnly: boolean,
     readonly direct: boolean,
+    /** The format was detected rather than given: sector 0 may never come to look like another format. */
+    readonly probed = false,
   ) {
     this.#io = new FileIo(fd, path);
     this.#size = this.#io.size();
@@ -242,7 +256,8 @@ export class RawDisk implements DiskFile, IovecDisk {
   }
 
   writeIovecs(iov: IovecList, offset: number): number {
-    if (this.direct) return -1;
+    // A write over the probed bytes takes the general path, which checks it.
+    if (this.direct || (this.probed && offset < PROBE_BYTES)) return -1;
     return pwritevAt(this.#io.fd, ptr(iov.words), iov.count, offset, this.path);
   }
 
@@ -255,6 +270,7 @@ export class RawDisk implements DiskFile, IovecDisk {
   }
 
   writeVectored(bufs: readonly Uint8Array[], offset: number): void {
+    this.#checkFormatKept(bufs, offset);
     if (!this.direct) return this.#io.writevFull(bufs, offset);
     for (const b of bufs) {
       this.writeAt(b, offset);
@@ -263,6 +279,7 @@ export class RawDisk implements DiskFile, IovecDisk {
   }
 
   writeAt(buf: Uint8Array, offset: number): void {
+    this.#checkFormatKept([buf], offset);
     if (!this.direct) return this.#io.writeFull(buf, offset);
     this.#eachAlignedSpan(offset, buf.length, (bounce, start, off, n, done) => {
       // Unaligned edges: read the enclosing blocks first so bytes outside the write survive.
@@ -272,6 +289,18 @@ export class RawDisk implements DiskFile, IovecDisk {
       // A last block that runs past an unaligned end of file must not grow the disk.
       if (start + bounce.length > this.#size) ftruncate(this.#io.fd, this.#size, this.path);
     });
+  }
+
+  #checkFormatKept(bufs: readonly Uint8Array[], offset: number): void {
+    if (!this.probed || offset >= PROBE_BYTES) return;
+    const head = new Uint8Array(PROBE_BYTES);
+    if (!this.direct) this.#io.readFull(head, 0);
+    else
+      this.#eachAlignedSpan(0, PROBE_BYTES, (bounce, start) => {
+        this.#io.readOnce(bounce, start);
+        head.set(bounce.subarray(0, PROBE_BYTES));
+      });
+    if (writeChangesFormat(head, bufs, offset)) throw new FormatChangeRefused(this.path);
   }
 
   /** Splits [offset, offset+length) into aligned spans of at most BOUNCE_SIZE, each with its bounce view. */

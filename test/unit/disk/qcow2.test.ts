@@ -244,7 +244,7 @@ describe("malformed qcow2 images", () => {
     const p = tmp.path("orphan.qcow2");
     createQcow2(p, MiB, { backingFile: "nope.raw", backingFormat: "raw" });
     expect(() => openDisk(p)).toThrow(
-      `disk image ${p}: backing file: disk image ${tmp.path("nope.raw")}: cannot open: ENOENT`,
+      `disk image ${p}: backing file ${tmp.path("nope.raw")}: cannot open: No such file or directory`,
     );
   });
 });
