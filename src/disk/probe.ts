@@ -20,7 +20,11 @@ export function probeFormat(head: Uint8Array): ImageFormat {
  * Whether writing `bufs` back to back at `offset` over a disk whose first bytes are `current` would make it probe
  * as something other than raw. Only writes that touch the probed bytes can.
  */
-export function writeChangesFormat(current: Uint8Array, bufs: readonly Uint8Array[], offset: number): boolean {
+export function writeChangesFormat(
+  current: Uint8Array,
+  bufs: readonly Uint8Array[],
+  offset: number,
+): boolean {
   if (offset >= PROBE_BYTES) return false;
   const head = new Uint8Array(PROBE_BYTES);
   head.set(current.subarray(0, PROBE_BYTES));
