@@ -59,7 +59,7 @@ describe("a probed raw image never changes format under the guest", () => {
     dev.disk.close();
 
     expect(r.status).toBe(VIRTIO_BLK_S_IOERR);
-    expect(readFileSync(path).subarray(0, 4)).toEqual(new Uint8Array(4));
+    expect(new Uint8Array(readFileSync(path).subarray(0, 4))).toEqual(new Uint8Array(4));
     const again = openDisk(path);
     expect(again.format).toBe("raw");
     again.close();
@@ -77,7 +77,7 @@ describe("a probed raw image never changes format under the guest", () => {
     dev.disk.close();
 
     expect(r.status).toBe(VIRTIO_BLK_S_OK);
-    expect(readFileSync(path).subarray(0, 512)).toEqual(mbr);
+    expect(new Uint8Array(readFileSync(path).subarray(0, 512))).toEqual(mbr);
   });
 
   test("a raw image opened with its format given may take any sector 0", () => {
@@ -131,7 +131,7 @@ describe("request decoding is bounded before any work", () => {
     dev.disk.close();
 
     expect(r.status).toBe(VIRTIO_BLK_S_IOERR);
-    expect(readFileSync(path)).toEqual(content);
+    expect(new Uint8Array(readFileSync(path))).toEqual(content);
   });
 
   test("a read-only disk refuses a huge DISCARD the same way, without decoding it", () => {
