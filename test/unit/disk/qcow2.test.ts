@@ -119,7 +119,7 @@ describe.skipIf(!hasQemuImg)("qcow2 against qemu-img (Debian qemu-utils)", () =>
     const r = qemuImg("check", p);
     expect(r.out).toContain("No errors were found");
     expect(convertToRaw(p)).toEqual(model);
-  });
+  }, 30_000);
 
   test("data written by qemu-io style convert reads back through our code", () => {
     const src = tmp.path("src.raw");
