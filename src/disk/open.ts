@@ -121,13 +121,12 @@ function openLevel(path: string, options: OpenDiskOptions, depth: number, seen: 
     if (options.direct) throw new DiskError(path, "O_DIRECT is only supported for raw images");
     if (detectFormat(fd, path) !== "qcow2") throw new DiskError(path, "not a qcow2 image (bad magic)");
     const size = io.size();
-    const first = new Uint8Array(Math.min(size, 2 ** 21));
-    io.readFull(first, 0);
-    const clusterBits = first.length >= 24 ? new DataView(first.buffer).getUint32(20) : 0;
-    const headerBytes = first.subarray(
-      0,
-      Math.min(first.length, 2 ** Math.min(Math.max(clusterBits, 9), 21)),
-    );
+    // The header cluster (extensions and the backing file name live in it), read once its size is known.
+    const fixed = new Uint8Array(Math.min(size, 24));
+    io.readFull(fixed, 0);
+    const clusterBits = fixed.length === 24 ? new DataView(fixed.buffer).getUint32(20) : 0;
+    const headerBytes = new Uint8Array(Math.min(size, 2 ** Math.min(Math.max(clusterBits, 9), 21)));
+    io.readFull(headerBytes, 0);
     const header = parseQcow2Header(headerBytes, path, size);
     let backing: DiskFile | undefined;
     if (header.backingFile) {
