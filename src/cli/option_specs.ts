@@ -43,6 +43,8 @@ export const blockSpec = {
       ),
     ),
     direct: bool(false),
+    // crosvm's DiskOption `lock`: flock the image (exclusive when writable, shared when read-only).
+    lock: bool(true),
   }),
 } satisfies KeyValueSpec;
 

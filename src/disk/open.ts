@@ -52,8 +52,11 @@ function openFd(path: string, flags: number): number {
   try {
     return open(path, flags | O_CLOEXEC);
   } catch (e) {
-    if (e instanceof SysError) throw new DiskError(path, `cannot open: ${describeErrno(e)}`);
-    throw e;
+    if (!(e instanceof SysError)) throw e;
+    // A file that exists but may not be written: say so, and how to use it anyway.
+    if ((flags & O_RDWR) !== 0 && (e.code === "EACCES" || e.code === "EROFS" || e.code === "EPERM"))
+      throw new DiskError(path, `cannot open for writing: ${describeErrno(e)} (add ro to use it read-only)`);
+    throw new DiskError(path, `cannot open: ${describeErrno(e)}`);
   }
 }
 

@@ -28,6 +28,7 @@ describe("decoding --block (spec: Command-line options)", () => {
       sparse: true,
       "block-size": 512,
       direct: false,
+      lock: true,
     });
   });
 
