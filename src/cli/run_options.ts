@@ -44,7 +44,9 @@ const BLOCK_KEYS_HELP = `Valid keys:
     id=STRING - Set the block device identifier to an ASCII
         string, up to 20 characters. (default: no ID)
     direct=BOOL - Use O_DIRECT mode to bypass page cache.
-        (default: false)`;
+        (default: false)
+    lock=BOOL - Whether to lock the disk files. Uses flock on
+        Unix. (default: true)`;
 
 const DEPRECATED_DISK_KEYS_HELP = `Valid keys:
     sparse=BOOL - Indicates whether the disk should support
