@@ -65,13 +65,16 @@ export function describeErrno(e: SysError): string {
   return strerror(e.errno);
 }
 
+/** File systems whose flock fails this way cannot lock at all: the image is used unlocked (QEMU's locking=auto). */
+const LOCKING_UNSUPPORTED = new Set(["ENOLCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EINVAL"]);
+
 function lockFd(fd: number, path: string, exclusive: boolean): void {
   try {
     flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB, path);
   } catch (e) {
-    if (e instanceof SysError && (e.code === "EAGAIN" || e.code === "EWOULDBLOCK"))
-      throw new DiskLockedError(path, exclusive);
-    throw e;
+    if (!(e instanceof SysError)) throw e;
+    if (e.code === "EAGAIN" || e.code === "EWOULDBLOCK") throw new DiskLockedError(path, exclusive);
+    if (!LOCKING_UNSUPPORTED.has(e.code)) throw e;
   }
 }
 
