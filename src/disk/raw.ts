@@ -1,4 +1,8 @@
-// A raw disk image: virtual offset = file offset. With O_DIRECT every transfer goes through a bounce buffer
+// A raw disk image: virtual offset = file offset. The image may be a regular file or a host block device (a
+// partition, an LVM volume, a loop device): then its size and logical block size come from BLKGETSIZE64 and
+// BLKSSZGET, discard and write-zeroes go through fallocate, which Linux turns into a device zero-out (PUNCH_HOLE:
+// unmapping, refused with EOPNOTSUPP by a device that cannot; ZERO_RANGE: writing zeros), and it cannot be
+// resized or preallocated. With O_DIRECT every transfer goes through a bounce buffer
 // aligned in memory, offset and length (read-modify-write at unaligned edges), since guest buffers and request
 // sizes need not meet the host's alignment rules.
 import { ptr } from "bun:ffi";
@@ -18,6 +22,7 @@ import {
   pwritevAt,
   SysError,
 } from "../../ffi/libc.ts";
+import { blockDeviceSize, logicalBlockSize } from "../../ffi/blkdev.ts";
 import { DiskError, type DiskFile } from "./disk_file.ts";
 import { PROBE_BYTES, writeChangesFormat } from "./probe.ts";
 
@@ -235,11 +240,21 @@ export class RawDisk implements DiskFile, IovecDisk {
     readonly probed = false,
   ) {
     this.#io = new FileIo(fd, path);
-    this.#size = this.#io.size();
+    this.hostBlockDevice = fstatSync(fd).isBlockDevice();
+    this.#size = this.hostBlockDevice ? blockDeviceSize(fd, path) : this.#io.size();
+    this.#blockSize = this.hostBlockDevice ? logicalBlockSize(fd, path) : 512;
   }
+
+  /** True for a host block device rather than a regular file. */
+  readonly hostBlockDevice: boolean;
+  readonly #blockSize: number;
 
   virtualSize(): number {
     return this.#size;
+  }
+
+  logicalBlockSize(): number {
+    return this.#blockSize;
   }
 
   readAt(buf: Uint8Array, offset: number): void {
@@ -287,7 +302,8 @@ export class RawDisk implements DiskFile, IovecDisk {
       bounce.set(buf.subarray(done, done + n), off - start);
       this.#io.writeFull(bounce, start);
       // A last block that runs past an unaligned end of file must not grow the disk.
-      if (start + bounce.length > this.#size) ftruncate(this.#io.fd, this.#size, this.path);
+      if (start + bounce.length > this.#size && !this.hostBlockDevice)
+        ftruncate(this.#io.fd, this.#size, this.path);
     });
   }
 
@@ -339,8 +355,10 @@ export class RawDisk implements DiskFile, IovecDisk {
       if (unmap) this.#io.punchHole(offset, len);
       else this.#io.zeroRange(offset, len);
     } catch (e) {
-      // A file system without hole punching or zero ranges (EOPNOTSUPP) gets real zeros written.
-      if (!(e instanceof SysError) || e.code !== "EOPNOTSUPP") throw e;
+      // A file system without hole punching or zero ranges (EOPNOTSUPP) gets real zeros written, and so does a
+      // host block device for a range that is not whole logical blocks (EINVAL).
+      const unaligned = this.hostBlockDevice && e instanceof SysError && e.code === "EINVAL";
+      if (!unaligned && (!(e instanceof SysError) || e.code !== "EOPNOTSUPP")) throw e;
       const zeros = new Uint8Array(Math.min(len, BOUNCE_SIZE));
       for (let done = 0; done < len; done += zeros.length)
         this.writeAt(zeros.subarray(0, Math.min(zeros.length, len - done)), offset + done);
@@ -348,11 +366,17 @@ export class RawDisk implements DiskFile, IovecDisk {
   }
 
   allocateAll(): void {
-    this.#io.allocate(0, this.#size);
+    // A block device's blocks exist already.
+    if (!this.hostBlockDevice) this.#io.allocate(0, this.#size);
   }
 
   resize(size: number): void {
     if (this.readOnly) throw new DiskError(this.path, "is read-only");
+    if (this.hostBlockDevice)
+      throw new DiskError(
+        this.path,
+        "is a host block device: its size is the device's and cannot be changed",
+      );
     if (!Number.isSafeInteger(size) || size < 0) throw new DiskError(this.path, `size ${size} is not valid`);
     ftruncate(this.#io.fd, size, this.path);
     this.#size = size;

@@ -112,7 +112,9 @@ export class VirtioBlock extends VirtioDeviceBase {
     this.disk = disk;
     this.readOnly = options.readOnly || disk.readOnly;
     this.sparse = options.sparse;
-    this.blockSize = blockSize;
+    // Never below the host device's logical block size: smaller guest I/O would fail there (O_DIRECT) or be
+    // read-modify-written by the host.
+    this.blockSize = Math.max(blockSize, disk.logicalBlockSize?.() ?? SECTOR_SIZE);
     this.#capacitySectors = Math.floor(disk.virtualSize() / SECTOR_SIZE);
     this.#iovecDisk = isIovecDisk(disk) ? disk : undefined;
     if (!this.sparse && !this.readOnly) disk.allocateAll();
