@@ -115,9 +115,12 @@ export class Qcow2Disk implements DiskFile {
     );
   }
 
-  /** The end of the image's clusters: the file's size at open, or further once clusters were added. */
+  /**
+   * The end of the image's clusters: the file's size at open rounded up to a whole cluster (a last cluster may be
+   * partly written; its tail reads as zeros), or further once clusters were added.
+   */
   #fileEnd(): number {
-    return Math.max(this.#fileSize, this.#refcounts?.nextFree ?? 0);
+    return Math.max(Math.ceil(this.#fileSize / this.#cs) * this.#cs, this.#refcounts?.nextFree ?? 0);
   }
 
   /**

@@ -69,7 +69,7 @@ export class Refcounts {
     const table: number[] = [];
     for (let i = 0; i < raw.length / 8; i++) {
       const off = Number(v.getBigUint64(i * 8) & REFT_OFFSET_MASK);
-      if (off !== 0 && (off % cs !== 0 || off < cs || off + cs > fileSize))
+      if (off !== 0 && (off % cs !== 0 || off < cs || off >= fileSize))
         throw new DiskError(
           io.path,
           `qcow2 refcount table entry ${i} (0x${off.toString(16)}) is not a cluster inside the file`,
