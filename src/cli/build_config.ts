@@ -22,6 +22,7 @@ function toDisk(b: BlockArgs): DiskOption {
     sparse: b.sparse,
     blockSize: b["block-size"],
     direct: b.direct,
+    lock: b.lock,
   };
   if (b.id !== undefined) disk.id = b.id;
   return disk;

@@ -94,6 +94,8 @@ export const blockSpec = {
       ),
     ),
     direct: v.optional(described(boolean, "BOOL", "Use O_DIRECT mode to bypass page cache."), false),
+    // crosvm's DiskOption `lock`: flock the image (exclusive when writable, shared when read-only).
+    lock: v.optional(described(boolean, "BOOL", "Whether to lock the disk files. Uses flock on Unix."), true),
   }),
 } satisfies KeyValueSpec;
 

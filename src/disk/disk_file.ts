@@ -16,6 +16,11 @@ export interface DiskFile {
   readVectored?(bufs: readonly Uint8Array[], offset: number): void;
   /** Optional: writes `bufs` back to back from `offset` in one host call; as writeAt. */
   writeVectored?(bufs: readonly Uint8Array[], offset: number): void;
+  /**
+   * Optional: the smallest unit the host storage transfers (BLKSSZGET of a host block device); the guest's
+   * logical block size is raised to it. Absent means 512.
+   */
+  logicalBlockSize?(): number;
   /** Makes completed writes durable (fdatasync). */
   flush(): void;
   /** Deallocates [offset, offset+length) where the format can; the range then reads as zero. */
@@ -33,7 +38,8 @@ export interface DiskFile {
 export class DiskError extends Error {
   constructor(
     readonly path: string,
-    problem: string,
+    /** The problem alone, without the path (for callers that name the file their own way). */
+    readonly problem: string,
   ) {
     super(`disk image ${path}: ${problem}`);
     this.name = "DiskError";

@@ -1,4 +1,8 @@
-// A raw disk image: virtual offset = file offset. With O_DIRECT every transfer goes through a bounce buffer
+// A raw disk image: virtual offset = file offset. The image may be a regular file or a host block device (a
+// partition, an LVM volume, a loop device): then its size and logical block size come from BLKGETSIZE64 and
+// BLKSSZGET, discard and write-zeroes go through fallocate, which Linux turns into a device zero-out (PUNCH_HOLE:
+// unmapping, refused with EOPNOTSUPP by a device that cannot; ZERO_RANGE: writing zeros), and it cannot be
+// resized or preallocated. With O_DIRECT every transfer goes through a bounce buffer
 // aligned in memory, offset and length (read-modify-write at unaligned edges), since guest buffers and request
 // sizes need not meet the host's alignment rules.
 import { ptr } from "bun:ffi";
@@ -18,7 +22,20 @@ import {
   pwritevAt,
   SysError,
 } from "../../ffi/libc.ts";
+import { blockDeviceSize, logicalBlockSize } from "../../ffi/blkdev.ts";
 import { DiskError, type DiskFile } from "./disk_file.ts";
+import { PROBE_BYTES, writeChangesFormat } from "./probe.ts";
+
+/** A guest write that would turn a probed raw image into another format (see probe.ts); refused. */
+export class FormatChangeRefused extends DiskError {
+  constructor(path: string) {
+    super(
+      path,
+      "write to sector 0 refused: the image's format was detected as raw and the write would make it detect as qcow2",
+    );
+    this.name = "FormatChangeRefused";
+  }
+}
 
 /** Alignment for O_DIRECT transfers: a page covers every logical block size Linux file systems use. */
 export const DIRECT_ALIGN = 4096;
@@ -219,13 +236,25 @@ export class RawDisk implements DiskFile, IovecDisk {
     readonly path: string,
     readonly readOnly: boolean,
     readonly direct: boolean,
+    /** The format was detected rather than given: sector 0 may never come to look like another format. */
+    readonly probed = false,
   ) {
     this.#io = new FileIo(fd, path);
-    this.#size = this.#io.size();
+    this.hostBlockDevice = fstatSync(fd).isBlockDevice();
+    this.#size = this.hostBlockDevice ? blockDeviceSize(fd, path) : this.#io.size();
+    this.#blockSize = this.hostBlockDevice ? logicalBlockSize(fd, path) : 512;
   }
+
+  /** True for a host block device rather than a regular file. */
+  readonly hostBlockDevice: boolean;
+  readonly #blockSize: number;
 
   virtualSize(): number {
     return this.#size;
+  }
+
+  logicalBlockSize(): number {
+    return this.#blockSize;
   }
 
   readAt(buf: Uint8Array, offset: number): void {
@@ -242,7 +271,8 @@ export class RawDisk implements DiskFile, IovecDisk {
   }
 
   writeIovecs(iov: IovecList, offset: number): number {
-    if (this.direct) return -1;
+    // A write over the probed bytes takes the general path, which checks it.
+    if (this.direct || (this.probed && offset < PROBE_BYTES)) return -1;
     return pwritevAt(this.#io.fd, ptr(iov.words), iov.count, offset, this.path);
   }
 
@@ -255,6 +285,7 @@ export class RawDisk implements DiskFile, IovecDisk {
   }
 
   writeVectored(bufs: readonly Uint8Array[], offset: number): void {
+    this.#checkFormatKept(bufs, offset);
     if (!this.direct) return this.#io.writevFull(bufs, offset);
     for (const b of bufs) {
       this.writeAt(b, offset);
@@ -263,6 +294,7 @@ export class RawDisk implements DiskFile, IovecDisk {
   }
 
   writeAt(buf: Uint8Array, offset: number): void {
+    this.#checkFormatKept([buf], offset);
     if (!this.direct) return this.#io.writeFull(buf, offset);
     this.#eachAlignedSpan(offset, buf.length, (bounce, start, off, n, done) => {
       // Unaligned edges: read the enclosing blocks first so bytes outside the write survive.
@@ -270,8 +302,21 @@ export class RawDisk implements DiskFile, IovecDisk {
       bounce.set(buf.subarray(done, done + n), off - start);
       this.#io.writeFull(bounce, start);
       // A last block that runs past an unaligned end of file must not grow the disk.
-      if (start + bounce.length > this.#size) ftruncate(this.#io.fd, this.#size, this.path);
+      if (start + bounce.length > this.#size && !this.hostBlockDevice)
+        ftruncate(this.#io.fd, this.#size, this.path);
     });
+  }
+
+  #checkFormatKept(bufs: readonly Uint8Array[], offset: number): void {
+    if (!this.probed || offset >= PROBE_BYTES) return;
+    const head = new Uint8Array(PROBE_BYTES);
+    if (!this.direct) this.#io.readFull(head, 0);
+    else
+      this.#eachAlignedSpan(0, PROBE_BYTES, (bounce, start) => {
+        this.#io.readOnce(bounce, start);
+        head.set(bounce.subarray(0, PROBE_BYTES));
+      });
+    if (writeChangesFormat(head, bufs, offset)) throw new FormatChangeRefused(this.path);
   }
 
   /** Splits [offset, offset+length) into aligned spans of at most BOUNCE_SIZE, each with its bounce view. */
@@ -310,8 +355,10 @@ export class RawDisk implements DiskFile, IovecDisk {
       if (unmap) this.#io.punchHole(offset, len);
       else this.#io.zeroRange(offset, len);
     } catch (e) {
-      // A file system without hole punching or zero ranges (EOPNOTSUPP) gets real zeros written.
-      if (!(e instanceof SysError) || e.code !== "EOPNOTSUPP") throw e;
+      // A file system without hole punching or zero ranges (EOPNOTSUPP) gets real zeros written, and so does a
+      // host block device for a range that is not whole logical blocks (EINVAL).
+      const unaligned = this.hostBlockDevice && e instanceof SysError && e.code === "EINVAL";
+      if (!unaligned && (!(e instanceof SysError) || e.code !== "EOPNOTSUPP")) throw e;
       const zeros = new Uint8Array(Math.min(len, BOUNCE_SIZE));
       for (let done = 0; done < len; done += zeros.length)
         this.writeAt(zeros.subarray(0, Math.min(zeros.length, len - done)), offset + done);
@@ -319,11 +366,17 @@ export class RawDisk implements DiskFile, IovecDisk {
   }
 
   allocateAll(): void {
-    this.#io.allocate(0, this.#size);
+    // A block device's blocks exist already.
+    if (!this.hostBlockDevice) this.#io.allocate(0, this.#size);
   }
 
   resize(size: number): void {
     if (this.readOnly) throw new DiskError(this.path, "is read-only");
+    if (this.hostBlockDevice)
+      throw new DiskError(
+        this.path,
+        "is a host block device: its size is the device's and cannot be changed",
+      );
     if (!Number.isSafeInteger(size) || size < 0) throw new DiskError(this.path, `size ${size} is not valid`);
     ftruncate(this.#io.fd, size, this.path);
     this.#size = size;

@@ -18,6 +18,8 @@ export interface DiskOption {
   /** Serial identifier, up to 20 ASCII characters. */
   id?: string;
   direct: boolean;
+  /** flock the image (crosvm's `lock` key; LOCK_EX when writable, LOCK_SH when ro). Absent means true. */
+  lock?: boolean;
 }
 
 export interface VmConfig {

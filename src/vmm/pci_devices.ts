@@ -79,6 +79,7 @@ function blockSpec(disk: DiskOption, index: number): VirtioDeviceSpec {
       blockSize: disk.blockSize,
       id: disk.id,
       direct: disk.direct,
+      lock: disk.lock !== false,
     },
     backing: [],
     queues: 1,

@@ -2,6 +2,7 @@
 // PIT, vCPUs, devices, the boot loader, then the vCPU Workers; waits for the VM to end and returns the process
 // exit status (crosvm's CommandStatus, src/vm_control/exit_status.ts). With --socket it serves the control socket
 // (vm_controller.ts) while the VM runs.
+import { validateBlockImages } from "../disk/validate.ts";
 import { eventfdRead } from "../../ffi/libc.ts";
 import {
   KVM_CAP_IOEVENTFD,
@@ -56,6 +57,8 @@ function chooseBootLoader(config: VmConfig): BootLoader {
 export async function runVm(config: VmConfig): Promise<number> {
   traceStartup("VM setup begins");
   const loader = chooseBootLoader(config);
+  // Every --block image is checked before anything starts: a bad one is one line naming the option and file.
+  validateBlockImages(config.disks);
   const cleanups: (() => void)[] = [];
   const cleanup = () => {
     for (const fn of cleanups.splice(0).reverse()) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ROOTFS_MARKER, buildRootfsImage } from "../../scripts/guest/rootfs_image.ts";
 import { host, VmmHost } from "./block_support.ts";
-import { shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { shutdownRigs, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
 const EXEC = { timeoutMs: 60_000 };
@@ -179,6 +179,17 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
     guestQcowSha = result.stdout.split(" ")[0] ?? "";
 
     expect(result.exitCode).toBe(0);
+  });
+
+  test("a second VMM given the running guest's writable data image refuses it in one line", async () => {
+    const data = disks.vmmPath(DATA);
+    // The kernel path is never reached: every --block is checked (and locked) before anything else starts.
+    const out = await disks.run(
+      `${vmmExecutablePath("crosvm")} run --block ${data} /nonexistent-kernel 2>&1; echo "status=$?"`,
+    );
+
+    expect(out).toContain(`--block ${data}: is locked`);
+    expect(out).toContain("status=1");
   });
 
   test("/dev/hwrng gives bytes from virtio-rng", async () => {

@@ -81,8 +81,9 @@ export function parseCommandArgs(path: string, args: ArgsDef, raw: readonly stri
   }
 
   const missing = positionals[values.length];
-  // citty's wording, which scripts may already match.
-  if (missing !== undefined) throw new ArgumentError(`Missing required positional argument: ${missing}`);
+  // citty's wording, which scripts may already match. A positional declared `required: false` may be left out.
+  if (missing !== undefined && args[missing]?.required !== false)
+    throw new ArgumentError(`Missing required positional argument: ${missing}`);
   positionals.forEach((name, index) => (parsed[name] = values[index]));
   parsed._ = values;
   return parsed as ParsedArgs;

@@ -15,6 +15,8 @@ export const CONSOLE_RECEIVEQ = 0;
 export const CONSOLE_TRANSMITQ = 1;
 /** struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr (5.3.4); all zero without features. */
 export const CONSOLE_CONFIG_SIZE = 12;
+/** Guest output is copied out of guest memory this many bytes at a time (never a buffer as large as the chain). */
+export const CONSOLE_OUTPUT_CHUNK = 65536;
 /** Input kept while the guest has no receive buffers; older bytes are dropped beyond this. */
 export const CONSOLE_INPUT_LIMIT = 1 << 20;
 
@@ -36,6 +38,7 @@ export class VirtioConsole extends VirtioDeviceBase {
   readonly queueMaxSizes = [CONSOLE_QUEUE_SIZE, CONSOLE_QUEUE_SIZE];
   protected readonly log = logger("devices::virtio::console");
   #input: Uint8Array[] = [];
+  readonly #outChunk = new Uint8Array(CONSOLE_OUTPUT_CHUNK);
   #inputBytes = 0;
   droppedInput = 0;
 
@@ -85,9 +88,11 @@ export class VirtioConsole extends VirtioDeviceBase {
         active.interrupt,
         (chain) => {
           const r = Reader.of(chain);
-          const bytes = r.readExact(r.available);
           try {
-            this.output?.write(bytes);
+            while (r.available > 0) {
+              const n = r.readInto(this.#outChunk);
+              this.output?.write(this.#outChunk.subarray(0, n));
+            }
           } catch (e) {
             this.guestLog.warn("output failed", `console output failed: ${(e as Error).message}`);
           }

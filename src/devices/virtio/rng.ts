@@ -8,8 +8,13 @@ import { processQueue } from "./process_queue.ts";
 import type { Queue } from "./split_queue.ts";
 
 export const RNG_QUEUE_SIZE = 256;
-/** crypto.getRandomValues fills at most 65536 bytes per call (Web Crypto API). */
-const RANDOM_CHUNK = 65536;
+/** crypto.getRandomValues fills at most 65536 bytes per call (Web Crypto API); also the size of one fill. */
+export const RANDOM_CHUNK = 65536;
+/**
+ * Most bytes given to one chain: the device may use less of a buffer than offered (2.7.8 used length), and Linux
+ * asks for at most a page or so at a time, so a chain of 4 GiB of aliased buffers costs no more than this.
+ */
+export const MAX_RANDOM_PER_CHAIN = 1 << 20;
 
 export type RandomSource = (buf: Uint8Array) => void;
 
@@ -23,6 +28,9 @@ export class VirtioRng extends VirtioDeviceBase {
   readonly deviceType = VIRTIO_ID_RNG;
   readonly queueMaxSizes = [RNG_QUEUE_SIZE];
   protected readonly log = logger("devices::virtio::rng");
+
+  /** Where random bytes are generated before going to the guest: Web Crypto refuses views of shared memory. */
+  readonly #chunk = new Uint8Array(RANDOM_CHUNK);
 
   constructor(readonly random: RandomSource = cryptoSource) {
     super();
@@ -41,11 +49,17 @@ export class VirtioRng extends VirtioDeviceBase {
       queue,
       active.interrupt,
       (chain) => {
-        // Generated into a private buffer first: Web Crypto refuses views of shared memory.
+        // Filled a fixed-size chunk at a time, never through a private buffer as large as the chain.
         const w = Writer.of(chain);
-        const bytes = new Uint8Array(w.available);
-        this.random(bytes);
-        return w.write(bytes);
+        let left = Math.min(w.available, MAX_RANDOM_PER_CHAIN);
+        let written = 0;
+        while (left > 0) {
+          const piece = this.#chunk.subarray(0, Math.min(left, RANDOM_CHUNK));
+          this.random(piece);
+          written += w.write(piece);
+          left -= piece.length;
+        }
+        return written;
       },
       this.guestLog,
     );

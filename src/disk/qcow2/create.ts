@@ -1,7 +1,9 @@
 // Writes a new, empty qcow2 version 3 image the way `qemu-img create -f qcow2` lays it out: header cluster,
 // refcount table, refcount blocks, L1 table, every one of those clusters with refcount 1.
-import { O_CREAT, O_EXCL, O_RDWR, O_CLOEXEC, open } from "../../../ffi/libc.ts";
+import { strerror } from "../../../ffi/file_lock.ts";
+import { O_CREAT, O_EXCL, O_RDWR, O_CLOEXEC, SysError, open } from "../../../ffi/libc.ts";
 import { DiskError } from "../disk_file.ts";
+import { backingFilePath, openDisk } from "../open.ts";
 import { FileIo } from "../raw.ts";
 import {
   EXT_BACKING_FORMAT,
@@ -96,7 +98,14 @@ export function createQcow2(path: string, size: number, options: Qcow2CreateOpti
   const rv = new DataView(refBlocks.buffer);
   for (let c = 0; c < total; c++) rv.setUint16(c * 2, 1);
 
-  const io = new FileIo(open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644), path);
+  let fd: number;
+  try {
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644);
+  } catch (e) {
+    if (e instanceof SysError) throw new DiskError(path, `cannot create: ${strerror(e.errno)}`);
+    throw e;
+  }
+  const io = new FileIo(fd, path);
   try {
     io.writeFull(header, 0);
     io.writeFull(table, refTable);
@@ -106,4 +115,17 @@ export function createQcow2(path: string, size: number, options: Qcow2CreateOpti
   } finally {
     io.close();
   }
+}
+
+/**
+ * Creates `path` as an empty overlay on `backingFile` (`crosvm create_qcow2 --backing-file`): the virtual size and
+ * the backing format are the backing image's. The name is stored as given, so a relative one is found next to
+ * the new image when it is opened (open.ts's rules), and is resolved that way here too.
+ */
+export function createQcow2Overlay(path: string, backingFile: string): void {
+  const backing = openDisk(backingFilePath(path, backingFile), { readOnly: true });
+  const size = backing.virtualSize();
+  const format = backing.format;
+  backing.close();
+  createQcow2(path, size, { backingFile, backingFormat: format });
 }

@@ -12,6 +12,21 @@ export const MAX_CLUSTER_BITS = 21;
 /** qcow2.txt: "backing_file_size ... Must not be longer than 1023 bytes." */
 export const MAX_BACKING_FILE_NAME = 1023;
 
+/**
+ * Most L1 entries an image may have: QEMU's QCOW_MAX_L1_SIZE (32 MiB of entries, block/qcow2.h), our counterpart
+ * of crosvm's MAX_RAM_POINTER_TABLE_SIZE. With 64 KiB clusters that is 2 PiB of virtual disk; it keeps a hostile
+ * header from making the VMM allocate more than 32 MiB for the table.
+ */
+export const MAX_L1_ENTRIES = (32 * 1024 * 1024) / 8;
+/** Largest refcount table: QEMU's QCOW_MAX_REFTABLE_SIZE (8 MiB). */
+export const MAX_REFCOUNT_TABLE_BYTES = 8 * 1024 * 1024;
+
+/** L1 entries a virtual disk of `size` bytes needs. */
+export function l1EntriesNeeded(size: number, clusterBits: number): number {
+  const cs = 2 ** clusterBits;
+  return Math.ceil(size / (cs * (cs / 8)));
+}
+
 /** Incompatible feature bits (qcow2.txt, header bytes 72-79). */
 export const INCOMPAT_DIRTY = 1n << 0n;
 export const INCOMPAT_CORRUPT = 1n << 1n;
@@ -122,13 +137,26 @@ export function parseQcow2Header(bytes: Uint8Array, path: string, fileSize: numb
   cluster(h.l1TableOffset, "l1_table_offset");
   cluster(h.refcountTableOffset, "refcount_table_offset");
   if (h.refcountTableClusters === 0) fail("qcow2 refcount_table_clusters is 0");
-  const l2Entries = cs / 8;
-  const needL1 = Math.ceil(h.size / (cs * l2Entries));
+  const needL1 = l1EntriesNeeded(h.size, clusterBits);
+  if (needL1 > MAX_L1_ENTRIES)
+    fail(
+      `qcow2 size ${h.size} needs ${needL1} L1 entries (limit ${MAX_L1_ENTRIES} with ${cs}-byte clusters)`,
+    );
+  if (h.l1Size > MAX_L1_ENTRIES)
+    fail(`qcow2 l1_size ${h.l1Size} is larger than the limit of ${MAX_L1_ENTRIES}`);
+  if (h.refcountTableClusters * cs > MAX_REFCOUNT_TABLE_BYTES)
+    fail(
+      `qcow2 refcount_table_clusters ${h.refcountTableClusters} is larger than the limit of ${MAX_REFCOUNT_TABLE_BYTES} bytes`,
+    );
   if (h.l1Size < needL1)
     fail(`qcow2 l1_size ${h.l1Size} is too small for a ${h.size}-byte disk (need ${needL1})`);
   if (h.l1TableOffset + h.l1Size * 8 > fileSize) fail("qcow2 L1 table runs past the end of the file");
   if (h.refcountTableOffset + h.refcountTableClusters * cs > fileSize)
     fail("qcow2 refcount table runs past the end of the file");
+  const l1End = h.l1TableOffset + h.l1Size * 8;
+  const refEnd = h.refcountTableOffset + h.refcountTableClusters * cs;
+  if (h.l1Size > 0 && h.l1TableOffset < refEnd && h.refcountTableOffset < l1End)
+    fail("qcow2 L1 table and refcount table overlap");
 
   let backingFile: string | undefined;
   if (h.backingFileOffset !== 0) {

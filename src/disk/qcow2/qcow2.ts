@@ -3,11 +3,17 @@
 //
 //   cluster = offset >> cluster_bits;  L1 index = cluster / (cluster_size / 8);  L2 index = cluster % (cluster_size / 8)
 //
-// Writing an unallocated cluster allocates one at the end of the file (refcount first, data next, the L2 entry
-// last) and fills the bytes around the write from the backing file, or with zeros.
+// Writing an unallocated cluster allocates one (a freed cluster first, else at the end of the file; refcount
+// first, data next, the L2 entry last) and fills the bytes around the write from the backing file, or with zeros.
+//
+// The image is untrusted: every L2 table and data cluster offset read from it must be cluster-aligned, lie inside
+// the file and outside the image's own metadata (header cluster, L1 table, refcount table and blocks; a data
+// cluster may not be an L2 table either), or the access fails with a DiskError naming the entry. Memory is
+// bounded: the L1 table holds only the entries the virtual size needs (at most MAX_L1_ENTRIES, see header.ts),
+// and L2 tables are cached up to L2_CACHE_BYTES.
 import { DiskError, type DiskFile } from "../disk_file.ts";
 import type { FileIo } from "../raw.ts";
-import type { Qcow2Header } from "./header.ts";
+import { type Qcow2Header, l1EntriesNeeded } from "./header.ts";
 import { Refcounts } from "./refcounts.ts";
 
 /** L1/L2 entry bits (qcow2.txt "Cluster mapping"). */
@@ -17,8 +23,8 @@ export const OFLAG_COMPRESSED = 1n << 62n;
 /** Version 3 L2 entries: "the cluster reads as all zeros". */
 export const OFLAG_ZERO = 1n;
 
-/** How many L2 tables stay in memory. */
-const L2_CACHE_TABLES = 64;
+/** L2 tables kept in memory, in bytes (at least a few tables whatever the cluster size). */
+export const L2_CACHE_BYTES = 4 * 1024 * 1024;
 
 export class Qcow2Disk implements DiskFile {
   readonly format = "qcow2";
@@ -26,8 +32,13 @@ export class Qcow2Disk implements DiskFile {
   readonly #h: Qcow2Header;
   readonly #cs: number;
   readonly #l2Entries: number;
-  readonly #l1: bigint[];
-  readonly #l2Cache = new Map<number, bigint[]>();
+  /** The L1 entries the virtual size uses (an image's l1_size may be larger; the rest is never reached). */
+  readonly #l1: BigUint64Array;
+  /** Host offsets of the L2 tables the L1 table names. */
+  readonly #l2Set = new Set<number>();
+  /** Raw big-endian L2 tables by host offset, oldest first. */
+  readonly #l2Cache = new Map<number, DataView>();
+  readonly #l2CacheLimit: number;
   readonly #refcounts: Refcounts | undefined;
   readonly #fileSize: number;
 
@@ -42,13 +53,21 @@ export class Qcow2Disk implements DiskFile {
     this.#h = header;
     this.#cs = 2 ** header.clusterBits;
     this.#l2Entries = this.#cs / 8;
+    this.#l2CacheLimit = Math.max(4, Math.floor(L2_CACHE_BYTES / this.#cs));
     this.#fileSize = io.size();
     if (header.nbSnapshots > 0 && !readOnly)
       throw new DiskError(io.path, "qcow2 images with internal snapshots can only be opened read-only");
-    const raw = new Uint8Array(header.l1Size * 8);
+    const entries = Math.min(header.l1Size, l1EntriesNeeded(header.size, header.clusterBits));
+    const raw = new Uint8Array(entries * 8);
     io.readFull(raw, header.l1TableOffset);
     const v = new DataView(raw.buffer);
-    this.#l1 = Array.from({ length: header.l1Size }, (_, i) => v.getBigUint64(i * 8));
+    this.#l1 = new BigUint64Array(entries);
+    for (let i = 0; i < entries; i++) {
+      const e = v.getBigUint64(i * 8);
+      this.#l1[i] = e;
+      const l2 = Number(e & OFFSET_MASK);
+      if (l2 !== 0) this.#l2Set.add(l2);
+    }
     if (!readOnly) {
       this.#refcounts = Refcounts.load(
         io,
@@ -61,6 +80,7 @@ export class Qcow2Disk implements DiskFile {
         this.#fileSize,
       );
       this.#refcounts.onTableMoved = (offset, clusters) => this.#writeRefcountTableLocation(offset, clusters);
+      this.#refcounts.isOtherMetadata = (offset) => this.#inL1Table(offset) || this.#l2Set.has(offset);
     }
   }
 
@@ -80,33 +100,70 @@ export class Qcow2Disk implements DiskFile {
     throw new DiskError(this.path, problem);
   }
 
-  /** Checks a table or data cluster offset read from the image. */
-  #hostOffset(entry: bigint, what: string): number {
+  #inL1Table(offset: number): boolean {
+    const start = this.#h.l1TableOffset;
+    return offset + this.#cs > start && offset < start + this.#h.l1Size * 8;
+  }
+
+  /** Whether `offset` is the refcount table or a refcount block (the header's table when opened read-only). */
+  #inRefcounts(offset: number): boolean {
+    if (this.#refcounts) return this.#refcounts.isRefcountMetadata(offset);
+    const h = this.#h;
+    return (
+      offset + this.#cs > h.refcountTableOffset &&
+      offset < h.refcountTableOffset + h.refcountTableClusters * this.#cs
+    );
+  }
+
+  /**
+   * The end of the image's clusters: the file's size at open rounded up to a whole cluster (a last cluster may be
+   * partly written; its tail reads as zeros), or further once clusters were added.
+   */
+  #fileEnd(): number {
+    return Math.max(Math.ceil(this.#fileSize / this.#cs) * this.#cs, this.#refcounts?.nextFree ?? 0);
+  }
+
+  /**
+   * The host offset in `entry` (0 for none), checked: cluster-aligned, inside the file, not the header cluster,
+   * not the L1 or refcount table or a refcount block, and for data not an L2 table.
+   */
+  #hostOffset(entry: bigint, what: "L2 table" | "data cluster"): number {
     const off = Number(entry & OFFSET_MASK);
-    if (off % this.#cs !== 0) this.#fail(`${what} 0x${off.toString(16)} is not cluster-aligned`);
+    if (off === 0) return 0;
+    if (off % this.#cs !== 0) this.#fail(`${what} offset 0x${off.toString(16)} is not cluster-aligned`);
+    if (off + this.#cs > this.#fileEnd())
+      this.#fail(`${what} at 0x${off.toString(16)} lies past the end of the file`);
+    if (
+      off < this.#cs ||
+      this.#inL1Table(off) ||
+      this.#inRefcounts(off) ||
+      (what === "data cluster" && this.#l2Set.has(off))
+    )
+      this.#fail(`${what} offset 0x${off.toString(16)} points into the image's metadata`);
     return off;
   }
 
-  #l2Table(offset: number): bigint[] {
+  #l2Table(offset: number): DataView {
     let t = this.#l2Cache.get(offset);
     if (t) return t;
-    if (offset + this.#cs > Math.max(this.#fileSize, this.#refcounts?.nextFree ?? 0))
-      this.#fail(`L2 table at 0x${offset.toString(16)} lies past the end of the file`);
     const raw = new Uint8Array(this.#cs);
     this.#io.readFull(raw, offset);
-    const v = new DataView(raw.buffer);
-    t = Array.from({ length: this.#l2Entries }, (_, i) => v.getBigUint64(i * 8));
-    if (this.#l2Cache.size >= L2_CACHE_TABLES) this.#l2Cache.delete(this.#l2Cache.keys().next().value!);
-    this.#l2Cache.set(offset, t);
+    t = new DataView(raw.buffer);
+    this.#cacheL2(offset, t);
     return t;
+  }
+
+  #cacheL2(offset: number, t: DataView): void {
+    if (this.#l2Cache.size >= this.#l2CacheLimit) this.#l2Cache.delete(this.#l2Cache.keys().next().value!);
+    this.#l2Cache.set(offset, t);
   }
 
   /** The L2 entry of virtual cluster `cluster` (0n when its L2 table does not exist). */
   #entry(cluster: number): bigint {
     const l1e = this.#l1[Math.floor(cluster / this.#l2Entries)] ?? 0n;
-    const l2 = this.#hostOffset(l1e, "L2 table offset");
+    const l2 = this.#hostOffset(l1e, "L2 table");
     if (l2 === 0) return 0n;
-    return this.#l2Table(l2)[cluster % this.#l2Entries]!;
+    return this.#l2Table(l2).getBigUint64((cluster % this.#l2Entries) * 8);
   }
 
   /** Visits [offset, offset+length) one cluster piece at a time. */
@@ -146,9 +203,9 @@ export class Qcow2Disk implements DiskFile {
       const piece = buf.subarray(done, done + n);
       const e = this.#entry(cluster);
       if (e & OFLAG_COMPRESSED) this.#fail("compressed clusters are not supported");
-      const host = this.#hostOffset(e, "data cluster offset");
-      if (e & OFLAG_ZERO) piece.fill(0);
-      else if (host !== 0) this.#io.readFull(piece, host + inCluster);
+      if (e & OFLAG_ZERO) return piece.fill(0);
+      const host = this.#hostOffset(e, "data cluster");
+      if (host !== 0) this.#io.readFull(piece, host + inCluster);
       else this.#readBacking(piece, cluster * this.#cs + inCluster);
     });
   }
@@ -160,7 +217,7 @@ export class Qcow2Disk implements DiskFile {
       const piece = buf.subarray(done, done + n);
       const e = this.#entry(cluster);
       if (e & OFLAG_COMPRESSED) this.#fail("compressed clusters are not supported");
-      const host = this.#hostOffset(e, "data cluster offset");
+      const host = this.#hostOffset(e, "data cluster");
       if (host !== 0 && !(e & OFLAG_ZERO)) {
         this.#io.writeFull(piece, host + inCluster);
         return;
@@ -178,17 +235,17 @@ export class Qcow2Disk implements DiskFile {
   /** Writes an L2 entry, creating the L2 table (and its L1 entry) when needed. */
   #setEntry(cluster: number, value: bigint): void {
     const l1i = Math.floor(cluster / this.#l2Entries);
-    let l2 = this.#hostOffset(this.#l1[l1i] ?? 0n, "L2 table offset");
+    let l2 = this.#hostOffset(this.#l1[l1i] ?? 0n, "L2 table");
     if (l2 === 0) {
       l2 = this.#refcounts!.allocate();
       this.#io.writeFull(new Uint8Array(this.#cs), l2);
-      this.#l2Cache.set(l2, new Array<bigint>(this.#l2Entries).fill(0n));
+      this.#cacheL2(l2, new DataView(new ArrayBuffer(this.#cs)));
+      this.#l2Set.add(l2);
       this.#l1[l1i] = BigInt(l2) | OFLAG_COPIED;
       this.#writeU64(this.#h.l1TableOffset + l1i * 8, this.#l1[l1i]!);
     }
-    const t = this.#l2Table(l2);
     const i = cluster % this.#l2Entries;
-    t[i] = value;
+    this.#l2Table(l2).setBigUint64(i * 8, value);
     this.#writeU64(l2 + i * 8, value);
   }
 
@@ -215,15 +272,15 @@ export class Qcow2Disk implements DiskFile {
   }
 
   /**
-   * Whole clusters become unallocated (or zero clusters over a backing file) and their host clusters are freed;
-   * partial clusters at the edges get zeros written.
+   * Whole clusters become unallocated (or zero clusters over a backing file) and their host clusters are freed
+   * for reuse; partial clusters at the edges get zeros written.
    */
   writeZeroes(offset: number, length: number, _unmap: boolean): void {
     if (this.readOnly) this.#fail("is read-only");
     const len = Math.max(0, Math.min(length, this.#h.size - offset));
     this.#pieces(offset, len, (cluster, inCluster, n) => {
       const e = this.#entry(cluster);
-      const host = e & OFLAG_COMPRESSED ? 0 : this.#hostOffset(e, "data cluster offset");
+      const host = e & OFLAG_COMPRESSED ? 0 : this.#hostOffset(e, "data cluster");
       if (n < this.#cs) {
         if (host !== 0 || this.backing) this.writeAt(new Uint8Array(n), cluster * this.#cs + inCluster);
         return;
@@ -237,7 +294,7 @@ export class Qcow2Disk implements DiskFile {
       }
       this.#setEntry(cluster, wanted);
       if (host !== 0) {
-        this.#refcounts!.set(host, 0);
+        this.#refcounts!.release(host);
         try {
           this.#io.punchHole(host, this.#cs);
         } catch {

@@ -86,7 +86,7 @@ registerVirtioDeviceKind("console", (options, backing) => {
 });
 
 /**
- * Options: { path, readOnly?, sparse?, blockSize?, id?, direct? }. The image (and any qcow2 backing chain) is
+ * Options: { path, readOnly?, sparse?, blockSize?, id?, direct?, lock? }. The image (and any qcow2 backing chain) is
  * opened by path before the process confines itself: handing the chain over as descriptors needs an openDisk
  * that takes fds.
  */
@@ -95,7 +95,8 @@ registerVirtioDeviceKind("block", (options) => {
   if (typeof o.path !== "string" || o.path === "")
     throw new DeviceOptionsError(`block option path: expected a file path`);
   const readOnly = o.readOnly === true;
-  const disk = openDisk(o.path, { readOnly, direct: o.direct === true });
+  // The image lock is taken here, where the fd is opened (before confinement: no flock in the policy).
+  const disk = openDisk(o.path, { readOnly, direct: o.direct === true, lock: o.lock === true });
   const device = new VirtioBlock({
     disk,
     readOnly,

@@ -30,7 +30,8 @@ describe("PCI bus 0 through 0xCF8/0xCFC", () => {
       "--block",
       disk,
       "--block",
-      `${disk},ro`,
+      // The same image again, read-only: unlocked, since the first --block holds its exclusive lock.
+      `${disk},ro,lock=false`,
       "--bios",
       await guestImage("pci_scan"),
     ]);

@@ -186,7 +186,7 @@ describe("configuration file errors name the file, the key and what was expected
   test("an unknown key inside a block device", () => {
     const dir = folder({ "vm.json": { block: [{ path: "a.img", cache: "none" }] } });
     expect(loadError(join(dir, "vm.json")).message).toBe(
-      `${join(dir, "vm.json")}: block[0].cache: unknown key (expected one of: path, ro, root, sparse, block-size, id, direct)`,
+      `${join(dir, "vm.json")}: block[0].cache: unknown key (expected one of: path, ro, root, sparse, block-size, id, direct, lock)`,
     );
   });
 

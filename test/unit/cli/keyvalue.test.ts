@@ -28,6 +28,7 @@ describe("decoding --block (spec: Command-line options)", () => {
       sparse: true,
       "block-size": 512,
       direct: false,
+      lock: true,
     });
   });
 
@@ -74,7 +75,7 @@ describe("--block errors name the option, the key and what was expected", () => 
 
   test("an unknown key", () => {
     expect(message("/d.img,cache=none")).toBe(
-      '--block: unknown key "cache" (expected one of: path, ro, root, sparse, block-size, id, direct)',
+      '--block: unknown key "cache" (expected one of: path, ro, root, sparse, block-size, id, direct, lock)',
     );
   });
 

@@ -158,6 +158,7 @@ describe("command-line forms", () => {
       blockSize: 4096,
       id: "SERIAL1",
       direct: true,
+      lock: true,
     });
   });
 

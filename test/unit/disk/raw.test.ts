@@ -76,7 +76,7 @@ describe("raw images", () => {
 
   test("a missing image fails with one line naming the file", () => {
     const p = tmp.path("missing.img");
-    expect(() => openDisk(p)).toThrow(new DiskError(p, "cannot open: ENOENT"));
+    expect(() => openDisk(p)).toThrow(new DiskError(p, "cannot open: No such file or directory"));
   });
 
   test("an image opened read-only reports readOnly", () => {

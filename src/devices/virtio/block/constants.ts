@@ -34,6 +34,8 @@ export const REQUEST_HEADER_SIZE = 16;
 /** struct virtio_blk_discard_write_zeroes: le64 sector, le32 num_sectors, le32 flags (5.2.6). */
 export const DISCARD_SEGMENT_SIZE = 16;
 export const VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP = 1;
+/** Segments per discard/write-zeroes request (crosvm's MAX_DISCARD_SEG / MAX_WRITE_ZEROES_SEG; config max_discard_seg). */
+export const MAX_DISCARD_SEGMENTS = 32;
 /** GET_ID returns a 20-byte serial (5.2.6: "VIRTIO_BLK_ID_BYTES"). */
 export const VIRTIO_BLK_ID_BYTES = 20;
 

@@ -4,7 +4,7 @@
 // handled by the disk). Requests are decoded by request.ts and executed here synchronously.
 import { logger } from "../../../base/log.ts";
 import type { DiskFile } from "../../../disk/disk_file.ts";
-import { type IovecDisk, IovecList, isIovecDisk } from "../../../disk/raw.ts";
+import { FormatChangeRefused, type IovecDisk, IovecList, isIovecDisk } from "../../../disk/raw.ts";
 import { ChainBuffers } from "../descriptor_chain.ts";
 import { VIRTIO_ID_BLOCK, featureBit } from "../constants.ts";
 import { type ActiveState, BASE_FEATURES, VirtioDeviceBase } from "../device_base.ts";
@@ -22,6 +22,7 @@ import {
   CONFIG_NUM_QUEUES,
   CONFIG_SEG_MAX,
   CONFIG_WRITE_ZEROES_MAY_UNMAP,
+  MAX_DISCARD_SEGMENTS,
   SECTOR_SHIFT,
   SECTOR_SIZE,
   VIRTIO_BLK_F_BLK_SIZE,
@@ -42,13 +43,13 @@ import {
   type Transfer,
   decodeRequest,
   decodeTransfer,
+  refuseEarly,
 } from "./request.ts";
 
 export const BLOCK_QUEUE_SIZE = 256;
 /** Largest discard / write-zeroes segment, in sectors (one u32 of sectors, as the config field allows). */
 export const MAX_DISCARD_SECTORS = 0xffff_ffff;
-/** Segments per discard/write-zeroes request (crosvm's MAX_DISCARD_SEG / MAX_WRITE_ZEROES_SEG). */
-export const MAX_DISCARD_SEGMENTS = 32;
+export { MAX_DISCARD_SEGMENTS };
 
 export interface BlockOptions {
   readonly disk: DiskFile;
@@ -93,7 +94,9 @@ export class VirtioBlock extends VirtioDeviceBase {
   /** Where each chain is read (its memory is set at activation). */
   #buffers: ChainBuffers | undefined;
   readonly #handleChain = (chain: ChainBuffers): number =>
-    this.#fastTransfer(chain) ?? this.handle(decodeRequest(chain.toChain()));
+    this.#fastTransfer(chain) ?? this.#refusedEarly(chain) ?? this.handle(decodeRequest(chain.toChain()));
+  /** Whether the refusal of a write that would change a probed raw image's format was logged (once, as QEMU). */
+  #formatChangeLogged = false;
 
   constructor(options: BlockOptions) {
     super();
@@ -109,7 +112,9 @@ export class VirtioBlock extends VirtioDeviceBase {
     this.disk = disk;
     this.readOnly = options.readOnly || disk.readOnly;
     this.sparse = options.sparse;
-    this.blockSize = blockSize;
+    // Never below the host device's logical block size: smaller guest I/O would fail there (O_DIRECT) or be
+    // read-modify-written by the host.
+    this.blockSize = Math.max(blockSize, disk.logicalBlockSize?.() ?? SECTOR_SIZE);
     this.#capacitySectors = Math.floor(disk.virtualSize() / SECTOR_SIZE);
     this.#iovecDisk = isIovecDisk(disk) ? disk : undefined;
     if (!this.sparse && !this.readOnly) disk.allocateAll();
@@ -203,6 +208,15 @@ export class VirtioBlock extends VirtioDeviceBase {
     return t.write ? 1 : t.length + 1;
   }
 
+  /** IOERR for a request refuseEarly turns away, with no per-buffer work; undefined for any other. */
+  #refusedEarly(chain: ChainBuffers): number | undefined {
+    const refused = refuseEarly(chain);
+    if (refused === undefined) return undefined;
+    this.#refuse(refused.reason);
+    chain.mem.writeU8(refused.statusAddr, VIRTIO_BLK_S_IOERR);
+    return 1;
+  }
+
   /** Executes a decoded request, writes its status byte and returns the bytes written to the guest. */
   handle(decoded: DecodedRequest): number {
     let written = 0;
@@ -210,7 +224,9 @@ export class VirtioBlock extends VirtioDeviceBase {
     try {
       [status, written] = this.#execute(decoded.request, decoded);
     } catch (e) {
-      this.guestLog.warn("request failed", `${decoded.request.kind} failed: ${(e as Error).message}`);
+      if (!(e instanceof FormatChangeRefused) || !this.#formatChangeLogged)
+        this.guestLog.warn("request failed", `${decoded.request.kind} failed: ${(e as Error).message}`);
+      if (e instanceof FormatChangeRefused) this.#formatChangeLogged = true;
       status = VIRTIO_BLK_S_IOERR;
     }
     decoded.status.writeU8(status);
@@ -283,8 +299,6 @@ export class VirtioBlock extends VirtioDeviceBase {
     segments: readonly Segment[],
     apply: (offset: number, length: number, s: Segment) => void,
   ): [number, number] {
-    if (segments.length > MAX_DISCARD_SEGMENTS)
-      return this.#refuse(`${segments.length} segments (limit ${MAX_DISCARD_SEGMENTS})`);
     for (const s of segments) {
       if (!this.#inRange(s.sector, s.sectors * SECTOR_SIZE))
         return this.#refuse(`segment past the end at sector ${s.sector}`);

@@ -5,6 +5,7 @@ import type { ChainBuffers, DescriptorChain } from "../descriptor_chain.ts";
 import { Reader, Writer } from "../descriptor_utils.ts";
 import {
   DISCARD_SEGMENT_SIZE,
+  MAX_DISCARD_SEGMENTS,
   REQUEST_HEADER_SIZE,
   SECTOR_SIZE,
   VIRTIO_BLK_T_DISCARD,
@@ -52,9 +53,19 @@ export class RequestFramingError extends Error {
 
 const MAX_SECTOR = 2 ** 53 / SECTOR_SIZE;
 
+/** Why `bytes` of segment data cannot be a segment list, judged from the length alone; undefined if it can. */
+function segmentBytesProblem(bytes: number): string | undefined {
+  if (bytes === 0 || bytes % DISCARD_SEGMENT_SIZE !== 0)
+    return `segment data of ${bytes} bytes is not a non-empty multiple of ${DISCARD_SEGMENT_SIZE}`;
+  if (bytes / DISCARD_SEGMENT_SIZE > MAX_DISCARD_SEGMENTS)
+    return `${bytes / DISCARD_SEGMENT_SIZE} segments (limit ${MAX_DISCARD_SEGMENTS})`;
+  return undefined;
+}
+
 function segments(reader: Reader, unmapAllowed: boolean): Segment[] | string {
-  if (reader.available === 0 || reader.available % DISCARD_SEGMENT_SIZE !== 0)
-    return `segment data of ${reader.available} bytes is not a non-empty multiple of ${DISCARD_SEGMENT_SIZE}`;
+  // The count comes from the length before any segment is read: decoding work stays O(MAX_DISCARD_SEGMENTS).
+  const problem = segmentBytesProblem(reader.available);
+  if (problem !== undefined) return problem;
   const out: Segment[] = [];
   while (reader.available > 0) {
     const sector = reader.readU64("segment sector");
@@ -113,6 +124,26 @@ export function decodeTransfer(chain: ChainBuffers, out: Transfer): boolean {
   out.length = length;
   out.statusAddr = chain.addr[n - 1]!;
   return true;
+}
+
+/**
+ * The cheap first look at a chain that is not a fast-path transfer, on the reused buffers and before any object
+ * is made per buffer: a DISCARD or WRITE_ZEROES whose segment data is not a valid, bounded segment list (from the
+ * readable length alone) is refused here. Returns the guest address of its status byte and the reason, or
+ * undefined when the request goes on to decodeRequest.
+ */
+export function refuseEarly(chain: ChainBuffers): { statusAddr: number; reason: string } | undefined {
+  const n = chain.count;
+  if (n < 2 || chain.error !== undefined) return undefined;
+  if (chain.writable[0] !== 0 || chain.len[0]! < REQUEST_HEADER_SIZE) return undefined;
+  if (chain.writable[n - 1] !== 1 || chain.len[n - 1]! < 1) return undefined;
+  const type = chain.mem.readU32(chain.addr[0]!);
+  if (type !== VIRTIO_BLK_T_DISCARD && type !== VIRTIO_BLK_T_WRITE_ZEROES) return undefined;
+  let readable = 0;
+  for (let i = 0; i < n && chain.writable[i] === 0; i++) readable += chain.len[i]!;
+  const problem = segmentBytesProblem(readable - REQUEST_HEADER_SIZE);
+  if (problem === undefined) return undefined;
+  return { statusAddr: chain.addr[n - 1]! + chain.len[n - 1]! - 1, reason: problem };
 }
 
 /** Decodes `chain`; throws RequestFramingError only when no status byte can be written back. */

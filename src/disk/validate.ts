@@ -1,0 +1,41 @@
+// Checks every --block image in the VMM before any device process starts, so that a missing, unreadable,
+// read-only, malformed or locked image (or a bad backing chain) is one line naming the option and the file:
+//   --block data.img: cannot open: No such file or directory
+// Each image is opened exactly as its device process will open it (same access, format detection, backing chain
+// and locks). All of them stay open until the last one is checked, so two --block options naming one writable
+// image conflict here too; then every one is closed and each device process takes its own lock.
+import { DiskError, type DiskFile } from "./disk_file.ts";
+import { openDisk } from "./open.ts";
+
+/** What validation needs of a --block option (the VMM's DiskOption has these fields). */
+export interface BlockImageOption {
+  readonly path: string;
+  readonly ro: boolean;
+  readonly direct: boolean;
+  /** Absent means true, as crosvm's default. */
+  readonly lock?: boolean;
+}
+
+export class BlockImageError extends Error {
+  constructor(path: string, problem: string) {
+    super(`--block ${path}: ${problem}`);
+    this.name = "BlockImageError";
+  }
+}
+
+/** Opens and closes every image of `disks`; throws BlockImageError for the first one that cannot be used. */
+export function validateBlockImages(disks: readonly BlockImageOption[]): void {
+  const opened: DiskFile[] = [];
+  try {
+    for (const d of disks) {
+      try {
+        opened.push(openDisk(d.path, { readOnly: d.ro, direct: d.direct, lock: d.lock !== false }));
+      } catch (e) {
+        if (e instanceof DiskError) throw new BlockImageError(d.path, e.problem);
+        throw e;
+      }
+    }
+  } finally {
+    for (const disk of opened) disk.close();
+  }
+}
