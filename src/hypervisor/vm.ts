@@ -33,10 +33,16 @@ import {
   type KvmIrqRoute,
   type KvmMsi,
 } from "../../ffi/kvm_structs.ts";
-import { addressOf, close, ioctl } from "../../ffi/libc.ts";
+import { close, ioctl } from "../../ffi/libc.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
 import type { Kvm } from "./kvm.ts";
 import { Vcpu } from "./vcpu.ts";
+
+/**
+ * The largest memory slot we register: KVM refuses a slot of more than KVM_MEM_MAX_NR_PAGES = 2^31 - 1 pages
+ * (include/linux/kvm_host.h) with EINVAL; 4 TiB slots stay below it and keep huge-page alignment.
+ */
+export const MAX_SLOT_BYTES = 2 ** 42;
 
 export interface IoEventAddress {
   /** "pio" for an I/O port, "mmio" for a guest physical address. */
@@ -73,9 +79,14 @@ export class Vm {
     return slot;
   }
 
-  /** Registers every region of `memory` (its `bytes` must be native mappings, e.g. from createGuestRam). */
+  /**
+   * Registers every region of `memory` (native mappings, e.g. from createGuestRam), a region larger than one
+   * memory slot may be as several slots.
+   */
   addGuestMemory(memory: GuestMemory): void {
-    for (const r of memory.regions) this.addMemoryRegion(r.guestAddr, r.size, addressOf(r.bytes));
+    for (const r of memory.regions)
+      for (let off = 0; off < r.size; off += MAX_SLOT_BYTES)
+        this.addMemoryRegion(r.guestAddr + off, Math.min(MAX_SLOT_BYTES, r.size - off), r.hostAddr + off);
   }
 
   /** KVM_SET_TSS_ADDR: three pages of guest physical space KVM uses for real-mode emulation on Intel. */
