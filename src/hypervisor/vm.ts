@@ -44,6 +44,14 @@ import { Vcpu } from "./vcpu.ts";
  */
 export const MAX_SLOT_BYTES = 2 ** 42;
 
+/** A region of `size` bytes as memory slots of at most MAX_SLOT_BYTES: each slot's offset and size. */
+export function slotPieces(size: number): { offset: number; size: number }[] {
+  const out: { offset: number; size: number }[] = [];
+  for (let offset = 0; offset < size; offset += MAX_SLOT_BYTES)
+    out.push({ offset, size: Math.min(MAX_SLOT_BYTES, size - offset) });
+  return out;
+}
+
 export interface IoEventAddress {
   /** "pio" for an I/O port, "mmio" for a guest physical address. */
   readonly space: "pio" | "mmio";
@@ -85,8 +93,8 @@ export class Vm {
    */
   addGuestMemory(memory: GuestMemory): void {
     for (const r of memory.regions)
-      for (let off = 0; off < r.size; off += MAX_SLOT_BYTES)
-        this.addMemoryRegion(r.guestAddr + off, Math.min(MAX_SLOT_BYTES, r.size - off), r.hostAddr + off);
+      for (const s of slotPieces(r.size))
+        this.addMemoryRegion(r.guestAddr + s.offset, s.size, r.hostAddr + s.offset);
   }
 
   /** KVM_SET_TSS_ADDR: three pages of guest physical space KVM uses for real-mode emulation on Intel. */
