@@ -180,8 +180,14 @@ export function munmap(addr: number, length: number, what: string): void {
   check(c.munmap(addr as unknown as Pointer, length), "munmap", what);
 }
 
-/** A view of `length` bytes of native memory at `addr` (no copy). */
+/** The most bytes one ArrayBuffer can view in JavaScriptCore (Bun 1.4.5: 4 GiB works, 4 GiB + 1 page fails). */
+export const MAX_NATIVE_VIEW = 2 ** 32;
+
+/** A view of `length` bytes (at most MAX_NATIVE_VIEW) of native memory at `addr` (no copy). */
 export function viewOf(addr: number, length: number): Uint8Array {
+  // Past the limit JavaScriptCore says "Out of memory", which names neither the cause nor the size.
+  if (length > MAX_NATIVE_VIEW)
+    throw new RangeError(`cannot view ${length} bytes of native memory as one ArrayBuffer (at most 4 GiB)`);
   return new Uint8Array(toArrayBuffer(addr as unknown as Pointer, 0, length));
 }
 

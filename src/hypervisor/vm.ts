@@ -33,10 +33,24 @@ import {
   type KvmIrqRoute,
   type KvmMsi,
 } from "../../ffi/kvm_structs.ts";
-import { addressOf, close, ioctl } from "../../ffi/libc.ts";
+import { close, ioctl } from "../../ffi/libc.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
 import type { Kvm } from "./kvm.ts";
 import { Vcpu } from "./vcpu.ts";
+
+/**
+ * The largest memory slot we register: KVM refuses a slot of more than KVM_MEM_MAX_NR_PAGES = 2^31 - 1 pages
+ * (include/linux/kvm_host.h) with EINVAL; 4 TiB slots stay below it and keep huge-page alignment.
+ */
+export const MAX_SLOT_BYTES = 2 ** 42;
+
+/** A region of `size` bytes as memory slots of at most MAX_SLOT_BYTES: each slot's offset and size. */
+export function slotPieces(size: number): { offset: number; size: number }[] {
+  const out: { offset: number; size: number }[] = [];
+  for (let offset = 0; offset < size; offset += MAX_SLOT_BYTES)
+    out.push({ offset, size: Math.min(MAX_SLOT_BYTES, size - offset) });
+  return out;
+}
 
 export interface IoEventAddress {
   /** "pio" for an I/O port, "mmio" for a guest physical address. */
@@ -73,9 +87,14 @@ export class Vm {
     return slot;
   }
 
-  /** Registers every region of `memory` (its `bytes` must be native mappings, e.g. from createGuestRam). */
+  /**
+   * Registers every region of `memory` (native mappings, e.g. from createGuestRam), a region larger than one
+   * memory slot may be as several slots.
+   */
   addGuestMemory(memory: GuestMemory): void {
-    for (const r of memory.regions) this.addMemoryRegion(r.guestAddr, r.size, addressOf(r.bytes));
+    for (const r of memory.regions)
+      for (const s of slotPieces(r.size))
+        this.addMemoryRegion(r.guestAddr + s.offset, s.size, r.hostAddr + s.offset);
   }
 
   /** KVM_SET_TSS_ADDR: three pages of guest physical space KVM uses for real-mode emulation on Intel. */

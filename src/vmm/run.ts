@@ -11,7 +11,8 @@ import {
   KVM_CAP_PIT2,
   KVM_PIT_SPEAKER_DUMMY,
 } from "../../ffi/kvm.ts";
-import { IDENTITY_MAP_ADDR, MIB, TSS_ADDR, guestRamRegions } from "../arch/x86_64/layout.ts";
+import { physAddrBits } from "../arch/x86_64/cpuid.ts";
+import { IDENTITY_MAP_ADDR, TSS_ADDR } from "../arch/x86_64/layout.ts";
 import { logger } from "../base/log.ts";
 import { shareBus } from "../devices/shared_device.ts";
 import { Kvm, KvmError } from "../hypervisor/kvm.ts";
@@ -26,12 +27,12 @@ import {
 } from "../vm_control/exit_status.ts";
 import { executableStartupPages, releasePages } from "../jail/device_process/startup_pages.ts";
 import { ControlServer } from "../vm_control/server.ts";
-import type { GuestMemory } from "../vm_memory/guest_memory.ts";
 import { BiosLoader } from "./bios_loader.ts";
 import { BootError, type BootLoader } from "./boot_setup.ts";
 import type { VmConfig } from "./config.ts";
 import { GuestClock } from "./guest_clock.ts";
-import { createGuestRam, releaseGuestRam } from "./guest_ram.ts";
+import { releaseGuestRam } from "./guest_ram.ts";
+import { createSizedGuestRam } from "./guest_ram_size.ts";
 import { KernelBootLoader } from "./kernel_boot.ts";
 import { MainThreadHub } from "./main_thread_hub.ts";
 import { createPlatformDevices, type PlatformDevices } from "./platform_devices.ts";
@@ -86,8 +87,11 @@ export async function runVm(config: VmConfig): Promise<number> {
     threads = new VcpuThreads();
     threads.preload(config.cpus);
 
-    const ram = guestRamRegions(config.memMib * MIB);
-    const memory: GuestMemory = createGuestRam([...ram, ...loader.extraRegions()]);
+    const { ram, memory } = createSizedGuestRam(
+      config.memMib,
+      physAddrBits(kvm.supportedCpuid()),
+      loader.extraRegions(),
+    );
     cleanups.push(() => releaseGuestRam(memory));
 
     const vm: Vm = kvm.createVm();

@@ -119,14 +119,15 @@ export interface ChainLimits {
 
 /**
  * The table being walked, located once: struct virtq_desc `i` is at byte `base + 16 * i` of `view`; view is
- * undefined when the table is not inside one RAM region (each entry is then located, and refused, on its own).
+ * undefined when the table is not inside one view of RAM (each entry is then located, and refused if outside RAM,
+ * on its own).
  */
 const walk: { view: DataView | undefined; base: number } = { view: undefined, base: 0 };
 
 function locateTable(mem: GuestMemory, table: number, entries: number): void {
   const region = mem.locate(table, entries * VIRTQ_DESC_SIZE);
-  walk.view = region < 0 ? undefined : mem.regionView(region);
-  walk.base = region < 0 ? 0 : table - mem.regions[region]!.guestAddr;
+  walk.view = region < 0 ? undefined : mem.viewAt(region);
+  walk.base = region < 0 ? 0 : table - mem.viewAddr(region);
 }
 
 /** The descriptor read last by readEntry; addr is -1 for an address above 2^53 - 1, which cannot be in RAM. */
@@ -199,7 +200,7 @@ export function readChainInto(descTable: number, head: number, limits: ChainLimi
         out.error = `descriptor ${index} lies outside guest RAM`;
         return;
       }
-      readEntry(mem.regionView(region), at - mem.regions[region]!.guestAddr);
+      readEntry(mem.viewAt(region), at - mem.viewAddr(region));
     }
     const { addr, len, flags, next } = entry;
 

@@ -7,26 +7,21 @@
 import { readlinkSync } from "node:fs";
 import {
   eventfdConsume,
-  MAP_NORESERVE,
-  MAP_SHARED,
-  mmap,
   MSG_NOSIGNAL,
   POLLERR,
   POLLHUP,
   POLLIN,
   PollSet,
-  PROT_READ,
-  PROT_WRITE,
   recv,
   send,
   syscall,
-  viewOf,
 } from "../../../ffi/libc.ts";
 import { GuestLog } from "../../base/guest_log.ts";
 import { logger, setLogLevelSpec } from "../../base/log.ts";
 import { Queue } from "../../devices/virtio/split_queue.ts";
 import type { VirtioDevice } from "../../devices/virtio/virtio_device.ts";
 import { GuestMemory } from "../../vm_memory/guest_memory.ts";
+import { mapMemfdRegions } from "../../vm_memory/mapped_region.ts";
 import { closeUnlistedFds, confine } from "../confine.ts";
 import { embeddedPolicy } from "../seccomp/build_policies.ts";
 import { X86_64_SYSCALLS } from "../seccomp/syscall_table.ts";
@@ -51,21 +46,7 @@ const log = logger("jail::device_process");
 export const TEST_DENIED_SYSCALL = "mkdir";
 
 function mapGuestMemory(spec: DeviceLaunchSpec): GuestMemory {
-  return new GuestMemory(
-    spec.memory.map((r) => {
-      const what = `guest memory at 0x${r.guestAddr.toString(16)} (${r.size} bytes)`;
-      const addr = mmap(
-        r.size,
-        PROT_READ | PROT_WRITE,
-        MAP_SHARED | MAP_NORESERVE,
-        spec.fds.memfd,
-        r.fdOffset,
-        what,
-      );
-      return { guestAddr: r.guestAddr, size: r.size, bytes: viewOf(addr, r.size), fdOffset: r.fdOffset };
-    }),
-    spec.fds.memfd,
-  );
+  return new GuestMemory(mapMemfdRegions(spec.fds.memfd, spec.memory), spec.fds.memfd);
 }
 
 /** This process's pid in the initial PID namespace (what the VMM and the kernel's audit log see). */

@@ -19,7 +19,7 @@ test(`${ITERATIONS} random rings never throw out of the queue code`, () => {
     { guestAddr: 0, size: MEM_SIZE },
     { guestAddr: MEM_SIZE + 0x1000, size: 0x1000 },
   ]);
-  const ram = mem.regions[0]!.bytes;
+  const ram = mem.slice(0, MEM_SIZE);
   const view = new DataView(ram.buffer);
   const irq = new FakeInterrupt();
   let refusedChains = 0;

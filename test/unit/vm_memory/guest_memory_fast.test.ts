@@ -30,7 +30,7 @@ test("hostAddress points at the region's bytes for the guest address", () => {
   const mem = twoRegions();
   const region = mem.regions[1]!;
 
-  expect(mem.hostAddress(0x100010, 16)).toBe(Number(ptr(region.bytes)) + 0x10);
+  expect(mem.hostAddress(0x100010, 16)).toBe(Number(ptr(region.view(0, 1))) + 0x10);
 });
 
 test("hostAddress is -1 for a range straddling two regions or outside RAM", () => {
@@ -41,13 +41,13 @@ test("hostAddress is -1 for a range straddling two regions or outside RAM", () =
   ]);
 });
 
-test("locate and regionView read what the byte accessors wrote", () => {
+test("locate and viewAt read what the byte accessors wrote", () => {
   const mem = twoRegions();
   mem.writeU32(0x100020, 0xdeadbeef);
 
   const i = mem.locate(0x100020, 4);
 
-  expect(mem.regionView(i).getUint32(0x100020 - mem.regions[i]!.guestAddr, true)).toBe(0xdeadbeef);
+  expect(mem.viewAt(i).getUint32(0x100020 - mem.viewAddr(i), true)).toBe(0xdeadbeef);
 });
 
 test("accessors still find the first region after a lookup in the second", () => {

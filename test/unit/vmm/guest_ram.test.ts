@@ -1,7 +1,10 @@
-// Guest RAM is one memfd whose size is sealed before any device process receives it (issue 15 item 2).
+// Guest RAM is one memfd whose size is sealed before any device process receives it (issue 15 item 2), of any
+// size the host allows (issue 13 item 1).
 import { afterEach, expect, test } from "bun:test";
 import { F_GET_SEALS, F_SEAL_GROW, F_SEAL_SHRINK, fcntl, ftruncate } from "../../../ffi/libc.ts";
-import type { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
+import { guestRamRegions } from "../../../src/arch/x86_64/layout.ts";
+import { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
+import { mapMemfdRegions, unmapRegions } from "../../../src/vm_memory/mapped_region.ts";
 import { createGuestRam, releaseGuestRam } from "../../../src/vmm/guest_ram.ts";
 
 let memory: GuestMemory | undefined;
@@ -26,4 +29,43 @@ test("shrinking or growing guest RAM fails with EPERM, even in the VMM", () => {
 
 test("the constants are the uapi values (include/uapi/linux/fcntl.h)", () => {
   expect([F_GET_SEALS, F_SEAL_SHRINK, F_SEAL_GROW]).toEqual([1034, 0x0002, 0x0004]);
+});
+
+// Issue 13 item 1: RAM over 4 GiB. The memfd fills lazily, so these touch only the pages they write.
+const GIB = 2 ** 30;
+
+test("12 GiB of guest RAM is created; a u64 at the end of its 8.75 GiB high region reads back", () => {
+  memory = createGuestRam(guestRamRegions(12 * GIB), "big_test");
+  const last = memory.end - 8;
+
+  memory.writeU64(last, 0x1122_3344_5566_7788n);
+
+  expect(memory.readU64(last)).toBe(0x1122_3344_5566_7788n);
+  expect(memory.size).toBe(12 * GIB);
+});
+
+test("u32s written across every view start of the high region read back, also through a second mapping", () => {
+  memory = createGuestRam(guestRamRegions(12 * GIB), "big_test");
+  const high = memory.regions[1]!;
+  // Default views are 2 GiB and start every 1 GiB: write straddling each GiB boundary of the region.
+  const addrs: number[] = [];
+  for (let off = GIB; off < high.size; off += GIB) addrs.push(high.guestAddr + off - 2);
+  addrs.forEach((a, i) => memory!.writeU32(a, 0xc0de_0000 + i));
+  const second = new GuestMemory(mapMemfdRegions(memory.memfd, memory.regions), -1);
+
+  const seen = addrs.map((a) => [memory!.readU32(a), second.readU32(a)]);
+  unmapRegions(second.regions);
+
+  expect(seen).toEqual(addrs.map((_, i) => [0xc0de_0000 + i, 0xc0de_0000 + i]));
+});
+
+test("a 3 GiB slice over several views of guest RAM is live at both ends", () => {
+  memory = createGuestRam(guestRamRegions(12 * GIB), "big_test");
+  const start = memory.regions[1]!.guestAddr + GIB / 2;
+
+  const s = memory.slice(start, 3 * GIB);
+  s[0] = 0xaa;
+  s[3 * GIB - 1] = 0xbb;
+
+  expect([memory.readU8(start), memory.readU8(start + 3 * GIB - 1)]).toEqual([0xaa, 0xbb]);
 });
