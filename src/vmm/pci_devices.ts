@@ -61,7 +61,11 @@ export async function createPciDevices(opts: {
   try {
     const plans = planVirtioDevices(config, fds);
     children = await startVirtioDevices(plans, { memory, sandbox, onDeviceDied: opts.onDeviceDied });
-    const functions = attachVirtioDevices(plans, children, { vm, memory, slots, routes: new GsiRoutes(vm) });
+    const functions = attachVirtioDevices(
+      plans,
+      children.map((c) => c.device),
+      { vm, memory, slots, routes: new GsiRoutes(vm) },
+    );
     plans.forEach((plan, i) => {
       if (plan.kind.control) controls.add(plan.kind.control, plan.options, children[i]!.device);
     });

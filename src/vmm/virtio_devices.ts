@@ -12,6 +12,7 @@ import {
   type VirtioDeviceKind,
 } from "../devices/virtio/kind.ts";
 import { addedVirtioDeviceKinds, VIRTIO_DEVICE_KINDS } from "../devices/virtio/kinds.ts";
+import type { VirtioDevice } from "../devices/virtio/virtio_device.ts";
 import { VirtioPciDevice } from "../devices/virtio/virtio_pci_device.ts";
 import type { Vm } from "../hypervisor/vm.ts";
 import { type DeviceProcess, type SandboxOptions, startDeviceProcess } from "../jail/device_process/spawn.ts";
@@ -97,17 +98,17 @@ export async function startVirtioDevices(
 }
 
 /**
- * Puts one virtio-pci function per started device on the PCI root, in plan order, with its queues' ioeventfds
- * and its vectors' irqfds bound. A device whose queues differ from its kind's is refused: the device process
- * does not choose its own queues.
+ * Puts one virtio-pci function per started device (`devices[i]` runs `plans[i]`, e.g. a device process's proxy)
+ * on the PCI root, in plan order, with its queues' ioeventfds and its vectors' irqfds bound. A device whose queues
+ * differ from its kind's is refused: a device process does not choose its own queues.
  */
 export function attachVirtioDevices(
   plans: readonly VirtioDevicePlan[],
-  children: readonly DeviceProcess[],
+  devices: readonly VirtioDevice[],
   o: { vm: Vm; memory: GuestMemory; slots: PciSlots; routes: GsiRoutes },
 ): VirtioPciDevice[] {
   return plans.map((plan, i) => {
-    const device = children[i]!.device;
+    const device = devices[i]!;
     const sizes = device.queueMaxSizes.join(",");
     if (sizes !== plan.kind.queueSizes.join(","))
       throw new Error(

@@ -112,8 +112,11 @@ export function parseDeviceOptions<S extends OptionsSchema>(
 ): v.InferOutput<S> {
   const result = v.safeParse(kind.schema, input);
   if (result.success) return result.output as v.InferOutput<S>;
-  const issue = result.issues[0];
-  throw new DeviceOptionsError(`${kind.name} device options (${side}): ${describeIssue(issue, kind.schema)}`);
+  // Unknown keys first: a renamed key is both unknown and missing, and its new name is the useful part.
+  const reasons = result.issues
+    .map((issue) => describeIssue(issue, kind.schema))
+    .sort((a, b) => Number(!a.startsWith("unknown key")) - Number(!b.startsWith("unknown key")));
+  throw new DeviceOptionsError(`${kind.name} device options (${side}): ${reasons.join("; ")}`);
 }
 
 function describeIssue(issue: v.BaseIssue<unknown>, schema: OptionsSchema): string {
@@ -122,7 +125,7 @@ function describeIssue(issue: v.BaseIssue<unknown>, schema: OptionsSchema): stri
     if (issue.expected === "never") return `unknown key "${key}" (known: ${knownKeys(schema)})`;
     return `key "${key}" is missing`;
   }
-  const what = `expected ${issue.message}, got ${issue.received}`;
+  const what = `expected ${issue.message}, got ${JSON.stringify(issue.input) ?? "undefined"}`;
   return key === null ? what : `key "${key}": ${what}`;
 }
 
