@@ -19,17 +19,17 @@ import { defineDeviceKind, type PollSource } from "./kind.ts";
 
 const log = logger("devices::virtio::console");
 
+const SERIAL_TYPES = ["stdout", "file", "sink", "syslog", "unix"] as const;
+
 /** The part of one --serial option the port uses (the VMM's SerialParameters have these fields). */
 export interface ConsolePortConfig {
   readonly hardware: string;
-  readonly type: string;
+  readonly type: (typeof SERIAL_TYPES)[number];
   readonly num: number;
   readonly path?: string;
   readonly input?: string;
   readonly stdin: boolean;
 }
-
-const SERIAL_TYPES = ["stdout", "file", "sink", "syslog", "unix"] as const;
 
 export const consoleOptionsSchema = v.strictObject(
   {

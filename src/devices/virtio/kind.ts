@@ -70,10 +70,10 @@ export interface VirtioDeviceKind<S extends OptionsSchema = OptionsSchema, C = n
   /** MSI-X vectors: one per queue plus the configuration-change vector, unless the kind says otherwise. */
   readonly msixVectors?: number;
   /**
-   * VMM: the raw options of every device of the kind this VM has, in attach order (a property, so that the VMM's
-   * list of kinds checks its configuration type against `C` strictly).
+   * VMM: the options of every device of the kind this VM has, in attach order, still to be checked with `schema`
+   * (a property, so that the VMM's list of kinds checks its configuration type against `C` strictly).
    */
-  readonly select: (config: C) => readonly unknown[];
+  readonly select: (config: C) => readonly v.InferInput<S>[];
   /** VMM, before the device process starts: opens the device's files. `index` counts devices of the kind. */
   prepare(options: v.InferOutput<S>, index: number): PreparedDevice;
   /** Device process, before confinement: builds the model over the descriptors `prepare` listed. */

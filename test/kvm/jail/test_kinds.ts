@@ -57,7 +57,7 @@ export const deniedSyscallKind = defineDeviceKind({
   schema: v.strictObject({ trigger: v.picklist(["serve-start", "config-write"]) }),
   queueSizes: [RNG_QUEUE_SIZE],
   // In a whole VMM (test_entry.ts run ...): one device, after the product's, that trips at once.
-  select: () => [{ trigger: "serve-start" }],
+  select: () => [{ trigger: "serve-start" as const }],
   prepare: () => ({ label: "denied-syscall-rng", backing: [] }),
   build(o) {
     const device = new DeniedSyscallRng();

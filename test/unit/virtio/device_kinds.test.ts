@@ -104,7 +104,7 @@ test("the block kind selects one device per --block, in order, with the device's
 });
 
 test("the console kind selects only virtio-console ports", () => {
-  const port = { type: "sink", num: 1, stdin: false };
+  const port = { type: "sink", num: 1, stdin: false } as const;
 
   const selected = consoleKind.select({
     serials: [
