@@ -2,7 +2,7 @@
 // ACPI PM device on the I/O-port bus, with their interrupts and the eventfds through which they end the VM (reset,
 // poweroff). The MMIO bus starts empty. PCI devices join as another group in createPlatformDevices (see the
 // comment there); their control-socket hooks (disk resize, ...) are the methods at the end of PlatformDevices.
-import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdWrite } from "../../ffi/libc.ts";
+import { eventfdWrite } from "../../ffi/libc.ts";
 import { SCI_IRQ } from "../arch/x86_64/layout.ts";
 import { logger } from "../base/log.ts";
 import { createAcpiPm, type AcpiPmDevices } from "../devices/acpi/acpi_pm.ts";
@@ -16,6 +16,7 @@ import { errString, OK, type VmResponse } from "../vm_control/protocol.ts";
 import type { ExitState } from "../vm_control/exit_status.ts";
 import type { VmConfig } from "./config.ts";
 import type { MainThreadHub } from "./main_thread_hub.ts";
+import { OwnedFds } from "./owned_fds.ts";
 import { createPciDevices } from "./pci_devices.ts";
 import { SerialInputGate } from "./serial_input_gate.ts";
 
@@ -48,8 +49,8 @@ export interface PlatformDevices {
   /** ResumeVm: undoes sleep(). */
   wake(): void;
   /**
-   * The control socket's DiskCommand Resize: `index` counts the --disk/--rwdisk/--root options from 0. The hook
-   * for virtio-blk; until block devices are on the VM there is no disk to resize.
+   * The control socket's DiskCommand Resize: `index` counts the --block devices from 0; the block device kind's
+   * control hook (group "disk") carries it out.
    */
   diskResize(index: number, newSize: number): Promise<VmResponse>;
   /** Resolves with the message when a device process dies; the VM then stops with a failure status. */
@@ -58,28 +59,13 @@ export interface PlatformDevices {
   close(): Promise<void>;
 }
 
-/** Every eventfd the platform creates, closed together. */
-class EventFds {
-  readonly #fds: number[] = [];
-
-  create(): number {
-    const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    this.#fds.push(fd);
-    return fd;
-  }
-
-  closeAll(): void {
-    for (const fd of this.#fds.splice(0)) close(fd);
-  }
-}
-
 /** One irqfd per GSI, registered with KVM on first use: the edge interrupts of the legacy devices. */
-function irqfdAllocator(vm: Vm, fds: EventFds): (gsi: number) => IrqEvent {
+function irqfdAllocator(vm: Vm, fds: OwnedFds): (gsi: number) => IrqEvent {
   const irqs = new Map<number, IrqEvent>();
   return (gsi) => {
     let irq = irqs.get(gsi);
     if (!irq) {
-      const fd = fds.create();
+      const fd = fds.eventfd();
       vm.registerIrqfd(fd, gsi);
       irq = new EventFdIrq(fd);
       irqs.set(gsi, irq);
@@ -129,12 +115,12 @@ export async function createPlatformDevices(
   hub: MainThreadHub,
   mem: { below4G: number; above4G: number },
 ): Promise<PlatformDevices> {
-  const fds = new EventFds();
+  const fds = new OwnedFds();
   let legacy: LegacyDevices | undefined;
   try {
-    const resetEventFd = fds.create();
-    const poweroffEventFd = fds.create();
-    const panicEventFd = fds.create();
+    const resetEventFd = fds.eventfd();
+    const poweroffEventFd = fds.eventfd();
+    const panicEventFd = fds.eventfd();
     const io = new Bus("io");
     const mmio = new Bus("mmio");
     legacy = addLegacyDevices(io, config, irqfdAllocator(vm, fds), resetEventFd, mem);
@@ -176,7 +162,7 @@ export async function createPlatformDevices(
       },
       async diskResize(index, newSize) {
         try {
-          await pci.resizeDisk(index, newSize);
+          await pci.control("disk", index, { type: "resize", bytes: newSize });
           return OK;
         } catch (e) {
           return errString((e as Error).message);

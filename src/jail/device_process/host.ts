@@ -14,7 +14,6 @@ import {
   PollSet,
   recv,
   send,
-  syscall,
 } from "../../../ffi/libc.ts";
 import { GuestLog } from "../../base/guest_log.ts";
 import { logger, setLogLevelSpec } from "../../base/log.ts";
@@ -24,7 +23,6 @@ import { GuestMemory } from "../../vm_memory/guest_memory.ts";
 import { mapMemfdRegions } from "../../vm_memory/mapped_region.ts";
 import { closeUnlistedFds, confine } from "../confine.ts";
 import { embeddedPolicy } from "../seccomp/build_policies.ts";
-import { X86_64_SYSCALLS } from "../seccomp/syscall_table.ts";
 import { ChildInterrupt } from "./child_interrupt.ts";
 import { buildVirtioDevice, type PollSource } from "./device_kinds.ts";
 import { type DeviceLaunchSpec, parseLaunchSpec } from "./launch_spec.ts";
@@ -41,9 +39,6 @@ import {
 } from "./protocol.ts";
 
 const log = logger("jail::device_process");
-
-/** The syscall the test hook makes: mkdir(2), which no device policy allows. */
-export const TEST_DENIED_SYSCALL = "mkdir";
 
 function mapGuestMemory(spec: DeviceLaunchSpec): GuestMemory {
   return new GuestMemory(mapMemfdRegions(spec.fds.memfd, spec.memory), spec.fds.memfd);
@@ -155,16 +150,6 @@ class DeviceServer {
       case Op.Shutdown:
         this.#send(this.#ok);
         return false;
-      case Op.TestDeniedSyscall:
-        if (process.env.CROSVM_TEST_HOOKS === "1") {
-          log.info(`test hook: calling ${TEST_DENIED_SYSCALL}(2), which the seccomp policy denies`);
-          syscall(
-            X86_64_SYSCALLS[TEST_DENIED_SYSCALL]!,
-            TEST_DENIED_SYSCALL,
-            new Uint8Array(Buffer.from("/x\0")),
-          );
-        } else log.warn("ignoring a test-hook request: CROSVM_TEST_HOOKS is not set");
-        return true;
       default:
         log.warn(`${d.debugLabel}: ignoring unknown request opcode ${msg[0]}`);
         return true;

@@ -1,6 +1,6 @@
 // What the VMM tells a device process on its command line: `crosvm device-process KIND SPEC_JSON`. Descriptor
 // numbers are the child's: spawn.ts passes every descriptor as an extra stdio entry, so the i-th lands on 3 + i.
-import { DeviceOptionsError } from "./device_kinds.ts";
+import { DeviceOptionsError } from "../../devices/virtio/kind.ts";
 
 /** The hidden subcommand that runs a device process (src/main.ts dispatches it before the CLI). */
 export const DEVICE_PROCESS_SUBCOMMAND = "device-process";
@@ -12,7 +12,7 @@ export interface SpecRegion {
 }
 
 export interface DeviceLaunchSpec {
-  /** Kind-specific options (device_kinds.ts). */
+  /** The device's options, checked again with its kind's schema (src/devices/virtio/kind.ts). */
   readonly options: unknown;
   readonly memory: readonly SpecRegion[];
   readonly fds: {

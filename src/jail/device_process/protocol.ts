@@ -30,8 +30,7 @@ export const Op = {
   Shutdown: 9,
   /** u16 queue index (fire-and-forget); only when the transport has no ioeventfd for the queue. */
   QueueNotify: 10,
-  /** Test hook (honoured only with CROSVM_TEST_HOOKS=1 in the child's environment): make a denied syscall. */
-  TestDeniedSyscall: 11,
+  // 11 is not used: it was a test hook, now a test-only device kind (test/kvm/jail/test_kinds.ts).
   /** u64 new size in bytes -> reply (the `disk resize` control command; block devices only). */
   Resize: 12,
   ReplyOk: 0x80,

@@ -198,11 +198,6 @@ export class ProxyVirtioDevice implements VirtioDevice {
     this.#call(encodeOp(Op.Shutdown));
   }
 
-  /** Test hook: asks the device process to make a syscall its policy denies (needs CROSVM_TEST_HOOKS=1 there). */
-  triggerDeniedSyscall(): void {
-    this.#fire(encodeOp(Op.TestDeniedSyscall));
-  }
-
   /**
    * Applies the events the device process raised (see child_interrupt.ts) to `interrupt`, by default the one
    * given to activate in this thread; never blocks. Returns how many were applied. The VMM calls it when

@@ -6,7 +6,7 @@
 // itself and says Hello; this side then holds a ProxyVirtioDevice and watches the process: a death before
 // `stop()` is reported through `onDeviceDied` with the device, its pid and the cause.
 import { readdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import {
   AF_UNIX,
   F_GETFD,
@@ -30,11 +30,13 @@ import { ProxyVirtioDevice } from "./proxy_device.ts";
 
 const log = logger("jail::device_process");
 
-/** The command that runs `device-process` in this executable: the compiled binary itself, or bun + main.ts. */
+/**
+ * The command that runs `device-process` in this executable: the compiled binary itself, or bun and the script this
+ * process was started with (src/main.ts, or a test entry point that adds test-only device kinds before loading it).
+ */
 export function deviceProcessCommand(): string[] {
   const exe = process.execPath;
-  if (/^bun(\.exe)?$/.test(basename(exe)))
-    return [exe, join(import.meta.dir, "..", "..", "main.ts"), DEVICE_PROCESS_SUBCOMMAND];
+  if (/^bun(\.exe)?$/.test(basename(exe))) return [exe, Bun.main, DEVICE_PROCESS_SUBCOMMAND];
   return [exe, DEVICE_PROCESS_SUBCOMMAND];
 }
 

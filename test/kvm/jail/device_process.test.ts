@@ -97,12 +97,18 @@ test("the device process is pivoted into the empty pivot root and in its own nam
 
 test("a device process killed by seccomp is reported with device, pid, signal and syscall", async () => {
   const died = Promise.withResolvers<string>();
-  const p = await startRng({ onDeviceDied: died.resolve });
+  const p = await start(rig(), "denied-syscall", {
+    options: { trigger: "config-write" },
+    onDeviceDied: died.resolve,
+  });
+  running.push(p);
 
-  p.device.triggerDeniedSyscall();
+  p.device.writeConfig(0, Uint8Array.of(1));
 
   const message = await died.promise;
-  expect(message).toBe(`device virtio-rng (pid ${p.pid}) died: killed by SIGSYS (seccomp: syscall 83 mkdir)`);
+  expect(message).toBe(
+    `device denied-syscall-rng (pid ${p.pid}) died: killed by SIGSYS (seccomp: syscall 83 mkdir)`,
+  );
 });
 
 test("ReadConfig returns what WriteConfig stored in the device process", async () => {
@@ -160,7 +166,7 @@ test("activation with rings outside guest memory is refused with the reason", as
 });
 
 test("with the sandbox disabled the same rng model runs in-process", () => {
-  const { device } = buildVirtioDevice("rng", undefined, []);
+  const { device } = buildVirtioDevice("rng", {}, []);
   const q = driverQueue();
   const interrupt = new FakeInterrupt();
   device.ackFeatures(ALL_RING_FEATURES);

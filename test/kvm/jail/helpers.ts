@@ -13,7 +13,7 @@ import {
   startDeviceProcess,
 } from "../../../src/jail/device_process/spawn.ts";
 
-export const ENTRY = join(import.meta.dir, "device_process_entry.ts");
+export const ENTRY = join(import.meta.dir, "test_entry.ts");
 
 export interface Rig {
   readonly mem: GuestMemory;
@@ -47,9 +47,9 @@ export function start(rig: Rig, kind: string, extra: Partial<DeviceProcessOption
     memory: rig.mem,
     queueEvents: rig.queueEvents,
     irqfds: rig.irqfds,
+    options: {},
     sandbox: { pivotRoot: rig.pivotRoot },
-    command: [process.execPath, ENTRY],
-    env: { CROSVM_TEST_HOOKS: "1" },
+    command: [process.execPath, ENTRY, "device-process"],
     ...extra,
   });
 }

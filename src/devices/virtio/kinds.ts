@@ -1,0 +1,30 @@
+// Every virtio device kind the VMM can attach, in crosvm's attach order: block devices as given, then the
+// virtio-console ports, then rng. The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
+// KIND up in it (src/jail/device_process/device_kinds.ts). A new virtio device adds its kind here (see
+// docs/architecture.md, "Adding a virtio device").
+import { blockKind } from "./block/kind.ts";
+import { consoleKind } from "./console_kind.ts";
+import type { OptionsSchema, VirtioDeviceKind } from "./kind.ts";
+import { rngKind } from "./rng_kind.ts";
+
+export const VIRTIO_DEVICE_KINDS = [blockKind, consoleKind, rngKind] as const;
+
+/** Kinds that read no VM configuration, so that any VMM can attach them. */
+export type StandaloneDeviceKind = VirtioDeviceKind<OptionsSchema, unknown>;
+
+const added: StandaloneDeviceKind[] = [];
+
+/**
+ * Appends a kind after the built-in ones, in this process only. Test entry points add test-only kinds with it
+ * (test/kvm/jail/test_kinds.ts); the product adds none, so no test-only device is reachable from its paths.
+ */
+export function addVirtioDeviceKind(kind: StandaloneDeviceKind): void {
+  if ([...VIRTIO_DEVICE_KINDS, ...added].some((k) => k.name === kind.name))
+    throw new Error(`device kind "${kind.name}" is already known`);
+  added.push(kind);
+}
+
+/** The kinds added with addVirtioDeviceKind, in the order added. */
+export function addedVirtioDeviceKinds(): readonly StandaloneDeviceKind[] {
+  return added;
+}
