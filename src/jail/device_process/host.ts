@@ -7,6 +7,7 @@
 import { readlinkSync } from "node:fs";
 import {
   eventfdConsume,
+  eventfdWrite,
   MAP_NORESERVE,
   MAP_SHARED,
   mmap,
@@ -80,6 +81,7 @@ class DeviceServer {
   readonly #ok = Uint8Array.of(Op.ReplyOk);
   readonly #reply = new Uint8Array(MAX_MESSAGE);
   #active = false;
+  #queues: ReadonlyMap<number, Queue> = new Map();
 
   constructor(
     readonly spec: DeviceLaunchSpec,
@@ -149,6 +151,7 @@ class DeviceServer {
           if (msg[0] === Op.Reset) {
             d.reset();
             this.#active = false;
+            this.#queues = new Map();
           } else if (msg[0] === Op.Sleep) d.sleep?.();
           else d.wake?.();
           this.#send(this.#ok);
@@ -196,7 +199,18 @@ class DeviceServer {
       map.set(q.index, restored);
     }
     this.device.activate(this.mem, this.interrupt, map);
+    this.#queues = map;
     this.#active = true;
+  }
+
+  /**
+   * Signals again the eventfd of every queue whose last batch stopped at the limit (process_queue.ts), so that the
+   * next wakeup returns to it after the control socket has been answered.
+   */
+  rearmBatchLimitedQueues(): void {
+    if (!this.#active) return;
+    for (const [index, queue] of this.#queues)
+      if (queue.takeBatchLimited()) eventfdWrite(this.spec.fds.queueEvents[index]!);
   }
 }
 
@@ -248,6 +262,7 @@ function serve(server: DeviceServer, sources: PollSource[]): void {
       const r = fds.revents(1 + queueCount + i);
       if (r & (POLLIN | POLLHUP | POLLERR) && !live[i]!.onReadable()) live.splice(i, 1);
     }
+    server.rearmBatchLimitedQueues();
   }
 }
 
