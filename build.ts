@@ -1,6 +1,6 @@
 // Builds the single `crosvm` executable: `bun run build` -> dist/crosvm.
-// The vCPU Worker and the wait loop's Worker (src/base/wait_loop_worker.ts) are entry points too, so that `new Worker(new URL("./vcpu_worker.ts", import.meta.url))`
-// resolves inside the compiled executable.
+// The vCPU Worker and the wait loop's Worker (src/base/wait_loop_worker.ts) are entry points too, so that
+// `new Worker(new URL("./vcpu_worker.ts", import.meta.url))` resolves inside the compiled executable.
 // Memory (bench/memory): every device process is this same executable, so what one process loads at start-up is
 // paid once per device. Code splitting turns src/main.ts's dynamic imports into chunks of their own: a device
 // process (`crosvm device-process`) loads the device-side chunks only, never the CLI and VMM code (with one
