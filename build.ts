@@ -15,7 +15,12 @@ import { seccompPoliciesPlugin } from "./src/jail/seccomp/build_policies.ts";
 const root = import.meta.dir;
 const outfile = join(root, "dist", "crosvm");
 
-const entrypoints = ["src/main.ts", "src/vmm/vcpu_worker.ts", "src/base/wait_loop_worker.ts"].map((p) => join(root, p));
+const entrypoints = [
+  "src/main.ts",
+  "src/vmm/vcpu_worker.ts",
+  "src/base/wait_loop_worker.ts",
+  "src/jail/device_process/device_worker.ts",
+].map((p) => join(root, p));
 for (const entry of entrypoints) {
   if (!existsSync(entry)) throw new Error(`build: entry point ${entry} is missing`);
 }

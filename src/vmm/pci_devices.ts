@@ -1,10 +1,11 @@
 // The PCI side of the machine: the root (configuration mechanism #1 at 0xCF8 and ECAM at 0xF400_0000), and one
 // virtio-pci function per virtio device, in crosvm's order (block devices as given, then virtio-console ports,
-// then rng). Each virtio device model runs in its own device process (sandboxed unless --disable-sandbox); this
-// side keeps the virtio-pci transport registers and wires the data path around itself:
+// then rng). Each virtio device model runs in its own sandboxed device process, or with --disable-sandbox in a
+// Worker of this process (single process mode, src/jail/device_process/device_runner.ts); this side keeps the virtio-pci transport registers and wires the data path around itself:
 //   - each queue's notify address gets an ioeventfd that the device process waits on;
 //   - each MSI-X vector gets an irqfd that the device process writes, bound by KVM to the vector's MSI route;
-//   - events the device raises through the transport (configuration change) arrive on its event socket.
+//   - events the device raises through the transport (configuration change) arrive on its event socket, which
+//     the main thread's wait loop (src/base/wait_loop.ts) watches.
 // The transports and the root are reached from the vCPU Workers through the MainThreadHub.
 import {
   close,
@@ -18,10 +19,11 @@ import {
   O_RDONLY,
   O_WRONLY,
   open,
-  POLLIN,
-  poll,
+  EPOLLERR,
+  EPOLLHUP,
 } from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
+import { WaitLoop, type Watch } from "../base/wait_loop.ts";
 import { writeResetControl } from "../devices/acpi/reset_control.ts";
 import type { Bus } from "../devices/bus.ts";
 import { EventFdIrq } from "../devices/irq.ts";
@@ -46,9 +48,6 @@ import { GsiRoutes } from "./gsi_routes.ts";
 import type { MainThreadHub } from "./main_thread_hub.ts";
 
 const log = logger("vmm::pci");
-
-/** How often the main thread drains device events (configuration changes are rare and not latency-bound). */
-const EVENT_POLL_MS = 5;
 
 /** What one virtio device process is asked to run. */
 interface VirtioDeviceSpec {
@@ -178,6 +177,7 @@ export async function createPciDevices(opts: {
           irqfds,
           backing: spec.backing,
           sandbox,
+          inProcess: config.disableSandbox,
           onDeviceDied: opts.onDeviceDied,
         }),
       ),
@@ -213,16 +213,15 @@ export async function createPciDevices(opts: {
     process.env.CROSVM_TEST_HOOKS === "1" ? process.env.CROSVM_TEST_DENIED_SYSCALL_DEVICE : undefined;
   for (const a of attached) if (a.spec.kind === victim) a.child.device.triggerDeniedSyscall();
 
-  // Configuration-change and needs-reset events come through the transport, so the main thread drains them.
-  const eventPoll = setInterval(() => {
-    const ready = poll(
-      attached.map((a) => ({ fd: a.child.device.eventFd, events: POLLIN })),
-      0,
-    );
-    ready.forEach((revents, i) => {
-      if (revents & POLLIN) attached[i]!.child.device.drainEvents(attached[i]!.pci.interrupt);
+  // Configuration-change and needs-reset events come through the transport, so the main thread drains them when
+  // the wait loop says an event socket is readable; a hung-up socket (the device ended) is no longer watched.
+  const eventWatches = attached.map(({ spec, child, pci }) => {
+    const watch: Watch = WaitLoop.shared().watch(child.device.eventFd, `${spec.label} event socket`, (ev) => {
+      child.device.drainEvents(pci.interrupt);
+      if (ev & (EPOLLHUP | EPOLLERR)) watch.cancel();
     });
-  }, EVENT_POLL_MS);
+    return watch;
+  });
 
   // crosvm's --pvpanic: after the virtio functions, so their addresses do not depend on it.
   if (config.pvpanic) {
@@ -240,7 +239,7 @@ export async function createPciDevices(opts: {
       await disk.child.device.resize(bytes);
     },
     async close() {
-      clearInterval(eventPoll);
+      for (const w of eventWatches) w.cancel();
       await Promise.all(attached.map((a) => a.child.stop()));
       for (const fd of fds.splice(0)) {
         try {

@@ -266,8 +266,19 @@ function serve(server: DeviceServer, sources: PollSource[]): void {
   }
 }
 
-/** Entry point of `crosvm device-process KIND SPEC_JSON`; resolves to the process exit status. */
-export async function runDeviceProcess(argv: readonly string[]): Promise<number> {
+export interface DeviceHostMode {
+  /**
+   * The device runs in a Worker of the VMM (single process mode, --disable-sandbox; device_worker.ts): the spec's
+   * fds are the VMM's own, and the executable's start-up pages stay (the VMM drops them itself).
+   */
+  readonly inProcess?: boolean;
+}
+
+/**
+ * Entry point of `crosvm device-process KIND SPEC_JSON`, and of a device Worker in single process mode; resolves
+ * to the exit status.
+ */
+export async function runDeviceProcess(argv: readonly string[], mode: DeviceHostMode = {}): Promise<number> {
   const [kind, json] = argv;
   if (kind === undefined || json === undefined) {
     process.stderr.write("device-process: expected KIND SPEC_JSON\n");
@@ -298,7 +309,8 @@ export async function runDeviceProcess(argv: readonly string[]): Promise<number>
     const interrupt = new ChildInterrupt(spec.fds.irqfds, spec.fds.events);
     const server = new DeviceServer(spec, device, mem, interrupt);
     const pid = hostPid();
-    const startupPages = executableStartupPages(); // /proc is out of reach once confined
+    // /proc is out of reach once confined.
+    const startupPages = mode.inProcess ? undefined : executableStartupPages();
     if (sandbox) {
       // Compiled (and its files read) before the pivot takes the source tree away.
       const program = embeddedPolicy(built.policy, { logFailures: sandbox.logFailures });
@@ -325,16 +337,18 @@ export async function runDeviceProcess(argv: readonly string[]): Promise<number>
     // Start-up is over: collect its garbage (the allocator returns the freed pages) and drop the executable's
     // start-up pages (startup_pages.ts); the serve loop faults back the few it runs.
     Bun.gc(true);
-    try {
-      const bytes = releasePages(startupPages);
-      log.debug(`${label}: dropped the pages of ${bytes >> 20} MiB of read-only executable mappings`);
-    } catch (e) {
-      log.debug(`${label}: start-up pages kept: ${(e as Error).message}`);
+    if (startupPages) {
+      try {
+        const bytes = releasePages(startupPages);
+        log.debug(`${label}: dropped the pages of ${bytes >> 20} MiB of read-only executable mappings`);
+      } catch (e) {
+        log.debug(`${label}: start-up pages kept: ${(e as Error).message}`);
+      }
     }
     serve(server, [...(built.pollSources ?? [])]);
     return 0;
   } catch (e) {
-    process.stderr.write(`device process ${label}: ${(e as Error).message}\n`);
+    process.stderr.write(`device ${mode.inProcess ? "" : "process "}${label}: ${(e as Error).message}\n`);
     return 1;
   }
 }

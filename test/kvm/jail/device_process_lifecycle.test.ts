@@ -55,7 +55,7 @@ test("a device process killed by SIGKILL is reported with that signal", async ()
   const died = Promise.withResolvers<string>();
   const p = await started("rng", { onDeviceDied: died.resolve });
 
-  p.proc.kill("SIGKILL");
+  p.proc!.kill("SIGKILL");
 
   expect(await died.promise).toBe(`device virtio-rng (pid ${p.pid}) died: killed by SIGKILL`);
 });
@@ -65,7 +65,7 @@ test("the device process exits when the VMM closes its socket", async () => {
 
   close(p.device.controlFd);
 
-  expect(await p.proc.exited).toBe(0);
+  expect(await p.proc!.exited).toBe(0);
   close(p.device.eventFd);
 });
 
@@ -76,7 +76,7 @@ test("with --seccomp-log-failures a denied syscall is allowed, inside the pivot 
   p.device.readConfig(0, new Uint8Array(1));
 
   expect(existsSync(join(rig().pivotRoot, "x"))).toBe(true);
-  expect(p.proc.exitCode).toBeNull();
+  expect(p.proc!.exitCode).toBeNull();
 });
 
 test("a proxy revived in a Worker reaches the same device process", async () => {
