@@ -1,27 +1,12 @@
 // Single process mode (--disable-sandbox): the device model's serve loop runs in a Worker of this process over the
 // same descriptors and protocol, so no device process is started, and nothing is confined.
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
 import { eventfdRead, eventfdWrite } from "../../../ffi/libc.ts";
 import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../src/devices/virtio/testing.ts";
 import { readable, start, useRig } from "./helpers.ts";
+import { children, statusField } from "./processes.ts";
 
 const { rig, running } = useRig();
-
-/** Pids whose parent is `pid`. */
-function children(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 async function startInProcess() {
   const p = await start(rig(), "rng", { inProcess: true });
@@ -59,7 +44,5 @@ test("the device Worker ends on stop() and this process stays unconfined", async
   await p.stop();
 
   expect(p.runner.running).toBe(false);
-  const status = readFileSync("/proc/self/status", "utf8");
-  expect(status).toMatch(/^Seccomp:\s+0$/m);
-  expect(status).toMatch(/^NoNewPrivs:\s+0$/m);
+  expect([statusField("self", "Seccomp"), statusField("self", "NoNewPrivs")]).toEqual(["0", "0"]);
 });

@@ -1,19 +1,12 @@
 // The sandbox as the whole VMM sets it up: every virtio device runs in its own confined process, and a device
 // process killed by its seccomp filter stops the VM with a message naming the device, its pid and the syscall.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { guestImage } from "../vmm/guest_build.ts";
 import { crosvmCommand, ROOT } from "../vmm/run_cli.ts";
+import { descendants, deviceProcesses, statusField } from "./processes.ts";
 
 let dir: string;
 let disk: string;
@@ -26,36 +19,6 @@ beforeAll(() => {
   mkdirSync(pivot);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(name));
-    } catch {}
-  }
-  return out;
-}
-
-function descendants(pid: number): number[] {
-  return children(pid).flatMap((c) => [c, ...descendants(c)]);
-}
-
-function deviceProcesses(vmmPid: number): { pid: number; cmdline: string }[] {
-  return descendants(vmmPid)
-    .map((pid) => ({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ") }))
-    .filter((p) => p.cmdline.includes("device-process") && !p.cmdline.includes("unshare"));
-}
-
-function statusField(pid: number, field: string): string | undefined {
-  return readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith(`${field}:`))
-    ?.split(/\s+/)[1];
-}
 
 function fdTargets(pid: number): string[] {
   return readdirSync(`/proc/${pid}/fd`).map((fd) => {
@@ -134,6 +97,39 @@ describe("device processes of a running VM", () => {
 
       expect(unexpected).toEqual([]);
     }
+  });
+});
+
+describe("single process mode (--disable-sandbox)", () => {
+  let proc: Bun.Subprocess<"pipe", "pipe", "pipe"> | undefined;
+
+  beforeAll(async () => {
+    const args = ["run", "--disable-sandbox", "--block", disk, "--bios", await guestImage("spin")];
+    proc = Bun.spawn(crosvmCommand(args), { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
+    const reader = proc.stdout.getReader();
+    let out = "";
+    while (!out.includes("spinning")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the VMM ended early: ${await new Response(proc.stderr).text()}`);
+      out += new TextDecoder().decode(value);
+    }
+  });
+  afterAll(async () => {
+    proc?.kill("SIGTERM");
+    await proc?.exited;
+  });
+
+  test("the block and rng devices run inside the VMM: it has no child process", () => {
+    expect(descendants(proc!.pid)).toEqual([]);
+  });
+
+  test("the VMM itself runs without a seccomp filter or no_new_privs", () => {
+    expect(statusField(proc!.pid, "Seccomp")).toBe("0");
+    expect(statusField(proc!.pid, "NoNewPrivs")).toBe("0");
+  });
+
+  test("the VMM holds the disk image itself", () => {
+    expect(fdTargets(proc!.pid).filter((t) => t.endsWith("disk.img")).length).toBe(1);
   });
 });
 
