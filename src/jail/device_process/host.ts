@@ -1,6 +1,9 @@
-// The device process: `crosvm device-process KIND SPEC_JSON` (see spawn.ts). It maps guest memory from the memfd
-// it was given, builds the device model, confines itself (../confine.ts), says Hello, then serves the VMM's
-// requests and its queues' ioeventfds in one poll(2) loop until Shutdown or until the VMM goes away. Queue
+// The device process: `crosvm device-process KIND SPEC_JSON` (see spawn.ts), or in single process mode the same
+// code in a Worker of the VMM (device_worker.ts). It maps guest memory from the memfd it was given, builds the
+// device model, confines itself (../confine.ts; not in single process mode), says Hello, then serves the VMM's
+// requests and its queues' ioeventfds in one poll(2) loop until Shutdown or until the VMM goes away. Queue work
+// comes in batches of at most 64 chains (process_queue.ts), and the control socket is read first on every
+// wakeup, so a request is answered within one batch however busy the guest keeps a queue. Queue
 // processing happens here: KVM signals the queue's ioeventfd, the device pops chains from guest memory and writes
 // the vector's irqfd. Everything this process will call through bun:ffi is bound (dlopen) before the seccomp
 // filter goes on, because binding maps executable memory, which the filter forbids.

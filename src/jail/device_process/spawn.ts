@@ -3,8 +3,11 @@
 // event sockets, the guest-memory memfd, its queues' ioeventfds, its vectors' irqfds and its backing files.
 // With the sandbox on and when we are root, util-linux unshare(1) launches it in new mount, network, IPC and PID
 // namespaces (see ../confine.ts for why the namespaces cannot be entered from inside Bun). The child confines
-// itself and says Hello; this side then holds a ProxyVirtioDevice and watches the process: a death before
-// `stop()` is reported through `onDeviceDied` with the device, its pid and the cause.
+// itself and says Hello (awaited on the wait loop, src/base/wait_loop.ts); this side then holds a
+// ProxyVirtioDevice and watches the process: a death before `stop()`, or a request that misses its reply
+// deadline, is reported through `onDeviceDied` with the device, its pid and the cause. In single process mode
+// (`inProcess`, --disable-sandbox) the same serve loop runs in a Worker of this process instead
+// (device_runner.ts).
 import { readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import {
@@ -184,8 +187,14 @@ export class DeviceProcess {
   }
 }
 
+type Launcher = ReturnType<typeof namespaceLauncher> | undefined;
+
 /** The launch spec, with fd numbers as the child (or, in single process mode, this process) sees them. */
-function launchSpec(o: DeviceProcessOptions, passed: readonly number[]): DeviceLaunchSpec {
+function launchSpec(
+  o: DeviceProcessOptions,
+  passed: readonly number[],
+  launcher: Launcher,
+): DeviceLaunchSpec {
   const backing = o.backing ?? [];
   let next = 3;
   const take = (n: number) =>
@@ -199,8 +208,7 @@ function launchSpec(o: DeviceProcessOptions, passed: readonly number[]): DeviceL
     backing: take(backing.length),
   };
   let sandbox: DeviceLaunchSpec["sandbox"];
-  if (o.sandbox && !o.inProcess) {
-    const launcher = namespaceLauncher();
+  if (o.sandbox && launcher) {
     if ("skipped" in launcher) log.debug(`sandbox for ${o.kind}: no namespaces: ${launcher.skipped}`);
     sandbox = {
       namespaces: "namespaces" in launcher ? launcher.namespaces : [],
@@ -225,9 +233,9 @@ function startRunner(
   spec: DeviceLaunchSpec,
   passed: readonly number[],
   childEnds: readonly number[],
+  launcher: Launcher,
 ): DeviceRunner {
   if (o.inProcess) return new WorkerRunner(o.kind, JSON.stringify(spec), childEnds);
-  const launcher = spec.sandbox ? namespaceLauncher() : undefined;
   const prefix = launcher && "prefix" in launcher ? launcher.prefix : [];
   const cmd = [...prefix, ...(o.command ?? deviceProcessCommand()), o.kind, JSON.stringify(spec)];
   try {
@@ -267,8 +275,9 @@ export async function startDeviceProcess(o: DeviceProcessOptions): Promise<Devic
     ...o.irqfds,
     ...(o.backing ?? []),
   ];
-  const spec = launchSpec(o, passed);
-  const runner = startRunner(o, spec, passed, [childControl, childEvents]);
+  const launcher = o.sandbox && !o.inProcess ? namespaceLauncher() : undefined;
+  const spec = launchSpec(o, passed, launcher);
+  const runner = startRunner(o, spec, passed, [childControl, childEvents], launcher);
   try {
     const hello = await waitForHello(control, runner, o.kind, o.helloTimeoutMs ?? 30_000);
     const device = ProxyVirtioDevice.fromHello(hello, control, events, o.replyDeadlineMs);
