@@ -1,24 +1,13 @@
 // The sandbox as the whole VMM sets it up: every virtio device runs in its own confined process, and a device
 // process killed by its seccomp filter stops the VM with a message naming the device, its pid and the syscall.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, readlinkSync } from "node:fs";
 import { guestImage } from "../vmm/guest_build.ts";
 import { crosvmCommand, ROOT } from "../vmm/run_cli.ts";
 import { descendants, deviceProcesses, statusField } from "./processes.ts";
+import { startSpinningVm, useVmFiles } from "./spinning_vm.ts";
 
-let dir: string;
-let disk: string;
-let pivot: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "crosvm-sandbox-"));
-  disk = join(dir, "disk.img");
-  writeFileSync(disk, new Uint8Array(1 << 20));
-  pivot = join(dir, "empty");
-  mkdirSync(pivot);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const files = useVmFiles("crosvm-sandbox-");
 
 function fdTargets(pid: number): string[] {
   return readdirSync(`/proc/${pid}/fd`).map((fd) => {
@@ -35,21 +24,7 @@ describe("device processes of a running VM", () => {
   let devices: { pid: number; cmdline: string }[] = [];
 
   beforeAll(async () => {
-    proc = Bun.spawn(crosvmCommand(["run", "--block", disk, "--bios", await guestImage("spin")]), {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      cwd: ROOT,
-      env: { ...process.env, DEFAULT_PIVOT_ROOT: pivot },
-    });
-    // Device processes say Hello only once confined, and the vCPUs start after every Hello: wait for the guest.
-    const reader = proc.stdout.getReader();
-    let out = "";
-    while (!out.includes("spinning")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the VMM ended early: ${await new Response(proc.stderr).text()}`);
-      out += new TextDecoder().decode(value);
-    }
+    proc = await startSpinningVm(["--block", files().disk], { DEFAULT_PIVOT_ROOT: files().pivot });
     devices = deviceProcesses(proc.pid);
   });
   afterAll(async () => {
@@ -104,15 +79,7 @@ describe("single process mode (--disable-sandbox)", () => {
   let proc: Bun.Subprocess<"pipe", "pipe", "pipe"> | undefined;
 
   beforeAll(async () => {
-    const args = ["run", "--disable-sandbox", "--block", disk, "--bios", await guestImage("spin")];
-    proc = Bun.spawn(crosvmCommand(args), { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
-    const reader = proc.stdout.getReader();
-    let out = "";
-    while (!out.includes("spinning")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the VMM ended early: ${await new Response(proc.stderr).text()}`);
-      out += new TextDecoder().decode(value);
-    }
+    proc = await startSpinningVm(["--disable-sandbox", "--block", files().disk]);
   });
   afterAll(async () => {
     proc?.kill("SIGTERM");
@@ -142,7 +109,7 @@ describe("a device process killed by seccomp", () => {
       cwd: ROOT,
       env: {
         ...process.env,
-        DEFAULT_PIVOT_ROOT: pivot,
+        DEFAULT_PIVOT_ROOT: files().pivot,
         CROSVM_TEST_HOOKS: "1",
         CROSVM_TEST_DENIED_SYSCALL_DEVICE: "rng",
       },

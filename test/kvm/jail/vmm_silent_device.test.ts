@@ -1,46 +1,20 @@
 // A device process that stops answering (SIGSTOP) must not hang the VMM (issue 9): a request to it waits at most
 // the reply deadline, then the VM stops with status 1 and a line naming the device; and SIGTERM still ends a VMM
 // whose device process is stopped.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { REPLY_DEADLINE_MS } from "../../../src/jail/device_process/proxy_device.ts";
 import { resizeDisk } from "../../../src/vm_control/client.ts";
-import { guestImage } from "../vmm/guest_build.ts";
-import { crosvmCommand, ROOT } from "../vmm/run_cli.ts";
 import { deviceProcesses } from "./processes.ts";
+import { startSpinningVm, useVmFiles } from "./spinning_vm.ts";
 
-let dir: string;
-let disk: string;
-let pivot: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "crosvm-silent-"));
-  disk = join(dir, "disk.img");
-  writeFileSync(disk, new Uint8Array(1 << 20));
-  pivot = join(dir, "empty");
-  mkdirSync(pivot);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const files = useVmFiles("crosvm-silent-");
 
 /** Starts a VM with one disk and a control socket, waits for its guest, and SIGSTOPs the block device process. */
 async function vmWithStoppedDisk(socket: string) {
-  const args = ["run", "--block", disk, "-s", socket, "--bios", await guestImage("spin")];
-  const proc = Bun.spawn(crosvmCommand(args), {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    cwd: ROOT,
-    env: { ...process.env, DEFAULT_PIVOT_ROOT: pivot },
-  });
+  const { disk, pivot } = files();
+  const proc = await startSpinningVm(["--block", disk, "-s", socket], { DEFAULT_PIVOT_ROOT: pivot });
   const killer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
-  const reader = proc.stdout.getReader();
-  let out = "";
-  while (!out.includes("spinning")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the VMM ended early: ${await new Response(proc.stderr).text()}`);
-    out += new TextDecoder().decode(value);
-  }
   const block = deviceProcesses(proc.pid).find((d) => d.cmdline.includes(" block "));
   if (!block) throw new Error("no block device process");
   process.kill(block.pid, "SIGSTOP");
@@ -53,7 +27,7 @@ async function vmWithStoppedDisk(socket: string) {
 
 describe("a silent device process", () => {
   test("a request it does not answer stops the VM with status 1 within the deadline, naming it", async () => {
-    const socket = join(dir, "resize.sock");
+    const socket = join(files().dir, "resize.sock");
     const vm = await vmWithStoppedDisk(socket);
 
     const asked = performance.now();
@@ -70,7 +44,7 @@ describe("a silent device process", () => {
   });
 
   test("SIGTERM still ends the VMM", async () => {
-    const vm = await vmWithStoppedDisk(join(dir, "term.sock"));
+    const vm = await vmWithStoppedDisk(join(files().dir, "term.sock"));
 
     const signalled = performance.now();
     vm.proc.kill("SIGTERM");
