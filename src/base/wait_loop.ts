@@ -23,6 +23,7 @@ import {
   eventfdWrite,
 } from "../../ffi/libc.ts";
 import { logger } from "./log.ts";
+import { workerEntryUrl } from "./worker_url.ts";
 import { STOP_TOKEN, type WaitLoopBatch, type WaitLoopWorkerInit } from "./wait_loop_worker.ts";
 
 const log = logger("base::wait_loop");
@@ -39,14 +40,9 @@ export interface Watch {
   cancel(): void;
 }
 
-/**
- * The Worker's entry point. In a `bun build --compile` executable every entry point keeps its path below the entry
- * points' common folder (src/), as for the vCPU Worker (src/vmm/vcpu_threads.ts).
- */
+/** The Worker's entry point (worker_url.ts). */
 function workerUrl(): string {
-  if (import.meta.url.startsWith("file:///$bunfs/"))
-    return new URL("./base/wait_loop_worker.ts", import.meta.url).href;
-  return new URL("./wait_loop_worker.ts", import.meta.url).href;
+  return workerEntryUrl(import.meta.url, "base/wait_loop_worker.ts", "./wait_loop_worker.ts");
 }
 
 interface Registration {

@@ -2,6 +2,7 @@
 // or a Worker of the VMM (single process mode, --disable-sandbox; device_worker.ts). Both speak the same protocol
 // over the same sockets; this is the part that differs: how the runner ends, how it is killed, and why it ended.
 import { close } from "../../../ffi/libc.ts";
+import { workerEntryUrl } from "../../base/worker_url.ts";
 import { describeExit } from "./death.ts";
 import type { DeviceWorkerExit, DeviceWorkerInit } from "./device_worker.ts";
 
@@ -40,14 +41,9 @@ export class ProcessRunner implements DeviceRunner {
   }
 }
 
-/**
- * The device Worker's entry point. In a `bun build --compile` executable every entry point keeps its path below the
- * entry points' common folder (src/), as for the vCPU Worker (src/vmm/vcpu_threads.ts).
- */
+/** The device Worker's entry point (src/base/worker_url.ts). */
 function deviceWorkerUrl(): string {
-  if (import.meta.url.startsWith("file:///$bunfs/"))
-    return new URL("./jail/device_process/device_worker.ts", import.meta.url).href;
-  return new URL("./device_worker.ts", import.meta.url).href;
+  return workerEntryUrl(import.meta.url, "jail/device_process/device_worker.ts", "./device_worker.ts");
 }
 
 export class WorkerRunner implements DeviceRunner {
