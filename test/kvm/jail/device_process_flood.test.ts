@@ -54,9 +54,9 @@ test("config reads are answered within 100 ms while another thread keeps the que
   while (Atomics.load(new Int32Array(done), 0) === 0 && performance.now() < giveUp) {
     const used = q.usedIdx();
     if (used === seen) {
-      // Nothing came back: the whole ring is still queued, so a short nap leaves the CPU to the device and the
-      // reader (on a small machine) without letting the device run dry.
-      Atomics.wait(nap, 0, 0, 0.05);
+      // Nothing came back: the whole ring is still queued, so a nap leaves the CPU to the device and the reader
+      // (on a small or emulated machine) without letting the device run dry.
+      Atomics.wait(nap, 0, 0, 1);
       continue;
     }
     for (; seen !== used; seen = (seen + 1) & 0xffff, recycled++) q.publish(q.usedElem(seen % QUEUE_SIZE).id);

@@ -8,6 +8,8 @@ import { descendants, deviceProcesses, statusField } from "./processes.ts";
 import { startSpinningVm, useVmFiles } from "./spinning_vm.ts";
 
 const files = useVmFiles("crosvm-sandbox-");
+/** A VMM from source takes several seconds to start inside the nested rig (TCG). */
+const VMM_START_TIMEOUT_MS = 60_000;
 
 function fdTargets(pid: number): string[] {
   return readdirSync(`/proc/${pid}/fd`).map((fd) => {
@@ -26,7 +28,7 @@ describe("device processes of a running VM", () => {
   beforeAll(async () => {
     proc = await startSpinningVm(["--block", files().disk], { DEFAULT_PIVOT_ROOT: files().pivot });
     devices = deviceProcesses(proc.pid);
-  });
+  }, VMM_START_TIMEOUT_MS);
   afterAll(async () => {
     proc?.kill("SIGTERM");
     await proc?.exited;
@@ -80,7 +82,7 @@ describe("single process mode (--disable-sandbox)", () => {
 
   beforeAll(async () => {
     proc = await startSpinningVm(["--disable-sandbox", "--block", files().disk]);
-  });
+  }, VMM_START_TIMEOUT_MS);
   afterAll(async () => {
     proc?.kill("SIGTERM");
     await proc?.exited;
