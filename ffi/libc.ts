@@ -94,6 +94,12 @@ export const F_SETFD = 2;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const FD_CLOEXEC = 1;
+// File sealing (memfd_create(2) "File sealing", include/uapi/linux/fcntl.h: F_LINUX_SPECIFIC_BASE 1024 + 9/10).
+export const F_ADD_SEALS = 1033;
+export const F_GET_SEALS = 1034;
+export const F_SEAL_SEAL = 0x0001;
+export const F_SEAL_SHRINK = 0x0002;
+export const F_SEAL_GROW = 0x0004;
 // mmap(2), from include/uapi/asm-generic/mman-common.h and mman.h.
 export const PROT_NONE = 0;
 export const PROT_READ = 1;

@@ -22,4 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The sandbox's default pivot root: a sandboxed run refuses to start without it (crosvm book: devices can't be
+# jailed if /var/empty doesn't exist). Other users name their own with --pivot-root or DEFAULT_PIVOT_ROOT.
+if [ "$(id -u)" = 0 ]; then mkdir -p /var/empty; fi
+
 bun install --frozen-lockfile >/dev/null

@@ -1,19 +1,18 @@
 // Turns the merged options of `crosvm run` into a VmConfig: defaults, and the checks crosvm makes in
-// `Config::try_from(RunCommand)` (src/crosvm/cmdline.rs) and `validate_config` (src/crosvm/config.rs).
-import { withDefaultSerialParameters } from "../devices/legacy.ts";
+// `Config::try_from(RunCommand)` (src/crosvm/cmdline.rs) and `validate_config` (src/crosvm/config.rs). The rules
+// across options are checked here and nowhere else; the per-value rules are in the options' schemas.
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import type { DiskOption, SerialHardware, SerialParameters, VmConfig } from "../vmm/config.ts";
+import {
+  serialSetProblem,
+  withDefaultSerialParameters,
+  type SerialParameters,
+} from "../devices/serial/parameters.ts";
+import type { DiskOption, VmConfig } from "../vmm/config.ts";
 import { ConfigError } from "./errors.ts";
-import type { BlockArgs, SerialArgs } from "./option_specs.ts";
-import type { RunArgs } from "./run_args.ts";
-
-/** crosvm's defaults (spec: "Defaults"): 256 MiB of memory and 1 vCPU. */
-export const DEFAULT_MEM_MIB = 256;
-export const DEFAULT_CPUS = 1;
-
-/** The order of crosvm's `SerialHardware` enum, which orders its serial BTreeMap. */
-const HARDWARE_ORDER: readonly SerialHardware[] = ["serial", "virtio-console", "debugcon"];
+import { DEFAULT_CPUS, DEFAULT_MEM_MIB, type BlockArgs, type SerialArgs } from "./option_specs.ts";
+import type { Given } from "./option_table.ts";
+import type { RunArgs } from "./run_options.ts";
 
 function toDisk(b: BlockArgs): DiskOption {
   const disk: DiskOption = {
@@ -31,7 +30,7 @@ function toDisk(b: BlockArgs): DiskOption {
 function toSerial(s: SerialArgs): SerialParameters {
   const serial: SerialParameters = {
     type: s.type,
-    hardware: s.hardware === "legacy-virtio-console" ? "virtio-console" : s.hardware,
+    hardware: s.hardware,
     num: s.num,
     console: s.console,
     earlycon: s.earlycon,
@@ -43,38 +42,22 @@ function toSerial(s: SerialArgs): SerialParameters {
   return serial;
 }
 
-const describe = (s: SerialParameters) => `${s.hardware} device ${s.num}`;
-
-/** crosvm's per-port checks (cmdline.rs) and `set_default_serial_parameters` (arch/src/serial.rs). */
-export function buildSerials(given: readonly SerialParameters[]): SerialParameters[] {
-  const ports: SerialParameters[] = [];
-  for (const s of given) {
-    const same = ports.find((p) => p.hardware === s.hardware && p.num === s.num);
-    if (same)
-      throw new ConfigError(
-        `--serial: ${describe(s)} is given more than once (num must be unique per hardware)`,
-      );
-    const earlycon = ports.find((p) => p.earlycon);
-    if (s.earlycon && earlycon)
-      throw new ConfigError(`--serial: ${describe(earlycon)} already set as earlycon`);
-    const stdin = ports.find((p) => p.stdin);
-    if (s.stdin && stdin)
-      throw new ConfigError(`--serial: ${describe(stdin)} already connected to standard input`);
-    const console = ports.find((p) => p.console);
-    if (s.console && console) throw new ConfigError(`--serial: ${describe(console)} is already the console`);
-    ports.push(s);
-  }
-  // crosvm's defaults: COM1 on stdout with stdin as the console unless something else is; COM1-COM4 always exist.
-  return withDefaultSerialParameters(ports).sort(
-    (a, b) => HARDWARE_ORDER.indexOf(a.hardware) - HARDWARE_ORDER.indexOf(b.hardware) || a.num - b.num,
-  );
+/** The serial ports with crosvm's defaults, after the rules across ports (devices/serial/parameters.ts). */
+function buildSerials(given: readonly Given<SerialArgs>[]): SerialParameters[] {
+  const ports = given.map((g) => toSerial(g.value));
+  const problem = serialSetProblem(ports);
+  if (problem !== undefined) throw new ConfigError(`${given[problem.index]!.from}: ${problem.message}`);
+  return withDefaultSerialParameters(ports);
 }
 
-/** crosvm allows one root disk (cmdline.rs "only one root disk can be specified"). The kernel's
- * "root=/dev/vdX ro|rw" parameter is added by src/arch/x86_64/cmdline.ts from `disks`, not here. */
-function checkOneRoot(disks: readonly DiskOption[]): void {
-  if (disks.filter((d) => d.root).length > 1)
-    throw new ConfigError("--block: only one root disk can be specified");
+/** crosvm allows one root disk (cmdline.rs "only one root disk can be specified"); the error names where each
+ * root disk was given (--block, --root, --rwroot, a --cfg file). */
+function checkOneRoot(block: readonly Given<BlockArgs>[]): void {
+  const roots = block.filter((b) => b.value.root);
+  if (roots.length > 1)
+    throw new ConfigError(
+      `${[...new Set(roots.map((r) => r.from))].join(" and ")}: only one root disk can be specified`,
+    );
 }
 
 /** A socket path naming a folder gets crosvm's generated name crosvm-PID.sock inside it. */
@@ -88,29 +71,30 @@ function socketPath(path: string): string {
 }
 
 export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean }): VmConfig {
-  if (args.kernel !== undefined && args.bios !== undefined)
-    throw new ConfigError(`--bios: a VM executable was already specified (kernel ${args.kernel})`);
-  if (args.kernel === undefined && args.bios === undefined)
+  const kernel = args.kernel?.value;
+  const bios = args.bios?.value;
+  if (kernel !== undefined && bios !== undefined)
+    throw new ConfigError(`--bios: a VM executable was already specified (kernel ${kernel})`);
+  if (kernel === undefined && bios === undefined)
     throw new ConfigError("crosvm run: executable is not specified (expected KERNEL, --kernel or --bios)");
 
-  const disks = args.block.map(toDisk);
-  checkOneRoot(disks);
+  checkOneRoot(args.block);
   const config: VmConfig = {
-    params: [...args.params],
-    memMib: args.mem?.size ?? DEFAULT_MEM_MIB,
-    cpus: args.cpus?.["num-cores"] ?? DEFAULT_CPUS,
-    serials: buildSerials(args.serial.map(toSerial)),
-    disks,
-    rng: !(args.noRng ?? false),
-    pvpanic: args.pvpanic ?? false,
-    disableSandbox: args.disableSandbox ?? false,
-    seccompLogFailures: args.seccompLogFailures ?? false,
+    params: args.params.map((p) => p.value),
+    memMib: args.mem?.value.size ?? DEFAULT_MEM_MIB,
+    cpus: args.cpus?.value["num-cores"] ?? DEFAULT_CPUS,
+    serials: buildSerials(args.serial),
+    disks: args.block.map((b) => toDisk(b.value)),
+    rng: !(args["no-rng"]?.value ?? false),
+    pvpanic: args.pvpanic?.value ?? false,
+    disableSandbox: args["disable-sandbox"]?.value ?? false,
+    seccompLogFailures: args["seccomp-log-failures"]?.value ?? false,
     extendedStatus: globals.extendedStatus,
   };
-  if (args.kernel !== undefined) config.kernel = args.kernel;
-  if (args.bios !== undefined) config.bios = args.bios;
-  if (args.initrd !== undefined) config.initrd = args.initrd;
-  if (args.socket !== undefined) config.socket = socketPath(args.socket);
-  if (args.pivotRoot !== undefined) config.pivotRoot = args.pivotRoot;
+  if (kernel !== undefined) config.kernel = kernel;
+  if (bios !== undefined) config.bios = bios;
+  if (args.initrd !== undefined) config.initrd = args.initrd.value;
+  if (args.socket !== undefined) config.socket = socketPath(args.socket.value);
+  if (args["pivot-root"] !== undefined) config.pivotRoot = args["pivot-root"].value;
   return config;
 }

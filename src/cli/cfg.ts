@@ -2,16 +2,20 @@
 // `load_config_file` / `include_config_file`). A file is a JSON object with the command line's option names:
 //   { "kernel": "/bzImage", "cpus": {"num-cores": 8}, "mem": {"size": 2048},
 //     "block": [{"path": "/root.img", "root": true}], "serial": [...], "params": [...], "cfg": ["net.json"] }
-// Only stable options are accepted, so the deprecated --disk/--rwdisk/--root/--rwroot forms are not. "cfg" includes
+// The keys and their schemas come from RUN_OPTIONS (run_options.ts): every option under its long name, a list
+// option as a JSON list, a key=value option as an object with the same keys. Only stable options are accepted, so
+// the deprecated --disk/--rwdisk/--root/--rwroot forms are not. "cfg" includes
 // other files, relative to the including file's folder; they are applied first, in order, then the file itself.
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import * as v from "valibot";
 import { ArgumentError } from "./errors.ts";
-import { blockSpec, cpusSpec, memSpec, serialProblem, serialSpec } from "./option_specs.ts";
-import { emptyRunArgs, mergeRunArgs, type RunArgs } from "./run_args.ts";
+import { emptyArgs, mergeArgs } from "./option_table.ts";
+import { RUN_OPTIONS, type RunArgs } from "./run_options.ts";
 import {
   canonicalKey,
+  describeValue,
+  issueValue,
   keyIssueKind,
   objectKeys,
   schemaAt,
@@ -20,35 +24,19 @@ import {
   type KeyValueSpec,
 } from "./schema_shape.ts";
 
-const pathString = v.pipe(v.string("a path"), v.nonEmpty("a non-empty path"));
-const flag = v.optional(v.boolean("a boolean"));
-
+/** Every option of RUN_OPTIONS that files accept, under its long name; a list option takes a JSON list. */
 const fileSchema = v.strictObject(
-  {
-    kernel: v.optional(pathString),
-    bios: v.optional(pathString),
-    initrd: v.optional(pathString),
-    socket: v.optional(pathString),
-    "pivot-root": v.optional(pathString),
-    params: v.optional(v.array(v.string("a string"), "a list of strings")),
-    mem: v.optional(v.strictObject(memSpec.schema.entries, 'an object such as {"size": 2048}')),
-    cpus: v.optional(v.strictObject(cpusSpec.schema.entries, 'an object such as {"num-cores": 4}')),
-    block: v.optional(
-      v.array(v.strictObject(blockSpec.schema.entries, "an object"), "a list of block devices"),
-    ),
-    serial: v.optional(
-      v.array(v.strictObject(serialSpec.schema.entries, "an object"), "a list of serial ports"),
-    ),
-    "no-rng": flag,
-    pvpanic: flag,
-    "disable-sandbox": flag,
-    "seccomp-log-failures": flag,
-    cfg: v.optional(v.array(pathString, "a list of file paths"), []),
-  },
+  Object.fromEntries(
+    Object.entries(RUN_OPTIONS).flatMap(([key, e]) => {
+      if (e.file === undefined) return [];
+      const one = e.file as AnySchema;
+      return [[key, v.optional(e.repeatable ? v.array(one, e.fileList ?? "a list") : one)]];
+    }),
+  ),
   "a JSON object of options",
 );
 
-type FileOptions = v.InferOutput<typeof fileSchema>;
+type FileOptions = Record<string, unknown>;
 
 /** The "expected ..." message a schema was built with. */
 function expectedOf(schema: AnySchema | undefined): string {
@@ -86,23 +74,24 @@ function formatPath(path: readonly unknown[]): string {
   return out;
 }
 
-/** Renames serde-style aliases (block_size -> block-size) in each object of a list option. */
+/** Renames serde-style aliases (block_size -> block-size) in the object, or each object of the list, at `key`. */
 function normalizeAliases(
   file: string,
   json: Record<string, unknown>,
   key: string,
   spec: KeyValueSpec,
 ): void {
-  const list = json[key];
-  if (!Array.isArray(list)) return;
-  list.forEach((item, index) => {
+  const value = json[key];
+  const items = Array.isArray(value) ? value : [value];
+  items.forEach((item, index) => {
     if (item === null || typeof item !== "object" || Array.isArray(item)) return;
     const obj = item as Record<string, unknown>;
+    const where = Array.isArray(value) ? `${key}[${index}]` : key;
     for (const alias of Object.keys(spec.aliases ?? {})) {
       if (!(alias in obj)) continue;
       const name = canonicalKey(spec, alias);
       if (name in obj)
-        throw new ArgumentError(`${file}: ${key}[${index}]: "${alias}" and "${name}" are the same key`);
+        throw new ArgumentError(`${file}: ${where}: "${alias}" and "${name}" are the same key`);
       obj[name] = obj[alias];
       delete obj[alias];
     }
@@ -111,8 +100,9 @@ function normalizeAliases(
 
 function validate(file: string, json: unknown): FileOptions {
   if (json !== null && typeof json === "object" && !Array.isArray(json)) {
-    normalizeAliases(file, json as Record<string, unknown>, "block", blockSpec);
-    normalizeAliases(file, json as Record<string, unknown>, "serial", serialSpec);
+    for (const [key, e] of Object.entries(RUN_OPTIONS))
+      if (e.keyValues !== undefined)
+        normalizeAliases(file, json as Record<string, unknown>, key, e.keyValues);
   }
   const arrayPath = arrayForObject(fileSchema, json, []);
   if (arrayPath !== undefined) {
@@ -138,38 +128,23 @@ function validate(file: string, json: unknown): FileOptions {
         );
       default:
         throw new ArgumentError(
-          `${file}: ${where}expected ${issue.message}, got ${JSON.stringify(issue.input)}`,
+          `${file}: ${where}expected ${issue.message}, got ${describeValue(issueValue(issue))}`,
         );
     }
   }
-  result.output.serial?.forEach((serial, index) => {
-    const problem = serialProblem(serial);
-    if (problem === undefined) return;
-    const got = serial[problem.key];
-    throw new ArgumentError(
-      `${file}: serial[${index}].${problem.key}: expected ${problem.expected}, got ${got === undefined ? "nothing" : JSON.stringify(got)}`,
-    );
-  });
   return result.output;
 }
 
-function toRunArgs(o: FileOptions): RunArgs {
-  const args = emptyRunArgs();
-  if (o.kernel !== undefined) args.kernel = o.kernel;
-  if (o.bios !== undefined) args.bios = o.bios;
-  if (o.initrd !== undefined) args.initrd = o.initrd;
-  if (o.socket !== undefined) args.socket = o.socket;
-  if (o["pivot-root"] !== undefined) args.pivotRoot = o["pivot-root"];
-  if (o.mem !== undefined) args.mem = o.mem;
-  if (o.cpus !== undefined) args.cpus = o.cpus;
-  if (o["no-rng"] !== undefined) args.noRng = o["no-rng"];
-  if (o.pvpanic !== undefined) args.pvpanic = o.pvpanic;
-  if (o["disable-sandbox"] !== undefined) args.disableSandbox = o["disable-sandbox"];
-  if (o["seccomp-log-failures"] !== undefined) args.seccompLogFailures = o["seccomp-log-failures"];
-  args.params.push(...(o.params ?? []));
-  args.serial.push(...(o.serial ?? []));
-  args.block.push(...(o.block ?? []));
-  return args;
+/** A file's options as one layer of RunArgs, each value marked as coming from `file`. */
+function toRunArgs(file: string, options: FileOptions): RunArgs {
+  const args = emptyArgs(RUN_OPTIONS) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    args[key] = Array.isArray(value)
+      ? value.map((item) => ({ value: item, from: file }))
+      : { value, from: file };
+  }
+  return args as RunArgs;
 }
 
 function readJson(file: string): unknown {
@@ -203,12 +178,13 @@ export function loadConfigFile(
     const cycle = [...chain.slice(cycleStart).map((c) => c.shown), file].join(" -> ");
     throw new ArgumentError(`${chain[chain.length - 1]!.shown}: include cycle: ${cycle}`);
   }
-  const options = validate(file, json);
+  const options = toRunArgs(file, validate(file, json));
   const inner = [...chain, { real, shown: file }];
-  let merged = emptyRunArgs();
-  for (const include of options.cfg) {
+  let merged = emptyArgs(RUN_OPTIONS);
+  for (const { value: include } of options.cfg) {
     const path = isAbsolute(include) ? include : join(dirname(file), include);
-    merged = mergeRunArgs(merged, loadConfigFile(path, inner));
+    merged = mergeArgs(RUN_OPTIONS, merged, loadConfigFile(path, inner));
   }
-  return mergeRunArgs(merged, toRunArgs(options));
+  // The includes are done: a layer's `cfg` is never applied again.
+  return mergeArgs(RUN_OPTIONS, merged, { ...options, cfg: [] });
 }

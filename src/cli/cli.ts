@@ -1,57 +1,45 @@
 // Entry of the command line: the global options, then one subcommand from the citty command tree.
 // citty's runMain is not used: it prints its own usage layout, exits the process itself and parses the global
 // options out of the whole argument list (so `crosvm run --log-level x` would set the global level). The global
-// options are scanned here up to the command name, strictly, and the command runs through citty's runCommand with
-// only its own arguments.
-import type { ArgsDef, Resolvable } from "citty";
-import { runCommand } from "citty";
+// options (global_options.ts) are scanned here up to the command name, strictly; the command (followed through
+// nested groups to the one that runs) gets only its own arguments, parsed strictly against its citty `args`
+// (commands/command_args.ts) unless it scans them itself, and its `run` result is the exit status.
+import type { ParsedArgs, Resolvable } from "citty";
 import { LogLevelSpecError, setLogLevelSpec } from "../base/log.ts";
-import { ArgumentError, CliError, ConfigError, EXIT_FAILURE, EXIT_INVALID_ARGS } from "./errors.ts";
+import { ArgumentError, CliError, ConfigError, EXIT_FAILURE } from "./errors.ts";
+import { GLOBAL_OPTIONS, type GlobalArgs } from "./global_options.ts";
 import { renderCommandHelp, renderRootHelp } from "./help.ts";
+import { emptyArgs, mergeArgs } from "./option_table.ts";
 import { writeErr, writeOut } from "./output.ts";
 import type { CrosvmCommand } from "./commands/command.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { ROOT_ARGS, rootCommand } from "./commands/root.ts";
+import { parseCommandArgs } from "./commands/command_args.ts";
+import { rootCommand } from "./commands/root.ts";
+import type { GlobalOptions } from "./parse_run.ts";
+import { scanOptions } from "./scan_options.ts";
 
 interface TopLevel {
-  extendedStatus: boolean;
-  logLevel?: string;
+  args: GlobalArgs;
   help: boolean;
   command?: string;
   rest: string[];
 }
 
+/** The global options (GLOBAL_OPTIONS) up to the command's name; `help` before it asks for help. */
 function scanTopLevel(argv: readonly string[]): TopLevel {
-  const top: TopLevel = { extendedStatus: false, help: false, rest: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--help" || arg === "-h" || arg === "help") {
-      top.help = true;
-      continue;
-    }
-    if (!arg.startsWith("-")) {
-      top.command = arg;
-      top.rest = argv.slice(i + 1);
-      break;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq < 0 ? arg : arg.slice(0, eq);
-    if (name === "--extended-status") {
-      if (eq >= 0)
-        throw new ArgumentError(
-          `--extended-status: takes no value, got ${JSON.stringify(arg.slice(eq + 1))}`,
-        );
-      top.extendedStatus = true;
-    } else if (name === "--log-level") {
-      if (eq >= 0) top.logLevel = arg.slice(eq + 1);
-      else if (i + 1 < argv.length) top.logLevel = argv[++i]!;
-      else
-        throw new ArgumentError(`--log-level: missing value (expected ${ROOT_ARGS["log-level"].valueHint})`);
-    } else {
-      throw new ArgumentError(`${name}: unknown option for crosvm (see crosvm --help)`);
-    }
+  let args = emptyArgs(GLOBAL_OPTIONS);
+  let help = false;
+  let rest = argv;
+  for (;;) {
+    const scan = scanOptions(GLOBAL_OPTIONS, rest, { command: "crosvm", stopAtPositional: true });
+    args = mergeArgs(GLOBAL_OPTIONS, args, scan.args);
+    help ||= scan.help;
+    const [command] = scan.positionals;
+    if (command !== "help")
+      return { args, help, ...(command !== undefined ? { command } : {}), rest: scan.rest };
+    help = true;
+    rest = scan.rest;
   }
-  return top;
 }
 
 function wantsHelp(args: readonly string[]): boolean {
@@ -77,7 +65,7 @@ async function rootHelp(table: CommandTable): Promise<string> {
   const commands = await Promise.all(
     Object.entries(table).map(async ([name, c]) => ({ name, meta: (await resolve(c.meta)) ?? {} })),
   );
-  return renderRootHelp((await resolve(rootCommand.meta)) ?? {}, ROOT_ARGS as ArgsDef, commands);
+  return renderRootHelp((await resolve(rootCommand.meta)) ?? {}, commands);
 }
 
 async function subCommandsOf(command: CrosvmCommand): Promise<CommandTable> {
@@ -99,7 +87,8 @@ async function commandHelp(path: string, command: CrosvmCommand): Promise<string
 
 /**
  * Follows nested commands (`crosvm disk resize ...`) to the one that runs, so it gets the global options in
- * `data` (citty's runCommand passes no data to a nested command) and its help is its own.
+ * `data` and its exit status is returned (citty's runCommand gives neither to a nested command) and its help is its
+ * own.
  */
 async function findLeaf(
   path: string,
@@ -131,9 +120,10 @@ async function dispatch(argv: readonly string[], table: CommandTable, io: CliIo)
     await io.err(await rootHelp(table));
     throw new ArgumentError("crosvm: a command is required");
   }
-  if (top.logLevel !== undefined) {
+  const logLevel = top.args["log-level"]?.value;
+  if (logLevel !== undefined) {
     try {
-      setLogLevelSpec(top.logLevel);
+      setLogLevelSpec(logLevel);
     } catch (e) {
       if (e instanceof LogLevelSpecError) throw new ConfigError(e.message);
       throw e;
@@ -147,16 +137,13 @@ async function dispatch(argv: readonly string[], table: CommandTable, io: CliIo)
     await io.out(leaf.command.renderHelp?.() ?? (await commandHelp(leaf.path, leaf.command)));
     return 0;
   }
-  const { result } = await runCommand(leaf.command, {
-    rawArgs: leaf.rest,
-    data: { extendedStatus: top.extendedStatus },
-  });
+  const args = leaf.command.ownSyntax
+    ? ({ _: leaf.rest } as unknown as ParsedArgs)
+    : parseCommandArgs(leaf.path, (await resolve(leaf.command.args)) ?? {}, leaf.rest);
+  const data: GlobalOptions = { extendedStatus: top.args["extended-status"]?.value ?? false };
+  if (leaf.command.run === undefined) throw new ArgumentError(`${leaf.path}: a subcommand is required`);
+  const result = await leaf.command.run({ rawArgs: leaf.rest, args, cmd: leaf.command, data });
   return typeof result === "number" ? result : 0;
-}
-
-/** citty colours parts of some messages; the error line stays plain text. */
-function stripColors(text: string): string {
-  return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
 /**
@@ -174,11 +161,6 @@ export async function runCli(
     if (e instanceof CliError) {
       await io.err(`${e.message}\n`);
       return e.exitCode;
-    }
-    // citty's own errors (a missing positional argument of a control command) are argument errors too.
-    if (e instanceof Error && e.name === "CLIError") {
-      await io.err(`${stripColors(e.message)}\n`);
-      return EXIT_INVALID_ARGS;
     }
     await io.err(`crosvm: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT_FAILURE;

@@ -8,6 +8,8 @@ import { KeyValueSyntaxError, parseKeyValues, type KvValue } from "./keyvalue_sy
 import {
   baseKind,
   canonicalKey,
+  describeValue,
+  issueValue,
   itemSchema,
   keyIssueKind,
   keysOf,
@@ -112,5 +114,7 @@ export function decodeKeyValues<S extends OptionSchema>(
   const issue = result.issues[0];
   const key = String(issue.path?.[0]?.key ?? "");
   if (keyIssueKind(issue) === "missing") return fail(`key "${key}" is required`);
-  return fail(`key "${key}" expects ${issue.message}, got ${raw.get(key) ?? JSON.stringify(issue.input)}`);
+  // A rule across keys (serial's num for hardware=serial) shows the key's decoded value; others the text given.
+  const got = issue.type === "raw_check" ? describeValue(issueValue(issue)) : raw.get(key);
+  return fail(`key "${key}" expects ${issue.message}, got ${got ?? describeValue(issue.input)}`);
 }

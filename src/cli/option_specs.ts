@@ -1,14 +1,45 @@
 // The key=value options of `crosvm run`, as valibot schemas shared by the command line and --cfg files. Keys,
-// aliases and defaults follow crosvm: DiskOption (devices/src/virtio/block/mod.rs), SerialParameters and
-// validate_serial_parameters (devices/src/serial_device.rs, src/crosvm/config.rs), MemOptions and CpuOptions
-// (src/crosvm/config.rs). Each message is the "expected ..." phrase of an error.
+// aliases, defaults and per-key help follow crosvm: DiskOption (devices/src/virtio/block/mod.rs), SerialParameters
+// (devices/src/serial_device.rs), MemOptions and CpuOptions (src/crosvm/config.rs). Each schema's message is the
+// "expected ..." phrase of an error; each key's `described` text and placeholder make its "Valid keys" help line
+// (help.ts), and its default is read from the schema.
 import * as v from "valibot";
+import {
+  DEFAULT_DEBUGCON_PORT,
+  SERIAL_HARDWARE,
+  SERIAL_TYPES,
+  serialPortProblem,
+  type SerialHardware,
+} from "../devices/serial/parameters.ts";
 import type { KeyValueSpec } from "./schema_shape.ts";
 
-const bool = (fallback: boolean) => v.optional(v.boolean("a boolean"), fallback);
+/** crosvm's defaults (spec: "Defaults"): 256 MiB of memory and 1 vCPU. */
+export const DEFAULT_MEM_MIB = 256;
+export const DEFAULT_CPUS = 1;
+
+/**
+ * A key's schema with its help: `placeholder` stands for the value in "key=PLACEHOLDER - description" (absent:
+ * the picklist's options), `description` is its text in crosvm's help, `defaultText` how its default is shown
+ * when the default value itself does not read well (a port in hex, "no ID" for none).
+ */
+function described<S extends v.GenericSchema>(
+  schema: S,
+  placeholder: string | undefined,
+  description: string,
+  defaultText?: string,
+) {
+  return v.pipe(
+    schema,
+    v.metadata({ placeholder: placeholder ?? "", ...(defaultText !== undefined ? { defaultText } : {}) }),
+    v.description(description),
+  );
+}
+
+const boolean = v.boolean("a boolean");
 const integer = (range: string, min: number, max: number) =>
   v.pipe(v.number(range), v.integer(range), v.minValue(min, range), v.maxValue(max, range));
-const path = v.pipe(v.string("a path"), v.nonEmpty("a non-empty path"));
+/** A non-empty path, on the command line and in files. */
+export const path = v.pipe(v.string("a path"), v.nonEmpty("a non-empty path"));
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(Math.log2(n));
@@ -22,72 +53,153 @@ export const blockSpec = {
   firstKey: "path",
   aliases: { block_size: "block-size", o_direct: "direct" },
   schema: v.strictObject({
-    path,
-    ro: bool(false),
-    root: bool(false),
-    sparse: bool(true),
+    path: described(path, "PATH", "Path to the disk image."),
+    ro: v.optional(described(boolean, "BOOL", "Whether the block should be read-only."), false),
+    root: v.optional(
+      described(
+        boolean,
+        "BOOL",
+        "Whether the block device should be mounted as the root filesystem. This will add the required " +
+          "parameters to the kernel command-line. Can only be specified once.",
+      ),
+      false,
+    ),
+    sparse: v.optional(
+      described(boolean, "BOOL", "Indicates whether the disk should support the discard operation."),
+      true,
+    ),
     "block-size": v.optional(
-      v.pipe(
-        v.number("a power of two >= 512"),
-        v.check((n) => n >= 512 && n <= 2 ** 31 && isPowerOfTwo(n), "a power of two >= 512"),
+      described(
+        v.pipe(
+          v.number("a power of two >= 512"),
+          v.check((n) => n >= 512 && n <= 2 ** 31 && isPowerOfTwo(n), "a power of two >= 512"),
+        ),
+        "BYTES",
+        "Set the reported block size of the disk, a power of two >= 512.",
       ),
       512,
     ),
     id: v.optional(
-      v.pipe(
-        v.string(`up to ${DISK_ID_LEN} printable ASCII characters`),
-        v.check(
-          (s) => s.length <= DISK_ID_LEN && /^[\x20-\x7e]*$/.test(s),
-          `up to ${DISK_ID_LEN} printable ASCII characters`,
+      described(
+        v.pipe(
+          v.string(`up to ${DISK_ID_LEN} printable ASCII characters`),
+          v.check(
+            (s) => s.length <= DISK_ID_LEN && /^[\x20-\x7e]*$/.test(s),
+            `up to ${DISK_ID_LEN} printable ASCII characters`,
+          ),
         ),
+        "STRING",
+        `Set the block device identifier to an ASCII string, up to ${DISK_ID_LEN} characters.`,
+        "no ID",
       ),
     ),
-    direct: bool(false),
+    direct: v.optional(described(boolean, "BOOL", "Use O_DIRECT mode to bypass page cache."), false),
   }),
 } satisfies KeyValueSpec;
 
 export type BlockArgs = v.InferOutput<typeof blockSpec.schema>;
 
-const SERIAL_TYPES = ["stdout", "file", "sink", "syslog", "unix"] as const;
 // "legacy-virtio-console" is crosvm's serde alias of virtio-console.
-const SERIAL_HARDWARE = ["serial", "virtio-console", "legacy-virtio-console", "debugcon"] as const;
+const HARDWARE_NAMES = [...SERIAL_HARDWARE, "legacy-virtio-console"] as const;
+
+const serialKeys = v.strictObject({
+  type: v.optional(
+    described(
+      v.picklist(SERIAL_TYPES, `one of ${SERIAL_TYPES.join(", ")}`),
+      undefined,
+      "Where to route the serial device.",
+    ),
+    "sink",
+  ),
+  hardware: v.optional(
+    described(
+      v.pipe(
+        v.picklist(HARDWARE_NAMES, `one of ${SERIAL_HARDWARE.join(", ")}`),
+        v.transform((h): SerialHardware => (h === "legacy-virtio-console" ? "virtio-console" : h)),
+      ),
+      `(${SERIAL_HARDWARE.join(",")})`,
+      "Which type of serial hardware to emulate: an 8250 UART (COM1-COM4), a virtio console port or a debugcon port.",
+    ),
+    "serial",
+  ),
+  num: v.optional(
+    described(
+      integer("an integer from 1 to 255", 1, 255),
+      "NUM",
+      "Serial Device Number (1 to 4 for COM1-COM4).",
+    ),
+    1,
+  ),
+  path: v.optional(
+    described(path, "PATH", "The path to the file to write to when type=file, or the socket when type=unix."),
+  ),
+  input: v.optional(described(path, "PATH", "The path to the file to read from when not stdin.")),
+  console: v.optional(
+    described(
+      boolean,
+      "BOOL",
+      "Use this serial device as the guest console. Will default to first serial port if not provided.",
+    ),
+    false,
+  ),
+  earlycon: v.optional(
+    described(boolean, "BOOL", "Use this serial device as the early console. Can only be given once."),
+    false,
+  ),
+  stdin: v.optional(
+    described(
+      boolean,
+      "BOOL",
+      "Direct standard input to this serial device. Can only be given once. Will default to first serial port " +
+        "if not provided.",
+    ),
+    false,
+  ),
+  "debugcon-port": v.optional(
+    described(
+      integer("a port number from 0 to 65535", 0, 0xffff),
+      "PORT",
+      "Port for the debugcon device to listen to (0x402 is what OVMF expects).",
+      `0x${DEFAULT_DEBUGCON_PORT.toString(16)}`,
+    ),
+    DEFAULT_DEBUGCON_PORT,
+  ),
+});
 
 export const serialSpec = {
   option: "--serial",
   firstKey: "type",
   aliases: { debugcon_port: "debugcon-port" },
-  schema: v.strictObject({
-    type: v.optional(v.picklist(SERIAL_TYPES, `one of ${SERIAL_TYPES.join(", ")}`), "sink"),
-    hardware: v.optional(v.picklist(SERIAL_HARDWARE, "one of serial, virtio-console, debugcon"), "serial"),
-    num: v.optional(integer("an integer from 1 to 255", 1, 255), 1),
-    path: v.optional(path),
-    input: v.optional(path),
-    console: bool(false),
-    earlycon: bool(false),
-    stdin: bool(false),
-    "debugcon-port": v.optional(integer("a port number from 0 to 65535", 0, 0xffff), 0x402),
-  }),
+  // The per-port rules (devices/serial/parameters.ts), reported at the key at fault.
+  schema: v.pipe(
+    serialKeys,
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const problem = serialPortProblem(dataset.value);
+      if (problem === undefined) return;
+      const value = dataset.value[problem.key];
+      addIssue({
+        message: problem.expected,
+        path: [{ type: "object", origin: "value", input: dataset.value, key: problem.key, value }],
+      });
+    }),
+  ),
 } satisfies KeyValueSpec;
 
 export type SerialArgs = v.InferOutput<typeof serialSpec.schema>;
-
-/** crosvm validate_serial_parameters and the device constructors' checks; `undefined` when the port is valid. */
-export function serialProblem(s: SerialArgs): { key: keyof SerialArgs; expected: string } | undefined {
-  if (s.stdin && s.input !== undefined) return { key: "input", expected: "no input file when stdin is set" };
-  if (s.hardware === "serial" && s.num > 4)
-    return { key: "num", expected: "1 to 4 for hardware=serial (COM1-COM4)" };
-  if ((s.type === "file" || s.type === "unix") && s.path === undefined)
-    return { key: "path", expected: `a path for type=${s.type}` };
-  if (s.earlycon && s.hardware !== "serial")
-    return { key: "earlycon", expected: "false unless hardware=serial" };
-  return undefined;
-}
 
 export const memSpec = {
   option: "--mem",
   firstKey: "size",
   schema: v.strictObject({
-    size: v.optional(integer("a size in MiB from 1", 1, Number.MAX_SAFE_INTEGER)),
+    size: v.optional(
+      described(
+        integer("a size in MiB from 1", 1, Number.MAX_SAFE_INTEGER),
+        "NUM",
+        "amount of guest memory in MiB.",
+      ),
+      DEFAULT_MEM_MIB,
+    ),
   }),
 } satisfies KeyValueSpec;
 
@@ -98,7 +210,10 @@ export const cpusSpec = {
   firstKey: "num-cores",
   schema: v.strictObject({
     // KVM_CAP_MAX_VCPUS is at least 255 on x86; the VMM checks the host's limit when it creates the vCPUs.
-    "num-cores": v.optional(integer("a vCPU count from 1 to 255", 1, 255)),
+    "num-cores": v.optional(
+      described(integer("a vCPU count from 1 to 255", 1, 255), "NUM", "number of VCPUs."),
+      DEFAULT_CPUS,
+    ),
   }),
 } satisfies KeyValueSpec;
 

@@ -4,7 +4,8 @@
 import type { VmConfig } from "../vmm/config.ts";
 import { buildVmConfig } from "./build_config.ts";
 import { loadConfigFile } from "./cfg.ts";
-import { emptyRunArgs, mergeRunArgs } from "./run_args.ts";
+import { emptyArgs, mergeArgs } from "./option_table.ts";
+import { RUN_OPTIONS } from "./run_options.ts";
 import { scanRunArgv } from "./run_scan.ts";
 
 export interface GlobalOptions {
@@ -14,18 +15,19 @@ export interface GlobalOptions {
 
 export type RunParse =
   | { readonly help: true }
-  | { readonly help: false; readonly config: VmConfig; readonly deprecatedDiskFlags: boolean };
+  | {
+      readonly help: false;
+      readonly config: VmConfig;
+      /** Warnings for the deprecated option forms used (crosvm warns about --disk and friends). */
+      readonly warnings: readonly string[];
+    };
 
 /** Parses the arguments after `run`. Throws CliError (ArgumentError: exit 35, ConfigError: exit 1). */
 export function parseRunConfig(argv: readonly string[], globals: GlobalOptions): RunParse {
   const scan = scanRunArgv(argv);
   if (scan.help) return scan;
-  let merged = emptyRunArgs();
-  for (const file of scan.cfgFiles) merged = mergeRunArgs(merged, loadConfigFile(file));
-  merged = mergeRunArgs(merged, scan.args);
-  return {
-    help: false,
-    config: buildVmConfig(merged, globals),
-    deprecatedDiskFlags: scan.deprecatedDiskFlags,
-  };
+  let merged = emptyArgs(RUN_OPTIONS);
+  for (const { value: file } of scan.args.cfg) merged = mergeArgs(RUN_OPTIONS, merged, loadConfigFile(file));
+  merged = mergeArgs(RUN_OPTIONS, merged, { ...scan.args, cfg: [] });
+  return { help: false, config: buildVmConfig(merged, globals), warnings: scan.warnings };
 }

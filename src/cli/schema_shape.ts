@@ -2,10 +2,13 @@
 // (strings to coerce) and --cfg files (JSON values), and so errors can say which key and what was expected.
 // Every schema of an option is built with its "expected ..." phrase as the valibot message (see option_specs.ts),
 // so `issue.message` reads e.g. "a power of two >= 512".
-import type * as v from "valibot";
+import * as v from "valibot";
 
 export type AnySchema = v.GenericSchema;
-export type OptionSchema = v.StrictObjectSchema<v.ObjectEntries, undefined>;
+/** A strict object schema, possibly piped through object-wide checks (which keep its `entries`). */
+export type OptionSchema = v.GenericSchema<unknown, Record<string, unknown>> & {
+  readonly entries: v.ObjectEntries;
+};
 
 /** A key=value option: its name for messages, the key a leading value belongs to, alternate key spellings. */
 export interface KeyValueSpec<S extends OptionSchema = OptionSchema> {
@@ -73,4 +76,60 @@ export function objectKeys(schema: AnySchema | undefined): string[] {
   if (schema === undefined) return [];
   const s = unwrap(schema);
   return "entries" in s ? Object.keys(s.entries as object) : [];
+}
+
+/** The value an issue is about: the key's value for an object-wide check reported at one key, else its input. */
+export function issueValue(issue: v.BaseIssue<unknown>): unknown {
+  return issue.type === "raw_check" ? issue.path?.at(-1)?.value : issue.input;
+}
+
+/** A JSON value as an error shows it; nothing is "nothing". */
+export function describeValue(value: unknown): string {
+  return value === undefined ? "nothing" : JSON.stringify(value);
+}
+
+/** A key's help: its value placeholder and description (option_specs.ts `described`), and its default. */
+export interface KeyHelp {
+  readonly key: string;
+  readonly placeholder: string;
+  readonly description: string;
+  /** The default as help shows it; undefined when the key has none. */
+  readonly fallback: string | undefined;
+}
+
+interface KeyMetadata {
+  placeholder?: string;
+  defaultText?: string;
+  description?: string;
+}
+
+function pipeMetadata(schema: AnySchema, out: KeyMetadata): void {
+  if (!("pipe" in schema) || !Array.isArray(schema.pipe)) return;
+  for (const item of schema.pipe as { kind: string; type: string }[]) {
+    if (item.kind === "schema") pipeMetadata(item as unknown as AnySchema, out);
+    else if (item.type === "description")
+      out.description = (item as unknown as { description: string }).description;
+    else if (item.type === "metadata")
+      Object.assign(out, (item as unknown as { metadata: KeyMetadata }).metadata);
+  }
+}
+
+/** The help of every key of `spec`, in declaration order. */
+export function keyHelp(spec: KeyValueSpec): KeyHelp[] {
+  return Object.entries(spec.schema.entries).map(([key, schema]) => {
+    const inner = unwrap(schema);
+    const meta: KeyMetadata = {};
+    pipeMetadata(inner, meta);
+    const options = (inner as { options?: unknown }).options;
+    const placeholder =
+      meta.placeholder || (Array.isArray(options) ? `(${options.join(",")})` : key.toUpperCase());
+    const value =
+      "default" in schema ? v.getDefault(schema as v.OptionalSchema<AnySchema, unknown>) : undefined;
+    return {
+      key,
+      placeholder,
+      description: meta.description ?? "",
+      fallback: meta.defaultText ?? (value === undefined ? undefined : String(value)),
+    };
+  });
 }

@@ -20,12 +20,13 @@
 // - Memory size, filled at creation as crosvm does: 0x34/0x35 RAM between 16 MiB and 4 GiB in 64 KiB units (capped
 //   at 0xffff), 0x5b-0x5d RAM above 4 GiB in 64 KiB units (capped at 0xffffff); SeaBIOS reads these. 0x34 is also
 //   the alarm month register: programming the alarm overwrites it, as in crosvm.
+import { GuestLog } from "../base/guest_log.ts";
 import { logger } from "../base/log.ts";
 import { SharedMutex } from "../base/shared_mutex.ts";
 import type { IrqEvent } from "./irq.ts";
 import { registerDeviceKind, type DeviceShare, type ShareableDevice } from "./shared_device.ts";
 
-const log = logger("devices::cmos");
+const log = new GuestLog(logger("devices::cmos"), "cmos");
 
 export const CMOS_KIND = "cmos";
 /** The ISA IRQ of the RTC. */
@@ -278,7 +279,10 @@ export class Cmos implements ShareableDevice {
     try {
       irq.trigger();
     } catch (e) {
-      log.error(`raising the RTC alarm interrupt failed: ${e instanceof Error ? e.message : String(e)}`);
+      log.error(
+        "alarm",
+        `raising the RTC alarm interrupt failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
 }

@@ -10,13 +10,13 @@
 // off or resets, on `crosvm stop`, or on SIGTERM. stop() restores the terminal and is also registered for process
 // exit while input runs, so an exit path that forgets stop() still leaves a usable terminal.
 import { close, O_CLOEXEC, O_NONBLOCK, O_RDONLY, open, SysError } from "../../ffi/libc.ts";
-import type { SerialParameters } from "../vmm/config.ts";
 import { Cmos, CMOS_BASE, CMOS_LEN, RTC_IRQ } from "./cmos.ts";
 import { Debugcon, DEBUGCON_PORT_COUNT } from "./debugcon.ts";
 import { I8042, I8042_BASE, I8042_LEN } from "./i8042.ts";
 import type { IrqEvent } from "./irq.ts";
 import { InputPump } from "./serial/input_pump.ts";
 import { openSerialOutput } from "./serial/output.ts";
+import { withDefaultSerialParameters, type SerialParameters } from "./serial/parameters.ts";
 import { RawTerminal } from "./serial/terminal.ts";
 import { Uart16550, UART_PORT_COUNT } from "./serial/uart.ts";
 import type { ShareableDevice } from "./shared_device.ts";
@@ -30,7 +30,10 @@ export interface LegacyDevices {
 }
 
 export interface LegacyDevicesOptions {
-  /** All --serial parameters; only hardware=serial and hardware=debugcon are used here. */
+  /**
+   * The VM's serial ports, already checked against the rules of serial/parameters.ts (src/cli applies them); only
+   * hardware=serial (COM1-COM4; any other num is not a COM port and is ignored) and hardware=debugcon are used here.
+   */
   serials: SerialParameters[];
   irqFor(gsi: number): IrqEvent;
   resetEventFd: number;
@@ -52,61 +55,6 @@ export class LegacyDeviceError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "LegacyDeviceError";
-  }
-}
-
-function serialDefaults(num: number): SerialParameters {
-  return {
-    type: "sink",
-    hardware: "serial",
-    num,
-    console: false,
-    earlycon: false,
-    stdin: false,
-    debugconPort: 0x402,
-  };
-}
-
-/**
- * crosvm's set_default_serial_parameters: when no port is the console and COM1 is not configured, COM1 becomes a
- * stdout console reading stdin; every COM port not configured becomes a sink. Returns a new list.
- */
-export function withDefaultSerialParameters(serials: readonly SerialParameters[]): SerialParameters[] {
-  const out = [...serials];
-  const has = (num: number) => out.some((p) => p.hardware === "serial" && p.num === num);
-  if (!out.some((p) => p.console) && !has(1))
-    out.push({ ...serialDefaults(1), type: "stdout", console: true, stdin: true });
-  for (let num = 1; num <= COM_PORTS.length; num++) if (!has(num)) out.push(serialDefaults(num));
-  return out;
-}
-
-function validate(serials: readonly SerialParameters[]): void {
-  const seen = new Set<string>();
-  let stdinUser: SerialParameters | undefined;
-  for (const p of serials) {
-    if (p.hardware === "virtio-console") continue;
-    if (p.hardware === "serial" && !(Number.isInteger(p.num) && p.num >= 1 && p.num <= COM_PORTS.length))
-      throw new LegacyDeviceError(
-        `--serial: num=${p.num} is not a COM port (hardware=serial takes num=1 to 4)`,
-      );
-    if (
-      p.hardware === "debugcon" &&
-      !(Number.isInteger(p.debugconPort) && p.debugconPort >= 0 && p.debugconPort <= 0xffff)
-    )
-      throw new LegacyDeviceError(
-        `--serial: debugcon-port=${p.debugconPort} is not an I/O port (expected 0 to 65535)`,
-      );
-    const key = `${p.hardware}/${p.num}`;
-    if (seen.has(key))
-      throw new LegacyDeviceError(`--serial: hardware=${p.hardware},num=${p.num} is given twice`);
-    seen.add(key);
-    if (p.hardware === "serial" && p.stdin && !p.input) {
-      if (stdinUser)
-        throw new LegacyDeviceError(
-          `--serial: stdin is already used by COM${stdinUser.num}; COM${p.num} cannot read it too`,
-        );
-      stdinUser = p;
-    }
   }
 }
 
@@ -132,7 +80,6 @@ interface InputSource {
 
 export function createLegacyDevices(opts: LegacyDevicesOptions): LegacyDevices {
   const serials = withDefaultSerialParameters(opts.serials);
-  validate(serials);
 
   const io: { device: ShareableDevice; base: number; len: number }[] = [];
   const inputs: InputSource[] = [];

@@ -10,11 +10,12 @@
 //   the VM: crosvm remembers it, and when the VM later ends (the guest's panic reboot or a stop) a PANICKED report
 //   turns the exit into "guest panic" (CommandStatus::GuestPanic, 34). Writes of other bits, other sizes or offsets
 //   are ignored.
+import { GuestLog } from "../base/guest_log.ts";
 import { logger } from "../base/log.ts";
 import { PciConfiguration } from "./pci/config_space.ts";
 import type { PciDevice } from "./pci/pci_device.ts";
 
-const log = logger("devices::pvpanic");
+const log = new GuestLog(logger("devices::pvpanic"), "pvpanic");
 
 export const PCI_VENDOR_ID_REDHAT = 0x1b36;
 export const PCI_DEVICE_ID_REDHAT_PVPANIC = 0x0011;
@@ -88,6 +89,7 @@ export class PvPanic implements PciDevice {
     if (code === 0) return;
     Atomics.store(this.#report, 0, code);
     log.error(
+      "panic report",
       code & PVPANIC_PANICKED
         ? "the guest reported a kernel panic"
         : "the guest reported a panic with a crash kernel loaded",
@@ -95,7 +97,7 @@ export class PvPanic implements PciDevice {
     try {
       this.#onPanic?.(code);
     } catch (e) {
-      log.error(`the panic handler failed: ${(e as Error).message}`);
+      log.error("panic handler", `the panic handler failed: ${(e as Error).message}`);
     }
   }
 }

@@ -8,11 +8,13 @@
 // A new PID namespace also needs a fork (unshare(CLONE_NEWPID) affects only children), which `unshare --fork`
 // does: the device process is pid 1 of its namespace, and its launcher forwards the signal that ended it.
 //
-// A step that cannot be applied is logged at debug level with the reason, never skipped silently; only the
-// seccomp filter is mandatory (its failure is an error).
-import { readdirSync, readlinkSync, statSync } from "node:fs";
+// Every step is mandatory: one that cannot be applied throws SandboxError and the device process exits before it
+// says Hello, so the VMM stops instead of running a device confined less than asked. spawn.ts refuses the usual
+// causes (no pivot directory, no namespaces) before it starts anything; this is the last line.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { close, prctl, SysError, syscall } from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
+import { checkPivotRoot, DEVICE_NAMESPACES, SandboxError } from "./sandbox_launcher.ts";
 import { installSeccompFilter } from "./seccomp/install.ts";
 import { X86_64_SYSCALLS } from "./seccomp/syscall_table.ts";
 
@@ -22,6 +24,7 @@ const log = logger("jail");
 export const PR_SET_NO_NEW_PRIVS = 38;
 // include/uapi/linux/mount.h
 export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
 export const MS_REC = 0x4000;
 export const MS_PRIVATE = 1 << 18;
 // include/linux/fs.h (umount2 flags)
@@ -32,19 +35,16 @@ const RUNTIME_FD = /^anon_inode:\[(eventpoll|eventfd|timerfd|signalfd)\]$/;
 
 /** The steps after closeUnlistedFds, which the device process runs first (before it opens its own files). */
 export interface ConfineOptions {
-  /** Namespaces the launcher entered (for the report); "mount" enables the pivot. */
+  /** Namespaces the launcher entered (DEVICE_NAMESPACES, and "user" when not root). */
   readonly namespaces: readonly string[];
-  readonly namespacesSkipped?: string;
-  /** Empty directory to pivot into; undefined skips the pivot. */
-  readonly pivotRoot?: string;
+  /** Empty directory to pivot into. */
+  readonly pivotRoot: string;
   /** Compiled program and its policy name; installed last. */
   readonly seccomp: { readonly program: Uint8Array; readonly policy: string };
 }
 
 export interface ConfineReport {
   readonly applied: string[];
-  /** "step: reason" for every step that could not be applied. */
-  readonly skipped: string[];
 }
 
 function fdTarget(fd: number): string | undefined {
@@ -88,61 +88,68 @@ function sys(name: string, ...args: (number | Uint8Array)[]): void {
 
 const cstr = (s: string) => new Uint8Array(Buffer.from(`${s}\0`));
 
-/** mount(NULL, "/", NULL, MS_REC|MS_PRIVATE), bind `dir` on itself, pivot_root(".", "."), detach the old root. */
-export function pivotInto(dir: string): void {
+/** The file system type of the mount at "/" (from /proc/self/mountinfo: "... / ... - FSTYPE SOURCE ..."). */
+export function rootFsType(mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): string | undefined {
+  for (const line of mountinfo.split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (left?.split(" ")[4] === "/" && right) return right.split(" ")[0];
+  }
+  return undefined;
+}
+
+/**
+ * mount(NULL, "/", NULL, MS_REC|MS_PRIVATE), bind `dir` on itself, pivot_root(".", "."), detach the old root.
+ * Returns how the root was changed: "pivot_root", or "move+chroot" on an initramfs.
+ */
+export function pivotInto(dir: string): "pivot_root" | "move+chroot" {
+  const rootfs = rootFsType() === "rootfs"; // read while /proc is still in reach
   sys("mount", 0, cstr("/"), 0, MS_REC | MS_PRIVATE, 0);
   sys("mount", cstr(dir), cstr(dir), 0, MS_BIND | MS_REC, 0);
   sys("chdir", cstr(dir));
+  if (rootfs) {
+    // pivot_root(2) fails with EINVAL when the current root is the rootfs (initial ramfs), as on a system that runs
+    // from its initramfs (the e2e rig's outer VM). switch_root's way instead: move the new root over "/" and chroot
+    // into it. The old root stays mounted underneath, out of reach: no descriptor leads there (closeUnlistedFds),
+    // and chroot, mount and open are denied by every device policy.
+    sys("mount", cstr("."), cstr("/"), 0, MS_MOVE, 0);
+    sys("chroot", cstr("."));
+    sys("chdir", cstr("/"));
+    return "move+chroot";
+  }
   // pivot_root(".", "."): the old root is stacked under the new one and detached next (pivot_root(2) NOTES).
   sys("pivot_root", cstr("."), cstr("."));
   sys("umount2", cstr("."), MNT_DETACH);
   sys("chdir", cstr("/"));
+  return "pivot_root";
 }
 
 function reason(e: unknown): string {
   return e instanceof SysError ? e.code : (e as Error).message;
 }
 
-/** Applies the steps after closing descriptors; throws only when the seccomp filter cannot be installed. */
+/** Applies the steps after closing descriptors; throws SandboxError (or the seccomp error) when one cannot be. */
 export function confine(o: ConfineOptions): ConfineReport {
-  const applied: string[] = [];
-  const skipped: string[] = [];
-  const skip = (step: string, why: string) => {
-    skipped.push(`${step}: ${why}`);
-    log.debug(`sandbox: ${step} not applied: ${why}`);
-  };
+  // What can be checked without changing anything comes first.
+  const missing = DEVICE_NAMESPACES.filter((ns) => !o.namespaces.includes(ns));
+  if (missing.length)
+    throw new SandboxError(`sandbox: the launcher did not enter the ${missing.join(", ")} namespace(s)`);
+  checkPivotRoot(o.pivotRoot);
+  const applied = o.namespaces.map((ns) => `${ns}-namespace`);
 
   try {
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, "PR_SET_NO_NEW_PRIVS");
-    applied.push("no-new-privs");
   } catch (e) {
-    skip("no-new-privs", reason(e));
+    throw new SandboxError(`sandbox: no_new_privs cannot be set: ${reason(e)}`);
   }
+  applied.push("no-new-privs");
 
-  for (const ns of ["mount", "network", "ipc", "pid"]) {
-    if (o.namespaces.includes(ns)) applied.push(`${ns}-namespace`);
-    else skip(`${ns} namespace`, o.namespacesSkipped ?? "the launcher did not enter it");
-  }
-
-  if (o.pivotRoot === undefined) skip("pivot root", "no pivot directory configured");
-  else if (!o.namespaces.includes("mount")) skip("pivot root", "no mount namespace to pivot in");
-  else {
-    let isDir = false;
-    try {
-      isDir = statSync(o.pivotRoot).isDirectory();
-    } catch {}
-    if (!isDir) skip("pivot root", `${o.pivotRoot} is not a directory`);
-    else {
-      try {
-        pivotInto(o.pivotRoot);
-        applied.push(`pivot-root ${o.pivotRoot}`);
-      } catch (e) {
-        skip(`pivot root ${o.pivotRoot}`, (e as Error).message);
-      }
-    }
+  try {
+    applied.push(`pivot-root ${o.pivotRoot} (${pivotInto(o.pivotRoot)})`);
+  } catch (e) {
+    throw new SandboxError(`sandbox: pivot into ${o.pivotRoot} failed: ${(e as Error).message}`);
   }
 
   installSeccompFilter(o.seccomp.program, o.seccomp.policy);
   applied.push(`seccomp ${o.seccomp.policy}`);
-  return { applied, skipped };
+  return { applied };
 }

@@ -1,29 +1,12 @@
 // The validated description of one VM, produced by src/cli from the command line and --cfg files and consumed by
 // src/vmm. Field meanings follow crosvm's `crosvm run --help` (spec: "Command-line options and configuration files").
 // src/cli has already applied crosvm's defaults and cross-option rules (src/cli/build_config.ts): at most one root
-// disk, one console, one stdin and one earlycon; serial `num` unique per hardware; kernel xor bios.
+// disk; the serial rules of src/devices/serial/parameters.ts (one console, one stdin and one earlycon, `num`
+// unique per hardware, ...); kernel xor bios. The code below src/cli relies on them and does not check them again.
 
-export type SerialType = "stdout" | "file" | "sink" | "syslog" | "unix";
-export type SerialHardware = "serial" | "virtio-console" | "debugcon";
+import type { SerialParameters } from "../devices/serial/parameters.ts";
 
-export interface SerialParameters {
-  type: SerialType;
-  hardware: SerialHardware;
-  /** 1-based port number: COM1..COM4 for hardware=serial, hvc0.. for virtio-console. */
-  num: number;
-  /** Output file (type=file) or socket path (type=unix). */
-  path?: string;
-  /** File to read guest input from instead of stdin. */
-  input?: string;
-  /** This port is the guest's console (console=ttyS0 / hvc0 on the kernel command line). */
-  console: boolean;
-  /** This port carries early boot output (earlycon=uart8250,io,0x3f8). */
-  earlycon: boolean;
-  /** Guest input comes from the VMM's stdin. */
-  stdin: boolean;
-  /** I/O port of a debugcon device (hardware=debugcon); crosvm's default is 0x402. */
-  debugconPort: number;
-}
+export type { SerialHardware, SerialParameters, SerialType } from "../devices/serial/parameters.ts";
 
 export interface DiskOption {
   path: string;

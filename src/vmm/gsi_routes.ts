@@ -5,6 +5,7 @@
 // unmasked, and KVM injects a signal that arrived while it was unbound as soon as it is bound again (the pending
 // bit of the MSI-X PBA, handled by the kernel).
 import type { KvmIrqRoute } from "../../ffi/kvm_structs.ts";
+import { GuestLog } from "../base/guest_log.ts";
 import { logger } from "../base/log.ts";
 import type { MsixVectorState } from "../devices/pci/msix.ts";
 import type { Vm } from "../hypervisor/vm.ts";
@@ -69,7 +70,7 @@ export class GsiRoutes {
       }
     } catch (e) {
       // The guest programmed something KVM refuses; the vector stays silent and the VM goes on.
-      log.warn(`${label}: MSI-X route for GSI ${v.gsi}: ${(e as Error).message}`);
+      new GuestLog(log, label).warn("MSI-X route", `MSI-X route for GSI ${v.gsi}: ${(e as Error).message}`);
     }
   }
 

@@ -8,7 +8,7 @@ import { physAddrBits, vcpuCpuid } from "../arch/x86_64/cpuid.ts";
 import { withLintConfigured } from "../arch/x86_64/lapic.ts";
 import { isMtrrMsr, variableMtrrCount } from "../arch/x86_64/msrs.ts";
 import { logger } from "../base/log.ts";
-import { withDefaultSerialParameters } from "../devices/legacy.ts";
+import { withDefaultSerialParameters } from "../devices/serial/parameters.ts";
 import type { BootContext, BootLoader } from "./boot_setup.ts";
 import type { RegionSpec } from "./guest_ram.ts";
 

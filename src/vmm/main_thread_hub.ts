@@ -6,6 +6,7 @@
 // configuration cycles of present functions, virtio common/device configuration and MSI-X table writes. Queue
 // notifications never do (they are ioeventfds, handled by the device process), and a device with a vCPU side
 // (VcpuSide below: the PCI root's configuration windows) answers the rest in the vCPU thread.
+import { GuestLog } from "../base/guest_log.ts";
 import { logger } from "../base/log.ts";
 import type { BusDevice } from "../devices/bus.ts";
 import { type DeviceShare, registerDeviceKind, type ShareableDevice } from "../devices/shared_device.ts";
@@ -101,7 +102,7 @@ export class MainThreadHub {
       else device.write(offset, data);
     } catch (e) {
       // A device model must not throw on guest input; if one does, the access is dropped, never the VM.
-      log.error(`${device?.debugLabel ?? "device"}: ${(e as Error).message}`);
+      new GuestLog(log, device?.debugLabel ?? "device").error("access failed", (e as Error).message);
       if (op === OP_READ) data.fill(0);
     }
     Atomics.store(words, base, DONE);

@@ -24,6 +24,7 @@ import {
 import { KVM_RUN } from "../../ffi/kvm_structs.ts";
 import { errno } from "../../ffi/libc.ts";
 import { errnoName } from "../../ffi/errno.ts";
+import { GuestLog } from "../base/guest_log.ts";
 import { logger } from "../base/log.ts";
 import { formatRegisterDump } from "../hypervisor/register_dump.ts";
 import type { Vcpu } from "../hypervisor/vcpu.ts";
@@ -32,7 +33,6 @@ import type { ExitBus } from "./exit_profile.ts";
 import { consumeKickSignal } from "./vcpu_kick.ts";
 import { parkWhilePaused, pauseRequested } from "./vcpu_pause.ts";
 import { CONTROL_STOP } from "./vcpu_protocol.ts";
-import { RateLimiter } from "./rate_limit.ts";
 
 export interface VcpuOutcome {
   /** How the vCPU ended the VM (crosvm ExitState; a vCPU reports Stop, Reset or Crash). */
@@ -99,17 +99,13 @@ export function runVcpuLoop(ctx: VcpuLoopContext): VcpuOutcome {
   const ioViews: Uint8Array[] = [];
   const mmioViews: Uint8Array[] = [];
   for (let len = 0; len <= 8; len++) mmioViews.push(bytes.subarray(MMIO_DATA, MMIO_DATA + len));
-  const unmapped = new RateLimiter();
+  const guestLog = new GuestLog(log, `vCPU ${vcpu.id}`);
 
   const reportUnmapped = (space: string, write: boolean, addr: number, len: number) => {
-    const suppressed = unmapped.allow();
-    if (suppressed < 0) return;
-    const more = suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : "";
-    const message = `vCPU ${vcpu.id}: ${write ? "write to" : "read from"} unmapped ${space} ${hex(addr)} (${len} bytes)${more}`;
+    const message = `${write ? "write to" : "read from"} unmapped ${space} ${hex(addr)} (${len} bytes)`;
     // Linux probes legacy ports that a VM does not have (DMA page registers, Super I/O at 0x4e) on every boot;
     // those are only worth a debug line. MMIO outside every device is more likely a bug worth a warning.
-    if (space === "port") log.debug(message);
-    else log.warn(message);
+    guestLog.log(space === "port" ? "debug" : "warn", `unmapped ${space}`, message);
   };
 
   let exits = 0;
@@ -196,7 +192,7 @@ export function runVcpuLoop(ctx: VcpuLoopContext): VcpuOutcome {
           return { state: "Stop", reason: `vCPU ${vcpu.id}: system shutdown event` };
         if (type === KVM_SYSTEM_EVENT_CRASH)
           return { state: "Crash", reason: `vCPU ${vcpu.id}: system crash event` };
-        log.warn(`vCPU ${vcpu.id}: unknown system event ${type}`);
+        guestLog.warn("system event", `unknown system event ${type}`);
         continue;
       }
       default:

@@ -2,7 +2,8 @@
 // for every console port and earlycon= for the first earlycon port (arch/src/serial.rs get_serial_cmdline), every
 // -p parameter in order, then "root=/dev/vdX ro|rw" for the root disk (src/crosvm/cmdline.rs appends it to the
 // params after the user's). Only printable ASCII is allowed (crosvm kernel_cmdline valid_char: ' '..='~').
-import type { DiskOption, SerialHardware, SerialParameters } from "../../vmm/config.ts";
+// The serial ports and disks come as plain values (arch sits below the devices layer): their rules (one root disk,
+// earlycon only on hardware=serial, ...) were checked when the VM's configuration was built.
 import { CMDLINE_MAX_SIZE } from "./layout.ts";
 
 export class CmdlineError extends Error {
@@ -12,8 +13,20 @@ export class CmdlineError extends Error {
 /** I/O ports of COM1..COM4, which hardware=serial num=1..4 occupy (crosvm arch/src/serial.rs SERIAL_ADDR). */
 export const SERIAL_PORT_ADDRS = [0x3f8, 0x2f8, 0x3e8, 0x2e8] as const;
 
-/** crosvm sorts serial ports by (hardware, num), hardware in this enum order (devices/src/serial_device.rs). */
-const HARDWARE_ORDER: Record<SerialHardware, number> = { serial: 0, "virtio-console": 1, debugcon: 2 };
+/** What the command line needs of a serial port. */
+export interface CmdlineSerialPort {
+  /** "serial" is ttyS{num-1}, "virtio-console" hvc{num-1}; other hardware has no console device in the guest. */
+  readonly hardware: string;
+  readonly num: number;
+  readonly console: boolean;
+  readonly earlycon: boolean;
+}
+
+/** What the command line needs of a disk; the i-th disk is /dev/vd{a+i}. */
+export interface CmdlineDisk {
+  readonly root: boolean;
+  readonly ro: boolean;
+}
 
 function printable(text: string, what: string): void {
   for (let i = 0; i < text.length; i++) {
@@ -85,37 +98,30 @@ export function diskDeviceName(prefix: string, index: number): string {
   return prefix + letters;
 }
 
-/** console= and earlycon= parameters implied by the serial ports. */
-export function serialCmdline(cmdline: Cmdline, serials: readonly SerialParameters[]): void {
-  const sorted = [...serials].sort(
-    (a, b) => HARDWARE_ORDER[a.hardware] - HARDWARE_ORDER[b.hardware] || a.num - b.num,
-  );
-  for (const s of sorted.filter((p) => p.console)) {
+/**
+ * console= for every console port and earlycon= for the first hardware=serial earlycon port, `serials` being in
+ * crosvm's port order (by hardware, then num).
+ */
+export function serialCmdline(cmdline: Cmdline, serials: readonly CmdlineSerialPort[]): void {
+  for (const s of serials.filter((p) => p.console)) {
     if (s.hardware === "serial") cmdline.insert("console", `ttyS${s.num - 1}`);
     else if (s.hardware === "virtio-console") cmdline.insert("console", `hvc${s.num - 1}`);
   }
-  const early = sorted.find((p) => p.earlycon);
-  if (early === undefined) return;
-  if (early.hardware !== "serial") {
-    throw new CmdlineError(
-      `--serial: earlycon is not supported with hardware=${early.hardware} (use hardware=serial)`,
-    );
-  }
-  const port = SERIAL_PORT_ADDRS[early.num - 1];
+  const early = serials.find((p) => p.earlycon && p.hardware === "serial");
+  const port = early && SERIAL_PORT_ADDRS[early.num - 1];
   if (port !== undefined) cmdline.insert("earlycon", `uart8250,io,0x${port.toString(16)}`);
 }
 
-/** "root=/dev/vdX ro|rw" for the disk marked root, or undefined; more than one root disk is an error. */
-export function rootParam(disks: readonly DiskOption[]): string | undefined {
-  const roots = disks.flatMap((d, i) => (d.root ? [{ d, i }] : []));
-  if (roots.length > 1) throw new CmdlineError("--disk/--rwdisk: only one root disk can be specified");
-  const root = roots[0];
-  return root && `root=${diskDeviceName("/dev/vd", root.i)} ${root.d.ro ? "ro" : "rw"}`;
+/** "root=/dev/vdX ro|rw" for the first disk marked root (there is at most one), or undefined. */
+export function rootParam(disks: readonly CmdlineDisk[]): string | undefined {
+  const index = disks.findIndex((d) => d.root);
+  return index < 0 ? undefined : `root=${diskDeviceName("/dev/vd", index)} ${disks[index]!.ro ? "ro" : "rw"}`;
 }
 
 export interface CmdlineConfig {
-  readonly serials: readonly SerialParameters[];
-  readonly disks: readonly DiskOption[];
+  /** In crosvm's port order (by hardware, then num). */
+  readonly serials: readonly CmdlineSerialPort[];
+  readonly disks: readonly CmdlineDisk[];
   /** -p/--params, in order. */
   readonly params: readonly string[];
 }

@@ -6,14 +6,17 @@
 //     args: { VM_SOCKET: { type: "positional", description: "VM Socket path" } },
 //     async run({ args }) { ... return 0; },
 //   });
-// plus its line in commands/index.ts. A group (crosvm disk resize) has `subCommands` and no `run`. citty parses a
-// command's args leniently: unknown options are ignored and a repeated option keeps its last value.
+// plus its line in commands/index.ts. A group (crosvm disk resize) has `subCommands` and no `run`. The command line
+// (cli.ts) parses a command's arguments strictly against its `args` (command_args.ts: unknown options and extra
+// arguments are refused), unless the command scans its raw arguments itself (`ownSyntax`, as `crosvm run`).
 import type { ArgsDef, CommandContext, CommandDef } from "citty";
 import type { GlobalOptions } from "../parse_run.ts";
 
 export type CrosvmCommand = CommandDef<ArgsDef> & {
   /** Help text instead of the one rendered from `meta` and `args`. */
   readonly renderHelp?: () => string;
+  /** `run` reads `rawArgs` itself; `args` holds only `_`, every argument. */
+  readonly ownSyntax?: boolean;
 };
 
 export type CrosvmContext = CommandContext<ArgsDef> & { data: GlobalOptions };
@@ -24,6 +27,7 @@ export function defineCrosvmCommand<const T extends ArgsDef>(
     /** Absent for a group of subcommands (crosvm disk resize). */
     run?: (context: CommandContext<T> & { data: GlobalOptions }) => number | void | Promise<number | void>;
     renderHelp?: () => string;
+    ownSyntax?: boolean;
   },
 ): CrosvmCommand {
   return def as unknown as CrosvmCommand;

@@ -7,13 +7,11 @@ import { defineCrosvmCommand } from "./command.ts";
 export const runCommand = defineCrosvmCommand({
   meta: { name: "run", description: "Start a new crosvm instance" },
   renderHelp: renderRunHelp,
+  ownSyntax: true,
   async run({ rawArgs, data }) {
     const parsed = parseRunConfig(rawArgs, data);
     if (parsed.help) return 0;
-    if (parsed.deprecatedDiskFlags)
-      logger("crosvm").warn(
-        "Deprecated disk flags such as --[rw]disk or --[rw]root are passed. Use --block instead.",
-      );
+    for (const warning of parsed.warnings) logger("crosvm").warn(warning);
     // Loaded on demand: help, version and option errors do not load the VMM.
     const { launchVm } = await import("../launch.ts");
     return await launchVm(parsed.config);

@@ -1,7 +1,7 @@
 // `crosvm balloon [--wait] SIZE VM_SOCKET`: sets the balloon to SIZE bytes (BalloonControlCommand::Adjust).
 import { balloonAdjust } from "../../vm_control/client.ts";
 import { defineCrosvmCommand } from "../commands/command.ts";
-import { noExtraArguments, parseUnsigned, runControl } from "./run_control.ts";
+import { parseUnsigned, runControl } from "./run_control.ts";
 
 export const balloon = defineCrosvmCommand({
   meta: { name: "balloon", description: "Set balloon size of the crosvm instance to `SIZE` bytes" },
@@ -12,7 +12,6 @@ export const balloon = defineCrosvmCommand({
   },
   run: ({ args }) =>
     runControl("balloon", async () => {
-      noExtraArguments(args._, ["SIZE", "VM_SOCKET"]);
       const numBytes = parseUnsigned(args.SIZE, "SIZE");
       await balloonAdjust(args.VM_SOCKET, numBytes, { wait: args.wait });
     }),

@@ -3,7 +3,7 @@ import { balloonStats } from "../../vm_control/client.ts";
 import { responseToJson } from "../../vm_control/protocol.ts";
 import { writeOut } from "../output.ts";
 import { defineCrosvmCommand } from "../commands/command.ts";
-import { noExtraArguments, runControl } from "./run_control.ts";
+import { runControl } from "./run_control.ts";
 
 export const balloon_stats = defineCrosvmCommand({
   meta: { name: "balloon_stats", description: "Prints virtio balloon statistics for a `VM_SOCKET`" },
@@ -12,7 +12,6 @@ export const balloon_stats = defineCrosvmCommand({
   },
   run: ({ args }) =>
     runControl("balloon_stats", async () => {
-      noExtraArguments(args._, ["VM_SOCKET"]);
       const { stats, balloonActual } = await balloonStats(args.VM_SOCKET);
       const json = responseToJson({ kind: "BalloonStats", stats, balloonActual });
       await writeOut(`${JSON.stringify(json, null, 2)}\n`);

@@ -1,7 +1,7 @@
 // `crosvm powerbtn VM_SOCKET`: presses the guest's power button (VmRequest::Powerbtn).
 import { powerButton } from "../../vm_control/client.ts";
 import { defineCrosvmCommand } from "../commands/command.ts";
-import { noExtraArguments, runControl } from "./run_control.ts";
+import { runControl } from "./run_control.ts";
 
 export const powerbtn = defineCrosvmCommand({
   meta: { name: "powerbtn", description: "Triggers a power button event in the crosvm instance" },
@@ -10,7 +10,6 @@ export const powerbtn = defineCrosvmCommand({
   },
   run: ({ args }) =>
     runControl("powerbtn", async () => {
-      noExtraArguments(args._, ["VM_SOCKET"]);
       await powerButton(args.VM_SOCKET);
     }),
 });

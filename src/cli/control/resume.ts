@@ -1,7 +1,7 @@
 // `crosvm resume [--full] VM_SOCKET`: resumes the vCPUs (ResumeVcpus), with --full the devices too (ResumeVm).
 import { resumeVm } from "../../vm_control/client.ts";
 import { defineCrosvmCommand } from "../commands/command.ts";
-import { noExtraArguments, runControl } from "./run_control.ts";
+import { runControl } from "./run_control.ts";
 
 export const resume = defineCrosvmCommand({
   meta: { name: "resume", description: "Resumes the crosvm instance. No-op if already running" },
@@ -11,7 +11,6 @@ export const resume = defineCrosvmCommand({
   },
   run: ({ args }) =>
     runControl("resume", async () => {
-      noExtraArguments(args._, ["VM_SOCKET"]);
       await resumeVm(args.VM_SOCKET, { full: args.full });
     }),
 });

@@ -32,14 +32,6 @@ export async function runControl(command: string, action: () => Promise<void>): 
   }
 }
 
-/** Refuses positional arguments beyond the `expected` ones (citty ignores them silently; crosvm's argh does not). */
-export function noExtraArguments(positionals: readonly string[], expected: readonly string[]): void {
-  if (positionals.length > expected.length) {
-    const extra = positionals.slice(expected.length).join(" ");
-    throw new ControlArgumentError(`unexpected argument "${extra}" (usage: ${expected.join(" ")})`);
-  }
-}
-
 /**
  * A u64 argument as crosvm parses it (Rust's u64::from_str, through argh): decimal digits with an optional
  * leading "+", no unit suffix. Refused above 2^53 - 1, the largest integer this VMM carries exactly.

@@ -1,7 +1,7 @@
 // `crosvm stop VM_SOCKET`: stops the VM listening on VM_SOCKET (VmRequest::Exit).
 import { stopVm } from "../../vm_control/client.ts";
 import { defineCrosvmCommand } from "../commands/command.ts";
-import { noExtraArguments, runControl } from "./run_control.ts";
+import { runControl } from "./run_control.ts";
 
 export const stop = defineCrosvmCommand({
   meta: { name: "stop", description: "Stops crosvm instances via their control sockets" },
@@ -10,7 +10,6 @@ export const stop = defineCrosvmCommand({
   },
   run: ({ args }) =>
     runControl("stop", async () => {
-      noExtraArguments(args._, ["VM_SOCKET"]);
       await stopVm(args.VM_SOCKET);
     }),
 });

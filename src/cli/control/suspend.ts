@@ -1,7 +1,7 @@
 // `crosvm suspend [--full] VM_SOCKET`: pauses the vCPUs (SuspendVcpus), with --full the devices too (SuspendVm).
 import { suspendVm } from "../../vm_control/client.ts";
 import { defineCrosvmCommand } from "../commands/command.ts";
-import { noExtraArguments, runControl } from "./run_control.ts";
+import { runControl } from "./run_control.ts";
 
 export const suspend = defineCrosvmCommand({
   meta: { name: "suspend", description: "Suspends the crosvm instance" },
@@ -11,7 +11,6 @@ export const suspend = defineCrosvmCommand({
   },
   run: ({ args }) =>
     runControl("suspend", async () => {
-      noExtraArguments(args._, ["VM_SOCKET"]);
       await suspendVm(args.VM_SOCKET, { full: args.full });
     }),
 });

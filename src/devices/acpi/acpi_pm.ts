@@ -28,6 +28,7 @@ import {
   PM1_EVT_LEN,
 } from "../../arch/x86_64/acpi/fadt.ts";
 import { ACPI_PM_IO_BASE } from "../../arch/x86_64/layout.ts";
+import { GuestLog } from "../../base/guest_log.ts";
 import { logger } from "../../base/log.ts";
 import { SharedMutex } from "../../base/shared_mutex.ts";
 import { registerDeviceKind, type DeviceShare, type ShareableDevice } from "../shared_device.ts";
@@ -35,6 +36,8 @@ import { type IrqLevel, type IrqLevelShare, reviveIrqLevel } from "./irq_level.t
 import { ResetControl } from "./reset_control.ts";
 
 const log = logger("devices::acpi");
+/** The guest picks the sleep type: its warnings are rate-limited. */
+const guestLog = new GuestLog(log, "acpi pm");
 
 export const ACPI_PM_KIND = "acpi-pm";
 
@@ -207,7 +210,7 @@ export class AcpiPm implements ShareableDevice {
       }
       return;
     }
-    log.warn(`sleep type ${slpTyp} is not supported; reporting an immediate wake`);
+    guestLog.warn("sleep type", `sleep type ${slpTyp} is not supported; reporting an immediate wake`);
     this.#setU16(PM1_STS_OFFSET, this.#u16(PM1_STS_OFFSET) | PM1_WAK_STS);
   }
 

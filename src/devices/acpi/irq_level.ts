@@ -7,9 +7,10 @@
 import { encodeIrqLevel } from "../../../ffi/kvm_structs.ts";
 import { KVM_IRQ_LINE } from "../../../ffi/kvm.ts";
 import { ioctl } from "../../../ffi/libc.ts";
+import { GuestLog } from "../../base/guest_log.ts";
 import { logger } from "../../base/log.ts";
 
-const log = logger("devices::acpi");
+const log = new GuestLog(logger("devices::acpi"), "acpi");
 
 export type IrqLevelShare =
   | { readonly kind: "kvm-irq-line"; readonly vmFd: number; readonly gsi: number }
@@ -39,7 +40,10 @@ export class KvmIrqLine implements IrqLevel {
         `GSI ${this.gsi}`,
       );
     } catch (e) {
-      log.error(`setting GSI ${this.gsi} ${high ? "high" : "low"} failed: ${(e as Error).message}`);
+      log.error(
+        "irq line",
+        `setting GSI ${this.gsi} ${high ? "high" : "low"} failed: ${(e as Error).message}`,
+      );
     }
   }
 

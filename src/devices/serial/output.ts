@@ -28,8 +28,8 @@ import {
   writeAll,
 } from "../../../ffi/libc.ts";
 import { logger } from "../../base/log.ts";
-import type { SerialParameters } from "../../vmm/config.ts";
 import { SharedLineBuffer } from "./line_buffer.ts";
+import type { SerialParameters } from "./parameters.ts";
 
 const log = logger("devices::serial");
 

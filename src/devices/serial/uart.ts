@@ -13,6 +13,7 @@
 // condition is present, a line error or modem-status change occurs with its enable bit set. IIR then reports the
 // highest-priority pending source (line status > received data > THR empty > modem status) as the Linux 8250 driver
 // expects when it loops on IIR until "no interrupt pending".
+import { GuestLog } from "../../base/guest_log.ts";
 import { logger } from "../../base/log.ts";
 import { SharedMutex } from "../../base/shared_mutex.ts";
 import { EventFdIrq, type IrqEvent } from "../irq.ts";
@@ -248,8 +249,9 @@ export class Uart16550 implements ShareableDevice {
     try {
       this.#irq.trigger();
     } catch (e) {
-      log.error(
-        `${this.debugLabel}: raising the interrupt failed: ${e instanceof Error ? e.message : String(e)}`,
+      new GuestLog(log, this.debugLabel).error(
+        "interrupt",
+        `raising the interrupt failed: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
   }

@@ -76,7 +76,7 @@ export class VirtioConsole extends VirtioDeviceBase {
 
   protected processQueue(index: number, queue: Queue, active: ActiveState): void {
     if (index === CONSOLE_RECEIVEQ) {
-      processQueue(queue, active.interrupt, (chain) => this.#receive(Writer.of(chain)), this.log, {
+      processQueue(queue, active.interrupt, (chain) => this.#receive(Writer.of(chain)), this.guestLog, {
         more: () => this.#inputBytes > 0,
       });
     } else if (index === CONSOLE_TRANSMITQ) {
@@ -89,11 +89,11 @@ export class VirtioConsole extends VirtioDeviceBase {
           try {
             this.output?.write(bytes);
           } catch (e) {
-            this.log.warn(`console output failed: ${(e as Error).message}`);
+            this.guestLog.warn("output failed", `console output failed: ${(e as Error).message}`);
           }
           return 0;
         },
-        this.log,
+        this.guestLog,
       );
     }
   }

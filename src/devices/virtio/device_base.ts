@@ -1,6 +1,7 @@
 // The lifecycle bookkeeping every VirtioDevice shares (see virtio_device.ts): holding the queues and interrupt
 // while active, dropping them on reset, deferring notifications while asleep. A device extends it and
 // implements `processQueue(index, queue)` and its config space.
+import { GuestLog, type LogSink } from "../../base/guest_log.ts";
 import type { GuestMemory } from "../../vm_memory/guest_memory.ts";
 import {
   VIRTIO_F_INDIRECT_DESC,
@@ -9,7 +10,6 @@ import {
   featureBit,
 } from "./constants.ts";
 import type { Interrupt } from "./interrupt.ts";
-import type { QueueLog } from "./process_queue.ts";
 import type { Queue } from "./split_queue.ts";
 import type { DeviceLifecycle, VirtioDevice } from "./virtio_device.ts";
 
@@ -27,12 +27,13 @@ export abstract class VirtioDeviceBase implements VirtioDevice {
   abstract readonly debugLabel: string;
   abstract readonly deviceType: number;
   abstract readonly queueMaxSizes: readonly number[];
-  protected abstract readonly log: QueueLog;
+  protected abstract readonly log: LogSink;
 
   #state: DeviceLifecycle = "new";
   #active: ActiveState | undefined;
   #acked = 0n;
   readonly #deferred = new Set<number>();
+  #guestLog: GuestLog | undefined;
 
   abstract features(): bigint;
   abstract readConfig(offset: number, data: Uint8Array): void;
@@ -40,6 +41,12 @@ export abstract class VirtioDeviceBase implements VirtioDevice {
 
   /** Processes queue `index` (pop -> handle -> add_used -> interrupt); called only while active. */
   protected abstract processQueue(index: number, queue: Queue, active: ActiveState): void;
+
+  /** Rate-limited, escaped lines for what the guest can trigger (base/guest_log.ts), over `log`. */
+  protected get guestLog(): GuestLog {
+    this.#guestLog ??= new GuestLog(this.log, this.debugLabel);
+    return this.#guestLog;
+  }
 
   get lifecycle(): DeviceLifecycle {
     return this.#state;
@@ -79,7 +86,7 @@ export abstract class VirtioDeviceBase implements VirtioDevice {
     try {
       this.processQueue(index, queue, active);
     } catch (e) {
-      this.log.warn(`${this.debugLabel}: queue ${index}: ${(e as Error).message}`);
+      this.guestLog.warn("queue failed", `queue ${index}: ${(e as Error).message}`);
     }
   }
 

@@ -17,9 +17,9 @@ export const MAX_CHAINS_PER_BATCH = 64;
 /** Handles one good chain; returns the number of bytes written into its device-writable buffers. */
 export type ChainHandler = (chain: DescriptorChain) => number;
 
-/** Where refused chains and failed requests are reported (a consola logger fits). */
+/** Where refused chains and failed requests are reported: the device's rate-limited GuestLog (base/guest_log.ts). */
 export interface QueueLog {
-  warn(message: string): void;
+  warn(reason: string, message: string): void;
 }
 
 export interface ProcessOptions {
@@ -80,12 +80,15 @@ function drain<C extends { readonly head: number; readonly error: string | undef
       if (!chain) break;
       let len = 0;
       if (chain.error) {
-        log.warn(`refused descriptor chain ${chain.head}: ${chain.error}`);
+        log.warn("refused chain", `refused descriptor chain ${chain.head}: ${chain.error}`);
       } else {
         try {
           len = handle(chain);
         } catch (e) {
-          log.warn(`request in descriptor chain ${chain.head} failed: ${(e as Error).message}`);
+          log.warn(
+            "request failed",
+            `request in descriptor chain ${chain.head} failed: ${(e as Error).message}`,
+          );
         }
       }
       queue.addUsed(chain.head, len);
@@ -93,7 +96,7 @@ function drain<C extends { readonly head: number; readonly error: string | undef
     }
   } catch (e) {
     // Rings were checked at activation, so this is a bug rather than guest input; keep the device alive.
-    log.warn(`queue processing stopped: ${(e as Error).message}`);
+    log.warn("queue stopped", `queue processing stopped: ${(e as Error).message}`);
   }
   if (queue.fault) interrupt.signalNeedsReset(queue.fault);
   if (used > 0 && queue.needsNotification()) interrupt.signalUsedQueue(queue.vector);

@@ -47,7 +47,7 @@ export class VirtioRng extends VirtioDeviceBase {
         this.random(bytes);
         return w.write(bytes);
       },
-      this.log,
+      this.guestLog,
     );
   }
 }

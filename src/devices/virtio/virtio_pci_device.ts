@@ -10,6 +10,7 @@
 //
 // device_status drives the VirtioDevice lifecycle: 0 resets, FEATURES_OK is refused for features the device did
 // not offer or without VIRTIO_F_VERSION_1, DRIVER_OK activates the device with the enabled queues.
+import { GuestLog } from "../../base/guest_log.ts";
 import { logger } from "../../base/log.ts";
 import type { GuestMemory } from "../../vm_memory/guest_memory.ts";
 import type { IrqEvent } from "../irq.ts";
@@ -125,7 +126,8 @@ export class VirtioPciDevice implements PciDevice {
   readonly interrupt: Interrupt;
   readonly #msixCapReg: number;
   #state: DeviceLifecycle = "new";
-  readonly #log;
+  /** Every line here is guest-triggerable: rate-limited per reason and escaped. */
+  readonly #log: GuestLog;
 
   constructor(
     readonly device: VirtioDevice,
@@ -133,7 +135,7 @@ export class VirtioPciDevice implements PciDevice {
     options: VirtioPciOptions = {},
   ) {
     this.debugLabel = `pci ${device.debugLabel}`;
-    this.#log = logger("devices::virtio::pci");
+    this.#log = new GuestLog(logger("devices::virtio::pci"), device.debugLabel);
     const [cls, sub] = PCI_CLASS[device.deviceType] ?? [0xff, 0x00];
     this.config = new PciConfiguration({
       vendorId: VIRTIO_PCI_VENDOR_ID,
@@ -199,7 +201,7 @@ export class VirtioPciDevice implements PciDevice {
   }
 
   #needsReset(reason: string): void {
-    this.#log.warn(`${this.device.debugLabel}: device needs reset: ${reason}`);
+    this.#log.warn("needs reset", `device needs reset: ${reason}`);
     this.common.status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
   }
 
@@ -208,7 +210,7 @@ export class VirtioPciDevice implements PciDevice {
       try {
         this.device.reset();
       } catch (e) {
-        this.#log.warn(`${this.device.debugLabel}: reset failed: ${(e as Error).message}`);
+        this.#log.warn("reset failed", `reset failed: ${(e as Error).message}`);
       }
       this.#state = "reset";
     }
@@ -267,7 +269,7 @@ export class VirtioPciDevice implements PciDevice {
     try {
       this.device.queueNotify(index);
     } catch (e) {
-      this.#log.warn(`${this.device.debugLabel}: queue ${index}: ${(e as Error).message}`);
+      this.#log.warn("queue notify", `queue ${index}: ${(e as Error).message}`);
     }
   }
 
@@ -295,9 +297,7 @@ export class VirtioPciDevice implements PciDevice {
     try {
       this.#readBar0(offset, data);
     } catch (e) {
-      this.#log.warn(
-        `${this.device.debugLabel}: BAR read at 0x${offset.toString(16)}: ${(e as Error).message}`,
-      );
+      this.#log.warn("BAR read", `BAR read at 0x${offset.toString(16)}: ${(e as Error).message}`);
     }
   }
 
@@ -306,9 +306,7 @@ export class VirtioPciDevice implements PciDevice {
     try {
       this.#writeBar0(offset, data);
     } catch (e) {
-      this.#log.warn(
-        `${this.device.debugLabel}: BAR write at 0x${offset.toString(16)}: ${(e as Error).message}`,
-      );
+      this.#log.warn("BAR write", `BAR write at 0x${offset.toString(16)}: ${(e as Error).message}`);
     }
   }
 

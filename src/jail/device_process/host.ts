@@ -26,6 +26,7 @@ import {
   syscall,
   viewOf,
 } from "../../../ffi/libc.ts";
+import { GuestLog } from "../../base/guest_log.ts";
 import { logger, setLogLevelSpec } from "../../base/log.ts";
 import { Queue } from "../../devices/virtio/split_queue.ts";
 import type { VirtioDevice } from "../../devices/virtio/virtio_device.ts";
@@ -85,13 +86,17 @@ class DeviceServer {
   readonly #reply = new Uint8Array(MAX_MESSAGE);
   #active = false;
   #queues: ReadonlyMap<number, Queue> = new Map();
+  /** Config accesses come from the guest: their warnings are rate-limited. */
+  readonly #guestLog: GuestLog;
 
   constructor(
     readonly spec: DeviceLaunchSpec,
     readonly device: VirtioDevice,
     readonly mem: GuestMemory,
     readonly interrupt: ChildInterrupt,
-  ) {}
+  ) {
+    this.#guestLog = new GuestLog(log, device.debugLabel);
+  }
 
   get active(): boolean {
     return this.#active;
@@ -118,7 +123,7 @@ class DeviceServer {
         try {
           d.readConfig(offset, data);
         } catch (e) {
-          log.warn(`${d.debugLabel}: config read at ${offset}: ${(e as Error).message}`);
+          this.#guestLog.warn("config read", `config read at ${offset}: ${(e as Error).message}`);
           data.fill(0);
         }
         this.#send(out);
@@ -129,7 +134,7 @@ class DeviceServer {
         try {
           d.writeConfig(offset, data);
         } catch (e) {
-          log.warn(`${d.debugLabel}: config write at ${offset}: ${(e as Error).message}`);
+          this.#guestLog.warn("config write", `config write at ${offset}: ${(e as Error).message}`);
         }
         return true;
       }
@@ -319,7 +324,6 @@ export async function runDeviceProcess(argv: readonly string[], mode: DeviceHost
       const program = embeddedPolicy(built.policy, { logFailures: sandbox.logFailures });
       const report = confine({
         namespaces: sandbox.namespaces,
-        namespacesSkipped: sandbox.namespacesSkipped,
         pivotRoot: sandbox.pivotRoot,
         seccomp: { program, policy: built.policy },
       });

@@ -30,11 +30,9 @@ export interface DeviceLaunchSpec {
   };
   /** undefined runs the device process unconfined (tests only; --disable-sandbox runs devices in-process). */
   readonly sandbox?: {
-    /** Namespaces the launcher already entered, e.g. ["mount", "network", "ipc", "pid"]. */
+    /** Namespaces the launcher already entered, e.g. ["mount", "network", "ipc", "pid"] (and "user"). */
     readonly namespaces: readonly string[];
-    /** Why the launcher entered none, for the debug log. */
-    readonly namespacesSkipped?: string;
-    readonly pivotRoot?: string;
+    readonly pivotRoot: string;
     readonly logFailures: boolean;
     /** Descriptors the parent had open without CLOEXEC (inherited under their own numbers): closed first. */
     readonly leakedFds: readonly number[];

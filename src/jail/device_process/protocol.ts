@@ -9,6 +9,7 @@
 //
 // A second socketpair carries events the child raises on its own (interrupts that need the transport: INTx-mode
 // used-buffer and configuration-change notifications, DEVICE_NEEDS_RESET); see interrupts in host.ts.
+import { printableAscii } from "../../base/printable.ts";
 import type { QueueState } from "../../devices/virtio/split_queue.ts";
 
 export const Op = {
@@ -67,9 +68,13 @@ export function encodeText(op: number, message: string): Uint8Array {
   return out;
 }
 
+/** The text of a Reply/Event message, escaped to printable ASCII: it may come from a compromised device process. */
 export function decodeText(msg: Uint8Array): string {
-  return untext.decode(msg.subarray(1));
+  return printableAscii(untext.decode(msg.subarray(1)));
 }
+
+/** Longest device label kept from a Hello (crosvm's are like "virtio-block"). */
+const MAX_LABEL = 64;
 
 export interface Hello {
   readonly pid: number;
@@ -105,7 +110,7 @@ export function decodeHello(msg: Uint8Array): Hello {
     deviceType: v.getUint32(5, true),
     features: v.getBigUint64(9, true),
     queueMaxSizes,
-    debugLabel: untext.decode(msg.subarray(19 + 2 * n)),
+    debugLabel: printableAscii(untext.decode(msg.subarray(19 + 2 * n)), MAX_LABEL),
   };
 }
 

@@ -11,6 +11,7 @@
 // structured-cloneable data and `ProxyVirtioDevice.revive()` rebuilds it in a vCPU Worker; all copies hold one
 // SharedMutex (in a SharedArrayBuffer) around each request/reply pair, so replies never cross between threads.
 import { MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLHUP, POLLIN, poll, recv, send } from "../../../ffi/libc.ts";
+import { GuestLog } from "../../base/guest_log.ts";
 import { logger } from "../../base/log.ts";
 import { SharedMutex } from "../../base/shared_mutex.ts";
 import type { Interrupt } from "../../devices/virtio/interrupt.ts";
@@ -87,9 +88,12 @@ export class ProxyVirtioDevice implements VirtioDevice {
   #interrupt: Interrupt | undefined;
   /** Called (in the thread that saw it) when a reply misses its deadline, with a one-line message. */
   onUnresponsive: ((message: string) => void) | undefined;
+  /** Notifies come from the guest and events from the device process: their warnings are rate-limited. */
+  readonly #guestLog: GuestLog;
 
   constructor(share: ProxyShare) {
     this.debugLabel = share.debugLabel;
+    this.#guestLog = new GuestLog(log, share.debugLabel);
     this.deviceType = share.deviceType;
     this.queueMaxSizes = share.queueMaxSizes;
     this.pid = share.pid;
@@ -228,7 +232,7 @@ export class ProxyVirtioDevice implements VirtioDevice {
     try {
       this.#fire(encodeU16(Op.QueueNotify, index));
     } catch (e) {
-      log.warn(`${this.debugLabel}: queue ${index} notify: ${(e as Error).message}`);
+      this.#guestLog.warn("queue notify", `queue ${index} notify: ${(e as Error).message}`);
     }
   }
 
@@ -285,7 +289,7 @@ export class ProxyVirtioDevice implements VirtioDevice {
           interrupt.signalNeedsReset(decodeText(msg));
           break;
         default:
-          log.warn(`${this.debugLabel}: ignoring unknown event opcode ${msg[0]}`);
+          this.#guestLog.warn("unknown event", `ignoring unknown event opcode ${msg[0]}`);
       }
     }
   }

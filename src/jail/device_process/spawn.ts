@@ -1,8 +1,8 @@
 // Starts a device process: the same executable with the hidden subcommand (`crosvm device-process KIND SPEC`),
 // handed only its descriptors, as extra stdio entries (the i-th becomes fd 3 + i in the child): its control and
 // event sockets, the guest-memory memfd, its queues' ioeventfds, its vectors' irqfds and its backing files.
-// With the sandbox on and when we are root, util-linux unshare(1) launches it in new mount, network, IPC and PID
-// namespaces (see ../confine.ts for why the namespaces cannot be entered from inside Bun). The child confines
+// With the sandbox on, util-linux unshare(1) launches it in new mount, network, IPC and PID namespaces (inside a
+// user namespace when we are not root; ../sandbox_launcher.ts), or it is not started at all. The child confines
 // itself and says Hello (awaited on the wait loop, src/base/wait_loop.ts); this side then holds a
 // ProxyVirtioDevice and watches the process: a death before `stop()`, or a request that misses its reply
 // deadline, is reported through `onDeviceDied` with the device, its pid and the cause. In single process mode
@@ -22,8 +22,9 @@ import {
   recv,
   socketpair,
 } from "../../../ffi/libc.ts";
-import { WaitLoop } from "../../base/wait_loop.ts";
 import { logger, logLevelSpecText } from "../../base/log.ts";
+import { WaitLoop } from "../../base/wait_loop.ts";
+import { checkPivotRoot, defaultPivotRoot, deviceNamespaceLauncher } from "../sandbox_launcher.ts";
 import type { GuestMemory } from "../../vm_memory/guest_memory.ts";
 import { deathMessage } from "./death.ts";
 import { type DeviceRunner, ProcessRunner, WorkerRunner } from "./device_runner.ts";
@@ -32,11 +33,6 @@ import { decodeHello, type Hello, MAX_MESSAGE } from "./protocol.ts";
 import { ProxyVirtioDevice } from "./proxy_device.ts";
 
 const log = logger("jail::device_process");
-
-/** crosvm's default pivot root; DEFAULT_PIVOT_ROOT overrides it (crosvm book, "Launch the VM"). */
-export function defaultPivotRoot(): string {
-  return process.env.DEFAULT_PIVOT_ROOT ?? "/var/empty";
-}
 
 /** The command that runs `device-process` in this executable: the compiled binary itself, or bun + main.ts. */
 export function deviceProcessCommand(): string[] {
@@ -91,32 +87,6 @@ export function leakableFds(): number[] {
     } catch {}
   }
   return out;
-}
-
-/** The util-linux unshare(1) on PATH, or why there is none; busybox's lacks --kill-child. Looked up once. */
-let unshareLookup: { path: string } | { skipped: string } | undefined;
-
-function utilLinuxUnshare(): { path: string } | { skipped: string } {
-  if (unshareLookup) return unshareLookup;
-  const path = Bun.which("unshare");
-  if (!path) return (unshareLookup = { skipped: "unshare(1) from util-linux is not installed" });
-  const help = Bun.spawnSync([path, "--help"], { stdout: "pipe", stderr: "pipe" });
-  const text = `${help.stdout.toString()}${help.stderr.toString()}`;
-  unshareLookup = text.includes("--kill-child")
-    ? { path }
-    : { skipped: `${path} is not util-linux's unshare(1) (no --kill-child)` };
-  return unshareLookup;
-}
-
-/** util-linux unshare(1) prefix for the namespaces, or why none is used. */
-function namespaceLauncher(): { prefix: string[]; namespaces: string[] } | { skipped: string } {
-  if (process.getuid?.() !== 0) return { skipped: "not running as root" };
-  const unshare = utilLinuxUnshare();
-  if ("skipped" in unshare) return unshare;
-  return {
-    prefix: [unshare.path, "--mount", "--net", "--ipc", "--pid", "--fork", "--kill-child", "--"],
-    namespaces: ["mount", "network", "ipc", "pid"],
-  };
 }
 
 /**
@@ -187,14 +157,23 @@ export class DeviceProcess {
   }
 }
 
-type Launcher = ReturnType<typeof namespaceLauncher> | undefined;
+/** A sandbox checked and ready to launch: its pivot root and its unshare(1) prefix (sandbox_launcher.ts). */
+type Jail =
+  | (SandboxOptions & {
+      readonly pivotRoot: string;
+      readonly launcher: ReturnType<typeof deviceNamespaceLauncher>;
+    })
+  | undefined;
+
+/** The pivot root a sandboxed device process will use; throws SandboxError when it is not a directory. */
+function pivotRootOf(sandbox: SandboxOptions): string {
+  const dir = sandbox.pivotRoot ?? defaultPivotRoot();
+  checkPivotRoot(dir);
+  return dir;
+}
 
 /** The launch spec, with fd numbers as the child (or, in single process mode, this process) sees them. */
-function launchSpec(
-  o: DeviceProcessOptions,
-  passed: readonly number[],
-  launcher: Launcher,
-): DeviceLaunchSpec {
+function launchSpec(o: DeviceProcessOptions, passed: readonly number[], jail: Jail): DeviceLaunchSpec {
   const backing = o.backing ?? [];
   let next = 3;
   const take = (n: number) =>
@@ -207,17 +186,12 @@ function launchSpec(
     irqfds: take(o.irqfds.length),
     backing: take(backing.length),
   };
-  let sandbox: DeviceLaunchSpec["sandbox"];
-  if (o.sandbox && launcher) {
-    if ("skipped" in launcher) log.debug(`sandbox for ${o.kind}: no namespaces: ${launcher.skipped}`);
-    sandbox = {
-      namespaces: "namespaces" in launcher ? launcher.namespaces : [],
-      namespacesSkipped: "skipped" in launcher ? launcher.skipped : undefined,
-      pivotRoot: o.sandbox.pivotRoot ?? defaultPivotRoot(),
-      logFailures: o.sandbox.logFailures ?? false,
-      leakedFds: leakableFds().filter((fd) => fd >= next),
-    };
-  }
+  const sandbox: DeviceLaunchSpec["sandbox"] = jail && {
+    namespaces: jail.launcher.namespaces,
+    pivotRoot: jail.pivotRoot,
+    logFailures: jail.logFailures ?? false,
+    leakedFds: leakableFds().filter((fd) => fd >= next),
+  };
   return {
     options: o.options,
     memory: o.memory.regions.map((r) => ({ guestAddr: r.guestAddr, size: r.size, fdOffset: r.fdOffset })),
@@ -233,10 +207,10 @@ function startRunner(
   spec: DeviceLaunchSpec,
   passed: readonly number[],
   childEnds: readonly number[],
-  launcher: Launcher,
+  jail: Jail,
 ): DeviceRunner {
   if (o.inProcess) return new WorkerRunner(o.kind, JSON.stringify(spec), childEnds);
-  const prefix = launcher && "prefix" in launcher ? launcher.prefix : [];
+  const prefix = jail ? jail.launcher.prefix : [];
   const cmd = [...prefix, ...(o.command ?? deviceProcessCommand()), o.kind, JSON.stringify(spec)];
   try {
     const proc = Bun.spawn(cmd, {
@@ -255,6 +229,11 @@ function startRunner(
 /** Starts the device model and resolves once it is confined (when sandboxed) and has said Hello. */
 export async function startDeviceProcess(o: DeviceProcessOptions): Promise<DeviceProcess> {
   if (o.memory.memfd < 0) throw new Error(`device ${o.kind}: guest memory has no memfd to share`);
+  // A sandbox that cannot be set up as asked is refused here, before anything is created or started.
+  const jail: Jail =
+    o.sandbox && !o.inProcess
+      ? { ...o.sandbox, pivotRoot: pivotRootOf(o.sandbox), launcher: deviceNamespaceLauncher() }
+      : undefined;
   const [control, childControl] = socketpair(
     AF_UNIX,
     SOCK_SEQPACKET | SOCK_CLOEXEC,
@@ -275,9 +254,8 @@ export async function startDeviceProcess(o: DeviceProcessOptions): Promise<Devic
     ...o.irqfds,
     ...(o.backing ?? []),
   ];
-  const launcher = o.sandbox && !o.inProcess ? namespaceLauncher() : undefined;
-  const spec = launchSpec(o, passed, launcher);
-  const runner = startRunner(o, spec, passed, [childControl, childEvents], launcher);
+  const spec = launchSpec(o, passed, jail);
+  const runner = startRunner(o, spec, passed, [childControl, childEvents], jail);
   try {
     const hello = await waitForHello(control, runner, o.kind, o.helloTimeoutMs ?? 30_000);
     const device = ProxyVirtioDevice.fromHello(hello, control, events, o.replyDeadlineMs);

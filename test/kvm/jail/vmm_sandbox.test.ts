@@ -127,3 +127,27 @@ describe("a device process killed by seccomp", () => {
     );
   });
 });
+
+describe("a sandboxed run that cannot be confined", () => {
+  test("refuses to start when the pivot root is missing, in one line naming the remedies", async () => {
+    const proc = Bun.spawn(
+      crosvmCommand(["run", "--pivot-root", "/nonexistent", "--bios", await guestImage("spin")]),
+      {
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+        cwd: ROOT,
+      },
+    );
+    const killer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+
+    const [status, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    clearTimeout(killer);
+
+    expect(status).toBe(1);
+    expect(stderr).toContain(
+      "sandbox: pivot root /nonexistent does not exist: create it (an empty directory), name another with " +
+        "--pivot-root or DEFAULT_PIVOT_ROOT, or pass --disable-sandbox\n",
+    );
+  });
+});

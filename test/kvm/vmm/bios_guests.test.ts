@@ -2,9 +2,12 @@
 // triple-fault exits, and stopping on SIGTERM. The same guests run through `bun run src/main.ts` and through the
 // compiled `dist/crosvm` (built by `bun run build`; those tests are skipped, saying so, when it is absent).
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { guestImage } from "./guest_build.ts";
 import { DIST_CROSVM, runCrosvm } from "./run_cli.ts";
+
+/** /dev/kvm is backed by AMD-V (inside the nested rig: the outer VM's emulated EPYC). */
+const amdSvm = /^flags\s*:.*\bsvm\b/m.test(readFileSync("/proc/cpuinfo", "utf8"));
 
 const runners = [
   { name: "bun run src/main.ts", compiled: false, available: true },
@@ -57,9 +60,17 @@ for (const runner of runners) {
       expect(r.stderr).toMatch(
         /vCPU 0: (triple fault \(KVM_EXIT_SHUTDOWN\)|KVM internal error: .*KVM_EXIT_INTERNAL_ERROR)/,
       );
-      expect(r.stderr).toMatch(/RIP=00000000ffff[0-9a-f]{4} RFLAGS=[0-9a-f]{16}/);
-      expect(r.stderr).toMatch(/CS  sel=0008 base=0000000000000000 limit=ffffffff/);
-      expect(r.stderr).toMatch(/CR0=0000000060000011 CR2=/);
+      if (amdSvm) {
+        // On AMD SVM, KVM puts the vCPU through INIT on a SHUTDOWN intercept (the VMCB is undefined after it:
+        // arch/x86/kvm/svm/svm.c shutdown_interception), so the dump shows the reset state.
+        expect(r.stderr).toMatch(/RIP=000000000000fff0 RFLAGS=0000000000000002/);
+        expect(r.stderr).toMatch(/CS  sel=f000 base=00000000ffff0000 limit=0000ffff/);
+        expect(r.stderr).toMatch(/CR0=0000000060000010 CR2=/);
+      } else {
+        expect(r.stderr).toMatch(/RIP=00000000ffff[0-9a-f]{4} RFLAGS=[0-9a-f]{16}/);
+        expect(r.stderr).toMatch(/CS  sel=0008 base=0000000000000000 limit=ffffffff/);
+        expect(r.stderr).toMatch(/CR0=0000000060000011 CR2=/);
+      }
       expect(r.status).toBe(0);
     });
 

@@ -2,6 +2,8 @@
 // collects its exit status, stdout and stderr. startCrosvm leaves the VMM running so that a test can act on it
 // (control socket commands, stdin) while watching its output.
 import type { FileSink } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..", "..", "..");
@@ -21,6 +23,23 @@ export interface CliOptions {
   readonly timeoutMs?: number;
   /** Sends `signal` to the VMM once its stdout contains `afterOutput`. */
   readonly signal?: { readonly afterOutput: string; readonly signal: NodeJS.Signals };
+}
+
+let pivotRoot: string | undefined;
+
+/**
+ * The environment a sandboxed VMM runs in here: an empty DEFAULT_PIVOT_ROOT of its own when none is set, since a
+ * sandboxed run refuses to start without its pivot root and these machines have no /var/empty.
+ */
+export function crosvmEnv(): Record<string, string | undefined> {
+  if (pivotRoot === undefined) {
+    const made = process.env.DEFAULT_PIVOT_ROOT
+      ? undefined
+      : mkdtempSync(join(tmpdir(), "crosvm-test-pivot-"));
+    if (made) process.once("exit", () => rmSync(made, { recursive: true, force: true }));
+    pivotRoot = made ?? process.env.DEFAULT_PIVOT_ROOT!;
+  }
+  return { ...process.env, DEFAULT_PIVOT_ROOT: pivotRoot };
 }
 
 /** The command line that runs crosvm with `args`. */
@@ -63,6 +82,7 @@ export function startCrosvm(
     stdout: "pipe",
     stderr: "pipe",
     cwd: ROOT,
+    env: crosvmEnv(),
   });
   if (opts.keepStdinOpen === false) void proc.stdin.end();
   const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20_000);

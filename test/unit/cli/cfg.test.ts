@@ -136,7 +136,7 @@ describe("merging several files and the command line", () => {
   test("a root disk in a file and another on the command line are two roots", () => {
     const dir = folder({ "vm.json": VM_JSON });
     expect(() => config("--cfg", join(dir, "vm.json"), "-b", "x.img,root")).toThrow(
-      "--block: only one root disk can be specified",
+      `${join(dir, "vm.json")} and --block: only one root disk can be specified`,
     );
   });
 });
@@ -179,7 +179,7 @@ describe("configuration file errors name the file, the key and what was expected
   test("an unknown top-level key", () => {
     const dir = folder({ "vm.json": { kernel: "/k", net: [{ "tap-name": "crosvm_tap" }] } });
     expect(loadError(join(dir, "vm.json")).message).toStartWith(
-      `${join(dir, "vm.json")}: net: unknown key (expected one of: kernel, bios,`,
+      `${join(dir, "vm.json")}: net: unknown key (expected one of: bios, block, cfg,`,
     );
   });
 

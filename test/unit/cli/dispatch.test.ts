@@ -1,21 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { runCli, type CliIo } from "../../../src/cli/cli.ts";
+import { runCli } from "../../../src/cli/cli.ts";
 import { defineCrosvmCommand } from "../../../src/cli/commands/command.ts";
-
-/** Captures what the command line writes. */
-function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    async out(text: string) {
-      io.stdout += text;
-    },
-    async err(text: string) {
-      io.stderr += text;
-    },
-  };
-  return io;
-}
+import { capture } from "./helpers.ts";
 
 // A control command shaped like the ones issue 3 adds (crosvm stop VM_SOCKET).
 const calls: { socket: unknown; extendedStatus: boolean }[] = [];

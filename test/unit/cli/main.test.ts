@@ -1,23 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import pkg from "../../../package.json" with { type: "json" };
+import { formsOf } from "../../../src/cli/option_table.ts";
 import { RUN_OPTIONS } from "../../../src/cli/run_options.ts";
-
-const MAIN = join(import.meta.dir, "../../../src/main.ts");
-
-async function crosvm(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    stdin: "ignore",
-  });
-  const [stdout, stderr, status] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { status, stdout, stderr };
-}
+import { crosvm } from "./helpers.ts";
 
 describe("crosvm --help", () => {
   test("prints the usage, the global options and the commands, and exits 0", async () => {
@@ -53,7 +38,7 @@ describe("crosvm run --help", () => {
 
   test("lists every option with its short form", async () => {
     const { stdout } = await crosvm("run", "--help");
-    for (const o of RUN_OPTIONS) {
+    for (const o of formsOf(RUN_OPTIONS)) {
       const names = o.short === undefined ? `  --${o.long}` : `  -${o.short}, --${o.long}`;
       expect(stdout).toMatch(new RegExp(`\\n${names}[ \\n]`));
     }

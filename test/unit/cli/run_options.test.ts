@@ -104,9 +104,9 @@ describe("serial hardware", () => {
     });
   });
 
-  test("--root and --rwroot together are two root disks", () => {
-    expect(() => config("--root", "a.img", "--rwroot", "b.img", "k")).toThrow(
-      "--block: only one root disk can be specified",
+  test("--root and --rwroot together are two root disks, named as given", () => {
+    expect(failure("--root", "a.img", "--rwroot", "b.img", "k").message).toBe(
+      "--root and --rwroot: only one root disk can be specified",
     );
   });
 });
@@ -265,7 +265,9 @@ describe("deprecated disk options (crosvm: use --block)", () => {
 
   test("using one is reported so the run command can warn", () => {
     const parsed = parseRunConfig(["--rwdisk", "a.img", "k"], { extendedStatus: false });
-    expect(!parsed.help && parsed.deprecatedDiskFlags).toBe(true);
+    expect(!parsed.help && parsed.warnings).toEqual([
+      "Deprecated disk flags such as --[rw]disk or --[rw]root are passed. Use --block instead.",
+    ]);
   });
 
   test("an error in a deprecated option names that option", () => {

@@ -5,22 +5,14 @@ import { join } from "node:path";
 import { close, tcgetattr, write } from "../../../ffi/libc.ts";
 import { RecordingIrq, type IrqEvent } from "../../../src/devices/irq.ts";
 import { createLegacyDevices, type LegacyDevicesOptions } from "../../../src/devices/legacy.ts";
-import type { SerialParameters } from "../../../src/vmm/config.ts";
+import type { SerialParameters } from "../../../src/devices/serial/parameters.ts";
 import { openPty } from "./pty.ts";
+import { serialPort } from "../fixtures/serial.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "legacy-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const serial = (p: Partial<SerialParameters>): SerialParameters => ({
-  type: "sink",
-  hardware: "serial",
-  num: 1,
-  console: false,
-  earlycon: false,
-  stdin: false,
-  debugconPort: 0x402,
-  ...p,
-});
+const serial = serialPort;
 
 function options(serials: SerialParameters[], irqs = new Map<number, RecordingIrq>()): LegacyDevicesOptions {
   return {
@@ -82,18 +74,6 @@ describe("legacy devices", () => {
     );
 
     expect(legacy.io.filter((e) => e.device.debugLabel.startsWith("serial")).length).toBe(4);
-  });
-
-  test("a COM port number outside 1-4 is refused", () => {
-    expect(() => createLegacyDevices(options([serial({ num: 5 })]))).toThrow(
-      "--serial: num=5 is not a COM port",
-    );
-  });
-
-  test("two ports reading stdin are refused", () => {
-    expect(() =>
-      createLegacyDevices(options([serial({ num: 1, stdin: true }), serial({ num: 2, stdin: true })])),
-    ).toThrow("stdin is already used by COM1");
   });
 
   test("a missing input file is refused naming the port and the file", () => {

@@ -20,7 +20,7 @@ const O_DIRECTORY = 0o200000; // include/uapi/asm-generic/fcntl.h
 import { logger } from "../../../src/base/log.ts";
 import { LINE_CAPACITY, SharedLineBuffer } from "../../../src/devices/serial/line_buffer.ts";
 import { openSerialOutput, reviveSerialOutput } from "../../../src/devices/serial/output.ts";
-import type { SerialParameters, SerialType } from "../../../src/vmm/config.ts";
+import type { SerialParameters, SerialType } from "../../../src/devices/serial/parameters.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "serial-output-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

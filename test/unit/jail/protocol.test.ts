@@ -3,8 +3,10 @@ import {
   decodeActivate,
   decodeConfigAccess,
   decodeHello,
+  decodeText,
   encodeActivate,
   encodeHello,
+  encodeText,
   encodeReadConfig,
   encodeWriteConfig,
   Op,
@@ -22,6 +24,19 @@ test("Hello decodes to what was encoded", () => {
   };
 
   expect(decodeHello(encodeHello(hello))).toEqual(hello);
+});
+
+test("a device process's label and texts arrive escaped to printable ASCII (a device may be compromised)", () => {
+  const hello = {
+    pid: 1,
+    deviceType: 4,
+    features: 0n,
+    queueMaxSizes: [],
+    debugLabel: "rng\n\x1b[2J" + "x".repeat(100),
+  };
+
+  expect(decodeHello(encodeHello(hello)).debugLabel).toBe(`rng\\n\\x1b[2J${"x".repeat(52)}...`);
+  expect(decodeText(encodeText(Op.ReplyError, "bad\r\nforged line"))).toBe("bad\\r\\nforged line");
 });
 
 test("a truncated Hello is refused", () => {

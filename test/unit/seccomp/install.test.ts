@@ -5,13 +5,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SOURCE_POLICY_DIR } from "../../../src/jail/seccomp/build_policies.ts";
 import { installSeccompFilter, SeccompInstallError, sockFprog } from "../../../src/jail/seccomp/install.ts";
+import { deviceNamespaceLauncher } from "../../../src/jail/sandbox_launcher.ts";
 
 const CHILD = join(import.meta.dir, "fixtures", "install_child.ts");
 const DEVICE_CHILD = join(import.meta.dir, "fixtures", "device_child.ts");
 const BUN_RUNTIME = join(SOURCE_POLICY_DIR, "bun_runtime.policy");
 
+/** The children run as device processes do, as pid 1 of their own PID namespace (the policies' tgkill rules). */
+const confined = (args: string[]) => [...deviceNamespaceLauncher().prefix, process.execPath, ...args];
+
 async function runChild(policy: string, mode = "") {
-  const proc = Bun.spawn([process.execPath, CHILD, policy, mode], { stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(confined([CHILD, policy, mode]), { stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),
@@ -47,7 +51,7 @@ describe("installing a seccomp filter", () => {
   test("a block device process maps guest memory, waits on an eventfd and does disk I/O under block_device", async () => {
     const dir = mkdtempSync(join(tmpdir(), "seccomp-device-"));
     const proc = Bun.spawn(
-      [process.execPath, DEVICE_CHILD, join(SOURCE_POLICY_DIR, "block_device.policy"), join(dir, "disk.img")],
+      confined([DEVICE_CHILD, join(SOURCE_POLICY_DIR, "block_device.policy"), join(dir, "disk.img")]),
       {
         stdout: "pipe",
         stderr: "pipe",

@@ -60,13 +60,24 @@ describe("policy/ directory", () => {
     expect(decide(get("rng_device"), "openat", [-100, 0, 0])).toBe("ERRNO(2)");
   });
 
-  test("signals: SIGPWR (JavaScriptCore) and SIGABRT (abort) to a thread are allowed, SIGKILL is not", () => {
+  test("signals: SIGPWR (JavaScriptCore) and SIGABRT (abort) to its own threads are allowed, SIGKILL is not", () => {
     const common = get("common_device");
     expect([
       decide(common, "tgkill", [1, 2, 30]),
       decide(common, "tgkill", [1, 2, 6]),
       decide(common, "tgkill", [1, 2, 9]),
     ]).toEqual(["ALLOW", "ALLOW", "KILL_PROCESS"]);
+  });
+
+  test("signals to any process but itself (pid 1 of its PID namespace) are not allowed", () => {
+    const common = get("common_device");
+    expect([
+      decide(common, "tgkill", [2, 2, 30]),
+      decide(common, "tgkill", [4242, 4242, 6]),
+      decide(common, "tgkill", [1n | (1n << 32n), 2, 30]),
+      decide(common, "kill", [1, 30]),
+      decide(common, "tkill", [2, 30]),
+    ]).toEqual(Array(5).fill("KILL_PROCESS"));
   });
 
   test("madvise with an advice outside the list fails with EINVAL instead of killing", () => {

@@ -172,7 +172,7 @@ export class VirtioBlock extends VirtioDeviceBase {
       buffers = new ChainBuffers(active.mem);
       this.#buffers = buffers;
     }
-    processQueueBuffers(queue, active.interrupt, buffers, this.#handleChain, this.log);
+    processQueueBuffers(queue, active.interrupt, buffers, this.#handleChain, this.guestLog);
   }
 
   /**
@@ -210,7 +210,7 @@ export class VirtioBlock extends VirtioDeviceBase {
     try {
       [status, written] = this.#execute(decoded.request, decoded);
     } catch (e) {
-      this.log.warn(`${this.debugLabel}: ${decoded.request.kind} failed: ${(e as Error).message}`);
+      this.guestLog.warn("request failed", `${decoded.request.kind} failed: ${(e as Error).message}`);
       status = VIRTIO_BLK_S_IOERR;
     }
     decoded.status.writeU8(status);
@@ -294,7 +294,7 @@ export class VirtioBlock extends VirtioDeviceBase {
   }
 
   #refuse(reason: string): [number, number] {
-    this.log.warn(`${this.debugLabel}: ${reason}`);
+    this.guestLog.warn("refused request", reason);
     return [VIRTIO_BLK_S_IOERR, 0];
   }
 }

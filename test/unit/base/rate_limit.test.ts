@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { RateLimiter } from "../../../src/vmm/rate_limit.ts";
+import { RateLimiter } from "../../../src/base/rate_limit.ts";
 
 test("messages beyond the burst are suppressed within a period", () => {
   const limiter = new RateLimiter(2, 1000, () => 0);
