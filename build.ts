@@ -1,6 +1,6 @@
 // Builds the single `crosvm` executable: `bun run build` -> dist/crosvm.
-// The vCPU Worker is a second entry point so that `new Worker(new URL("./vcpu_worker.ts", import.meta.url))`
-// resolves inside the compiled executable.
+// The vCPU Worker and the wait loop's Worker (src/base/wait_loop_worker.ts) are entry points too, so that
+// `new Worker(new URL("./vcpu_worker.ts", import.meta.url))` resolves inside the compiled executable.
 // Memory (bench/memory): every device process is this same executable, so what one process loads at start-up is
 // paid once per device. Code splitting turns src/main.ts's dynamic imports into chunks of their own: a device
 // process (`crosvm device-process`) loads the device-side chunks only, never the CLI and VMM code (with one
@@ -15,7 +15,12 @@ import { seccompPoliciesPlugin } from "./src/jail/seccomp/build_policies.ts";
 const root = import.meta.dir;
 const outfile = join(root, "dist", "crosvm");
 
-const entrypoints = ["src/main.ts", "src/vmm/vcpu_worker.ts"].map((p) => join(root, p));
+const entrypoints = [
+  "src/main.ts",
+  "src/vmm/vcpu_worker.ts",
+  "src/base/wait_loop_worker.ts",
+  "src/jail/device_process/device_worker.ts",
+].map((p) => join(root, p));
 for (const entry of entrypoints) {
   if (!existsSync(entry)) throw new Error(`build: entry point ${entry} is missing`);
 }

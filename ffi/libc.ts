@@ -130,6 +130,8 @@ export const EPOLLIN = 0x001;
 export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
+/** Report the fd once, then disable it until re-armed with EPOLL_CTL_MOD. */
+export const EPOLLONESHOT = 0x40000000;
 
 export function open(path: string, flags: number, mode = 0o644): number {
   return check(c.open(Buffer.from(`${path}\0`), flags, mode), "open", path);

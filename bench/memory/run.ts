@@ -1,6 +1,7 @@
 // Memory benchmark: once the guest has reached init with block, rng and console devices (its agent is up, so
 // /init has loaded the virtio modules), the summed PSS of all VMM processes with guest RAM excluded, for crosvm
-// sandboxed, crosvm --disable-sandbox and QEMU with the same devices, in one outer rig VM (same kernel, same
+// sandboxed (one process per device), crosvm in single process mode (--disable-sandbox: every device model in a
+// Worker of the VMM) and QEMU with the same devices, in one outer rig VM (same kernel, same
 // environment). Method in bench/memory/pss.ts; the output repeats it.
 // Usage (rig runs must not overlap on this machine):
 //   flock /tmp/crosvm-rig.lock bun bench/memory/run.ts [RUNS]     (default 3 runs of each, alternating)
@@ -18,8 +19,8 @@ const AGENT_OUT = "/run/bench-agent.out";
 const kernel = rigLayout.bzImage("generic");
 const initrd = rigLayout.initrd("generic");
 
-type Setup = "crosvm sandboxed" | "crosvm --disable-sandbox" | "qemu";
-const setups: Setup[] = ["crosvm sandboxed", "crosvm --disable-sandbox", "qemu"];
+type Setup = "crosvm sandboxed" | "crosvm single process" | "qemu";
+const setups: Setup[] = ["crosvm sandboxed", "crosvm single process", "qemu"];
 
 function argv(setup: Setup): string[] {
   if (setup === "qemu")
@@ -36,7 +37,8 @@ function argv(setup: Setup): string[] {
   return [
     rigLayout.vmmPath("crosvm"),
     "run",
-    ...(setup === "crosvm --disable-sandbox" ? ["--disable-sandbox"] : []),
+    // Single process mode: the device models run in Workers of the VMM, so the VMM is the only process.
+    ...(setup === "crosvm single process" ? ["--disable-sandbox"] : []),
     ...["--mem", `${MEM_MIB}`, "--cpus", "1"],
     ...["--serial", `type=file,path=${AGENT_OUT},num=2`],
     ...["--serial", "type=sink,hardware=virtio-console,num=1"],

@@ -3,19 +3,18 @@
 // number of requests, answered in order; a malformed or unknown request is answered with {"ErrString": ...} and
 // the server goes on serving.
 //
-// Waiting without blocking Bun's event loop: Bun cannot watch a SOCK_SEQPACKET fd, so the server polls its
-// non-blocking fds with poll(2) and a zero timeout on a timer (every 20 ms by default) on the thread that created
-// it. That keeps everything on one thread (no Worker to start, to bundle as a second entry point of the compiled
-// executable, or to coordinate when closing fds), costs one syscall per tick while idle, and adds at most one
-// tick of latency to a request, which is nothing next to a human or a script issuing VM commands. After answering
-// a request the server reads the connection again at once, so a client sending several requests back to back
-// waits for one tick only.
+// Waiting without blocking Bun's event loop: Bun cannot watch a SOCK_SEQPACKET fd, so the listening socket and
+// every connection are registered with the thread's wait loop (src/base/wait_loop.ts), which calls back on this
+// thread when one is readable: nothing runs while no client talks. A connection whose request is being answered
+// is paused (requests on one connection are answered in order); after answering, the server reads the
+// connection again at once and resumes its watch.
 //
 // The socket file is created with mode 0600 (fchmod on the socket before bind, which the kernel applies to the new
 // inode, then chmod to be exact whatever the umask) and removed by close() or at process exit.
 import { lstatSync, statSync, unlinkSync } from "node:fs";
 import * as libc from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
+import { WaitLoop, type Watch } from "../base/wait_loop.ts";
 import {
   decodeRequest,
   encodeResponse,
@@ -28,10 +27,7 @@ import {
 import {
   acceptSeqpacket,
   connectSeqpacket,
-  HUNG_UP,
   newSeqpacketSocket,
-  READABLE,
-  readableNow,
   recvPacket,
   sendPacket,
 } from "./seqpacket.ts";
@@ -50,8 +46,8 @@ export interface VmControlHandler {
 }
 
 export interface ControlServerOptions {
-  /** How often idle sockets are polled, in ms (default 20). */
-  readonly pollIntervalMs?: number;
+  /** The wait loop that watches the sockets (default: this thread's, WaitLoop.shared()). */
+  readonly waitLoop?: WaitLoop;
   /** How long close() waits for requests in flight before closing their connections, in ms (default 2000). */
   readonly closeTimeoutMs?: number;
   /** The pid in crosvm-<pid>.sock when the path is a directory (default: this process). */
@@ -78,6 +74,7 @@ const EAGAIN = 11;
 interface Connection {
   readonly fd: number;
   readonly id: number;
+  watch: Watch | undefined;
   busy: boolean;
   open: boolean;
 }
@@ -85,7 +82,7 @@ interface Connection {
 export class ControlServer {
   private readonly connections = new Map<number, Connection>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly listenWatch: Watch;
   private readonly exitHook = () => this.unlinkIfOurs();
   private closing: Promise<void> | undefined;
   private nextConnectionId = 1;
@@ -97,9 +94,9 @@ export class ControlServer {
     private readonly inode: { dev: number; ino: number },
     private readonly handler: VmControlHandler,
     private readonly closeTimeoutMs: number,
-    pollIntervalMs: number,
+    private readonly loop: WaitLoop,
   ) {
-    this.timer = setInterval(() => this.tick(), pollIntervalMs);
+    this.listenWatch = loop.watch(listenFd, `control socket ${path}`, () => this.acceptAll());
     process.on("exit", this.exitHook);
   }
 
@@ -132,7 +129,7 @@ export class ControlServer {
         { dev: st.dev, ino: st.ino },
         handler,
         options.closeTimeoutMs ?? 2000,
-        options.pollIntervalMs ?? 20,
+        options.waitLoop ?? WaitLoop.shared(),
       );
     } catch (e) {
       libc.close(fd);
@@ -157,7 +154,8 @@ export class ControlServer {
   }
 
   private async shutdown(): Promise<void> {
-    clearInterval(this.timer);
+    this.listenWatch.cancel();
+    for (const conn of this.connections.values()) conn.watch?.pause();
     if (this.inFlight.size > 0) {
       let timeout: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
@@ -177,30 +175,21 @@ export class ControlServer {
     return this.closing !== undefined;
   }
 
-  /** One poll of the listening socket and every idle connection. */
-  private tick(): void {
-    if (this.closed) return;
-    try {
-      const idle = [...this.connections.values()].filter((c) => !c.busy);
-      const revents = readableNow([this.listenFd, ...idle.map((c) => c.fd)]);
-      if ((revents[0] ?? 0) & READABLE) this.acceptAll();
-      idle.forEach((conn, i) => {
-        const ev = revents[i + 1] ?? 0;
-        if (ev & READABLE) this.readRequest(conn);
-        else if (ev & HUNG_UP) this.drop(conn);
-      });
-    } catch (e) {
-      // A failing poll or accept must not stop the VM; log it and try again on the next tick.
-      log.error(`control socket ${this.path}: ${(e as Error).message}`);
-    }
-  }
-
   private acceptAll(): void {
+    if (this.closed) return;
     for (;;) {
-      const fd = acceptSeqpacket(this.listenFd, this.path);
+      let fd: number | null;
+      try {
+        fd = acceptSeqpacket(this.listenFd, this.path);
+      } catch (e) {
+        // A failing accept must not stop the VM; log it and try again when the socket is next readable.
+        log.error(`control socket ${this.path}: ${(e as Error).message}`);
+        return;
+      }
       if (fd === null) return;
-      const conn: Connection = { fd, id: this.nextConnectionId++, busy: false, open: true };
+      const conn: Connection = { fd, id: this.nextConnectionId++, watch: undefined, busy: false, open: true };
       this.connections.set(fd, conn);
+      conn.watch = this.loop.watch(fd, `control connection ${conn.id}`, () => this.readRequest(conn));
       log.debug(`control connection ${conn.id} accepted`);
     }
   }
@@ -238,14 +227,16 @@ export class ControlServer {
 
   private serve(conn: Connection, bytes: Uint8Array): void {
     conn.busy = true;
+    conn.watch?.pause();
     const done = this.answer(bytes).then((response) => {
       this.inFlight.delete(done);
       conn.busy = false;
       if (!conn.open) return;
       this.reply(conn, response);
       if (this.closed) return;
-      // A client may have queued its next request already; serve it without waiting for a tick.
+      // A client may have queued its next request already; serve it now, else wait for the next one.
       this.readRequest(conn);
+      if (conn.open && !conn.busy) conn.watch?.resume();
     });
     this.inFlight.add(done);
   }
@@ -295,6 +286,7 @@ export class ControlServer {
   private drop(conn: Connection): void {
     if (!conn.open) return;
     conn.open = false;
+    conn.watch?.cancel();
     this.connections.delete(conn.fd);
     libc.close(conn.fd);
     log.debug(`control connection ${conn.id} closed`);

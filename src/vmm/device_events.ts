@@ -1,14 +1,14 @@
-// Events a device process raises through the transport (configuration change, needs-reset, INTx-mode used
-// buffers) arrive on its event socket; the main thread drains them into the function's interrupt.
-import { POLLIN, poll } from "../../ffi/libc.ts";
+// Events a device raises through the transport (configuration change, needs-reset, INTx-mode used buffers)
+// arrive on its event socket; the main thread drains them into the function's interrupt when the wait loop
+// (src/base/wait_loop.ts) says the socket is readable. A hung-up socket (the device ended) is no longer watched.
+import { EPOLLERR, EPOLLHUP } from "../../ffi/libc.ts";
+import { WaitLoop, type Watch } from "../base/wait_loop.ts";
 import type { Interrupt } from "../devices/virtio/interrupt.ts";
-
-/** How often the main thread looks (these events are rare and not latency-bound). */
-const EVENT_POLL_MS = 5;
 
 export interface EventSource {
   /** Readable when the device raised an event. */
   readonly eventFd: number;
+  readonly debugLabel: string;
   drainEvents(interrupt: Interrupt): number;
 }
 
@@ -16,15 +16,16 @@ export interface EventSource {
 export function watchDeviceEvents(sources: readonly { device: EventSource; interrupt: Interrupt }[]): {
   stop(): void;
 } {
-  if (sources.length === 0) return { stop() {} };
-  const timer = setInterval(() => {
-    const ready = poll(
-      sources.map((s) => ({ fd: s.device.eventFd, events: POLLIN })),
-      0,
+  const watches = sources.map(({ device, interrupt }) => {
+    const watch: Watch = WaitLoop.shared().watch(
+      device.eventFd,
+      `${device.debugLabel} event socket`,
+      (ev) => {
+        device.drainEvents(interrupt);
+        if (ev & (EPOLLHUP | EPOLLERR)) watch.cancel();
+      },
     );
-    ready.forEach((revents, i) => {
-      if (revents & POLLIN) sources[i]!.device.drainEvents(sources[i]!.interrupt);
-    });
-  }, EVENT_POLL_MS);
-  return { stop: () => clearInterval(timer) };
+    return watch;
+  });
+  return { stop: () => watches.forEach((w) => w.cancel()) };
 }

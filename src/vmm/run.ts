@@ -14,6 +14,7 @@ import {
 import { physAddrBits } from "../arch/x86_64/cpuid.ts";
 import { IDENTITY_MAP_ADDR, TSS_ADDR } from "../arch/x86_64/layout.ts";
 import { logger } from "../base/log.ts";
+import { WaitLoop } from "../base/wait_loop.ts";
 import { shareBus } from "../devices/shared_device.ts";
 import { Kvm, KvmError } from "../hypervisor/kvm.ts";
 import type { Vcpu } from "../hypervisor/vcpu.ts";
@@ -41,9 +42,6 @@ import { VcpuThreads } from "./vcpu_threads.ts";
 import { VmController } from "./vm_controller.ts";
 
 const log = logger("vmm");
-
-/** How often the main thread looks at the eventfds through which devices end the VM (reset, poweroff). */
-const END_EVENT_POLL_MS = 10;
 
 function chooseBootLoader(config: VmConfig): BootLoader {
   if (config.bios !== undefined) return new BiosLoader(config.bios);
@@ -144,12 +142,14 @@ interface VmEnd {
   readonly failed?: boolean;
 }
 
-/** Polls the devices' end events (non-blocking eventfds); returns the function that stops polling. */
+/** Watches the devices' end events (non-blocking eventfds) on the wait loop; returns the function that stops. */
 function watchEndEvents(devices: PlatformDevices, finish: (end: VmEnd) => void): () => void {
-  const timer = setInterval(() => {
-    for (const ev of devices.endEvents) if (eventfdRead(ev.fd) > 0n) finish(ev);
-  }, END_EVENT_POLL_MS);
-  return () => clearInterval(timer);
+  const watches = devices.endEvents.map((ev) =>
+    WaitLoop.shared().watch(ev.fd, `the ${ev.state} eventfd`, () => {
+      if (eventfdRead(ev.fd) > 0n) finish(ev);
+    }),
+  );
+  return () => watches.forEach((w) => w.cancel());
 }
 
 /** The control socket's handler, wired to this VM's vCPUs, clock and devices. */
@@ -187,7 +187,8 @@ async function runUntilEnd(
   let server: ControlServer | undefined;
   try {
     // Listen before the guest starts, so that a socket that cannot be bound fails the run before it begins.
-    // Requests are served on timer ticks, so none reaches the vCPUs before go() below.
+    // Requests are served from the wait loop, on this thread after this function yields, so none reaches the vCPUs
+    // before go() below.
     if (config.socket !== undefined)
       server = ControlServer.listen(config.socket, controllerFor(vm, threads, devices, finish));
     stopWatching = watchEndEvents(devices, finish);

@@ -1,6 +1,7 @@
 // The main-thread side of the vCPU Workers: starts one Worker per vCPU, opens the start gate when all are ready,
 // reports the first vCPU that ends the VM, pauses and resumes them all (pause flag + kick, see vcpu_pause.ts), and
 // stops them (stop flag + kick signal, see vcpu_kick.ts).
+import { workerEntryUrl } from "../base/worker_url.ts";
 import { logLevelSpecText } from "../base/log.ts";
 import type { SharedBusEntry } from "../devices/shared_device.ts";
 import type { Vcpu } from "../hypervisor/vcpu.ts";
@@ -27,15 +28,9 @@ export class VcpuPauseError extends Error {
   }
 }
 
-/**
- * The vCPU Worker's entry point. From source it sits beside this file. In a `bun build --compile` executable
- * every bundled module reports the executable's URL (file:///$bunfs/root/<name>) and each entry point keeps its
- * path below the entry points' common folder (src/), so the Worker is ./vmm/vcpu_worker from there.
- */
+/** The vCPU Worker's entry point (src/base/worker_url.ts). */
 function workerUrl(): string {
-  if (import.meta.url.startsWith("file:///$bunfs/"))
-    return new URL("./vmm/vcpu_worker.ts", import.meta.url).href;
-  return new URL("./vcpu_worker.ts", import.meta.url).href;
+  return workerEntryUrl(import.meta.url, "vmm/vcpu_worker.ts", "./vcpu_worker.ts");
 }
 
 interface Thread {

@@ -84,6 +84,8 @@ export async function startVirtioDevices(
         irqfds: plan.irqfds,
         backing: plan.backing,
         sandbox: o.sandbox,
+        // --disable-sandbox: crosvm's single process mode, each device's serve loop in a Worker of the VMM.
+        inProcess: o.sandbox === undefined,
         onDeviceDied: o.onDeviceDied,
       }),
     ),

@@ -60,6 +60,8 @@ export class Queue {
   /** used idx at the last interrupt decision with EVENT_IDX; undefined until the first one. */
   #signalledUsed: number | undefined;
   #fault: string | undefined;
+  /** Set when processing stopped at the batch limit with chains left (process_queue.ts); taken by the serve loop. */
+  #batchLimited = false;
   /** What readDescriptorChain checks against, kept to spare an object per pop. */
   #limits: ChainLimits = { queueSize: 0, indirect: false };
 
@@ -136,6 +138,18 @@ export class Queue {
 
   get nextUsed(): number {
     return this.#nextUsed;
+  }
+
+  /** Processing stopped after a full batch (process_queue.ts, MAX_CHAINS_PER_BATCH); more may be waiting. */
+  markBatchLimited(): void {
+    this.#batchLimited = true;
+  }
+
+  /** Whether the last processing stopped at the batch limit; clears the mark. */
+  takeBatchLimited(): boolean {
+    const limited = this.#batchLimited;
+    this.#batchLimited = false;
+    return limited;
   }
 
   /** The available ring's idx, or undefined when the queue is not active. */

@@ -1,12 +1,16 @@
-// The device process: `crosvm device-process KIND SPEC_JSON` (see spawn.ts). It maps guest memory from the memfd
-// it was given, builds the device model, confines itself (../confine.ts), says Hello, then serves the VMM's
-// requests and its queues' ioeventfds in one poll(2) loop until Shutdown or until the VMM goes away. Queue
+// The device process: `crosvm device-process KIND SPEC_JSON` (see spawn.ts), or in single process mode the same
+// code in a Worker of the VMM (device_worker.ts). It maps guest memory from the memfd it was given, builds the
+// device model, confines itself (../confine.ts; not in single process mode), says Hello, then serves the VMM's
+// requests and its queues' ioeventfds in one poll(2) loop until Shutdown or until the VMM goes away. Queue work
+// comes in batches of at most 64 chains (process_queue.ts), and the control socket is read first on every
+// wakeup, so a request is answered within one batch however busy the guest keeps a queue. Queue
 // processing happens here: KVM signals the queue's ioeventfd, the device pops chains from guest memory and writes
 // the vector's irqfd. Everything this process will call through bun:ffi is bound (dlopen) before the seccomp
 // filter goes on, because binding maps executable memory, which the filter forbids.
 import { readlinkSync } from "node:fs";
 import {
   eventfdConsume,
+  eventfdWrite,
   MSG_NOSIGNAL,
   POLLERR,
   POLLHUP,
@@ -57,6 +61,7 @@ class DeviceServer {
   readonly #ok = Uint8Array.of(Op.ReplyOk);
   readonly #reply = new Uint8Array(MAX_MESSAGE);
   #active = false;
+  #queues: ReadonlyMap<number, Queue> = new Map();
   /** Config accesses come from the guest: their warnings are rate-limited. */
   readonly #guestLog: GuestLog;
 
@@ -130,6 +135,7 @@ class DeviceServer {
           if (msg[0] === Op.Reset) {
             d.reset();
             this.#active = false;
+            this.#queues = new Map();
           } else if (msg[0] === Op.Sleep) d.sleep?.();
           else d.wake?.();
           this.#send(this.#ok);
@@ -167,7 +173,18 @@ class DeviceServer {
       map.set(q.index, restored);
     }
     this.device.activate(this.mem, this.interrupt, map);
+    this.#queues = map;
     this.#active = true;
+  }
+
+  /**
+   * Signals again the eventfd of every queue whose last batch stopped at the limit (process_queue.ts), so that the
+   * next wakeup returns to it after the control socket has been answered.
+   */
+  rearmBatchLimitedQueues(): void {
+    if (!this.#active) return;
+    for (const [index, queue] of this.#queues)
+      if (queue.takeBatchLimited()) eventfdWrite(this.spec.fds.queueEvents[index]!);
   }
 }
 
@@ -219,11 +236,23 @@ function serve(server: DeviceServer, sources: PollSource[]): void {
       const r = fds.revents(1 + queueCount + i);
       if (r & (POLLIN | POLLHUP | POLLERR) && !live[i]!.onReadable()) live.splice(i, 1);
     }
+    server.rearmBatchLimitedQueues();
   }
 }
 
-/** Entry point of `crosvm device-process KIND SPEC_JSON`; resolves to the process exit status. */
-export async function runDeviceProcess(argv: readonly string[]): Promise<number> {
+export interface DeviceHostMode {
+  /**
+   * The device runs in a Worker of the VMM (single process mode, --disable-sandbox; device_worker.ts): the spec's
+   * fds are the VMM's own, and the executable's start-up pages stay (the VMM drops them itself).
+   */
+  readonly inProcess?: boolean;
+}
+
+/**
+ * Entry point of `crosvm device-process KIND SPEC_JSON`, and of a device Worker in single process mode; resolves
+ * to the exit status.
+ */
+export async function runDeviceProcess(argv: readonly string[], mode: DeviceHostMode = {}): Promise<number> {
   const [kind, json] = argv;
   if (kind === undefined || json === undefined) {
     process.stderr.write("device-process: expected KIND SPEC_JSON\n");
@@ -254,7 +283,8 @@ export async function runDeviceProcess(argv: readonly string[]): Promise<number>
     const interrupt = new ChildInterrupt(spec.fds.irqfds, spec.fds.events);
     const server = new DeviceServer(spec, device, mem, interrupt);
     const pid = hostPid();
-    const startupPages = executableStartupPages(); // /proc is out of reach once confined
+    // /proc is out of reach once confined.
+    const startupPages = mode.inProcess ? undefined : executableStartupPages();
     if (sandbox) {
       // Compiled (and its files read) before the pivot takes the source tree away.
       const program = embeddedPolicy(built.policy, { logFailures: sandbox.logFailures });
@@ -280,16 +310,18 @@ export async function runDeviceProcess(argv: readonly string[]): Promise<number>
     // Start-up is over: collect its garbage (the allocator returns the freed pages) and drop the executable's
     // start-up pages (startup_pages.ts); the serve loop faults back the few it runs.
     Bun.gc(true);
-    try {
-      const bytes = releasePages(startupPages);
-      log.debug(`${label}: dropped the pages of ${bytes >> 20} MiB of read-only executable mappings`);
-    } catch (e) {
-      log.debug(`${label}: start-up pages kept: ${(e as Error).message}`);
+    if (startupPages) {
+      try {
+        const bytes = releasePages(startupPages);
+        log.debug(`${label}: dropped the pages of ${bytes >> 20} MiB of read-only executable mappings`);
+      } catch (e) {
+        log.debug(`${label}: start-up pages kept: ${(e as Error).message}`);
+      }
     }
     serve(server, [...(built.pollSources ?? [])]);
     return 0;
   } catch (e) {
-    process.stderr.write(`device process ${label}: ${(e as Error).message}\n`);
+    process.stderr.write(`device ${mode.inProcess ? "" : "process "}${label}: ${(e as Error).message}\n`);
     return 1;
   }
 }

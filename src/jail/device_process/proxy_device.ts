@@ -1,13 +1,16 @@
 // The VMM's stand-in for a virtio device that runs in a device process: every VirtioDevice method becomes one
-// message on the control socket (protocol.ts). Requests that wait for a reply block the calling thread on recv(2);
-// that is the point: config-space reads happen on a vCPU exit and must answer before the vCPU resumes. The object
-// holds no device state of its own, and queue processing never passes through it: the queues' ioeventfds and the
-// vectors' irqfds belong to the device process.
+// message on the control socket (protocol.ts). Requests that wait for a reply block the calling thread in poll(2)
+// for at most the reply deadline: config-space reads happen on a vCPU exit (served on the main thread by the
+// MainThreadHub) and must answer before the vCPU resumes. The device process answers between bounded batches of
+// queue work, so a reply normally comes within milliseconds; a device that misses the deadline is marked
+// unresponsive (every later request fails at once), reported through `onUnresponsive`, and the VM is stopped by
+// its owner instead of hanging. The object holds no device state of its own, and queue processing never passes
+// through it: the queues' ioeventfds and the vectors' irqfds belong to the device process.
 //
 // Threads: fds are process-wide, so the same socket serves every thread. `share()` describes the proxy as
 // structured-cloneable data and `ProxyVirtioDevice.revive()` rebuilds it in a vCPU Worker; all copies hold one
 // SharedMutex (in a SharedArrayBuffer) around each request/reply pair, so replies never cross between threads.
-import { MSG_DONTWAIT, MSG_NOSIGNAL, recv, send } from "../../../ffi/libc.ts";
+import { MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLHUP, POLLIN, poll, recv, send } from "../../../ffi/libc.ts";
 import { GuestLog } from "../../base/guest_log.ts";
 import { logger } from "../../base/log.ts";
 import { SharedMutex } from "../../base/shared_mutex.ts";
@@ -31,8 +34,17 @@ import {
 
 const log = logger("jail::device_process");
 
-/** Layout of the shared buffer: i32 mutex at 0, u64 acked features at 8. */
+/** Layout of the shared buffer: i32 mutex at 0, i32 unresponsive flag at 4, u64 acked features at 8. */
 const SHARED_BYTES = 16;
+const UNRESPONSIVE_WORD = 1;
+
+/**
+ * How long a request waits for the device process's reply. The device answers between batches of at most 64
+ * chains (process_queue.ts), a few milliseconds on a host; the nested TCG rig is some hundred times slower, and
+ * a batch of large block requests there takes up to about a second. Meanwhile the calling thread (the main
+ * thread, for a config read from the guest) waits, so this bounds how long a silent device can hold the VMM.
+ */
+export const REPLY_DEADLINE_MS = 3000;
 
 export interface ProxyShare {
   readonly debugLabel: string;
@@ -43,11 +55,18 @@ export interface ProxyShare {
   readonly controlFd: number;
   readonly eventFd: number;
   readonly shared: SharedArrayBuffer;
+  /** Reply deadline in ms (default REPLY_DEADLINE_MS). */
+  readonly replyDeadlineMs?: number;
 }
 
 /** The device process is gone or answered something that is not a reply. */
 export class DeviceProcessError extends Error {
   override name = "DeviceProcessError";
+}
+
+/** The device process did not answer a request within the reply deadline. */
+export class DeviceUnresponsiveError extends DeviceProcessError {
+  override name = "DeviceUnresponsiveError";
 }
 
 export class ProxyVirtioDevice implements VirtioDevice {
@@ -64,7 +83,11 @@ export class ProxyVirtioDevice implements VirtioDevice {
   readonly #acked: BigUint64Array;
   readonly #buf = new Uint8Array(MAX_MESSAGE);
   readonly #readConfigRequest = new Uint8Array(9);
+  readonly #flags: Int32Array;
+  readonly #replyDeadlineMs: number;
   #interrupt: Interrupt | undefined;
+  /** Called (in the thread that saw it) when a reply misses its deadline, with a one-line message. */
+  onUnresponsive: ((message: string) => void) | undefined;
   /** Notifies come from the guest and events from the device process: their warnings are rate-limited. */
   readonly #guestLog: GuestLog;
 
@@ -80,15 +103,28 @@ export class ProxyVirtioDevice implements VirtioDevice {
     this.#shared = share.shared;
     this.#mutex = new SharedMutex(share.shared);
     this.#acked = new BigUint64Array(share.shared, 8, 1);
+    this.#flags = new Int32Array(share.shared, 0, 2);
+    this.#replyDeadlineMs = share.replyDeadlineMs ?? REPLY_DEADLINE_MS;
+  }
+
+  /** A request to this device missed its deadline (in any thread); the device is not asked again. */
+  get unresponsive(): boolean {
+    return Atomics.load(this.#flags, UNRESPONSIVE_WORD) !== 0;
   }
 
   /** A proxy for the device that said `hello` on `controlFd`. */
-  static fromHello(hello: Hello, controlFd: number, eventFd: number): ProxyVirtioDevice {
+  static fromHello(
+    hello: Hello,
+    controlFd: number,
+    eventFd: number,
+    replyDeadlineMs?: number,
+  ): ProxyVirtioDevice {
     return new ProxyVirtioDevice({
       ...hello,
       controlFd,
       eventFd,
       shared: new SharedArrayBuffer(SHARED_BYTES),
+      replyDeadlineMs,
     });
   }
 
@@ -107,10 +143,19 @@ export class ProxyVirtioDevice implements VirtioDevice {
       controlFd: this.controlFd,
       eventFd: this.eventFd,
       shared: this.#shared,
+      replyDeadlineMs: this.#replyDeadlineMs,
     };
   }
 
+  #checkResponsive(): void {
+    if (this.unresponsive)
+      throw new DeviceUnresponsiveError(
+        `${this.debugLabel}: device process (pid ${this.pid}) stopped answering; not asking it again`,
+      );
+  }
+
   #post(msg: Uint8Array): void {
+    this.#checkResponsive();
     if (send(this.controlFd, msg, MSG_NOSIGNAL, `${this.debugLabel} control socket`) === null)
       throw new DeviceProcessError(`${this.debugLabel}: control socket is full`);
   }
@@ -118,12 +163,28 @@ export class ProxyVirtioDevice implements VirtioDevice {
   /** Sends `msg` and waits for its reply; returns the reply's payload (a view of the reuse buffer). */
   #request(msg: Uint8Array): Uint8Array {
     this.#post(msg);
-    const n = recv(this.controlFd, this.#buf, 0, `${this.debugLabel} control socket`);
+    this.#awaitReply();
+    const n = recv(this.controlFd, this.#buf, MSG_DONTWAIT, `${this.debugLabel} control socket`);
     if (!n) throw new DeviceProcessError(`${this.debugLabel}: device process (pid ${this.pid}) is gone`);
     const op = this.#buf[0];
     if (op === Op.ReplyOk) return this.#buf.subarray(1, n);
     if (op === Op.ReplyError) throw new Error(decodeText(this.#buf.subarray(0, n)));
     throw new ProtocolError(`${this.debugLabel}: unexpected reply opcode ${op}`);
+  }
+
+  /** Waits until the control socket is readable (or hung up), at most the reply deadline. */
+  #awaitReply(): void {
+    const deadline = performance.now() + this.#replyDeadlineMs;
+    for (;;) {
+      const left = Math.ceil(deadline - performance.now());
+      if (left <= 0) break;
+      const revents = poll([{ fd: this.controlFd, events: POLLIN }], left)[0]!;
+      if (revents & (POLLIN | POLLHUP | POLLERR)) return;
+    }
+    Atomics.store(this.#flags, UNRESPONSIVE_WORD, 1);
+    const message = `device ${this.debugLabel} (pid ${this.pid}) did not answer within ${this.#replyDeadlineMs} ms`;
+    this.onUnresponsive?.(message);
+    throw new DeviceUnresponsiveError(message);
   }
 
   #call(msg: Uint8Array): Uint8Array {

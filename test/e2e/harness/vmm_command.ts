@@ -60,7 +60,7 @@ export function vmmCommand(l: VmmLaunch): string[] {
     ...["--mem", `${l.memMiB}`, "--cpus", `${l.cpus}`],
     ...["--serial", crosvmSerial(l.console, 1, true), "--serial", crosvmSerial(l.agent, 2, false)],
     ...["-p", l.cmdline, "-i", l.initrd],
-    // The whole e2e tier runs a second time with the device processes unconfined (scripts/check.ts).
+    // The whole e2e tier runs a second time in single process mode (scripts/check.ts): no device processes.
     ...(process.env.CROSVM_E2E_DISABLE_SANDBOX === "1" ? ["--disable-sandbox"] : []),
     ...l.extraArgs,
     l.kernel,

@@ -18,7 +18,7 @@ test("a block device process answers config reads with the image's capacity", as
   const image = join(rig().pivotRoot, "..", `jail-test-${process.pid}.img`);
   writeFileSync(image, new Uint8Array(1 << 20));
   const p = await started("block", {
-    options: { path: image, readOnly: false, sparse: true, blockSize: 512, direct: false },
+    options: { path: image, readOnly: false, sparse: true, blockSize: 512, direct: false, lock: true },
   });
   rmSync(image);
 
@@ -57,7 +57,7 @@ test("a device process killed by SIGKILL is reported with that signal", async ()
   const died = Promise.withResolvers<string>();
   const p = await started("rng", { onDeviceDied: died.resolve });
 
-  p.proc.kill("SIGKILL");
+  p.proc!.kill("SIGKILL");
 
   expect(await died.promise).toBe(`device virtio-rng (pid ${p.pid}) died: killed by SIGKILL`);
 });
@@ -67,7 +67,7 @@ test("the device process exits when the VMM closes its socket", async () => {
 
   close(p.device.controlFd);
 
-  expect(await p.proc.exited).toBe(0);
+  expect(await p.proc!.exited).toBe(0);
   close(p.device.eventFd);
 });
 
@@ -81,7 +81,7 @@ test("with --seccomp-log-failures a denied syscall is allowed, inside the pivot 
   p.device.readConfig(0, new Uint8Array(1));
 
   expect(existsSync(join(rig().pivotRoot, "x"))).toBe(true);
-  expect(p.proc.exitCode).toBeNull();
+  expect(p.proc!.exitCode).toBeNull();
 });
 
 test("a proxy revived in a Worker reaches the same device process", async () => {

@@ -60,5 +60,5 @@ test("a device process idle for a second after a burst of requests still serves 
   await request();
 
   expect(q.usedIdx()).toBe(101);
-  expect(p.proc.exitCode).toBeNull();
+  expect(p.proc!.exitCode).toBeNull();
 });

@@ -1,62 +1,16 @@
 // The sandbox as the whole VMM sets it up: every virtio device runs in its own confined process, and a device
 // process killed by its seccomp filter stops the VM with a message naming the device, its pid and the syscall.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, readlinkSync } from "node:fs";
 import { guestImage } from "../vmm/guest_build.ts";
 import { crosvmCommand, ROOT } from "../vmm/run_cli.ts";
 import { ENTRY } from "./helpers.ts";
+import { descendants, deviceProcesses, statusField } from "./processes.ts";
+import { startSpinningVm, useVmFiles } from "./spinning_vm.ts";
 
-let dir: string;
-let disk: string;
-let pivot: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "crosvm-sandbox-"));
-  disk = join(dir, "disk.img");
-  writeFileSync(disk, new Uint8Array(1 << 20));
-  pivot = join(dir, "empty");
-  mkdirSync(pivot);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(name));
-    } catch {}
-  }
-  return out;
-}
-
-function descendants(pid: number): number[] {
-  return children(pid).flatMap((c) => [c, ...descendants(c)]);
-}
-
-function deviceProcesses(vmmPid: number): { pid: number; cmdline: string }[] {
-  return descendants(vmmPid)
-    .map((pid) => ({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ") }))
-    .filter((p) => p.cmdline.includes("device-process") && !p.cmdline.includes("unshare"));
-}
-
-function statusField(pid: number, field: string): string | undefined {
-  return readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith(`${field}:`))
-    ?.split(/\s+/)[1];
-}
+const files = useVmFiles("crosvm-sandbox-");
+/** A VMM from source takes several seconds to start inside the nested rig (TCG). */
+const VMM_START_TIMEOUT_MS = 60_000;
 
 function fdTargets(pid: number): string[] {
   return readdirSync(`/proc/${pid}/fd`).map((fd) => {
@@ -73,23 +27,9 @@ describe("device processes of a running VM", () => {
   let devices: { pid: number; cmdline: string }[] = [];
 
   beforeAll(async () => {
-    proc = Bun.spawn(crosvmCommand(["run", "--block", disk, "--bios", await guestImage("spin")]), {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      cwd: ROOT,
-      env: { ...process.env, DEFAULT_PIVOT_ROOT: pivot },
-    });
-    // Device processes say Hello only once confined, and the vCPUs start after every Hello: wait for the guest.
-    const reader = proc.stdout.getReader();
-    let out = "";
-    while (!out.includes("spinning")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the VMM ended early: ${await new Response(proc.stderr).text()}`);
-      out += new TextDecoder().decode(value);
-    }
+    proc = await startSpinningVm(["--block", files().disk], { DEFAULT_PIVOT_ROOT: files().pivot });
     devices = deviceProcesses(proc.pid);
-  });
+  }, VMM_START_TIMEOUT_MS);
   afterAll(async () => {
     proc?.kill("SIGTERM");
     await proc?.exited;
@@ -138,6 +78,31 @@ describe("device processes of a running VM", () => {
   });
 });
 
+describe("single process mode (--disable-sandbox)", () => {
+  let proc: Bun.Subprocess<"pipe", "pipe", "pipe"> | undefined;
+
+  beforeAll(async () => {
+    proc = await startSpinningVm(["--disable-sandbox", "--block", files().disk]);
+  }, VMM_START_TIMEOUT_MS);
+  afterAll(async () => {
+    proc?.kill("SIGTERM");
+    await proc?.exited;
+  });
+
+  test("the block and rng devices run inside the VMM: it has no child process", () => {
+    expect(descendants(proc!.pid)).toEqual([]);
+  });
+
+  test("the VMM itself runs without a seccomp filter or no_new_privs", () => {
+    expect(statusField(proc!.pid, "Seccomp")).toBe("0");
+    expect(statusField(proc!.pid, "NoNewPrivs")).toBe("0");
+  });
+
+  test("the VMM holds the disk image itself", () => {
+    expect(fdTargets(proc!.pid).filter((t) => t.endsWith("disk.img")).length).toBe(1);
+  });
+});
+
 describe("a device process killed by seccomp", () => {
   test("stops the VM with status 1, naming the device, its pid, the signal and the syscall", async () => {
     // The VMM of the test entry attaches one more device after rng: an rng under the rng policy that calls
@@ -148,7 +113,7 @@ describe("a device process killed by seccomp", () => {
       stdout: "pipe",
       stderr: "pipe",
       cwd: ROOT,
-      env: { ...process.env, DEFAULT_PIVOT_ROOT: pivot },
+      env: { ...process.env, DEFAULT_PIVOT_ROOT: files().pivot },
     });
     const killer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
 

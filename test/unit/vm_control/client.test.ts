@@ -50,7 +50,7 @@ describe("control client against a ControlServer", () => {
   beforeEach(() => {
     tmp = tempDir();
     vm = new FakeVm();
-    server = ControlServer.listen(join(tmp.dir, "vm.sock"), vm, { pollIntervalMs: 5, closeTimeoutMs: 50 });
+    server = ControlServer.listen(join(tmp.dir, "vm.sock"), vm, { closeTimeoutMs: 50 });
   });
 
   afterEach(async () => {

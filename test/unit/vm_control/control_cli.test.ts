@@ -27,7 +27,7 @@ describe("control subcommands", () => {
   beforeAll(() => {
     tmp = tempDir();
     vm = new FakeVm();
-    server = ControlServer.listen(join(tmp.dir, "vm.sock"), vm, { pollIntervalMs: 5 });
+    server = ControlServer.listen(join(tmp.dir, "vm.sock"), vm);
     missing = join(tmp.dir, "nothing.sock");
   });
 

@@ -12,7 +12,7 @@ describe("ControlServer", () => {
   let vm: FakeVm;
   const servers: ControlServer[] = [];
   const listen = (path: string, options?: Parameters<typeof ControlServer.listen>[2]) => {
-    const server = ControlServer.listen(path, vm, { pollIntervalMs: 5, ...options });
+    const server = ControlServer.listen(path, vm, { ...options });
     servers.push(server);
     return server;
   };
