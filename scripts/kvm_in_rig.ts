@@ -1,7 +1,7 @@
 // Runs the kvm test tier inside the nested rig, for a host whose /dev/kvm is missing (shared/notes/kvm-here.md:
-// the outer rig VM has /dev/kvm with hardware semantics). The tree is shared with the outer VM over its 9p scratch
-// folder (hard links, nothing copied), with Bun's own binary beside it and the test guests assembled here, since
-// the outer VM has no binutils.
+// the outer rig VM has /dev/kvm with hardware semantics). A copy of the tree is shared with the outer VM over its 9p
+// scratch folder (a copy, so edits made while the tier runs do not reach it), with Bun's own binary beside it and
+// the test guests assembled here, since the outer VM has no binutils.
 // Each test file runs on its own as a background job in the outer VM, its output streamed to stderr as it is
 // written. Meanwhile the outer VM's control agent is asked every few seconds whether it still answers: an outer VM
 // that stops answering wedged on its own (TCG; see test/e2e/harness/boot_retry.ts), so the file is run again on a
@@ -9,7 +9,7 @@
 // The last lines are bun test's summary over all files (" N pass", " N fail"); the exit status is 0 when none failed.
 // Usage: bun scripts/kvm_in_rig.ts [test files or folders]   (default: test/kvm; needs dist/crosvm)
 import { $ } from "bun";
-import { existsSync, linkSync, mkdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { Rig } from "../test/e2e/harness/rig.ts";
 import { prebuildGuests } from "../test/kvm/vmm/guest_build.ts";
@@ -27,10 +27,10 @@ const PER_FILE_TIMEOUT_MS = 15 * 60_000;
 const LIVENESS_EVERY_MS = 10_000;
 const LIVENESS_TIMEOUT_MS = 60_000;
 
-/** Hard-links (or, across file systems, copies) `from` to `to`, directories recursively. */
+/** Copies `from` to `to`, directories recursively. */
 async function share(from: string, to: string): Promise<void> {
   mkdirSync(join(to, ".."), { recursive: true });
-  await $`cp -a --link ${from} ${to}`.quiet().catch(() => $`cp -a ${from} ${to}`.quiet());
+  await $`cp -a ${from} ${to}`.quiet();
 }
 
 /** The test files `args` name (files as given, folders searched for *.test.ts), relative to the tree. */
@@ -55,12 +55,7 @@ async function startRig(): Promise<Rig> {
   for (const m of RUNTIME_MODULES) await share(join(root, "node_modules", m), join(tree, "node_modules", m));
   const bin = join(rig.scratchDir, "bin");
   mkdirSync(bin);
-  const bun = realpathSync(Bun.which("bun") ?? "bun");
-  try {
-    linkSync(bun, join(bin, "bun"));
-  } catch {
-    await $`cp ${bun} ${join(bin, "bun")}`.quiet();
-  }
+  await share(realpathSync(Bun.which("bun") ?? "bun"), join(bin, "bun"));
   const guests = join(rig.scratchDir, "guests");
   mkdirSync(guests);
   await prebuildGuests(guests);
