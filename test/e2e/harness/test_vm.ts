@@ -12,7 +12,7 @@ import { AgentClient, type ExecOptions, type ExecResult } from "./agent_client.t
 import { type BootFailure, describeFailure, retryReason } from "./boot_retry.ts";
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
-import { hostHasHardwareVirtualization, Rig, rigTtys } from "./rig.ts";
+import { hostHasHardwareVirtualization, Rig, rigNestedPorts } from "./rig.ts";
 import { kvmTraceScript, processReportScript } from "./process_report.ts";
 import { SerialPipe } from "./serial_pipe.ts";
 import { shellCommand } from "./shell.ts";
@@ -190,28 +190,38 @@ export async function scratchDir(kind: VmmKind): Promise<{ hostDir: string; vmmD
   return { hostDir: directScratch, vmmDir: directScratch };
 }
 
-/** Empties the outer ttys the nested VMM will use (bytes left by an earlier guest) and makes them raw. */
-const prepareNestedTtys = [rigTtys.nestedConsole, rigTtys.nestedAgent]
-  .map(
-    (t) =>
-      `stty -F ${t} raw -echo min 0 time 0 && cat ${t} > /dev/null && stty -F ${t} min 1 time 0 || exit 1`,
-  )
-  .join("\n");
-
 /**
- * Starts the nested VMM in the background. When it ends, its exit status goes to /run/vmm.status and, as an
- * event line {"vmmExit":N}, to the control port (one write, so it does not interleave with agent replies).
+ * Starts the nested VMM in the background, its serial ports bridged to the rig's virtio-serial ports (port-bridge,
+ * rigNestedPorts). When it ends and the bridges have copied its last output, its exit status goes to
+ * /run/vmm.status and, as an event line {"vmmExit":N}, to the control port (fd 3 of an agent script: one write,
+ * so it does not interleave with agent replies).
  */
 function nestedLaunchScript(argv: readonly string[]): string {
+  const ports = [rigNestedPorts.console, rigNestedPorts.agent];
+  const ready = ports.map((p) => `[ -e ${p.base}.ready ]`).join(" && ");
+  const bridges = ports.map((_, i) => `$b${i}`).join(" ");
   return [
-    "rm -f /run/vmm.status /run/vmm.pid",
+    "rm -f /run/vmm.status /run/vmm.pid /run/launch.failed /run/bridge.log",
+    "mkdir -p /run/nested",
     "(",
+    ...ports.map((p, i) => `  port-bridge ${p.port} ${p.base} 2>> /run/bridge.log & b${i}=$!`),
+    `  for i in $(seq 50); do ${ready} && break; sleep 0.1; done`,
+    `  ${ready} || { kill ${bridges}; : > /run/launch.failed; exit 1; }`,
     `  sh -c 'echo $$ > /run/vmm.pid; exec "$@"' vmm ${shellCommand(argv)} > /run/vmm.log 2>&1 < /dev/null`,
     "  status=$?",
+    // A VMM that never opened a port's output FIFO leaves its bridge waiting in open(): one read-write open
+    // and close lets the bridge see the end of the output. A bridge still running 5 s later is killed, so a
+    // stuck bridge cannot hide the VMM's exit.
+    ...ports.map((p) => `  : <> ${p.base}.out`),
+    `  (sleep 5; kill ${bridges}) 2> /dev/null & watchdog=$!`,
+    `  wait ${bridges}`,
+    "  kill $watchdog 2> /dev/null",
     "  echo $status > /run/vmm.status",
-    '  echo "{\\"vmmExit\\":$status}" > /dev/ttyS1',
+    '  echo "{\\"vmmExit\\":$status}" >&3',
     ") > /dev/null 2>&1 < /dev/null &",
-    "for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /run/vmm.pid ] && break; sleep 0.1; done",
+    "for i in $(seq 80); do [ -s /run/vmm.pid ] || [ -e /run/launch.failed ] && break; sleep 0.1; done",
+    "[ -s /run/vmm.pid ] || { echo port-bridge did not start; cat /run/bridge.log; } >&2",
+    "[ -s /run/vmm.pid ] || exit 1",
     "cat /run/vmm.pid",
   ].join("\n");
 }
@@ -250,8 +260,9 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
       rig.abandon(firstLine);
       throw new RigGone(`rig: ${firstLine}`);
     });
-  const prepared = await control(prepareNestedTtys, 10_000);
-  if (prepared.exitCode !== 0) throw new Error(`rig: preparing the nested ttys failed: ${prepared.stderr}`);
+  // Whatever an earlier guest left unread on the way in (port-bridge starts each VMM with empty FIFOs).
+  rig.nestedAgent.discardUnsent();
+  rig.nestedConsole.discardUnsent();
   rig.nestedConsole.clear();
   const agent = new AgentClient(
     "nested guest",
@@ -270,8 +281,8 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
     executable: rigLayout.vmmPath(plan.kind),
     kernel: rigLayout.bzImage(plan.flavour),
     initrd: rigLayout.initrd(plan.flavour),
-    console: { kind: "tty", path: rigTtys.nestedConsole },
-    agent: { kind: "tty", path: rigTtys.nestedAgent },
+    console: { kind: "fifo", base: rigNestedPorts.console.base },
+    agent: { kind: "fifo", base: rigNestedPorts.agent.base },
   });
   const launchedAt = performance.now();
   const started = await control(nestedLaunchScript(argv), 10_000);
