@@ -71,6 +71,11 @@ interface RunningVmm {
   hostLogs(): Record<string, string>;
   /** What the VMM's processes and threads are doing now (process_report.ts), for a hang's failure report. */
   processReport(): Promise<string>;
+  /**
+   * Whether what hosts the VMM still answers a command (the outer rig VM's control agent; always in direct mode).
+   * A rig that does not is abandoned (Rig.abandon).
+   */
+  hostAnswers(): Promise<boolean>;
   /** Resolves, saying how, if what hosts the VMM (the outer rig VM) goes away; never in direct mode. */
   readonly hostGone: Promise<string>;
   /** performance.now() when the VMM was started. */
@@ -116,6 +121,7 @@ async function startDirect(plan: LaunchPlan): Promise<RunningVmm> {
       const report = await execWhereVmmRuns(processReportScript(cmd[0]!), { timeoutMs: 10_000 });
       return report.stdout + report.stderr;
     },
+    hostAnswers: async () => true,
     hostGone: new Promise<string>(() => {}),
     async kill() {
       proc.kill("SIGKILL");
@@ -303,6 +309,13 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
         );
       return `${await run(processReportScript(argv[0]!))}\n== kvm_exit events in one second (count, vCPU thread, event)\n${await run(kvmTraceScript)}`;
     },
+    async hostAnswers() {
+      if (!rig.alive) return false;
+      return control("true", 10_000).then(
+        () => true,
+        () => false,
+      );
+    },
     hostGone: rig.gone,
     async log() {
       if (!rig.alive) return "(rig is gone)";
@@ -329,7 +342,7 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
 async function waitForAgent(vmm: RunningVmm, timeoutMs: number): Promise<BootFailure | undefined> {
   const ready = vmm.agent.waitReady(timeoutMs).then(
     (): BootFailure | undefined => undefined,
-    (): BootFailure => ({ kind: "hang", timeoutMs }),
+    async (): Promise<BootFailure> => ({ kind: "hang", timeoutMs, hostAnswers: await vmm.hostAnswers() }),
   );
   const exited = vmm.exited.then((status): BootFailure => ({
     kind: "exited",
