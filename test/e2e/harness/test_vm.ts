@@ -468,6 +468,16 @@ export class TestVm {
     return this.vmm.log();
   }
 
+  /**
+   * Kills the VMM with SIGKILL now and waits for it to end (its ports stay until stop()). True when it was still
+   * running, false when it had exited already.
+   */
+  async sigkill(): Promise<boolean> {
+    if (this.#exitStatus !== undefined) return false;
+    await this.vmm.kill();
+    return true;
+  }
+
   /** Kills the VMM if it still runs and frees its ports. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.#released) return;
