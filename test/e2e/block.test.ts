@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ROOTFS_MARKER, buildRootfsImage } from "../../scripts/guest/rootfs_image.ts";
 import { host, VmmHost } from "./block_support.ts";
-import { shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { endTestFile, TestVm } from "./harness/test_vm.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
 const EXEC = { timeoutMs: 60_000 };
@@ -24,7 +24,7 @@ const RO_MARKER = "crosvm-e2e-read-only-disk";
 const HVC_INPUT = "host-to-hvc0-line";
 
 setDefaultTimeout(120_000);
-afterAll(shutdownRigs, 60_000);
+afterAll(endTestFile, 60_000);
 
 describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2 disk, hvc0 and virtio-rng", () => {
   let vm: TestVm;

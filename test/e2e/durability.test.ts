@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync, rmSync } from "node:fs";
 import { host, VmmHost } from "./block_support.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
-import { shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { endTestFile, TestVm } from "./harness/test_vm.ts";
 
 const MiB = 1024 * 1024;
 const WRITTEN_MIB = 16;
@@ -17,7 +17,7 @@ const QCOW = "durable.qcow2";
 const SEEK_MIB = 3;
 
 setDefaultTimeout(180_000);
-afterAll(shutdownRigs, 60_000);
+afterAll(endTestFile, 60_000);
 
 function sha256(bytes: Uint8Array): string {
   return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");

@@ -1,8 +1,9 @@
 // TestVm: boots a Linux guest with the VMM under test and talks to its agent. Where the host has hardware
 // virtualization the VMM runs directly; elsewhere inside the nested rig (rig.ts). CROSVM_E2E_MODE=direct|rig
-// overrides the choice. One rig serves every VM of a test file, one VM at a time; a test file calls
-// `afterAll(shutdownRigs)`.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+// overrides the choice. One rig serves every VM of a `bun test` run, one VM at a time: a test file calls
+// `afterAll(endTestFile)`, which empties the scratch folder and the outer VM's /tmp and keeps the rig for the next
+// file (it dies with the test process); a script that is not a test run calls `shutdownRigs()` at its end.
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureGuestImages } from "../../../scripts/guest/build.ts";
@@ -171,7 +172,33 @@ async function startRig(kind: VmmKind): Promise<Rig> {
   }
 }
 
-/** Stops the rigs this test file started; call from afterAll. */
+/**
+ * Ends a test file: the next file starts from an empty scratch folder and an empty /tmp in the outer VM, on the
+ * same rig (a rig start is ~20 s of TCG boot, and one more chance of a lost boot). A rig that is gone, does not
+ * answer, or still runs a VM someone did not stop is shut down instead, so the next file starts a new one.
+ */
+export async function endTestFile(): Promise<void> {
+  if (directScratch) rmSync(directScratch, { recursive: true, force: true });
+  directScratch = undefined;
+  if (e2eMode() !== "rig") return;
+  const rig =
+    rigVmOwner === undefined && rigs.size === 1
+      ? await [...rigs.values()][0]!.catch(() => undefined)
+      : undefined;
+  const cleaned =
+    rig?.alive === true &&
+    (await rig.control
+      .exec("rm -rf /tmp/* /run/nested /run/vmm.* /run/bridge.log", { timeoutMs: 20_000 })
+      .then(
+        (r) => r.exitCode === 0,
+        () => false,
+      ));
+  if (!rig || !cleaned) return shutdownRigs();
+  for (const name of readdirSync(rig.scratchDir))
+    rmSync(join(rig.scratchDir, name), { recursive: true, force: true });
+}
+
+/** Stops every rig now (the end of a script that is not a test run, or a rig not worth keeping). */
 export async function shutdownRigs(): Promise<void> {
   const all = [...rigs.values()];
   rigs.clear();
