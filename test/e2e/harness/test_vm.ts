@@ -235,7 +235,8 @@ function nestedLaunchScript(argv: readonly string[]): string {
   const bridges = ports.map((_, i) => `$b${i}`).join(" ");
   return [
     "rm -f /run/vmm.status /run/vmm.pid /run/launch.failed /run/bridge.log",
-    "mkdir -p /run/nested",
+    // No ready marker of an earlier run may pass for this run's bridges.
+    "mkdir -p /run/nested && rm -f /run/nested/*",
     "(",
     ...ports.map((p, i) => `  port-bridge ${p.port} ${p.base} 2>> /run/bridge.log & b${i}=$!`),
     `  for i in $(seq 50); do ${ready} && break; sleep 0.1; done`,
