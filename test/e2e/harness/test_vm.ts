@@ -14,9 +14,9 @@ import { type BootFailure, describeFailure, retryReason } from "./boot_retry.ts"
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
 import { hostHasHardwareVirtualization, Rig, rigNestedPorts } from "./rig.ts";
+import { nestedLaunchScript } from "./rig_launcher.ts";
 import { kvmTraceScript, processReportScript } from "./process_report.ts";
 import { SerialPipe } from "./serial_pipe.ts";
-import { shellCommand } from "./shell.ts";
 import { HarnessTimeout, tail, withTimeout } from "./timeout.ts";
 import { guestCmdline, vmmCommand, type VmmKind, type VmmLaunch } from "./vmm_command.ts";
 
@@ -221,43 +221,6 @@ export async function scratchDir(kind: VmmKind): Promise<{ hostDir: string; vmmD
   }
   directScratch ??= mkdtempSync(join(tmpdir(), "crosvm-e2e-scratch-"));
   return { hostDir: directScratch, vmmDir: directScratch };
-}
-
-/**
- * Starts the nested VMM in the background, its serial ports bridged to the rig's virtio-serial ports (port-bridge,
- * rigNestedPorts). When it ends and the bridges have copied its last output, its exit status goes to
- * /run/vmm.status and, as an event line {"vmmExit":N}, to the control port (fd 3 of an agent script: one write,
- * so it does not interleave with agent replies).
- */
-function nestedLaunchScript(argv: readonly string[]): string {
-  const ports = [rigNestedPorts.console, rigNestedPorts.agent];
-  const ready = ports.map((p) => `[ -e ${p.base}.ready ]`).join(" && ");
-  const bridges = ports.map((_, i) => `$b${i}`).join(" ");
-  return [
-    "rm -f /run/vmm.status /run/vmm.pid /run/launch.failed /run/bridge.log",
-    // No ready marker of an earlier run may pass for this run's bridges.
-    "mkdir -p /run/nested && rm -f /run/nested/*",
-    "(",
-    ...ports.map((p, i) => `  port-bridge ${p.port} ${p.base} 2>> /run/bridge.log & b${i}=$!`),
-    `  for i in $(seq 50); do ${ready} && break; sleep 0.1; done`,
-    `  ${ready} || { kill ${bridges}; : > /run/launch.failed; exit 1; }`,
-    `  sh -c 'echo $$ > /run/vmm.pid; exec "$@"' vmm ${shellCommand(argv)} > /run/vmm.log 2>&1 < /dev/null`,
-    "  status=$?",
-    // A VMM that never opened a port's output FIFO leaves its bridge waiting in open(): one read-write open
-    // and close lets the bridge see the end of the output. A bridge still running 5 s later is killed, so a
-    // stuck bridge cannot hide the VMM's exit.
-    ...ports.map((p) => `  : <> ${p.base}.out`),
-    `  (sleep 5; kill ${bridges}) 2> /dev/null & watchdog=$!`,
-    `  wait ${bridges}`,
-    "  kill $watchdog 2> /dev/null",
-    "  echo $status > /run/vmm.status",
-    '  echo "{\\"vmmExit\\":$status}" >&3',
-    ") > /dev/null 2>&1 < /dev/null &",
-    "for i in $(seq 80); do [ -s /run/vmm.pid ] || [ -e /run/launch.failed ] && break; sleep 0.1; done",
-    "[ -s /run/vmm.pid ] || { echo port-bridge did not start; cat /run/bridge.log; } >&2",
-    "[ -s /run/vmm.pid ] || exit 1",
-    "cat /run/vmm.pid",
-  ].join("\n");
 }
 
 /** The outer rig VM stopped answering while a VMM was being started in it; it has been abandoned. */
