@@ -75,14 +75,18 @@ describe("after the guest fsyncs 16 MiB and the VMM is killed with SIGKILL at on
     expect(sha256(bytes.subarray(SEEK_MIB * MiB, (SEEK_MIB + WRITTEN_MIB) * MiB))).toBe(guestSha[RAW]!);
   });
 
-  test("the qcow2 image passes `qemu-img check`", () => {
+  test("the qcow2 image passes `qemu-img check`: no corruption (leaked clusters are allowed after a crash)", () => {
     const check = Bun.spawnSync(["qemu-img", "check", disks.hostPath(QCOW)], {
       stdout: "pipe",
       stderr: "pipe",
     });
 
-    expect(`${check.stdout}${check.stderr}`).toContain("No errors were found");
-    expect(check.exitCode).toBe(0);
+    // qemu-img check exits 0 for a clean image, 3 when clusters leaked only ("no harm to data", as QEMU's own
+    // qcow2 leaves them after a crash), 2 for corruption, 1 when it could not check.
+    const output = `${check.stdout}${check.stderr}`;
+    expect(output).not.toContain("ERROR");
+    expect([0, 3]).toContain(check.exitCode);
+  });
   });
 
   test("the qcow2 image holds every byte the guest flushed", () => {
