@@ -87,7 +87,6 @@ describe("after the guest fsyncs 16 MiB and the VMM is killed with SIGKILL at on
     expect(output).not.toContain("ERROR");
     expect([0, 3]).toContain(check.exitCode);
   });
-  });
 
   test("the qcow2 image holds every byte the guest flushed", () => {
     const raw = disks.hostPath(`${QCOW}.raw`);
