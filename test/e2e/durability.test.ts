@@ -39,14 +39,22 @@ describe("after the guest fsyncs 16 MiB and the VMM is killed with SIGKILL at on
   let killedWhileRunning = false;
 
   beforeAll(async () => {
-    disks = await VmmHost.open("crosvm");
-    for (const name of [RAW, QCOW]) rmSync(disks.hostPath(name), { force: true });
-    host(["truncate", "-s", "32M", disks.hostPath(RAW)]);
-    host(["qemu-img", "create", "-q", "-f", "qcow2", disks.hostPath(QCOW), "32M"]);
-    for (const name of [RAW, QCOW]) await disks.importImage(name);
+    // The images are made before each boot attempt: a retry on a new rig needs them again.
+    const makeImages = async () => {
+      disks = await VmmHost.open("crosvm");
+      for (const name of [RAW, QCOW]) rmSync(disks.hostPath(name), { force: true });
+      host(["truncate", "-s", "32M", disks.hostPath(RAW)]);
+      host(["qemu-img", "create", "-q", "-f", "qcow2", disks.hostPath(QCOW), "32M"]);
+      for (const name of [RAW, QCOW]) await disks.importImage(name);
+    };
+    await makeImages();
     vm = await TestVm.boot({
       cmdline: "quiet",
       vmmArgs: ["--block", disks.vmmPath(RAW), "--block", disks.vmmPath(QCOW)],
+      beforeAttempt: async () => {
+        // Opening the VMM's host replaces a rig that went away; a new rig has a new scratch folder.
+        if ((await VmmHost.open("crosvm")).hostDir !== disks.hostDir) await makeImages();
+      },
     });
 
     const raw = await vm.exec(writeAndFsync("/dev/vda", "/tmp/raw.payload"), { timeoutMs: 120_000 });

@@ -38,6 +38,11 @@ export interface BootOptions {
   cmdline?: string;
   /** How long one boot attempt may take to the agent's ready line. Default 60 s direct, 120 s in the rig. */
   bootTimeoutMs?: number;
+  /**
+   * Runs before each boot attempt: what the VMM needs where it runs (disk images in the outer VM), made again
+   * when a retry runs on a new rig (a replaced rig takes its scratch folder and its /tmp with it).
+   */
+  beforeAttempt?: () => Promise<void>;
 }
 
 export function e2eMode(): E2eMode {
@@ -380,6 +385,7 @@ export class TestVm {
     for (let attempt = 1; ; attempt++) {
       let vmm: RunningVmm;
       try {
+        await opts.beforeAttempt?.();
         vmm = mode === "direct" ? await startDirect(plan) : await startInRig(plan);
       } catch (error) {
         const retry =
