@@ -38,7 +38,10 @@ export const guestModules = [
   "pvpanic-pci",
 ];
 
-/** The outer rig VM: KVM on emulated AMD-V (kvm-here.md's order), and 9p for the host's scratch folder. */
+/**
+ * The outer rig VM: KVM on emulated AMD-V (kvm-here.md's order), 9p for the host's scratch folder, and
+ * virtio_console for the virtio-serial ports that carry the control agent and the nested guest's serial ports.
+ */
 export const rigModules = [
   "irqbypass",
   "ccp",
@@ -49,6 +52,7 @@ export const rigModules = [
   "virtio_pci_legacy_dev",
   "virtio_pci_modern_dev",
   "virtio_pci",
+  "virtio_console",
   "netfs",
   "9pnet",
   "9pnet_virtio",

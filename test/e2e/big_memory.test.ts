@@ -4,13 +4,13 @@
 // Run alone: bun test test/e2e/big_memory.test.ts
 import { afterAll, describe, expect, test } from "bun:test";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
-import { shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { endTestFile, TestVm } from "./harness/test_vm.ts";
 
 const EXEC = { timeoutMs: 30_000 };
 /** Initialising the page structures of 12 GiB takes the nested guest longer than the harness's default. */
 const BIG_BOOT_TIMEOUT_MS = 150_000;
 
-afterAll(shutdownRigs, 60_000);
+afterAll(endTestFile, 60_000);
 
 /** MemTotal of /proc/meminfo in KiB. */
 async function memTotalKib(vm: TestVm): Promise<number> {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ROOTFS_MARKER, buildRootfsImage } from "../../scripts/guest/rootfs_image.ts";
 import { host, VmmHost } from "./block_support.ts";
-import { shutdownRigs, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
+import { endTestFile, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
 const EXEC = { timeoutMs: 60_000 };
@@ -24,7 +24,7 @@ const RO_MARKER = "crosvm-e2e-read-only-disk";
 const HVC_INPUT = "host-to-hvc0-line";
 
 setDefaultTimeout(120_000);
-afterAll(shutdownRigs, 60_000);
+afterAll(endTestFile, 60_000);
 
 describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2 disk, hvc0 and virtio-rng", () => {
   let vm: TestVm;
@@ -37,28 +37,34 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
   let blocksAfterTrim = 0;
 
   beforeAll(async () => {
-    disks = await VmmHost.open("crosvm");
-    buildRootfsImage(disks.hostPath(ROOTFS));
-    const data = disks.hostPath(DATA);
-    rmSync(data, { force: true });
-    host(["truncate", "-s", "64M", data]);
-    host(["mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "root_owner=0:0", data]);
-    const ro = new Uint8Array(4 * MiB);
-    ro.set(new TextEncoder().encode(RO_MARKER));
-    writeFileSync(disks.hostPath(RO), ro);
-    rmSync(disks.hostPath(QCOW), { force: true });
-    host(["qemu-img", "create", "-q", "-f", "qcow2", disks.hostPath(QCOW), "16M"]);
-    for (const name of [ROOTFS, DATA, RO, QCOW]) await disks.importImage(name);
-    // hvc0's input is a FIFO the test writes to once the guest runs (as a user would type): Linux's
-    // virtio_console drops what arrives before its port is set up (add_port fills the receive queue before it
-    // lists the port, and in_intr discards buffers for an unlisted port). A writer held open keeps it from EOF.
-    await disks.run(
-      `rm -f ${disks.vmmPath(HVC_IN)} && mkfifo ${disks.vmmPath(HVC_IN)} && ` +
-        `{ sleep 3600 > ${disks.vmmPath(HVC_IN)} < /dev/null 2> /dev/null & echo $! > ${disks.vmmPath("fifo.pid")}; }`,
-    );
-
+    // Made before each boot attempt too when a retry runs on a new rig (which has its own scratch folder and /tmp).
+    const prepare = async () => {
+      disks = await VmmHost.open("crosvm");
+      buildRootfsImage(disks.hostPath(ROOTFS));
+      const data = disks.hostPath(DATA);
+      rmSync(data, { force: true });
+      host(["truncate", "-s", "64M", data]);
+      host(["mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "root_owner=0:0", data]);
+      const ro = new Uint8Array(4 * MiB);
+      ro.set(new TextEncoder().encode(RO_MARKER));
+      writeFileSync(disks.hostPath(RO), ro);
+      rmSync(disks.hostPath(QCOW), { force: true });
+      host(["qemu-img", "create", "-q", "-f", "qcow2", disks.hostPath(QCOW), "16M"]);
+      for (const name of [ROOTFS, DATA, RO, QCOW]) await disks.importImage(name);
+      // hvc0's input is a FIFO the test writes to once the guest runs (as a user would type): Linux's
+      // virtio_console drops what arrives before its port is set up (add_port fills the receive queue before it
+      // lists the port, and in_intr discards buffers for an unlisted port). A writer held open keeps it from EOF.
+      await disks.run(
+        `rm -f ${disks.vmmPath(HVC_IN)} && mkfifo ${disks.vmmPath(HVC_IN)} && ` +
+          `{ sleep 3600 > ${disks.vmmPath(HVC_IN)} < /dev/null 2> /dev/null & echo $! > ${disks.vmmPath("fifo.pid")}; }`,
+      );
+    };
+    await prepare();
     vm = await TestVm.boot({
       cmdline: "quiet",
+      beforeAttempt: async () => {
+        if ((await VmmHost.open("crosvm")).hostDir !== disks.hostDir) await prepare();
+      },
       vmmArgs: [
         ...["--block", `${disks.vmmPath(ROOTFS)},root`],
         ...["--block", `${disks.vmmPath(DATA)},block-size=4096,id=${DATA_ID}`],

@@ -2,12 +2,12 @@
 // agent, and what the command line asks for is what the guest sees. In the nested rig on hosts without hardware
 // virtualization. Each describe boots one guest; the rig runs one at a time. Run alone: bun test test/e2e/boot.test.ts
 import { afterAll, describe, expect, test } from "bun:test";
-import { shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { endTestFile, TestVm } from "./harness/test_vm.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
 const EXEC = { timeoutMs: 30_000 };
 
-afterAll(shutdownRigs, 60_000);
+afterAll(endTestFile, 60_000);
 
 describe("a default guest (256 MiB, 1 vCPU, generic kernel, --initrd)", () => {
   let vm: TestVm;

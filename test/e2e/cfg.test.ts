@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { scratchDir, shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { scratchDir, endTestFile, TestVm } from "./harness/test_vm.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 import { guestCmdline } from "./harness/vmm_command.ts";
 
@@ -17,7 +17,7 @@ const HARNESS_MEM_MIB = 384;
 const FILE_MEM_MIB = 512;
 const HARNESS_PARAMS = "quiet";
 
-afterAll(shutdownRigs, 60_000);
+afterAll(endTestFile, 60_000);
 
 interface GuestFacts {
   /** /proc/cmdline without the parameters the harness adds itself. */

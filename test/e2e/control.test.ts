@@ -5,14 +5,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { scratchDir, shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { scratchDir, endTestFile, TestVm } from "./harness/test_vm.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 import { controlSocketPath, crosvmControl, existsWhereVmmRuns } from "./harness/vmm_control.ts";
 
 const EXEC = { timeoutMs: 30_000 };
 const MIB = 1024 * 1024;
 
-afterAll(shutdownRigs, 60_000);
+afterAll(endTestFile, 60_000);
 
 /** How many counter lines the guest loop has printed on the console so far. */
 function ticks(vm: TestVm): number {

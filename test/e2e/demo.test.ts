@@ -6,11 +6,16 @@ import { afterAll, expect, test } from "bun:test";
 import { repoRoot } from "../../scripts/guest/paths.ts";
 
 const session = `crosvm-demo-test-${process.pid}`;
-const tmux = Bun.which("tmux");
+const tmuxPath = Bun.which("tmux");
+/**
+ * tmux on a server of this test's own (-L): a shared default server would give the demo's shell the environment
+ * of whoever started that server, and anyone's `tmux kill-server` would end the demo.
+ */
+const tmux = (...args: string[]) => ["tmux", "-L", session, ...args];
 
 /** The terminal's text, or what tmux said when it could not capture it (so a timeout names the cause). */
 function pane(): string {
-  const r = Bun.spawnSync(["tmux", "capture-pane", "-p", "-t", session, "-S", "-1000"]);
+  const r = Bun.spawnSync(tmux("capture-pane", "-p", "-t", session, "-S", "-1000"));
   return r.exitCode === 0 ? r.stdout.toString() : `(tmux capture-pane failed: ${r.stderr.toString().trim()})`;
 }
 
@@ -26,30 +31,19 @@ async function waitForPane(pattern: RegExp, timeoutMs: number): Promise<string> 
 }
 
 function sendLine(line: string): void {
-  Bun.spawnSync(["tmux", "send-keys", "-t", session, line, "Enter"]);
+  Bun.spawnSync(tmux("send-keys", "-t", session, line, "Enter"));
 }
 
 afterAll(() => {
   // The session's shell ends the demo's QEMU (or crosvm) with it.
-  Bun.spawnSync(["tmux", "kill-session", "-t", session]);
+  Bun.spawnSync(tmux("kill-server"));
 });
 
-test.skipIf(!tmux)(
+test.skipIf(!tmuxPath)(
   "the demo boots to a guest shell that runs a typed command, and poweroff -f ends it with status 0",
   async () => {
     const script = `cd ${repoRoot} && bun run demo; echo "DEMO-EXIT=$?"; sleep 120`;
-    const started = Bun.spawnSync([
-      "tmux",
-      "new-session",
-      "-d",
-      "-s",
-      session,
-      "-x",
-      "160",
-      "-y",
-      "50",
-      script,
-    ]);
+    const started = Bun.spawnSync(tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", script));
     if (started.exitCode !== 0)
       throw new Error(`tmux new-session failed: ${started.stderr.toString().trim()}`);
 

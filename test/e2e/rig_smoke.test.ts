@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { scratchDir, shutdownRigs, TestVm } from "./harness/test_vm.ts";
+import { scratchDir, endTestFile, TestVm } from "./harness/test_vm.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
 // Generous bounds: under QEMU/TCG the rig takes ~10 s to boot and the nested guest ~15 s on a busy 2-core machine.
@@ -30,7 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await vm?.stop();
-  await shutdownRigs();
+  await endTestFile();
 }, 60_000);
 
 test("guest agent returns the output and status of `echo 42`", async () => {

@@ -1,4 +1,4 @@
-// The outer rig VM's initramfs: busybox, /init, the agent, kvm + kvm_amd + 9p modules, and as payload the nested
+// The outer rig VM's initramfs: busybox, /init, the agent, port-bridge, kvm + kvm_amd + 9p + virtio_console modules, and as payload the nested
 // VMM (with its libraries) and the guest images under /guest/<flavour>/. Left uncompressed: the kernel then
 // only copies it, which under TCG is much faster than inflating ~100 MB.
 import { mkdirSync } from "node:fs";
@@ -64,6 +64,8 @@ export async function ensureRigImageWith(name: string, vmmPayload: readonly Payl
     join(guestSourceDir, "rig/rc"),
   );
   if (missing.length > 0) throw new Error(`rig kernel lacks modules: ${missing.join(", ")}`);
+  const bridge = join(guestSourceDir, "rig/port_bridge");
+  entries.push({ kind: "file", path: "sbin/port-bridge", data: await Bun.file(bridge).bytes(), mode: 0o755 });
   const payloadEntries: CpioEntry[] = await Promise.all(
     payload.map(async (f) => ({
       kind: "file" as const,

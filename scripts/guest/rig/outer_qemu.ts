@@ -1,6 +1,9 @@
 // The outer rig VM's QEMU command line (shared/notes/kvm-here.md): TCG emulating an AMD EPYC with SVM on q35, the
-// generic Debian kernel with the rig initramfs, and its serial ports on host FIFO pairs (QEMU `pipe` chardevs:
-// base.in / base.out), ttyS0 first. Used by the e2e rig (test/e2e/harness/rig.ts) and the benchmarks' outer VM.
+// generic Debian kernel with the rig initramfs, its serial ports on host FIFO pairs (QEMU `pipe` chardevs:
+// base.in / base.out), ttyS0 first, and optionally named virtio-serial ports on FIFO pairs too (one
+// virtio-serial-pci device; the outer kernel's virtio_console driver gives them as /dev/vportNpM, and the rig's
+// /etc/rc links them as /dev/virtio-ports/NAME, as udev would). Used by the e2e rig (test/e2e/harness/rig.ts)
+// and the benchmarks' outer VM.
 import { flavourPaths } from "../paths.ts";
 
 export interface OuterQemuOptions {
@@ -16,6 +19,28 @@ export interface OuterQemuOptions {
   cpus?: number;
   /** A host folder shared over 9p with mount tag "scratch". */
   scratchDir?: string;
+  /** virtio-serial ports: name (as the outer VM sees it) and FIFO base path of each. */
+  virtioPorts?: readonly VirtioPort[];
+}
+
+export interface VirtioPort {
+  name: string;
+  base: string;
+}
+
+/**
+ * One virtio-serial-pci device carrying `ports`, numbered from 1 (port 0 is the console port of the virtio
+ * console spec, 5.3.6, which `virtserialport` devices do not use).
+ */
+export function virtioPortArgs(ports: readonly VirtioPort[]): string[] {
+  if (ports.length === 0) return [];
+  return [
+    ...["-device", "virtio-serial-pci,id=vser"],
+    ...ports.flatMap((port, i) => [
+      ...["-chardev", `pipe,id=vport${i + 1},path=${port.base}`],
+      ...["-device", `virtserialport,bus=vser.0,nr=${i + 1},chardev=vport${i + 1},name=${port.name}`],
+    ]),
+  ];
 }
 
 export function outerQemuCommand(opts: OuterQemuOptions): string[] {
@@ -35,5 +60,6 @@ export function outerQemuCommand(opts: OuterQemuOptions): string[] {
     ...(opts.scratchDir
       ? ["-virtfs", `local,path=${opts.scratchDir},mount_tag=scratch,security_model=none`]
       : []),
+    ...virtioPortArgs(opts.virtioPorts ?? []),
   ];
 }

@@ -6,16 +6,19 @@
 #   request       host  -> agent  <id> <timeout seconds> <base64 of the shell script>
 #   reply         agent -> host   {"id":<id>,"exit":<status>,"stdout":"<base64>","stderr":"<base64>"}
 #   bad request   agent -> host   {"error":"<what>"}
-# The script runs under `sh` with stdin from /dev/null and is killed (exit 137) after its timeout.
-# Usage: agent TTY
+# The script runs under `sh` with stdin from /dev/null and is killed (exit 137) after its timeout. It gets the
+# agent's port as fd 3, for an event line written later by something it starts (one write(2) per line, so it
+# does not interleave with the agent's replies): the rig's VMM launcher reports the VMM's exit that way.
+# Usage: agent PORT (a serial tty, or a virtio-serial port, which can be open only once at a time)
 
 tty="$1"
 work=/run/agent
 mkdir -p "$work"
 
-# Raw mode: no echo, no line editing, no CR/NL translation, so base64 and JSON pass unchanged.
-stty -F "$tty" raw -echo
-exec < "$tty" > "$tty" 2> /dev/console
+exec 3<> "$tty"
+exec 0<&3 1>&3 2> /dev/console
+# On a tty, raw mode: no echo, no line editing, no CR/NL translation, so base64 and JSON pass unchanged.
+if [ -t 0 ]; then stty raw -echo; fi
 
 is_number() {
   case "$1" in '' | *[!0-9]*) return 1 ;; esac

@@ -1,16 +1,22 @@
 // Which failed boots the harness tries again. The nested rig (QEMU/TCG emulating AMD-V) now and then loses a
 // boot for reasons of its own, with QEMU as the nested VMM as well as ours: the nested guest resets before it
-// prints a single console line, the nested guest stops making progress, or the outer VM goes away or stops
-// answering its control agent (its kernel once deadlocked in the 8250 driver on an interrupt the emulated CPU
-// delivered with interrupts disabled; rig.ts abandons such a rig).
-// Those are retried in rig mode, each retry said on stderr with its saved logs. A boot the VMM under test ends
-// after the guest printed something, and every failure in direct mode, is the test's to see.
+// prints a single console line, or the outer VM goes away or stops answering its control agent (its kernel once
+// deadlocked in the 8250 driver on an interrupt the emulated CPU delivered with interrupts disabled; rig.ts
+// abandons such a rig).
+// A retry needs that evidence: the guest reset (the VMM exited with a reset status before any console output),
+// or the rig wedged (the outer VM went away, or did not answer its control agent when the boot hung). A boot
+// that hangs while the rig still answers is the VMM's to explain and fails the test, as does a boot the VMM ends
+// after the guest printed something, and every failure in direct mode. Each retry is said on stderr with its
+// saved logs.
 
 export type BootFailure =
   /** The VMM exited before the agent was ready; `consoleBytes` is what the guest printed by then. */
   | { kind: "exited"; status: number; consoleBytes: number }
-  /** The agent's ready line did not come within the attempt's time. */
-  | { kind: "hang"; timeoutMs: number }
+  /**
+   * The agent's ready line did not come within the attempt's time. `hostAnswers`: whether what hosts the VMM
+   * (the outer rig VM's control agent; the host itself in direct mode) still answered a command afterwards.
+   */
+  | { kind: "hang"; timeoutMs: number; hostAnswers: boolean }
   /** What hosts the VMM (the outer rig VM) went away; `cause` says how. */
   | { kind: "host-gone"; cause: string };
 
@@ -39,7 +45,9 @@ export function retryReason(
         ? `the guest reset before its first console line (VMM status ${failure.status})`
         : undefined;
     case "hang":
-      return `the guest agent was not ready within ${failure.timeoutMs} ms`;
+      return failure.hostAnswers
+        ? undefined
+        : `the guest agent was not ready within ${failure.timeoutMs} ms and the outer rig VM stopped answering`;
     case "host-gone":
       return `the outer rig VM went away (${failure.cause})`;
   }
@@ -50,7 +58,7 @@ export function describeFailure(failure: BootFailure): string {
     case "exited":
       return `the VMM exited with ${failure.status} before the guest agent was ready`;
     case "hang":
-      return `the guest agent was not ready within ${failure.timeoutMs} ms`;
+      return `the guest agent was not ready within ${failure.timeoutMs} ms${failure.hostAnswers ? " (the rig still answered: not the rig's fault)" : ""}`;
     case "host-gone":
       return `the outer rig VM went away during the boot: ${failure.cause}`;
   }

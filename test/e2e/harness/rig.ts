@@ -1,8 +1,12 @@
 // The nested rig: where the host has no hardware virtualization, an outer Linux VM runs under QEMU/TCG with
 // emulated AMD-V (-cpu EPYC,+svm; kvm + kvm_amd loaded by its /init), and the VMM under test runs inside it
-// (shared/notes/kvm-here.md). The outer VM's serial ports are host FIFO pairs:
-//   ttyS0  outer console                 ttyS2  the nested guest's console (nested VMM serial 1)
-//   ttyS1  outer control agent           ttyS3  the nested guest's agent (nested VMM serial 2)
+// (shared/notes/kvm-here.md). The outer VM's one serial port, ttyS0, is its console and carries the outer kernel's
+// messages only. Everything else crosses virtio-serial ports (host FIFO pairs), never an emulated 8250: heavy
+// output through the outer VM's 8250 stalled the outer VM for minutes, and its 8250 driver once deadlocked on an
+// interrupt the emulated CPU delivered with interrupts disabled, while our vCPU thread wrote guest console output.
+//   /dev/virtio-ports/rig.control     the outer control agent
+//   /dev/virtio-ports/nested.console  the nested guest's console (nested VMM serial 1, through port-bridge)
+//   /dev/virtio-ports/nested.agent    the nested guest's agent (nested VMM serial 2, through port-bridge)
 // The outer VM's payload (nested VMM, its libraries, guest images) is packed into its initramfs.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +32,17 @@ export interface RigOptions {
   bootTimeoutMs?: number;
 }
 
-export const rigTtys = { nestedConsole: "/dev/ttyS2", nestedAgent: "/dev/ttyS3" } as const;
+/** The outer VM's virtio-serial ports, in the order given to QEMU. */
+const rigPorts = ["rig.control", "nested.console", "nested.agent"] as const;
+
+/**
+ * The nested VMM's serial ports inside the outer VM: FIFO pairs BASE.in/BASE.out that /sbin/port-bridge
+ * (scripts/guest/rig/port_bridge) connects to the virtio-serial port of the same role for one VMM run.
+ */
+export const rigNestedPorts = {
+  console: { port: "/dev/virtio-ports/nested.console", base: "/run/nested/console" },
+  agent: { port: "/dev/virtio-ports/nested.agent", base: "/run/nested/agent" },
+} as const;
 
 /** True where /proc/cpuinfo shows Intel VT-x (vmx) or AMD-V (svm), so a VMM can run Linux directly. */
 export function hostHasHardwareVirtualization(): boolean {
@@ -84,13 +98,18 @@ export class Rig {
     const workDir = mkdtempSync(join(tmpdir(), "crosvm-e2e-rig-"));
     const scratchDir = join(workDir, "scratch");
     mkdirSync(scratchDir);
-    const [console, controlPipe, nestedConsole, nestedAgent] = ["ttyS0", "ttyS1", "ttyS2", "ttyS3"].map((n) =>
-      SerialPipe.create(join(workDir, n)),
-    ) as [SerialPipe, SerialPipe, SerialPipe, SerialPipe];
+    const console = SerialPipe.create(join(workDir, "ttyS0"));
+    const [controlPipe, nestedConsole, nestedAgent] = rigPorts.map((name) =>
+      SerialPipe.create(join(workDir, name)),
+    ) as [SerialPipe, SerialPipe, SerialPipe];
     const cmd = outerQemuCommand({
       image,
-      append: "console=ttyS0 panic=-1 agent=ttyS1",
-      serialBases: [console, controlPipe, nestedConsole, nestedAgent].map((pipe) => pipe.base),
+      append: `console=ttyS0 panic=-1 agent=virtio-ports/${rigPorts[0]} rig.ports=${rigPorts.length}`,
+      serialBases: [console.base],
+      virtioPorts: [controlPipe, nestedConsole, nestedAgent].map((pipe, i) => ({
+        name: rigPorts[i]!,
+        base: pipe.base,
+      })),
       memMiB: opts.memMiB,
       cpus: opts.cpus,
       scratchDir,

@@ -1,7 +1,7 @@
 // A host end of one VM serial port as a pair of FIFOs: NAME.in (host -> VM) and NAME.out (VM -> host).
 // QEMU opens the pair for `-chardev pipe,path=NAME`, crosvm for `--serial type=file,path=NAME.out,input=NAME.in`.
 // Both ends are opened O_RDWR so neither side blocks in open() or sees EOF when the other closes.
-import { closeSync, constants, openSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, readSync, writeSync } from "node:fs";
 
 const O_RDWR_NONBLOCK = constants.O_RDWR | constants.O_NONBLOCK;
 
@@ -86,6 +86,22 @@ export class SerialPipe {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
         await Bun.sleep(5);
+      }
+    }
+  }
+
+  /**
+   * Drops what was written to the VM but not yet read by it (NAME.in is held read-write here, so its unread bytes
+   * can be read back), so that a request meant for an earlier guest cannot reach the next one.
+   */
+  discardUnsent(): void {
+    const scratch = new Uint8Array(4096);
+    for (;;) {
+      try {
+        if (readSync(this.#writeFd, scratch) <= 0) return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EAGAIN") return;
+        throw error;
       }
     }
   }

@@ -1,8 +1,9 @@
 // TestVm: boots a Linux guest with the VMM under test and talks to its agent. Where the host has hardware
 // virtualization the VMM runs directly; elsewhere inside the nested rig (rig.ts). CROSVM_E2E_MODE=direct|rig
-// overrides the choice. One rig serves every VM of a test file, one VM at a time; a test file calls
-// `afterAll(shutdownRigs)`.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+// overrides the choice. One rig serves every VM of a `bun test` run, one VM at a time: a test file calls
+// `afterAll(endTestFile)`, which empties the scratch folder and the outer VM's /tmp and keeps the rig for the next
+// file (it dies with the test process); a script that is not a test run calls `shutdownRigs()` at its end.
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureGuestImages } from "../../../scripts/guest/build.ts";
@@ -12,10 +13,10 @@ import { AgentClient, type ExecOptions, type ExecResult } from "./agent_client.t
 import { type BootFailure, describeFailure, retryReason } from "./boot_retry.ts";
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
-import { hostHasHardwareVirtualization, Rig, rigTtys } from "./rig.ts";
+import { hostHasHardwareVirtualization, Rig, rigNestedPorts } from "./rig.ts";
+import { nestedLaunchScript } from "./rig_launcher.ts";
 import { kvmTraceScript, processReportScript } from "./process_report.ts";
 import { SerialPipe } from "./serial_pipe.ts";
-import { shellCommand } from "./shell.ts";
 import { HarnessTimeout, tail, withTimeout } from "./timeout.ts";
 import { guestCmdline, vmmCommand, type VmmKind, type VmmLaunch } from "./vmm_command.ts";
 
@@ -37,6 +38,11 @@ export interface BootOptions {
   cmdline?: string;
   /** How long one boot attempt may take to the agent's ready line. Default 60 s direct, 120 s in the rig. */
   bootTimeoutMs?: number;
+  /**
+   * Runs before each boot attempt: what the VMM needs where it runs (disk images in the outer VM), made again
+   * when a retry runs on a new rig (a replaced rig takes its scratch folder and its /tmp with it).
+   */
+  beforeAttempt?: () => Promise<void>;
 }
 
 export function e2eMode(): E2eMode {
@@ -71,6 +77,11 @@ interface RunningVmm {
   hostLogs(): Record<string, string>;
   /** What the VMM's processes and threads are doing now (process_report.ts), for a hang's failure report. */
   processReport(): Promise<string>;
+  /**
+   * Whether what hosts the VMM still answers a command (the outer rig VM's control agent; always in direct mode).
+   * A rig that does not is abandoned (Rig.abandon).
+   */
+  hostAnswers(): Promise<boolean>;
   /** Resolves, saying how, if what hosts the VMM (the outer rig VM) goes away; never in direct mode. */
   readonly hostGone: Promise<string>;
   /** performance.now() when the VMM was started. */
@@ -116,6 +127,7 @@ async function startDirect(plan: LaunchPlan): Promise<RunningVmm> {
       const report = await execWhereVmmRuns(processReportScript(cmd[0]!), { timeoutMs: 10_000 });
       return report.stdout + report.stderr;
     },
+    hostAnswers: async () => true,
     hostGone: new Promise<string>(() => {}),
     async kill() {
       proc.kill("SIGKILL");
@@ -165,7 +177,33 @@ async function startRig(kind: VmmKind): Promise<Rig> {
   }
 }
 
-/** Stops the rigs this test file started; call from afterAll. */
+/**
+ * Ends a test file: the next file starts from an empty scratch folder and an empty /tmp in the outer VM, on the
+ * same rig (a rig start is ~20 s of TCG boot, and one more chance of a lost boot). A rig that is gone, does not
+ * answer, or still runs a VM someone did not stop is shut down instead, so the next file starts a new one.
+ */
+export async function endTestFile(): Promise<void> {
+  if (directScratch) rmSync(directScratch, { recursive: true, force: true });
+  directScratch = undefined;
+  if (e2eMode() !== "rig") return;
+  const rig =
+    rigVmOwner === undefined && rigs.size === 1
+      ? await [...rigs.values()][0]!.catch(() => undefined)
+      : undefined;
+  const cleaned =
+    rig?.alive === true &&
+    (await rig.control
+      .exec("rm -rf /tmp/* /run/nested /run/vmm.* /run/bridge.log", { timeoutMs: 20_000 })
+      .then(
+        (r) => r.exitCode === 0,
+        () => false,
+      ));
+  if (!rig || !cleaned) return shutdownRigs();
+  for (const name of readdirSync(rig.scratchDir))
+    rmSync(join(rig.scratchDir, name), { recursive: true, force: true });
+}
+
+/** Stops every rig now (the end of a script that is not a test run, or a rig not worth keeping). */
 export async function shutdownRigs(): Promise<void> {
   const all = [...rigs.values()];
   rigs.clear();
@@ -188,32 +226,6 @@ export async function scratchDir(kind: VmmKind): Promise<{ hostDir: string; vmmD
   }
   directScratch ??= mkdtempSync(join(tmpdir(), "crosvm-e2e-scratch-"));
   return { hostDir: directScratch, vmmDir: directScratch };
-}
-
-/** Empties the outer ttys the nested VMM will use (bytes left by an earlier guest) and makes them raw. */
-const prepareNestedTtys = [rigTtys.nestedConsole, rigTtys.nestedAgent]
-  .map(
-    (t) =>
-      `stty -F ${t} raw -echo min 0 time 0 && cat ${t} > /dev/null && stty -F ${t} min 1 time 0 || exit 1`,
-  )
-  .join("\n");
-
-/**
- * Starts the nested VMM in the background. When it ends, its exit status goes to /run/vmm.status and, as an
- * event line {"vmmExit":N}, to the control port (one write, so it does not interleave with agent replies).
- */
-function nestedLaunchScript(argv: readonly string[]): string {
-  return [
-    "rm -f /run/vmm.status /run/vmm.pid",
-    "(",
-    `  sh -c 'echo $$ > /run/vmm.pid; exec "$@"' vmm ${shellCommand(argv)} > /run/vmm.log 2>&1 < /dev/null`,
-    "  status=$?",
-    "  echo $status > /run/vmm.status",
-    '  echo "{\\"vmmExit\\":$status}" > /dev/ttyS1',
-    ") > /dev/null 2>&1 < /dev/null &",
-    "for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /run/vmm.pid ] && break; sleep 0.1; done",
-    "cat /run/vmm.pid",
-  ].join("\n");
 }
 
 /** The outer rig VM stopped answering while a VMM was being started in it; it has been abandoned. */
@@ -250,8 +262,9 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
       rig.abandon(firstLine);
       throw new RigGone(`rig: ${firstLine}`);
     });
-  const prepared = await control(prepareNestedTtys, 10_000);
-  if (prepared.exitCode !== 0) throw new Error(`rig: preparing the nested ttys failed: ${prepared.stderr}`);
+  // Whatever an earlier guest left unread on the way in (port-bridge starts each VMM with empty FIFOs).
+  rig.nestedAgent.discardUnsent();
+  rig.nestedConsole.discardUnsent();
   rig.nestedConsole.clear();
   const agent = new AgentClient(
     "nested guest",
@@ -270,8 +283,8 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
     executable: rigLayout.vmmPath(plan.kind),
     kernel: rigLayout.bzImage(plan.flavour),
     initrd: rigLayout.initrd(plan.flavour),
-    console: { kind: "tty", path: rigTtys.nestedConsole },
-    agent: { kind: "tty", path: rigTtys.nestedAgent },
+    console: { kind: "fifo", base: rigNestedPorts.console.base },
+    agent: { kind: "fifo", base: rigNestedPorts.agent.base },
   });
   const launchedAt = performance.now();
   const started = await control(nestedLaunchScript(argv), 10_000);
@@ -291,6 +304,13 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
           (e: unknown) => String(e),
         );
       return `${await run(processReportScript(argv[0]!))}\n== kvm_exit events in one second (count, vCPU thread, event)\n${await run(kvmTraceScript)}`;
+    },
+    async hostAnswers() {
+      if (!rig.alive) return false;
+      return control("true", 10_000).then(
+        () => true,
+        () => false,
+      );
     },
     hostGone: rig.gone,
     async log() {
@@ -318,7 +338,7 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
 async function waitForAgent(vmm: RunningVmm, timeoutMs: number): Promise<BootFailure | undefined> {
   const ready = vmm.agent.waitReady(timeoutMs).then(
     (): BootFailure | undefined => undefined,
-    (): BootFailure => ({ kind: "hang", timeoutMs }),
+    async (): Promise<BootFailure> => ({ kind: "hang", timeoutMs, hostAnswers: await vmm.hostAnswers() }),
   );
   const exited = vmm.exited.then((status): BootFailure => ({
     kind: "exited",
@@ -365,6 +385,7 @@ export class TestVm {
     for (let attempt = 1; ; attempt++) {
       let vmm: RunningVmm;
       try {
+        await opts.beforeAttempt?.();
         vmm = mode === "direct" ? await startDirect(plan) : await startInRig(plan);
       } catch (error) {
         const retry =
@@ -442,6 +463,16 @@ export class TestVm {
   /** The VMM's own stdout and stderr. */
   vmmLog(): Promise<string> {
     return this.vmm.log();
+  }
+
+  /**
+   * Kills the VMM with SIGKILL now and waits for it to end (its ports stay until stop()). True when it was still
+   * running, false when it had exited already.
+   */
+  async sigkill(): Promise<boolean> {
+    if (this.#exitStatus !== undefined) return false;
+    await this.vmm.kill();
+    return true;
   }
 
   /** Kills the VMM if it still runs and frees its ports. Safe to call twice. */

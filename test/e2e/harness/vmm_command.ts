@@ -3,8 +3,11 @@
 
 export type VmmKind = "qemu" | "crosvm";
 
-/** Where a guest serial port goes: a tty device (inside the rig) or a host FIFO pair BASE.in/BASE.out. */
-export type SerialEndpoint = { kind: "tty"; path: string } | { kind: "fifo"; base: string };
+/**
+ * Where a guest serial port goes: a FIFO pair BASE.in/BASE.out (on the host in direct mode; inside the outer rig
+ * VM, bridged to a virtio-serial port, in rig mode).
+ */
+export type SerialEndpoint = { kind: "fifo"; base: string };
 
 export interface VmmLaunch {
   kind: VmmKind;
@@ -30,14 +33,11 @@ export function guestCmdline(extra: string | undefined): string {
 }
 
 function qemuSerial(endpoint: SerialEndpoint): string {
-  return endpoint.kind === "tty" ? endpoint.path : `pipe:${endpoint.base}`;
+  return `pipe:${endpoint.base}`;
 }
 
 function crosvmSerial(endpoint: SerialEndpoint, num: number, console: boolean): string {
-  const [out, input] =
-    endpoint.kind === "tty"
-      ? [endpoint.path, endpoint.path]
-      : [`${endpoint.base}.out`, `${endpoint.base}.in`];
+  const [out, input] = [`${endpoint.base}.out`, `${endpoint.base}.in`];
   return `type=file,path=${out},input=${input},num=${num}${console ? ",console=true" : ""}`;
 }
 

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { RIG_BOOT_ATTEMPTS, retryReason } from "../../e2e/harness/boot_retry.ts";
+import { describeFailure, RIG_BOOT_ATTEMPTS, retryReason } from "../../e2e/harness/boot_retry.ts";
 
 test("in the rig, a guest reset before any console output is retried", () => {
   expect(retryReason("rig", { kind: "exited", status: 0, consoleBytes: 0 }, 1)).toContain(
@@ -15,8 +15,20 @@ test("a VMM exit after the guest printed something is the test's failure, not re
   expect(retryReason("rig", { kind: "exited", status: 1, consoleBytes: 120 }, 1)).toBeUndefined();
 });
 
-test("in the rig, a boot that hangs is retried", () => {
-  expect(retryReason("rig", { kind: "hang", timeoutMs: 120_000 }, 1)).toContain("120000 ms");
+test("in the rig, a boot that hangs while the outer VM stopped answering is retried", () => {
+  expect(retryReason("rig", { kind: "hang", timeoutMs: 120_000, hostAnswers: false }, 1)).toContain(
+    "stopped answering",
+  );
+});
+
+test("in the rig, a boot that hangs while the outer VM still answers is the VMM's failure, not retried", () => {
+  expect(retryReason("rig", { kind: "hang", timeoutMs: 120_000, hostAnswers: true }, 1)).toBeUndefined();
+});
+
+test("a hang the rig is not blamed for says so in the test's error", () => {
+  expect(describeFailure({ kind: "hang", timeoutMs: 120_000, hostAnswers: true })).toContain(
+    "not the rig's fault",
+  );
 });
 
 test("in the rig, a boot whose outer VM went away is retried", () => {
@@ -26,7 +38,9 @@ test("in the rig, a boot whose outer VM went away is retried", () => {
 });
 
 test("no retry once the rig's attempts are used up", () => {
-  expect(retryReason("rig", { kind: "hang", timeoutMs: 1 }, RIG_BOOT_ATTEMPTS)).toBeUndefined();
+  expect(
+    retryReason("rig", { kind: "hang", timeoutMs: 1, hostAnswers: false }, RIG_BOOT_ATTEMPTS),
+  ).toBeUndefined();
 });
 
 test("direct mode never retries, whatever failed", () => {
