@@ -4,6 +4,7 @@
 // published chain is used exactly once, nothing fails with an error other than the expected guest-input errors,
 // and memory stays bounded. Devices cycle through read-only / writable and sparse / not.
 import { logger } from "../../src/base/log.ts";
+import { MemoryBound } from "../memory_bound.ts";
 import {
   REQUEST_HEADER_SIZE,
   VIRTIO_BLK_T_DISCARD,
@@ -153,7 +154,7 @@ export function fuzzBlockRequests(iterations: number, seed: number): FuzzReport 
       },
     },
   ]);
-  const rssLimit = process.memoryUsage().rss + 512 * 1024 * 1024;
+  const memory = new MemoryBound();
   let driver: Driver | undefined;
   try {
     for (iteration = 0; iteration < iterations; iteration++) {
@@ -184,8 +185,10 @@ export function fuzzBlockRequests(iterations: number, seed: number): FuzzReport 
           failures,
           `iteration ${iteration}: used idx ${d.drv.usedIdx()}, expected ${d.published}`,
         );
-      if (iteration % 10_000 === 0 && process.memoryUsage().rss > rssLimit)
-        recordFailure(failures, `iteration ${iteration}: RSS ${process.memoryUsage().rss} over the limit`);
+      if (iteration % 10_000 === 0) {
+        const over = memory.check(iteration);
+        if (over) recordFailure(failures, over);
+      }
     }
   } finally {
     log.setReporters(reporters);

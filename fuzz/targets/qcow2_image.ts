@@ -4,6 +4,7 @@
 // Checked: nothing fails with an error other than a DiskError (a bad image named in one line), the file does not
 // grow beyond what the writes need, and memory stays bounded.
 import { fstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { MemoryBound } from "../memory_bound.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MFD_CLOEXEC, close, ftruncate, memfdCreate, pwrite } from "../../ffi/libc.ts";
@@ -55,7 +56,7 @@ export function fuzzQcow2Images(iterations: number, seed: number): FuzzReport {
   const seeds = seedImages();
   const fd = memfdCreate("qcow2-fuzz", MFD_CLOEXEC);
   const path = `/proc/self/fd/${fd}`;
-  const rssLimit = process.memoryUsage().rss + 512 * 1024 * 1024;
+  const memory = new MemoryBound();
   try {
     for (let iteration = 0; iteration < iterations; iteration++) {
       const image = rng.pick(seeds).slice();
@@ -79,8 +80,10 @@ export function fuzzQcow2Images(iterations: number, seed: number): FuzzReport {
       const grown = fstatSync(fd).size - image.length;
       if (grown > 64 * 4096 + 256 * 1024)
         recordFailure(failures, `iteration ${iteration}: the image grew by ${grown} bytes`);
-      if (iteration % 10_000 === 0 && process.memoryUsage().rss > rssLimit)
-        recordFailure(failures, `iteration ${iteration}: RSS ${process.memoryUsage().rss} over the limit`);
+      if (iteration % 10_000 === 0) {
+        const over = memory.check(iteration);
+        if (over) recordFailure(failures, over);
+      }
     }
   } finally {
     close(fd);
