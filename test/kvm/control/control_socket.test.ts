@@ -3,6 +3,7 @@
 // device for, a client with nobody listening, and a malformed packet. Each runs through `bun run src/main.ts` and
 // through the compiled `dist/crosvm` (skipped, saying so, when it is absent).
 import { afterAll, describe, expect, test } from "bun:test";
+import { scaled } from "../time_scale.ts";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,14 +18,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let socketCount = 0;
 
 /** Per-test limit: a VM start through `bun run` takes about 0.2 s, each control command about as long. */
-const TEST_TIMEOUT_MS = 20_000;
+const TEST_TIMEOUT_MS = scaled(20_000);
 
 const runners = [
   { name: "bun run src/main.ts", compiled: false, available: true },
   { name: "dist/crosvm", compiled: true, available: existsSync(DIST_CROSVM) },
 ];
 
-async function waitForFile(path: string, timeoutMs = 10_000): Promise<void> {
+async function waitForFile(path: string, timeoutMs = scaled(10_000)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path)) {
     if (Date.now() > deadline) throw new Error(`${path} did not appear within ${timeoutMs} ms`);

@@ -5,6 +5,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { eventfdRead, eventfdWrite } from "../../../ffi/libc.ts";
 import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../src/devices/virtio/testing.ts";
 import type { DeviceProcess } from "../../../src/jail/device_process/spawn.ts";
+import { scaled } from "../time_scale.ts";
 import { readable, start, useRig } from "./helpers.ts";
 
 const { rig, running } = useRig();
@@ -31,7 +32,7 @@ test("a serving device process keeps less than half of the executable code a sta
 
   // The device drops its pages right after its Hello, so allow it a moment.
   let deviceKiB = residentExecutableCodeKiB(p.pid, exe);
-  for (let i = 0; i < 100 && deviceKiB >= startedProcessKiB / 2; i++) {
+  for (let i = 0; i < scaled(100) && deviceKiB >= startedProcessKiB / 2; i++) {
     await Bun.sleep(20);
     deviceKiB = residentExecutableCodeKiB(p.pid, exe);
   }

@@ -5,6 +5,7 @@ import type { FileSink } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { scaled } from "../time_scale.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..", "..");
 export const DIST_CROSVM = join(ROOT, "dist", "crosvm");
@@ -85,7 +86,7 @@ export function startCrosvm(
     env: crosvmEnv(),
   });
   if (opts.keepStdinOpen === false) void proc.stdin.end();
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
+  const timer = setTimeout(() => proc.kill("SIGKILL"), scaled(opts.timeoutMs ?? 20_000));
   let text = "";
   const waiters = new Set<{ text: string; resolve: () => void }>();
   const stdoutDone = readStream(proc.stdout, (chunk) => {
@@ -103,7 +104,7 @@ export function startCrosvm(
     stdout: () => text,
     kill: (signal) => proc.kill(signal),
     result,
-    waitForOutput(wanted, timeoutMs = 10_000) {
+    waitForOutput(wanted, timeoutMs = scaled(10_000)) {
       if (text.includes(wanted)) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         const w = {
