@@ -1,7 +1,7 @@
 // Runs the kvm test tier inside the nested rig, for a host whose /dev/kvm is missing (shared/notes/kvm-here.md:
-// the outer rig VM has /dev/kvm with hardware semantics). A copy of the tree is shared with the outer VM over its 9p
-// scratch folder (a copy, so edits made while the tier runs do not reach it), with Bun's own binary beside it and
-// the test guests assembled here, since the outer VM has no binutils.
+// the outer rig VM has /dev/kvm with hardware semantics). A copy of the tree (so edits made while the tier runs do
+// not reach it) and Bun's own binary go over the outer VM's 9p scratch folder into its RAM-backed root; the test
+// guests are assembled here, since the outer VM has no binutils.
 // Each test file runs on its own as a background job in the outer VM, its output streamed to stderr as it is
 // written. Meanwhile the outer VM's control agent is asked every few seconds whether it still answers: an outer VM
 // that stops answering wedged on its own (TCG; see test/e2e/harness/boot_retry.ts), so the file is run again on a
@@ -19,6 +19,8 @@ const crosvm = join(root, "dist/crosvm");
 /** What bun test needs of the tree; the devDependencies (bun, typescript: ~150 MB) stay behind. */
 const TREE = ["src", "ffi", "policy", "test", "package.json", "bunfig.toml", "tsconfig.json", "dist/crosvm"];
 const RUNTIME_MODULES = ["citty", "consola", "valibot"];
+/** Where the tree and Bun are in the outer VM. */
+const LOCAL = "/opt/kvm-tier";
 /** How much longer the tier's own waits may take under TCG (test/kvm/time_scale.ts). */
 const TIME_SCALE = 6;
 /** One test under TCG, which runs the tiny guests' VMMs about ten times slower than the host would. */
@@ -62,6 +64,16 @@ async function startRig(): Promise<Rig> {
   mkdirSync(guests);
   await prebuildGuests(guests);
   mkdirSync(join(rig.scratchDir, "runs"));
+  // Into the outer VM's own RAM-backed root: executables mapped from 9p do not share page-cache pages between
+  // processes as on a real host, which skews what the tests measure of them (device_process_memory.test.ts).
+  const copied = await rig.control.exec(
+    `rm -rf ${LOCAL} && mkdir -p ${LOCAL} && cp -a /scratch/tree /scratch/bin ${LOCAL}/`,
+    {
+      timeoutMs: LIVENESS_TIMEOUT_MS * 5,
+    },
+  );
+  if (copied.exitCode !== 0)
+    throw new Error(`copying the tree into the outer VM failed: ${copied.stderr.trim()}`);
   return rig;
 }
 
@@ -79,8 +91,8 @@ async function runFile(rig: Rig, file: string): Promise<FileOutcome> {
   const hostStatus = join(rig.scratchDir, "runs", `${id}.status`);
   const quoted = `'${file.replaceAll("'", "'\\''")}'`;
   const job = [
-    "cd /scratch/tree || exit 97",
-    `export PATH=/scratch/bin:$PATH CROSVM_KVM_PREBUILT_GUESTS=/scratch/guests CROSVM_TEST_TIME_SCALE=${TIME_SCALE}`,
+    `cd ${LOCAL}/tree || exit 97`,
+    `export PATH=${LOCAL}/bin:$PATH CROSVM_KVM_PREBUILT_GUESTS=/scratch/guests CROSVM_TEST_TIME_SCALE=${TIME_SCALE}`,
     // Every test gets TCG's time: tests on their default 5 s time out there with nothing wrong.
     `bun test --timeout ${PER_TEST_TIMEOUT_MS} ${quoted} > /scratch/runs/${id}.log 2>&1`,
     `echo $? > /scratch/runs/${id}.status.tmp && mv /scratch/runs/${id}.status.tmp /scratch/runs/${id}.status`,
