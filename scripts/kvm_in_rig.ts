@@ -48,12 +48,7 @@ function testFiles(args: readonly string[]): string[] {
 
 /** Starts an outer VM with the tree, Bun and the test guests in its scratch folder. */
 async function startRig(): Promise<Rig> {
-  const options = { vmm: "crosvm", vmmHostPath: crosvm, memMiB: 3072 } as const;
-  // An outer VM that does not come up is the rig's own flake (test/e2e/harness/test_vm.ts starts it once more too).
-  const rig = await Rig.start(options).catch((error: Error) => {
-    console.error(`kvm_in_rig: the outer rig VM did not start; starting it once more: ${error.message}`);
-    return Rig.start(options);
-  });
+  const rig = await Rig.startOnceMore({ vmm: "crosvm", vmmHostPath: crosvm, memMiB: 3072 }, "kvm_in_rig");
   const tree = join(rig.scratchDir, "tree");
   for (const entry of TREE) await share(join(root, entry), join(tree, entry));
   for (const m of RUNTIME_MODULES) await share(join(root, "node_modules", m), join(tree, "node_modules", m));

@@ -92,6 +92,21 @@ export class Rig {
     this.killNow();
   }
 
+  /**
+   * Starts an outer VM, a second time when the first does not come up (the same TCG flakes as in boot_retry.ts),
+   * saying so on stderr as `who`.
+   */
+  static async startOnceMore(opts: RigOptions, who: string): Promise<Rig> {
+    try {
+      return await Rig.start(opts);
+    } catch (error) {
+      console.error(
+        `${who}: the outer rig VM did not start; starting it once more: ${(error as Error).message}`,
+      );
+      return Rig.start(opts);
+    }
+  }
+
   static async start(opts: RigOptions): Promise<Rig> {
     await ensureGuestImages();
     const image = await ensureRigImage(opts.vmm, opts.vmmHostPath);

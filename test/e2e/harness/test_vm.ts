@@ -166,15 +166,8 @@ async function sharedRig(kind: VmmKind): Promise<Rig> {
   return started;
 }
 
-/** Starts an outer VM, a second time when the first does not come up (the same TCG flakes as in boot_retry.ts). */
-async function startRig(kind: VmmKind): Promise<Rig> {
-  const opts = { vmm: kind, vmmHostPath: hostVmmPath(kind) };
-  try {
-    return await Rig.start(opts);
-  } catch (error) {
-    console.error(`e2e: the outer rig VM did not start; starting it once more: ${(error as Error).message}`);
-    return Rig.start(opts);
-  }
+function startRig(kind: VmmKind): Promise<Rig> {
+  return Rig.startOnceMore({ vmm: kind, vmmHostPath: hostVmmPath(kind) }, "e2e");
 }
 
 /**
