@@ -130,6 +130,13 @@ export class IovecList {
 
 /** A disk that can transfer straight between an IovecList and the image (one preadv/pwritev). */
 export interface IovecDisk {
+  /** The image's descriptor, for a transfer the caller does itself (an io_uring request). */
+  readonly fd: number;
+  /**
+   * Whether a read or write of iovecs at `offset` may go straight to `fd`: not on an O_DIRECT disk (its bounce
+   * buffer) nor a write over a probed image's first bytes (the general path checks that it keeps the format).
+   */
+  canTransferIovecs(write: boolean, offset: number): boolean;
   /**
    * One preadv/pwritev of `iov` at `offset`; returns the bytes moved (fewer at end of file), or -1 when this disk
    * cannot do it (O_DIRECT needs its bounce buffer): the caller then uses readVectored/writeVectored.
@@ -265,14 +272,21 @@ export class RawDisk implements DiskFile, IovecDisk {
     });
   }
 
+  get fd(): number {
+    return this.#io.fd;
+  }
+
+  canTransferIovecs(write: boolean, offset: number): boolean {
+    return !this.direct && !(write && this.probed && offset < PROBE_BYTES);
+  }
+
   readIovecs(iov: IovecList, offset: number): number {
-    if (this.direct) return -1;
+    if (!this.canTransferIovecs(false, offset)) return -1;
     return preadvAt(this.#io.fd, ptr(iov.words), iov.count, offset, this.path);
   }
 
   writeIovecs(iov: IovecList, offset: number): number {
-    // A write over the probed bytes takes the general path, which checks it.
-    if (this.direct || (this.probed && offset < PROBE_BYTES)) return -1;
+    if (!this.canTransferIovecs(true, offset)) return -1;
     return pwritevAt(this.#io.fd, ptr(iov.words), iov.count, offset, this.path);
   }
 

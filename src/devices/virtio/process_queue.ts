@@ -48,6 +48,20 @@ export function processQueue(
 export type BuffersHandler = (chain: ChainBuffers) => number;
 
 /**
+ * Requests a device starts without waiting for them (block I/O on io_uring), so that several are in flight on the
+ * host at once. A chain that cannot be started is handled at once by the handler, after every started one has
+ * completed (so a FLUSH follows the writes before it). Each call of processQueue ends with none in flight.
+ */
+export interface InFlight<C> {
+  /** Starts the request of `chain` (a good chain) and returns true, or returns false and starts nothing. */
+  start(chain: C): boolean;
+  /** How many were started and have not been reported yet. */
+  readonly count: number;
+  /** Waits for every started request and reports each as done(head, used length). Never throws. */
+  complete(done: (head: number, len: number) => void): void;
+}
+
+/**
  * processQueue for a device on a hot path: each chain is read into `buffers` (reused, so no object per chain or
  * buffer) rather than into a DescriptorChain.
  */
@@ -57,8 +71,9 @@ export function processQueueBuffers(
   buffers: ChainBuffers,
   handle: BuffersHandler,
   log: QueueLog,
+  inFlight?: InFlight<ChainBuffers>,
 ): number {
-  return drain(queue, interrupt, log, () => (queue.popInto(buffers) ? buffers : undefined), handle);
+  return drain(queue, interrupt, log, () => (queue.popInto(buffers) ? buffers : undefined), handle, inFlight);
 }
 
 /** The loop itself, over whichever form `next` pops chains in. */
@@ -68,8 +83,10 @@ function drain<C extends { readonly head: number; readonly error: string | undef
   log: QueueLog,
   next: () => C | undefined,
   handle: (chain: C) => number,
+  inFlight?: InFlight<C>,
 ): number {
   let used = 0;
+  const completed = (head: number, len: number) => queue.addUsed(head, len);
   try {
     for (;;) {
       if (used === MAX_CHAINS_PER_BATCH) {
@@ -78,6 +95,11 @@ function drain<C extends { readonly head: number; readonly error: string | undef
       }
       const chain = next();
       if (!chain) break;
+      used++;
+      if (inFlight) {
+        if (!chain.error && inFlight.start(chain)) continue;
+        if (inFlight.count > 0) inFlight.complete(completed);
+      }
       let len = 0;
       if (chain.error) {
         log.warn("refused chain", `refused descriptor chain ${chain.head}: ${chain.error}`);
@@ -92,8 +114,8 @@ function drain<C extends { readonly head: number; readonly error: string | undef
         }
       }
       queue.addUsed(chain.head, len);
-      used++;
     }
+    if (inFlight && inFlight.count > 0) inFlight.complete(completed);
   } catch (e) {
     // Rings were checked at activation, so this is a bug rather than guest input; keep the device alive.
     log.warn("queue stopped", `queue processing stopped: ${(e as Error).message}`);

@@ -5,6 +5,14 @@ import { WaitLoop } from "../../../src/base/wait_loop.ts";
 /** Resolves after `ms` (the handlers under test run on this thread, between awaits). */
 const settle = (ms = 50) => Bun.sleep(ms);
 
+/**
+ * Resolves once `done()` holds, checking between short sleeps for up to 5 s: the loop's Worker may take a while to
+ * start on a loaded machine, and a fixed wait made these tests fail there.
+ */
+async function until(done: () => boolean): Promise<void> {
+  for (const deadline = performance.now() + 5000; !done() && performance.now() < deadline; ) await Bun.sleep(5);
+}
+
 describe("WaitLoop", () => {
   let loop: WaitLoop;
   let fd: number;
@@ -22,8 +30,9 @@ describe("WaitLoop", () => {
     loop.watch(fd, "test eventfd", () => seen.push(eventfdRead(fd)));
 
     eventfdWrite(fd, 3n);
-    await settle();
+    await until(() => seen.length === 1);
     eventfdWrite(fd, 4n);
+    await until(() => seen.length === 2);
     await settle();
 
     expect(seen).toEqual([3n, 4n]);
@@ -36,6 +45,7 @@ describe("WaitLoop", () => {
     });
 
     eventfdWrite(fd);
+    await until(() => calls >= 3);
     await settle();
 
     expect(calls).toBe(3);
@@ -53,6 +63,7 @@ describe("WaitLoop", () => {
     await settle();
     const whilePaused = calls;
     w.resume();
+    await until(() => calls > 0);
     await settle();
 
     expect([whilePaused, calls]).toEqual([0, 1]);
@@ -75,7 +86,7 @@ describe("WaitLoop", () => {
       eventfdRead(fd);
       woke.resolve(performance.now());
     });
-    await settle();
+    await settle(200);
 
     const wrote = performance.now();
     eventfdWrite(fd);

@@ -2,6 +2,7 @@
 // fail with VIRTIO_BLK_S_IOERR), sparse (DISCARD offered and WRITE_ZEROES may punch holes; sparse=false
 // allocates the whole image at start-up), block-size (VIRTIO_BLK_F_BLK_SIZE), id (GET_ID) and direct (O_DIRECT,
 // handled by the disk). Requests are decoded by request.ts and executed here synchronously.
+import { IoRing } from "../../../base/io_ring.ts";
 import { logger } from "../../../base/log.ts";
 import type { DiskFile } from "../../../disk/disk_file.ts";
 import { FormatChangeRefused, type IovecDisk, IovecList, isIovecDisk } from "../../../disk/raw.ts";
@@ -36,6 +37,7 @@ import {
   VIRTIO_BLK_S_OK,
   VIRTIO_BLK_S_UNSUPP,
 } from "./constants.ts";
+import { IN_FLIGHT_REQUESTS, RingTransfers } from "./ring_transfers.ts";
 import {
   type BlockRequest,
   type DecodedRequest,
@@ -59,6 +61,11 @@ export interface BlockOptions {
   readonly blockSize: number;
   /** Serial returned by GET_ID: up to 20 printable ASCII characters. */
   readonly id?: string;
+  /**
+   * Keep plain reads and writes of a batch in flight together on an io_uring (raw images without O_DIRECT; where
+   * the host refuses io_uring, one request at a time as without it). Absent: one at a time.
+   */
+  readonly inFlight?: boolean;
 }
 
 /** Calls `each` with every slice and its disk offset, the slices lying back to back from `offset`. */
@@ -93,6 +100,8 @@ export class VirtioBlock extends VirtioDeviceBase {
   readonly #transfer: Transfer = { write: false, sector: 0, length: 0, statusAddr: 0 };
   /** Where each chain is read (its memory is set at activation). */
   #buffers: ChainBuffers | undefined;
+  /** Requests in flight on an io_uring, when options.inFlight asked for it and the host allows it. */
+  readonly #ringTransfers: RingTransfers | undefined;
   readonly #handleChain = (chain: ChainBuffers): number =>
     this.#fastTransfer(chain) ?? this.#refusedEarly(chain) ?? this.handle(decodeRequest(chain.toChain()));
   /** Whether the refusal of a write that would change a probed raw image's format was logged (once, as QEMU). */
@@ -117,7 +126,31 @@ export class VirtioBlock extends VirtioDeviceBase {
     this.blockSize = Math.max(blockSize, disk.logicalBlockSize?.() ?? SECTOR_SIZE);
     this.#capacitySectors = Math.floor(disk.virtualSize() / SECTOR_SIZE);
     this.#iovecDisk = isIovecDisk(disk) ? disk : undefined;
+    if (options.inFlight) this.#ringTransfers = this.#openRing();
     if (!this.sparse && !this.readOnly) disk.allocateAll();
+  }
+
+  /** An io_uring for requests in flight on the image, or undefined where it cannot be (said at debug level). */
+  #openRing(): RingTransfers | undefined {
+    const disk = this.#iovecDisk;
+    if (!disk || !disk.canTransferIovecs(false, 0)) return undefined;
+    try {
+      const ring = new IoRing(IN_FLIGHT_REQUESTS, [disk.fd]);
+      return new RingTransfers(
+        ring,
+        disk,
+        (chain, t, iov) => this.#decodeTransfer(chain, t, iov),
+        this.guestLog,
+      );
+    } catch (e) {
+      this.log.debug(`${this.debugLabel}: one request at a time: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Whether requests are kept in flight together on an io_uring. */
+  get ringInFlight(): boolean {
+    return this.#ringTransfers !== undefined;
   }
 
   get capacitySectors(): number {
@@ -177,7 +210,31 @@ export class VirtioBlock extends VirtioDeviceBase {
       buffers = new ChainBuffers(active.mem);
       this.#buffers = buffers;
     }
-    processQueueBuffers(queue, active.interrupt, buffers, this.#handleChain, this.guestLog);
+    processQueueBuffers(
+      queue,
+      active.interrupt,
+      buffers,
+      this.#handleChain,
+      this.guestLog,
+      this.#ringTransfers,
+    );
+  }
+
+  /**
+   * Decodes a plain read or write into `t` and its data buffers into `iov` (see decodeTransfer); false when the
+   * chain is not one, may not go straight between guest buffers and the image (read-only disk, past the end, see
+   * canTransferIovecs) or has more separate buffers than one iovec list holds. The general path then handles it.
+   */
+  #decodeTransfer(chain: ChainBuffers, t: Transfer, iov: IovecList): boolean {
+    const disk = this.#iovecDisk;
+    if (!disk || !decodeTransfer(chain, t)) return false;
+    if ((t.write && this.readOnly) || !this.#inRange(t.sector, t.length)) return false;
+    if (!disk.canTransferIovecs(t.write, t.sector * SECTOR_SIZE)) return false;
+    iov.clear();
+    const host = chain.host;
+    const len = chain.len;
+    for (let i = 1; i < chain.count - 1; i++) if (!iov.append(host[i]!, len[i]!)) return false;
+    return true;
   }
 
   /**
@@ -189,13 +246,8 @@ export class VirtioBlock extends VirtioDeviceBase {
   #fastTransfer(chain: ChainBuffers): number | undefined {
     const disk = this.#iovecDisk;
     const t = this.#transfer;
-    if (!disk || !decodeTransfer(chain, t)) return undefined;
-    if ((t.write && this.readOnly) || !this.#inRange(t.sector, t.length)) return undefined;
     const iov = this.#iovecs;
-    iov.clear();
-    const host = chain.host;
-    const len = chain.len;
-    for (let i = 1; i < chain.count - 1; i++) if (!iov.append(host[i]!, len[i]!)) return undefined;
+    if (!disk || !this.#decodeTransfer(chain, t, iov)) return undefined;
     const offset = t.sector * SECTOR_SIZE;
     let done: number;
     try {

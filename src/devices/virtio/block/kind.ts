@@ -61,6 +61,8 @@ export const blockKind = defineDeviceKind({
       sparse: o.sparse,
       blockSize: o.blockSize,
       id: o.id,
+      // The ring is made here, before confinement: the policy then needs io_uring_enter alone.
+      inFlight: true,
     });
     return { device };
   },
