@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ROOTFS_MARKER, buildRootfsImage } from "../../scripts/guest/rootfs_image.ts";
 import { host, VmmHost } from "./block_support.ts";
+import { buildFioImage } from "./fio_image.ts";
 import { endTestFile, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 
@@ -17,6 +18,7 @@ const ROOTFS = "rootfs.ext4";
 const DATA = "data.ext4";
 const RO = "ro.img";
 const QCOW = "disk.qcow2";
+const FIO_TOOLS = "fio.ext4";
 const HVC_OUT = "hvc0.out";
 const HVC_IN = "hvc0.in";
 const DATA_ID = "crosvm-e2e-data-0001";
@@ -50,7 +52,8 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
       writeFileSync(disks.hostPath(RO), ro);
       rmSync(disks.hostPath(QCOW), { force: true });
       host(["qemu-img", "create", "-q", "-f", "qcow2", disks.hostPath(QCOW), "16M"]);
-      for (const name of [ROOTFS, DATA, RO, QCOW]) await disks.importImage(name);
+      buildFioImage(disks.hostPath(FIO_TOOLS));
+      for (const name of [ROOTFS, DATA, RO, QCOW, FIO_TOOLS]) await disks.importImage(name);
       // hvc0's input is a FIFO the test writes to once the guest runs (as a user would type): Linux's
       // virtio_console drops what arrives before its port is set up (add_port fills the receive queue before it
       // lists the port, and in_intr discards buffers for an unlisted port). A writer held open keeps it from EOF.
@@ -70,6 +73,7 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
         ...["--block", `${disks.vmmPath(DATA)},block-size=4096,id=${DATA_ID}`],
         ...["--block", `${disks.vmmPath(RO)},ro`],
         ...["--block", disks.vmmPath(QCOW)],
+        ...["--block", `${disks.vmmPath(FIO_TOOLS)},ro`],
         ...[
           "--serial",
           `type=file,hardware=virtio-console,num=1,path=${disks.vmmPath(HVC_OUT)},input=${disks.vmmPath(HVC_IN)}`,
@@ -113,8 +117,9 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
       "0000:00:02.0 0180 1af4:1042",
       "0000:00:03.0 0180 1af4:1042",
       "0000:00:04.0 0180 1af4:1042",
-      "0000:00:05.0 0780 1af4:1043",
-      "0000:00:06.0 ff00 1af4:1044",
+      "0000:00:05.0 0180 1af4:1042",
+      "0000:00:06.0 0780 1af4:1043",
+      "0000:00:07.0 ff00 1af4:1044",
     ]);
   });
 
@@ -158,6 +163,24 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
     // At least the deleted 24 MiB must be given back (512-byte blocks).
     expect(blocksBeforeTrim - blocksAfterTrim).toBeGreaterThanOrEqual((24 * MiB) / 512);
   });
+
+  test("Debian's fio: random 4 KiB writes at iodepth 32 (O_DIRECT, libaio) on /dev/vdb complete and read back verified", async () => {
+    // verify=crc32c with do_verify: after the writes fio reads every block back, also 32 deep, and checks it.
+    const fio = [
+      "/mnt/fio/run --name=qd32 --filename=/mnt/data/fio.dat --size=16M --bs=4k --rw=randwrite --direct=1",
+      "--ioengine=libaio --iodepth=32 --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0",
+      "--output-format=json",
+    ].join(" ");
+    const script = `mkdir -p /mnt/fio && mount -o ro /dev/vde /mnt/fio && ${fio}; s=$?; rm -f /mnt/data/fio.dat; exit $s`;
+
+    const result = await vm.exec(script, { timeoutMs: 300_000 });
+    const job = JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))).jobs[0];
+
+    expect(result.exitCode).toBe(0);
+    expect(job.error).toBe(0);
+    expect(job.write.io_kbytes).toBe(16 * 1024);
+    expect(job.read.io_kbytes).toBe(16 * 1024);
+  }, 320_000);
 
   test("a read-only disk (ro) refuses writes", async () => {
     const { stdout } = await vm.exec(
