@@ -182,6 +182,15 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
     expect(job.read.io_kbytes).toBe(16 * 1024);
   }, 320_000);
 
+  test("each raw disk keeps its requests in flight on an io_uring, the qcow2 disk does not", async () => {
+    // Device processes, or the VMM itself in single process mode: nothing else on the VMM's machine uses io_uring.
+    const out = await disks.run(
+      "ls -l /proc/[0-9]*/fd 2> /dev/null | grep -c 'anon_inode:\\[io_uring\\]'; true",
+    );
+
+    expect(Number(out.trim())).toBe(4);
+  });
+
   test("a read-only disk (ro) refuses writes", async () => {
     const { stdout } = await vm.exec(
       `cat /sys/block/vdc/ro; head -c ${RO_MARKER.length} /dev/vdc; echo; echo x | dd of=/dev/vdc conv=fsync 2>&1; echo "dd=$?"`,
