@@ -20,7 +20,7 @@ import {
   O_RDWR,
 } from "../../../../ffi/libc.ts";
 import { DiskError } from "../../../disk/disk_file.ts";
-import { detectFormat, lockFd, openFd } from "../../../disk/open.ts";
+import { DiskLockedError, detectFormat, lockFd, openFd } from "../../../disk/open.ts";
 import { defineDeviceKind, type GuestMappingRequest } from "../kind.ts";
 import { fileSync, PMEM_QUEUE_SIZE, VirtioPmem } from "./device.ts";
 
@@ -81,6 +81,12 @@ function openPmemFile(path: string, readOnly: boolean): { fd: number; bytes: num
     return { fd, bytes: st.size };
   } catch (e) {
     if (fd >= 0) close(fd);
+    // --pmem has no lock key: the file is always locked, as crosvm's --block is by default.
+    if (e instanceof DiskLockedError)
+      throw new PmemOptionError(
+        path,
+        "is locked by another user of the file (a VM, a --block or another --pmem)",
+      );
     if (e instanceof DiskError) throw new PmemOptionError(path, e.problem);
     throw e;
   }
