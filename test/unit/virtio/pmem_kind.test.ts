@@ -100,8 +100,8 @@ test("the device process refuses to build without a guest mapping", () => {
 test("--pmem options select devices in order with their keys", () => {
   const selected = pmemKind.select({
     pmems: [
-      { path: "/a.img", ro: true, root: true },
-      { path: "/b", ro: false, root: false, vmaSize: 4096 },
+      { path: "/a.img", ro: true },
+      { path: "/b", ro: false, vmaSize: 4096 },
     ],
   });
 
