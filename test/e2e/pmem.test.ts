@@ -102,7 +102,7 @@ describe("a guest with a read-only pmem root and a writable ext4 pmem device", (
       stderr: "",
       stdout: "",
     });
-    expect(stdout).toMatch(/^\/dev\/pmem1 \/mnt\/data ext4 rw,.*dax/m);
+    expect(stdout).toMatch(/^\/dev\/pmem1 \/tmp\/data ext4 rw,.*dax/m);
   });
 
   test("a file written and fsynced on the DAX mount completes its flushes", async () => {
