@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { KVM_CAP_READONLY_MEM, KVM_MEM_READONLY } from "../../../ffi/kvm.ts";
 import { close, O_CLOEXEC, O_RDONLY, O_RDWR, open, viewOf } from "../../../ffi/libc.ts";
 import { DEVICE_MEMORY_ALIGN, DeviceMemoryArea, type MemorySlots } from "../../../src/vmm/device_memory.ts";
+import { OwnedFds } from "../../../src/vmm/owned_fds.ts";
+import { planVirtioDevices } from "../../../src/vmm/virtio_devices.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -152,5 +154,50 @@ describe("the host mapping", () => {
     viewOf(a.hostAddress(0) + MiB, 1)[0] = 1;
 
     expect(readFileSync(path).length).toBe(4096);
+  });
+});
+
+describe("planning virtio devices", () => {
+  const base = {
+    params: [],
+    memMib: 16,
+    cpus: 1,
+    disks: [],
+    serials: [],
+    rng: false,
+    pvpanic: false,
+    disableSandbox: false,
+    seccompLogFailures: false,
+    extendedStatus: false,
+  };
+
+  test("a --pmem device's guest mapping is placed and its plan says where", () => {
+    const { path } = file("plan.img", 4096);
+    const owned = new OwnedFds();
+    const placed: string[] = [];
+
+    const plans = planVirtioDevices(
+      { ...base, pmems: [{ path, ro: false, root: false }] },
+      owned,
+      undefined,
+      (req, label) => {
+        placed.push(`${label}: ${req.size}`);
+        return { start: 0x2_0000_0000, size: req.size };
+      },
+    );
+    owned.closeAll();
+
+    expect(placed).toEqual([`virtio-pmem 0 (${path}): ${2 * MiB}`]);
+    expect(plans[0]!.mapping).toEqual({ start: 0x2_0000_0000, size: 2 * MiB });
+  });
+
+  test("without a way to place it, a device that needs a guest mapping is refused", () => {
+    const { path } = file("plan2.img", 4096);
+    const owned = new OwnedFds();
+
+    expect(() => planVirtioDevices({ ...base, pmems: [{ path, ro: true, root: false }] }, owned)).toThrow(
+      "places no guest mappings",
+    );
+    owned.closeAll();
   });
 });
