@@ -67,6 +67,7 @@ export const KVM_CAP_EXT_CPUID = 7;
 export const KVM_CAP_NR_VCPUS = 9;
 export const KVM_CAP_MP_STATE = 14;
 export const KVM_CAP_IRQ_ROUTING = 25;
+export const KVM_CAP_READONLY_MEM = 31;
 export const KVM_CAP_IRQFD = 32;
 export const KVM_CAP_PIT2 = 33;
 export const KVM_CAP_IOEVENTFD = 36;
@@ -86,6 +87,7 @@ export const KVM_CAP_NAMES: Readonly<Record<number, string>> = {
   [KVM_CAP_NR_VCPUS]: "KVM_CAP_NR_VCPUS",
   [KVM_CAP_MP_STATE]: "KVM_CAP_MP_STATE",
   [KVM_CAP_IRQ_ROUTING]: "KVM_CAP_IRQ_ROUTING",
+  [KVM_CAP_READONLY_MEM]: "KVM_CAP_READONLY_MEM",
   [KVM_CAP_IRQFD]: "KVM_CAP_IRQFD",
   [KVM_CAP_PIT2]: "KVM_CAP_PIT2",
   [KVM_CAP_IOEVENTFD]: "KVM_CAP_IOEVENTFD",

@@ -178,6 +178,20 @@ export function mmap(
   return addr;
 }
 
+/** mmap(2) with MAP_FIXED at `addr` (inside a reservation of the caller's): replaces what was mapped there. */
+export function mmapFixed(
+  addr: number,
+  length: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  offset: number,
+  what: string,
+): void {
+  const got = Number(c.mmap(addr as unknown as Pointer, length, prot, flags | MAP_FIXED, fd, offset));
+  if (got !== addr) throw new SysError("mmap", what, errno());
+}
+
 export function munmap(addr: number, length: number, what: string): void {
   check(c.munmap(addr as unknown as Pointer, length), "munmap", what);
 }

@@ -16,6 +16,8 @@ export const guestModules = [
   "virtio_rng",
   "virtio_balloon",
   "virtio_pmem",
+  // /dev/pmemN for a virtio-pmem region: the namespace driver, which udev would load by its modalias.
+  "nd_pmem",
   "virtio_input",
   "fuse",
   "virtiofs",

@@ -8,9 +8,15 @@ import {
   withDefaultSerialParameters,
   type SerialParameters,
 } from "../devices/serial/parameters.ts";
-import type { DiskOption, VmConfig } from "../vmm/config.ts";
+import type { DiskOption, PmemOption, VmConfig } from "../vmm/config.ts";
 import { ConfigError } from "./errors.ts";
-import { DEFAULT_CPUS, DEFAULT_MEM_MIB, type BlockArgs, type SerialArgs } from "./option_specs.ts";
+import {
+  DEFAULT_CPUS,
+  DEFAULT_MEM_MIB,
+  type BlockArgs,
+  type PmemArgs,
+  type SerialArgs,
+} from "./option_specs.ts";
 import type { Given } from "./option_table.ts";
 import type { RunArgs } from "./run_options.ts";
 
@@ -26,6 +32,12 @@ function toDisk(b: BlockArgs): DiskOption {
   };
   if (b.id !== undefined) disk.id = b.id;
   return disk;
+}
+
+function toPmem(p: PmemArgs): PmemOption {
+  const pmem: PmemOption = { path: p.path, ro: p.ro, root: p.root };
+  if (p["vma-size"] !== undefined) pmem.vmaSize = p["vma-size"];
+  return pmem;
 }
 
 function toSerial(s: SerialArgs): SerialParameters {
@@ -51,10 +63,10 @@ function buildSerials(given: readonly Given<SerialArgs>[]): SerialParameters[] {
   return withDefaultSerialParameters(ports);
 }
 
-/** crosvm allows one root disk (cmdline.rs "only one root disk can be specified"); the error names where each
- * root disk was given (--block, --root, --rwroot, a --cfg file). */
-function checkOneRoot(block: readonly Given<BlockArgs>[]): void {
-  const roots = block.filter((b) => b.value.root);
+/** crosvm allows one root disk (cmdline.rs "only one root disk can be specified"), --block or --pmem; the error
+ * names where each root disk was given (--block, --root, --rwroot, --pmem, a --cfg file). */
+function checkOneRoot(block: readonly Given<BlockArgs>[], pmem: readonly Given<PmemArgs>[] = []): void {
+  const roots = [...block, ...pmem].filter((b) => b.value.root);
   if (roots.length > 1)
     throw new ConfigError(
       `${[...new Set(roots.map((r) => r.from))].join(" and ")}: only one root disk can be specified`,
@@ -79,13 +91,14 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
   if (kernel === undefined && bios === undefined)
     throw new ConfigError("crosvm run: executable is not specified (expected KERNEL, --kernel or --bios)");
 
-  checkOneRoot(args.block);
+  checkOneRoot(args.block, args.pmem);
   const config: VmConfig = {
     params: args.params.map((p) => p.value),
     memMib: args.mem?.value.size ?? DEFAULT_MEM_MIB,
     cpus: args.cpus?.value["num-cores"] ?? DEFAULT_CPUS,
     serials: buildSerials(args.serial),
     disks: args.block.map((b) => toDisk(b.value)),
+    pmems: args.pmem.map((p) => toPmem(p.value)),
     rng: !(args["no-rng"]?.value ?? false),
     pvpanic: args.pvpanic?.value ?? false,
     disableSandbox: args["disable-sandbox"]?.value ?? false,

@@ -101,6 +101,44 @@ export const blockSpec = {
 
 export type BlockArgs = v.InferOutput<typeof blockSpec.schema>;
 
+/** --pmem: crosvm's PmemOption (src/crosvm/config.rs); swap-interval-ms is not supported. */
+export const pmemSpec = {
+  option: "--pmem",
+  firstKey: "path",
+  aliases: { vma_size: "vma-size" },
+  schema: v.strictObject({
+    path: described(
+      path,
+      "PATH",
+      "Path to the disk image (a raw file: it is mapped into guest memory as it is).",
+    ),
+    ro: v.optional(described(boolean, "BOOL", "Whether the pmem device should be read-only."), false),
+    root: v.optional(
+      described(
+        boolean,
+        "BOOL",
+        "Whether the pmem device should be mounted as the root filesystem. This will add the required " +
+          "parameters to the kernel command-line. Can only be specified once.",
+      ),
+      false,
+    ),
+    "vma-size": v.optional(
+      described(
+        v.pipe(
+          v.number("a positive integer"),
+          v.safeInteger("a positive integer"),
+          v.minValue(1, "a positive integer"),
+        ),
+        "BYTES",
+        "(Experimental) Size in bytes of an anonymous virtual memory area backing the device instead of PATH.",
+        "none",
+      ),
+    ),
+  }),
+} satisfies KeyValueSpec;
+
+export type PmemArgs = v.InferOutput<typeof pmemSpec.schema>;
+
 // "legacy-virtio-console" is crosvm's serde alias of virtio-console.
 const HARDWARE_NAMES = [...SERIAL_HARDWARE, "legacy-virtio-console"] as const;
 

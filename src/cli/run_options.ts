@@ -3,7 +3,15 @@
 // the --cfg file schema (cfg.ts) and the parsed arguments' type `RunArgs` all come from it, and build_config.ts
 // turns `RunArgs` into a VmConfig. Adding an option is one entry here plus its use in build_config.ts; a key=value
 // option's keys, defaults and key help live in its valibot schema (option_specs.ts).
-import { blockSpec, cpusSpec, memSpec, serialSpec, type BlockArgs } from "./option_specs.ts";
+import {
+  blockSpec,
+  cpusSpec,
+  memSpec,
+  pmemSpec,
+  serialSpec,
+  type BlockArgs,
+  type PmemArgs,
+} from "./option_specs.ts";
 import { option, type ArgsOf, type DeprecatedForm } from "./option_table.ts";
 
 export const KERNEL_POSITIONAL = { name: "KERNEL", help: "bzImage of kernel to run" } as const;
@@ -23,6 +31,19 @@ comma-separated options.`,
     fixedKeys: ["ro", "root"],
     adjust: (disk) => ({ ...disk, ro, root }),
     warning: DEPRECATED_DISK_WARNING,
+  };
+}
+
+/** crosvm's deprecated --pmem-device (read-only) and --rw-pmem-device: a --pmem with ro fixed. */
+function deprecatedPmem(long: string, ro: boolean): DeprecatedForm<PmemArgs> {
+  return {
+    long,
+    repeatable: true,
+    help: `(DEPRECATED): Use --pmem.
+path to a ${ro ? "read-only" : "writable"} disk image`,
+    fixedKeys: ["ro"],
+    adjust: (pmem) => ({ ...pmem, ro }),
+    warning: "Deprecated --pmem-device or --rw-pmem-device flags are passed. Use --pmem instead.",
   };
 }
 
@@ -82,6 +103,13 @@ command-line parameters.`,
   "pivot-root": option.path({
     help: "path to empty directory to use for sandbox pivot root",
     example: "/var/empty",
+  }),
+  pmem: option.keyValues(pmemSpec, {
+    repeatable: true,
+    help: "path to a disk image followed by optional comma-separated options (virtio-pmem).",
+    fileList: "a list of pmem devices",
+    example: "/pmem.img,ro,root",
+    deprecated: [deprecatedPmem("pmem-device", true), deprecatedPmem("rw-pmem-device", false)],
   }),
   pvpanic: option.switch({ help: "enable pvpanic device" }),
   "seccomp-log-failures": option.switch({

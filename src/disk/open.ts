@@ -48,7 +48,7 @@ export class DiskLockedError extends DiskError {
   }
 }
 
-function openFd(path: string, flags: number): number {
+export function openFd(path: string, flags: number): number {
   try {
     return open(path, flags | O_CLOEXEC);
   } catch (e) {
@@ -68,7 +68,7 @@ export function describeErrno(e: SysError): string {
 /** File systems whose flock fails this way cannot lock at all: the image is used unlocked (QEMU's locking=auto). */
 const LOCKING_UNSUPPORTED = new Set(["ENOLCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EINVAL"]);
 
-function lockFd(fd: number, path: string, exclusive: boolean): void {
+export function lockFd(fd: number, path: string, exclusive: boolean): void {
   try {
     flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB, path);
   } catch (e) {

@@ -22,6 +22,16 @@ export interface DiskOption {
   lock?: boolean;
 }
 
+/** One --pmem (crosvm's PmemOption): a raw file mapped into guest physical memory as /dev/pmemN. */
+export interface PmemOption {
+  path: string;
+  ro: boolean;
+  /** Adds "root=/dev/pmemN ro|rw" to the kernel command line (one root device in all, --block or --pmem). */
+  root: boolean;
+  /** crosvm's vma-size: an anonymous area of this many bytes backs the device instead of the file at `path`. */
+  vmaSize?: number;
+}
+
 export interface VmConfig {
   kernel?: string;
   bios?: string;
@@ -43,6 +53,8 @@ export interface VmConfig {
   serials: SerialParameters[];
   /** Block devices in command-line order (files' --cfg devices first); index i is /dev/vd{a+i}. */
   disks: DiskOption[];
+  /** virtio-pmem devices in command-line order (files' --cfg devices first); index i is /dev/pmem{i}. */
+  pmems: PmemOption[];
   /** virtio-rng present (default true; --no-rng). */
   rng: boolean;
   /** A pvpanic PCI device (1b36:0011) through which the guest reports a panic (--pvpanic). */

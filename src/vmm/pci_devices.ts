@@ -10,11 +10,14 @@ import type { Bus } from "../devices/bus.ts";
 import { formatPciAddress } from "../devices/pci/pci_root.ts";
 import { PvPanic } from "../devices/pvpanic.ts";
 import type { DeviceControlRequest } from "../devices/virtio/kind.ts";
+import { highMmioStart, MIB } from "../arch/x86_64/layout.ts";
+import { physAddrBits } from "../arch/x86_64/cpuid.ts";
 import type { Vm } from "../hypervisor/vm.ts";
 import type { DeviceProcess } from "../jail/device_process/spawn.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
 import type { VmConfig } from "./config.ts";
 import { DeviceControlGroups } from "./device_control.ts";
+import { DeviceMemoryArea } from "./device_memory.ts";
 import { watchDeviceEvents } from "./device_events.ts";
 import { GsiRoutes } from "./gsi_routes.ts";
 import type { MainThreadHub } from "./main_thread_hub.ts";
@@ -49,8 +52,8 @@ export async function createPciDevices(opts: {
   onGuestPanic: () => void;
 }): Promise<PciDevices> {
   const { config, vm, memory, io, mmio, hub } = opts;
-  const slots = createPciSlots({ io, mmio, hub, memoryEnd: memory.end, resetEventFd: opts.resetEventFd });
   const fds = new OwnedFds();
+  const deviceMemory = new DeviceMemoryArea(vm, highMmioStart(config.memMib * MIB), highMmioEnd(vm));
   const sandbox = config.disableSandbox
     ? undefined
     : { pivotRoot: config.pivotRoot, logFailures: config.seccompLogFailures };
@@ -58,8 +61,19 @@ export async function createPciDevices(opts: {
   let children: DeviceProcess[] = [];
   const controls = new DeviceControlGroups();
   let events: { stop(): void };
+  let slots: PciSlots;
   try {
-    const plans = planVirtioDevices(config, fds);
+    const plans = planVirtioDevices(config, fds, undefined, (request, label) =>
+      deviceMemory.map(request, label),
+    );
+    // 64-bit BARs go after the device memory (virtio-pmem) in the high MMIO area.
+    slots = createPciSlots({
+      io,
+      mmio,
+      hub,
+      memoryEnd: Math.max(memory.end, deviceMemory.used),
+      resetEventFd: opts.resetEventFd,
+    });
     children = await startVirtioDevices(plans, { memory, sandbox, onDeviceDied: opts.onDeviceDied });
     const functions = attachVirtioDevices(
       plans,
@@ -76,6 +90,7 @@ export async function createPciDevices(opts: {
   } catch (e) {
     await Promise.all(children.map((child) => child.stop()));
     fds.closeAll();
+    deviceMemory.close();
     throw e;
   }
 
@@ -88,8 +103,17 @@ export async function createPciDevices(opts: {
       events.stop();
       await Promise.all(children.map((child) => child.stop()));
       fds.closeAll();
+      deviceMemory.close();
     },
   };
+}
+
+/** Linux with 4-level paging addresses at most 46 physical bits (crosvm HIGH_MMIO_MAX_END; acpi/tables.ts). */
+const MAX_GUEST_PHYS_BITS = 46;
+
+/** The end of the high MMIO area the guest can address (CPUID 0x80000008 as KVM reports it, at most 46 bits). */
+function highMmioEnd(vm: Vm): number {
+  return 2 ** Math.min(physAddrBits(vm.kvm.supportedCpuid()), MAX_GUEST_PHYS_BITS);
 }
 
 function attachPvPanic(slots: PciSlots, onPanic: () => void): void {

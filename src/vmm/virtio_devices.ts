@@ -6,6 +6,8 @@
 import { logger } from "../base/log.ts";
 import { formatPciAddress } from "../devices/pci/pci_root.ts";
 import {
+  type GuestMapping,
+  type GuestMappingRequest,
   msixVectorCount,
   type OptionsSchema,
   parseDeviceOptions,
@@ -42,23 +44,34 @@ export interface VirtioDevicePlan {
   readonly queueEvents: readonly number[];
   /** One eventfd per MSI-X vector, bound by KVM to the vector's MSI route. */
   readonly irqfds: readonly number[];
+  /** Where the device's guest mapping went, when its kind asked for one (virtio-pmem). */
+  readonly mapping?: GuestMapping;
 }
+
+/** Maps a kind's guest-mapping request into guest physical memory (device_memory.ts DeviceMemoryArea.map). */
+export type PlaceGuestMapping = (request: GuestMappingRequest, label: string) => GuestMapping;
 
 /** Plans every device of every kind in attach order; `fds` owns what is opened or made (closed on failure too). */
 export function planVirtioDevices(
   config: VmConfig,
   fds: OwnedFds,
   kinds: readonly VmDeviceKind[] = vmDeviceKinds(),
+  placeMapping?: PlaceGuestMapping,
 ): VirtioDevicePlan[] {
   const plans: VirtioDevicePlan[] = [];
   for (const kind of kinds) {
     kind.select(config).forEach((raw, index) => {
       const options = parseDeviceOptions(kind, raw, "VMM");
-      const { label, backing } = kind.prepare(options, index);
+      const { label, backing, guestMapping } = kind.prepare(options, index);
       fds.adopt(backing);
+      let mapping: GuestMapping | undefined;
+      if (guestMapping) {
+        if (!placeMapping) throw new Error(`${label}: this VMM places no guest mappings`);
+        mapping = placeMapping(guestMapping, label);
+      }
       const queueEvents = fds.eventfds(kind.queueSizes.length);
       const irqfds = fds.eventfds(msixVectorCount(kind));
-      plans.push({ kind, options, label, backing, queueEvents, irqfds });
+      plans.push({ kind, options, label, backing, queueEvents, irqfds, ...(mapping ? { mapping } : {}) });
     });
   }
   return plans;
@@ -83,6 +96,7 @@ export async function startVirtioDevices(
         queueEvents: plan.queueEvents,
         irqfds: plan.irqfds,
         backing: plan.backing,
+        ...(plan.mapping ? { mapping: plan.mapping } : {}),
         sandbox: o.sandbox,
         // --disable-sandbox: crosvm's single process mode, each device's serve loop in a Worker of the VMM.
         inProcess: o.sandbox === undefined,

@@ -112,16 +112,26 @@ export function serialCmdline(cmdline: Cmdline, serials: readonly CmdlineSerialP
   if (port !== undefined) cmdline.insert("earlycon", `uart8250,io,0x${port.toString(16)}`);
 }
 
-/** "root=/dev/vdX ro|rw" for the first disk marked root (there is at most one), or undefined. */
-export function rootParam(disks: readonly CmdlineDisk[]): string | undefined {
+/**
+ * "root=/dev/vdX ro|rw" for the first disk marked root, else "root=/dev/pmemN ro|rw" for the first pmem device
+ * marked root (there is at most one in all), or undefined.
+ */
+export function rootParam(
+  disks: readonly CmdlineDisk[],
+  pmems: readonly CmdlineDisk[] = [],
+): string | undefined {
   const index = disks.findIndex((d) => d.root);
-  return index < 0 ? undefined : `root=${diskDeviceName("/dev/vd", index)} ${disks[index]!.ro ? "ro" : "rw"}`;
+  if (index >= 0) return `root=${diskDeviceName("/dev/vd", index)} ${disks[index]!.ro ? "ro" : "rw"}`;
+  const pmem = pmems.findIndex((d) => d.root);
+  return pmem < 0 ? undefined : `root=/dev/pmem${pmem} ${pmems[pmem]!.ro ? "ro" : "rw"}`;
 }
 
 export interface CmdlineConfig {
   /** In crosvm's port order (by hardware, then num). */
   readonly serials: readonly CmdlineSerialPort[];
   readonly disks: readonly CmdlineDisk[];
+  /** virtio-pmem devices; the i-th is /dev/pmem{i}. */
+  readonly pmems?: readonly CmdlineDisk[];
   /** -p/--params, in order. */
   readonly params: readonly string[];
 }
@@ -131,7 +141,7 @@ export function buildCmdline(cfg: CmdlineConfig): Cmdline {
   const cmdline = new Cmdline().insertStr("panic=-1");
   serialCmdline(cmdline, cfg.serials);
   for (const p of cfg.params) cmdline.insertStr(p);
-  const root = rootParam(cfg.disks);
+  const root = rootParam(cfg.disks, cfg.pmems);
   if (root !== undefined) cmdline.insertStr(root);
   return cmdline;
 }

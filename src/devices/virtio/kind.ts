@@ -32,6 +32,28 @@ export interface PreparedDevice {
   readonly label: string;
   /** Descriptors of the device's files, in the order the kind's `build` reads them; the VMM closes them at exit. */
   readonly backing: readonly number[];
+  /**
+   * Host memory the VMM maps into guest physical memory for the device, through a memory slot of its own
+   * (virtio-pmem's file); the device's `build` then learns where it went.
+   */
+  readonly guestMapping?: GuestMappingRequest;
+}
+
+/** A file (or memfd) to map into guest physical memory from offset 0, MAP_SHARED. */
+export interface GuestMappingRequest {
+  readonly fd: number;
+  /** Bytes of the file to map (its size); the VMM backs the rest of `size` with anonymous memory. */
+  readonly fileBytes: number;
+  /** Bytes of guest physical address space the mapping takes (at least fileBytes). */
+  readonly size: number;
+  /** A read-only memory slot: guest writes exit to the VMM, which drops them. */
+  readonly readOnly: boolean;
+}
+
+/** Where the VMM placed a device's GuestMappingRequest in guest physical memory. */
+export interface GuestMapping {
+  readonly start: number;
+  readonly size: number;
 }
 
 /** A control-socket request for one device (crosvm's DiskCommand and friends). */
@@ -76,8 +98,11 @@ export interface VirtioDeviceKind<S extends OptionsSchema = OptionsSchema, C = n
   readonly select: (config: C) => readonly v.InferInput<S>[];
   /** VMM, before the device process starts: opens the device's files. `index` counts devices of the kind. */
   prepare(options: v.InferOutput<S>, index: number): PreparedDevice;
-  /** Device process, before confinement: builds the model over the descriptors `prepare` listed. */
-  build(options: v.InferOutput<S>, backing: readonly number[]): BuiltDevice;
+  /**
+   * Device process, before confinement: builds the model over the descriptors `prepare` listed (and, for a kind
+   * whose `prepare` asked for one, where its guest mapping went).
+   */
+  build(options: v.InferOutput<S>, backing: readonly number[], mapping?: GuestMapping): BuiltDevice;
   /** Requests the control socket may send to devices of this kind. */
   readonly control?: DeviceKindControl<v.InferOutput<S>>;
 }

@@ -5,6 +5,7 @@ import {
   type AnyVirtioDeviceKind,
   type BuiltDevice,
   DeviceOptionsError,
+  type GuestMapping,
   parseDeviceOptions,
 } from "../../devices/virtio/kind.ts";
 import { addedVirtioDeviceKinds, VIRTIO_DEVICE_KINDS } from "../../devices/virtio/kinds.ts";
@@ -28,8 +29,9 @@ export function buildVirtioDevice(
   name: string,
   options: unknown,
   backing: readonly number[],
+  mapping?: GuestMapping,
 ): BuiltDevice & { readonly policy: string } {
   const kind = deviceKind(name);
-  const built = kind.build(parseDeviceOptions(kind, options, "device process"), backing);
+  const built = kind.build(parseDeviceOptions(kind, options, "device process"), backing, mapping);
   return { ...built, policy: kind.policy };
 }

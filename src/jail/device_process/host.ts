@@ -277,7 +277,7 @@ export async function runDeviceProcess(argv: readonly string[], mode: DeviceHost
       log.debug(`${kind}: closed ${closed.length ? `fds ${closed.join(", ")}` : "no fds"} it was not given`);
     }
     const mem = mapGuestMemory(spec);
-    const built = buildVirtioDevice(kind, spec.options, spec.fds.backing);
+    const built = buildVirtioDevice(kind, spec.options, spec.fds.backing, spec.mapping);
     const device = built.device;
     label = device.debugLabel;
     const interrupt = new ChildInterrupt(spec.fds.irqfds, spec.fds.events);

@@ -39,6 +39,8 @@ export interface DeviceLaunchSpec {
   };
   /** --log-level spec text for the child's loggers. */
   readonly logLevel: string;
+  /** Where the VMM mapped the device's guest mapping (virtio-pmem), when its kind asked for one. */
+  readonly mapping?: { readonly start: number; readonly size: number };
 }
 
 const isFd = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
@@ -66,6 +68,9 @@ export function parseLaunchSpec(json: string): DeviceLaunchSpec {
     )
   )
     throw new DeviceOptionsError("device-process spec: memory must list {guestAddr, size, fdOffset} regions");
+  const m = spec.mapping;
+  if (m !== undefined && ![m?.start, m?.size].every((n) => Number.isSafeInteger(n) && n >= 0))
+    throw new DeviceOptionsError("device-process spec: mapping must be {start, size}");
   if (typeof spec.logLevel !== "string")
     throw new DeviceOptionsError("device-process spec: logLevel missing");
   return spec;

@@ -61,6 +61,8 @@ export interface DeviceProcessOptions {
   /** One eventfd per MSI-X vector (KVM_IRQFD on the vector's MSI route), vector v at index v. */
   readonly irqfds: readonly number[];
   readonly backing?: readonly number[];
+  /** Where the VMM mapped the device's guest mapping (its kind's PreparedDevice.guestMapping). */
+  readonly mapping?: { readonly start: number; readonly size: number };
   /** undefined: a device process without confinement (tests); --disable-sandbox uses `inProcess` instead. */
   readonly sandbox?: SandboxOptions;
   /** Defaults to deviceProcessCommand(); tests pass an entry file. */
@@ -200,6 +202,7 @@ function launchSpec(o: DeviceProcessOptions, passed: readonly number[], jail: Ja
     fds,
     sandbox,
     logLevel: logLevelSpecText(),
+    ...(o.mapping ? { mapping: { start: o.mapping.start, size: o.mapping.size } } : {}),
   };
 }
 

@@ -28,6 +28,7 @@ describe("policy/ directory", () => {
       "block_device",
       "bun_runtime",
       "common_device",
+      "pmem_device",
       "rng_device",
       "serial_device",
     ]);
@@ -124,9 +125,18 @@ describe("policy/ directory", () => {
     ]);
   });
 
+  test("the pmem device may persist its file with fdatasync but not write to it", () => {
+    const pmem = get("pmem_device");
+    expect([decide(pmem, "fdatasync"), decide(pmem, "pwrite64"), decide(pmem, "ftruncate")]).toEqual([
+      "ALLOW",
+      "KILL_PROCESS",
+      "KILL_PROCESS",
+    ]);
+  });
+
   test("no device may open sockets", () => {
     expect([...programs.values()].map((p) => decide(p, "socket", [1, 1, 0]))).toEqual(
-      Array(5).fill("KILL_PROCESS"),
+      Array(programs.size).fill("KILL_PROCESS"),
     );
   });
 });

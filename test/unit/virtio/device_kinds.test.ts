@@ -6,6 +6,7 @@ import { blockKind } from "../../../src/devices/virtio/block/kind.ts";
 import { consoleFiles, consoleKind } from "../../../src/devices/virtio/console_kind.ts";
 import { type AnyVirtioDeviceKind, parseDeviceOptions } from "../../../src/devices/virtio/kind.ts";
 import { VIRTIO_DEVICE_KINDS } from "../../../src/devices/virtio/kinds.ts";
+import { pmemKind } from "../../../src/devices/virtio/pmem/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 
@@ -60,6 +61,18 @@ const cases: BadCase[] = [
     reason: 'key "stdin": expected a boolean, got "yes"',
   },
   {
+    kind: pmemKind,
+    what: "a renamed key",
+    options: { path: "/p.img", ro: false },
+    reason: 'unknown key "ro" (known: path, readOnly, vmaSize); key "readOnly" is missing',
+  },
+  {
+    kind: pmemKind,
+    what: "a vma size of zero",
+    options: { path: "/p.img", readOnly: false, vmaSize: 0 },
+    reason: 'key "vmaSize": expected a positive integer, got 0',
+  },
+  {
     kind: rngKind,
     what: "an unknown key",
     options: { seed: 1 },
@@ -87,8 +100,8 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, console, rng", () => {
-  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "rng"]);
+test("the built-in kinds attach in crosvm's order: block, console, pmem, rng", () => {
+  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "pmem", "rng"]);
 });
 
 test("each built-in kind names a seccomp policy file that exists", async () => {
@@ -147,6 +160,6 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("net", {}, [])).toThrow(
-    'device kind "net" is unknown (known: block, console, rng)',
+    'device kind "net" is unknown (known: block, console, pmem, rng)',
   );
 });

@@ -40,6 +40,7 @@ const config = {
     { ...port, hardware: "serial" },
     { ...port, hardware: "virtio-console" },
   ],
+  pmems: [],
   rng: true,
   pvpanic: false,
   disableSandbox: false,
