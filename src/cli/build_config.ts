@@ -8,9 +8,15 @@ import {
   withDefaultSerialParameters,
   type SerialParameters,
 } from "../devices/serial/parameters.ts";
-import type { DiskOption, VmConfig } from "../vmm/config.ts";
+import type { DiskOption, ScsiDiskOption, VmConfig } from "../vmm/config.ts";
 import { ConfigError } from "./errors.ts";
-import { DEFAULT_CPUS, DEFAULT_MEM_MIB, type BlockArgs, type SerialArgs } from "./option_specs.ts";
+import {
+  DEFAULT_CPUS,
+  DEFAULT_MEM_MIB,
+  type BlockArgs,
+  type ScsiArgs,
+  type SerialArgs,
+} from "./option_specs.ts";
 import type { Given } from "./option_table.ts";
 import type { RunArgs } from "./run_options.ts";
 
@@ -27,6 +33,13 @@ function toDisk(b: BlockArgs): DiskOption {
   if (b.id !== undefined) disk.id = b.id;
   return disk;
 }
+
+function toScsiDisk(s: ScsiArgs): ScsiDiskOption {
+  return { path: s.path, ro: s.ro, root: s.root, blockSize: s["block-size"], lock: s.lock };
+}
+
+/** virtio-scsi addresses a disk by an 8-bit target number (crosvm's TargetId: u8). */
+const MAX_SCSI_DISKS = 256;
 
 function toSerial(s: SerialArgs): SerialParameters {
   const serial: SerialParameters = {
@@ -53,7 +66,7 @@ function buildSerials(given: readonly Given<SerialArgs>[]): SerialParameters[] {
 
 /** crosvm allows one root disk (cmdline.rs "only one root disk can be specified"); the error names where each
  * root disk was given (--block, --root, --rwroot, a --cfg file). */
-function checkOneRoot(block: readonly Given<BlockArgs>[]): void {
+function checkOneRoot(block: readonly Given<{ readonly root: boolean }>[]): void {
   const roots = block.filter((b) => b.value.root);
   if (roots.length > 1)
     throw new ConfigError(
@@ -79,7 +92,9 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
   if (kernel === undefined && bios === undefined)
     throw new ConfigError("crosvm run: executable is not specified (expected KERNEL, --kernel or --bios)");
 
-  checkOneRoot(args.block);
+  checkOneRoot([...args.block, ...args["scsi-block"]]);
+  if (args["scsi-block"].length > MAX_SCSI_DISKS)
+    throw new ConfigError(`--scsi-block: at most ${MAX_SCSI_DISKS} SCSI disks (one target each)`);
   const config: VmConfig = {
     params: args.params.map((p) => p.value),
     memMib: args.mem?.value.size ?? DEFAULT_MEM_MIB,
@@ -92,6 +107,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
     seccompLogFailures: args["seccomp-log-failures"]?.value ?? false,
     extendedStatus: globals.extendedStatus,
   };
+  if (args["scsi-block"].length > 0) config.scsiDisks = args["scsi-block"].map((s) => toScsiDisk(s.value));
   if (kernel !== undefined) config.kernel = kernel;
   if (bios !== undefined) config.bios = bios;
   if (args.initrd !== undefined) config.initrd = args.initrd.value;

@@ -3,7 +3,7 @@
 // the --cfg file schema (cfg.ts) and the parsed arguments' type `RunArgs` all come from it, and build_config.ts
 // turns `RunArgs` into a VmConfig. Adding an option is one entry here plus its use in build_config.ts; a key=value
 // option's keys, defaults and key help live in its valibot schema (option_specs.ts).
-import { blockSpec, cpusSpec, memSpec, serialSpec, type BlockArgs } from "./option_specs.ts";
+import { blockSpec, cpusSpec, memSpec, scsiSpec, serialSpec, type BlockArgs } from "./option_specs.ts";
 import { option, type ArgsOf, type DeprecatedForm } from "./option_table.ts";
 
 export const KERNEL_POSITIONAL = { name: "KERNEL", help: "bzImage of kernel to run" } as const;
@@ -84,6 +84,12 @@ command-line parameters.`,
     example: "/var/empty",
   }),
   pvpanic: option.switch({ help: "enable pvpanic device" }),
+  "scsi-block": option.keyValues(scsiSpec, {
+    repeatable: true,
+    help: "parameters for setting up a SCSI disk.",
+    fileList: "a list of SCSI disks",
+    example: "/d.img,ro,block-size=4096",
+  }),
   "seccomp-log-failures": option.switch({
     help: "instead of seccomp filter failures being fatal, they will be logged instead",
   }),

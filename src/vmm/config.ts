@@ -22,6 +22,17 @@ export interface DiskOption {
   lock?: boolean;
 }
 
+/** One --scsi-block disk (crosvm's ScsiOption): target i, LUN 0 of the virtio-scsi controller. */
+export interface ScsiDiskOption {
+  path: string;
+  ro: boolean;
+  root: boolean;
+  /** Reported logical block size in bytes (power of two >= 512). */
+  blockSize: number;
+  /** flock the image (crosvm's `lock` key). Absent means true. */
+  lock?: boolean;
+}
+
 export interface VmConfig {
   kernel?: string;
   bios?: string;
@@ -43,6 +54,8 @@ export interface VmConfig {
   serials: SerialParameters[];
   /** Block devices in command-line order (files' --cfg devices first); index i is /dev/vd{a+i}. */
   disks: DiskOption[];
+  /** --scsi-block disks in order (files' first); index i is /dev/sd{a+i}. Absent: none. */
+  scsiDisks?: ScsiDiskOption[];
   /** virtio-rng present (default true; --no-rng). */
   rng: boolean;
   /** A pvpanic PCI device (1b36:0011) through which the guest reports a panic (--pvpanic). */

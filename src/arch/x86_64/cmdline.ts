@@ -112,16 +112,30 @@ export function serialCmdline(cmdline: Cmdline, serials: readonly CmdlineSerialP
   if (port !== undefined) cmdline.insert("earlycon", `uart8250,io,0x${port.toString(16)}`);
 }
 
-/** "root=/dev/vdX ro|rw" for the first disk marked root (there is at most one), or undefined. */
-export function rootParam(disks: readonly CmdlineDisk[]): string | undefined {
-  const index = disks.findIndex((d) => d.root);
-  return index < 0 ? undefined : `root=${diskDeviceName("/dev/vd", index)} ${disks[index]!.ro ? "ro" : "rw"}`;
+/**
+ * "root=/dev/vdX ro|rw" for the first disk marked root (there is at most one), else "root=/dev/sdX ro|rw" for the
+ * first --scsi-block disk marked root (disk i is target i, which Linux names sd{a+i}), or undefined.
+ */
+export function rootParam(
+  disks: readonly CmdlineDisk[],
+  scsiDisks: readonly CmdlineDisk[] = [],
+): string | undefined {
+  for (const [prefix, list] of [
+    ["/dev/vd", disks],
+    ["/dev/sd", scsiDisks],
+  ] as const) {
+    const index = list.findIndex((d) => d.root);
+    if (index >= 0) return `root=${diskDeviceName(prefix, index)} ${list[index]!.ro ? "ro" : "rw"}`;
+  }
+  return undefined;
 }
 
 export interface CmdlineConfig {
   /** In crosvm's port order (by hardware, then num). */
   readonly serials: readonly CmdlineSerialPort[];
   readonly disks: readonly CmdlineDisk[];
+  /** --scsi-block disks, in order (absent: none). */
+  readonly scsiDisks?: readonly CmdlineDisk[];
   /** -p/--params, in order. */
   readonly params: readonly string[];
 }
@@ -131,7 +145,7 @@ export function buildCmdline(cfg: CmdlineConfig): Cmdline {
   const cmdline = new Cmdline().insertStr("panic=-1");
   serialCmdline(cmdline, cfg.serials);
   for (const p of cfg.params) cmdline.insertStr(p);
-  const root = rootParam(cfg.disks);
+  const root = rootParam(cfg.disks, cfg.scsiDisks);
   if (root !== undefined) cmdline.insertStr(root);
   return cmdline;
 }
