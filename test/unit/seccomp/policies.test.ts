@@ -29,6 +29,7 @@ describe("policy/ directory", () => {
       "bun_runtime",
       "common_device",
       "rng_device",
+      "scsi_device",
       "serial_device",
     ]);
     expect(sizes.every(([, n]) => n <= BPF_MAXINSNS)).toBe(true);
@@ -103,6 +104,19 @@ describe("policy/ directory", () => {
     ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "KILL_PROCESS"]);
   });
 
+  test("the scsi device does disk I/O and hole punching but no other fallocate mode, and cannot truncate its images", () => {
+    const scsi = get("scsi_device");
+    const FALLOC_FL_KEEP_SIZE_PUNCH_HOLE = 0x03;
+    expect([
+      decide(scsi, "preadv"),
+      decide(scsi, "pwritev"),
+      decide(scsi, "fdatasync"),
+      decide(scsi, "fallocate", [3, FALLOC_FL_KEEP_SIZE_PUNCH_HOLE]),
+      decide(scsi, "fallocate", [3, 0x08]),
+      decide(scsi, "ftruncate", [3, 0]),
+    ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "KILL_PROCESS", "KILL_PROCESS"]);
+  });
+
   test("only the block device may write at an offset", () => {
     expect([decide(get("rng_device"), "pwrite64"), decide(get("serial_device"), "pwrite64")]).toEqual([
       "KILL_PROCESS",
@@ -126,7 +140,7 @@ describe("policy/ directory", () => {
 
   test("no device may open sockets", () => {
     expect([...programs.values()].map((p) => decide(p, "socket", [1, 1, 0]))).toEqual(
-      Array(5).fill("KILL_PROCESS"),
+      Array(programs.size).fill("KILL_PROCESS"),
     );
   });
 });
