@@ -62,7 +62,7 @@ describe("a guest with a writable and a read-only --scsi-block disk", () => {
 
   test("a file system made on /dev/sda round-trips a file through the disk with the same checksum", async () => {
     const script = [
-      "mke2fs -q /dev/sda",
+      "mke2fs -q /dev/sda > /dev/null 2>&1",
       "mkdir -p /mnt/scsi && mount /dev/sda /mnt/scsi",
       "dd if=/dev/urandom of=/mnt/scsi/f bs=1M count=8 2> /dev/null",
       "sync",
@@ -76,7 +76,7 @@ describe("a guest with a writable and a read-only --scsi-block disk", () => {
     ].join(" && ");
 
     const result = await vm.exec(script, EXEC);
-    guestSha = result.stdout.trim().split(" ")[0] ?? "";
+    guestSha = result.stdout.trim().split("\n").at(-1)?.split(" ")[0] ?? "";
 
     expect(result.exitCode).toBe(0);
     expect(guestSha).toMatch(/^[0-9a-f]{64}$/);
