@@ -2,6 +2,8 @@
 // gets two --scsi-block disks: a blank writable one it makes a file system on, fills and reads back, and a
 // read-only one it must not write. The host then finds the guest's file in the image. The second guest boots with
 // its root on a --scsi-block disk (root=/dev/sda). Images live where the VMM runs (block_support.ts).
+// Disk i is target i; Linux's sd driver probes disks asynchronously, so with two disks which one becomes sda is not
+// fixed: the tests find each disk's name from its SCSI address (host:0:target:0) in sysfs.
 // Run alone: bun test test/e2e/scsi.test.ts
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,6 +26,9 @@ describe("a guest with a writable and a read-only --scsi-block disk", () => {
   let vm: TestVm;
   let disks: VmmHost;
   let guestSha = "";
+  /** The guest's names of target 0 (the writable disk) and target 1 (the read-only one). */
+  let data = "";
+  let ro = "";
 
   beforeAll(async () => {
     const prepare = async () => {
@@ -51,25 +56,31 @@ describe("a guest with a writable and a read-only --scsi-block disk", () => {
     await disks?.clean().catch(() => {});
   }, 60_000);
 
-  test("the guest sees /dev/sda and /dev/sdb: CROSVM disks of the images' sizes", async () => {
+  test("the guest sees /dev/sda and /dev/sdb: targets 0 and 1, CROSVM disks of the images' sizes", async () => {
     const { stdout } = await vm.exec(
-      "for d in sda sdb; do echo $d $(cat /sys/block/$d/device/vendor) $(cat /sys/block/$d/size); done",
+      "for t in 0 1; do d=$(ls /sys/bus/scsi/devices/*:0:$t:0/block/); " +
+        "echo $d $(cat /sys/block/$d/device/vendor) $(cat /sys/block/$d/size); done",
       EXEC,
     );
+    const lines = stdout.trim().split("\n");
+    const names = lines.map((l) => l.split(" ")[0] ?? "");
+    data = names[0] ?? "";
+    ro = names[1] ?? "";
 
-    expect(stdout.trim().split("\n")).toEqual(["sda CROSVM 131072", "sdb CROSVM 8192"]);
+    expect([data, ro].sort()).toEqual(["sda", "sdb"]);
+    expect(lines).toEqual([`${data} CROSVM 131072`, `${ro} CROSVM 8192`]);
   });
 
-  test("a file system made on /dev/sda round-trips a file through the disk with the same checksum", async () => {
+  test("a file system made on the writable disk round-trips a file through the disk with the same checksum", async () => {
     const script = [
-      "mke2fs -q /dev/sda > /dev/null 2>&1",
-      "mkdir -p /mnt/scsi && mount /dev/sda /mnt/scsi",
+      `mke2fs -q /dev/${data} > /dev/null 2>&1`,
+      `mkdir -p /mnt/scsi && mount /dev/${data} /mnt/scsi`,
       "dd if=/dev/urandom of=/mnt/scsi/f bs=1M count=8 2> /dev/null",
       "sync",
       "a=$(sha256sum < /mnt/scsi/f)",
       "umount /mnt/scsi",
       "echo 3 > /proc/sys/vm/drop_caches",
-      "mount /dev/sda /mnt/scsi",
+      `mount /dev/${data} /mnt/scsi`,
       "b=$(sha256sum < /mnt/scsi/f)",
       'echo "$a"',
       '[ "$a" = "$b" ]',
@@ -84,7 +95,7 @@ describe("a guest with a writable and a read-only --scsi-block disk", () => {
 
   test("the read-only disk reads its contents and refuses writes", async () => {
     const { stdout } = await vm.exec(
-      `cat /sys/block/sdb/ro; head -c ${RO_MARKER.length} /dev/sdb; echo; echo x | dd of=/dev/sdb conv=fsync 2>&1; echo "dd=$?"`,
+      `cat /sys/block/${ro}/ro; head -c ${RO_MARKER.length} /dev/${ro}; echo; echo x | dd of=/dev/${ro} conv=fsync 2>&1; echo "dd=$?"`,
       EXEC,
     );
 
