@@ -38,6 +38,12 @@ export const guestModules = [
   // crosvm's --pvpanic device (PCI 1b36:0011): the guest reports a panic before it resets.
   "pvpanic",
   "pvpanic-pci",
+  // crosvm's --scsi-block (virtio-scsi): SCSI disks as /dev/sdX. sd_mod's crc-t10dif looks up the "crct10dif"
+  // hash, a soft dependency modinfo does not list: the generic one is loaded first. sd_mod is loaded before the
+  // host driver so that the scan virtio_scsi starts finds the disk driver there.
+  "crct10dif_generic",
+  "sd_mod",
+  "virtio_scsi",
 ];
 
 /**

@@ -8,13 +8,14 @@ import {
   withDefaultSerialParameters,
   type SerialParameters,
 } from "../devices/serial/parameters.ts";
-import type { DiskOption, PmemOption, VmConfig } from "../vmm/config.ts";
+import type { DiskOption, PmemOption, ScsiDiskOption, VmConfig } from "../vmm/config.ts";
 import { ConfigError } from "./errors.ts";
 import {
   DEFAULT_CPUS,
   DEFAULT_MEM_MIB,
   type BlockArgs,
   type PmemArgs,
+  type ScsiArgs,
   type SerialArgs,
 } from "./option_specs.ts";
 import type { Given } from "./option_table.ts";
@@ -40,6 +41,13 @@ function toPmem(p: PmemArgs): PmemOption {
   return pmem;
 }
 
+function toScsiDisk(s: ScsiArgs): ScsiDiskOption {
+  return { path: s.path, ro: s.ro, root: s.root, blockSize: s["block-size"], lock: s.lock };
+}
+
+/** virtio-scsi addresses a disk by an 8-bit target number (crosvm's TargetId: u8). */
+const MAX_SCSI_DISKS = 256;
+
 function toSerial(s: SerialArgs): SerialParameters {
   const serial: SerialParameters = {
     type: s.type,
@@ -63,10 +71,11 @@ function buildSerials(given: readonly Given<SerialArgs>[]): SerialParameters[] {
   return withDefaultSerialParameters(ports);
 }
 
-/** crosvm allows one root disk (cmdline.rs "only one root disk can be specified"), --block or --pmem; the error
- * names where each root disk was given (--block, --root, --rwroot, --pmem, a --cfg file). */
-function checkOneRoot(block: readonly Given<BlockArgs>[], pmem: readonly Given<PmemArgs>[] = []): void {
-  const roots = [...block, ...pmem].filter((b) => b.value.root);
+/** crosvm allows one root disk (cmdline.rs "only one root disk can be specified"), --block, --scsi-block or
+ * --pmem; the error names where each root disk was given (--block, --root, --rwroot, --scsi-block, --pmem, a
+ * --cfg file). */
+function checkOneRoot(devices: readonly Given<{ readonly root: boolean }>[]): void {
+  const roots = devices.filter((b) => b.value.root);
   if (roots.length > 1)
     throw new ConfigError(
       `${[...new Set(roots.map((r) => r.from))].join(" and ")}: only one root disk can be specified`,
@@ -91,7 +100,9 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
   if (kernel === undefined && bios === undefined)
     throw new ConfigError("crosvm run: executable is not specified (expected KERNEL, --kernel or --bios)");
 
-  checkOneRoot(args.block, args.pmem);
+  checkOneRoot([...args.block, ...args["scsi-block"], ...args.pmem]);
+  if (args["scsi-block"].length > MAX_SCSI_DISKS)
+    throw new ConfigError(`--scsi-block: at most ${MAX_SCSI_DISKS} SCSI disks (one target each)`);
   const config: VmConfig = {
     params: args.params.map((p) => p.value),
     memMib: args.mem?.value.size ?? DEFAULT_MEM_MIB,
@@ -105,6 +116,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
     seccompLogFailures: args["seccomp-log-failures"]?.value ?? false,
     extendedStatus: globals.extendedStatus,
   };
+  if (args["scsi-block"].length > 0) config.scsiDisks = args["scsi-block"].map((s) => toScsiDisk(s.value));
   if (kernel !== undefined) config.kernel = kernel;
   if (bios !== undefined) config.bios = bios;
   if (args.initrd !== undefined) config.initrd = args.initrd.value;

@@ -258,3 +258,19 @@ export const cpusSpec = {
 } satisfies KeyValueSpec;
 
 export type CpusArgs = v.InferOutput<typeof cpusSpec.schema>;
+
+/** crosvm's ScsiOption (devices/src/virtio/scsi/mod.rs): path, ro, root, block-size and lock, as --block has them. */
+export const scsiSpec = {
+  option: "--scsi-block",
+  firstKey: "path",
+  aliases: { block_size: "block-size" },
+  schema: v.strictObject({
+    path: blockSpec.schema.entries.path,
+    ro: blockSpec.schema.entries.ro,
+    root: blockSpec.schema.entries.root,
+    "block-size": blockSpec.schema.entries["block-size"],
+    lock: blockSpec.schema.entries.lock,
+  }),
+} satisfies KeyValueSpec;
+
+export type ScsiArgs = v.InferOutput<typeof scsiSpec.schema>;

@@ -1,5 +1,5 @@
-// Checks every --block image in the VMM before any device process starts, so that a missing, unreadable,
-// read-only, malformed or locked image (or a bad backing chain) is one line naming the option and the file:
+// Checks every --block and --scsi-block image in the VMM before any device process starts, so that a missing,
+// unreadable, read-only, malformed or locked image (or a bad backing chain) is one line naming the option and file:
 //   --block data.img: cannot open: No such file or directory
 // Each image is opened exactly as its device process will open it (same access, format detection, backing chain
 // and locks). All of them stay open until the last one is checked, so two --block options naming one writable
@@ -11,14 +11,17 @@ import { openDisk } from "./open.ts";
 export interface BlockImageOption {
   readonly path: string;
   readonly ro: boolean;
-  readonly direct: boolean;
+  /** Absent means false. */
+  readonly direct?: boolean;
   /** Absent means true, as crosvm's default. */
   readonly lock?: boolean;
+  /** The option that named the image, for messages (absent: "--block"). */
+  readonly option?: string;
 }
 
 export class BlockImageError extends Error {
-  constructor(path: string, problem: string) {
-    super(`--block ${path}: ${problem}`);
+  constructor(path: string, problem: string, option = "--block") {
+    super(`${option} ${path}: ${problem}`);
     this.name = "BlockImageError";
   }
 }
@@ -29,9 +32,9 @@ export function validateBlockImages(disks: readonly BlockImageOption[]): void {
   try {
     for (const d of disks) {
       try {
-        opened.push(openDisk(d.path, { readOnly: d.ro, direct: d.direct, lock: d.lock !== false }));
+        opened.push(openDisk(d.path, { readOnly: d.ro, direct: d.direct ?? false, lock: d.lock !== false }));
       } catch (e) {
-        if (e instanceof DiskError) throw new BlockImageError(d.path, e.problem);
+        if (e instanceof DiskError) throw new BlockImageError(d.path, e.problem, d.option);
         throw e;
       }
     }

@@ -32,6 +32,17 @@ export interface PmemOption {
   vmaSize?: number;
 }
 
+/** One --scsi-block disk (crosvm's ScsiOption): target i, LUN 0 of the virtio-scsi controller. */
+export interface ScsiDiskOption {
+  path: string;
+  ro: boolean;
+  root: boolean;
+  /** Reported logical block size in bytes (power of two >= 512). */
+  blockSize: number;
+  /** flock the image (crosvm's `lock` key). Absent means true. */
+  lock?: boolean;
+}
+
 export interface VmConfig {
   kernel?: string;
   bios?: string;
@@ -55,6 +66,8 @@ export interface VmConfig {
   disks: DiskOption[];
   /** virtio-pmem devices in command-line order (files' --cfg devices first); index i is /dev/pmem{i}. */
   pmems: PmemOption[];
+  /** --scsi-block disks in order (files' first); index i is /dev/sd{a+i}. Absent: none. */
+  scsiDisks?: ScsiDiskOption[];
   /** virtio-rng present (default true; --no-rng). */
   rng: boolean;
   /** A pvpanic PCI device (1b36:0011) through which the guest reports a panic (--pvpanic). */

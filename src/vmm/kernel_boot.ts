@@ -30,6 +30,7 @@ export class KernelBootLoader implements BootLoader {
     const cmdline = buildCmdline({
       serials: withDefaultSerialParameters(config.serials),
       disks: config.disks,
+      scsiDisks: config.scsiDisks ?? [],
       pmems: config.pmems,
       params: config.params,
     });

@@ -57,7 +57,11 @@ export async function runVm(config: VmConfig): Promise<number> {
   traceStartup("VM setup begins");
   const loader = chooseBootLoader(config);
   // Every --block image is checked before anything starts: a bad one is one line naming the option and file.
-  validateBlockImages(config.disks);
+  // --scsi-block images too, in the same pass: one writable image named by both options conflicts.
+  validateBlockImages([
+    ...config.disks,
+    ...(config.scsiDisks ?? []).map((d) => ({ ...d, option: "--scsi-block" })),
+  ]);
   const cleanups: (() => void)[] = [];
   const cleanup = () => {
     for (const fn of cleanups.splice(0).reverse()) {

@@ -113,15 +113,22 @@ export function serialCmdline(cmdline: Cmdline, serials: readonly CmdlineSerialP
 }
 
 /**
- * "root=/dev/vdX ro|rw" for the first disk marked root, else "root=/dev/pmemN ro|rw" for the first pmem device
- * marked root (there is at most one in all), or undefined.
+ * "root=/dev/vdX ro|rw" for the first disk marked root, else "root=/dev/sdX ro|rw" for the first --scsi-block disk
+ * marked root (disk i is target i, which Linux names sd{a+i}), else "root=/dev/pmemN ro|rw" for the first pmem
+ * device marked root (there is at most one in all), or undefined.
  */
 export function rootParam(
   disks: readonly CmdlineDisk[],
+  scsiDisks: readonly CmdlineDisk[] = [],
   pmems: readonly CmdlineDisk[] = [],
 ): string | undefined {
-  const index = disks.findIndex((d) => d.root);
-  if (index >= 0) return `root=${diskDeviceName("/dev/vd", index)} ${disks[index]!.ro ? "ro" : "rw"}`;
+  for (const [prefix, list] of [
+    ["/dev/vd", disks],
+    ["/dev/sd", scsiDisks],
+  ] as const) {
+    const index = list.findIndex((d) => d.root);
+    if (index >= 0) return `root=${diskDeviceName(prefix, index)} ${list[index]!.ro ? "ro" : "rw"}`;
+  }
   const pmem = pmems.findIndex((d) => d.root);
   return pmem < 0 ? undefined : `root=/dev/pmem${pmem} ${pmems[pmem]!.ro ? "ro" : "rw"}`;
 }
@@ -130,6 +137,8 @@ export interface CmdlineConfig {
   /** In crosvm's port order (by hardware, then num). */
   readonly serials: readonly CmdlineSerialPort[];
   readonly disks: readonly CmdlineDisk[];
+  /** --scsi-block disks, in order (absent: none). */
+  readonly scsiDisks?: readonly CmdlineDisk[];
   /** virtio-pmem devices; the i-th is /dev/pmem{i}. */
   readonly pmems?: readonly CmdlineDisk[];
   /** -p/--params, in order. */
@@ -141,7 +150,7 @@ export function buildCmdline(cfg: CmdlineConfig): Cmdline {
   const cmdline = new Cmdline().insertStr("panic=-1");
   serialCmdline(cmdline, cfg.serials);
   for (const p of cfg.params) cmdline.insertStr(p);
-  const root = rootParam(cfg.disks, cfg.pmems);
+  const root = rootParam(cfg.disks, cfg.scsiDisks, cfg.pmems);
   if (root !== undefined) cmdline.insertStr(root);
   return cmdline;
 }

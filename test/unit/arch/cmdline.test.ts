@@ -63,6 +63,17 @@ describe("buildCmdline", () => {
     expect(build([], [disk({ root: true })])).toBe("panic=-1 root=/dev/vda rw");
   });
 
+  test("a --scsi-block root disk is root=/dev/sdX, lettered among the SCSI disks", () => {
+    const line = buildCmdline({
+      serials: [],
+      disks: [disk({})],
+      scsiDisks: [disk({}), disk({ root: true, ro: true })],
+      params: [],
+    });
+
+    expect(line.toString()).toBe("panic=-1 root=/dev/sdb ro");
+  });
+
   test("a parameter with a NUL is refused", () => {
     expect(() => build([], [], ["a\0b"])).toThrow(/character code 0/);
   });

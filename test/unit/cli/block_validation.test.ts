@@ -43,3 +43,24 @@ describe("crosvm run refuses a bad --block in one line", () => {
     expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
   });
 });
+
+describe("crosvm run refuses a bad --scsi-block in one line, naming that option", () => {
+  test("a missing image", () => {
+    const p = tmp.path("scsi.img");
+    const r = crosvmRun("--scsi-block", p, tmp.path("bzImage"));
+    expect(r).toEqual({
+      status: 1,
+      stderr: `crosvm: --scsi-block ${p}: cannot open: No such file or directory\n`,
+    });
+  });
+
+  test("one writable image given to --block and --scsi-block conflicts on its lock", () => {
+    const p = tmp.path("both.img");
+    writeFileSync(p, new Uint8Array(1 << 20));
+
+    const r = crosvmRun("--block", p, "--scsi-block", p, tmp.path("bzImage"));
+
+    expect(r.status).toBe(1);
+    expect(r.stderr).toStartWith(`crosvm: --scsi-block ${p}: is locked`);
+  });
+});

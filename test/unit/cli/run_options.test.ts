@@ -104,6 +104,22 @@ describe("serial hardware", () => {
     });
   });
 
+  test("--scsi-block keys: path first, ro, root, block_size alias, lock", () => {
+    expect(config("--scsi-block", "/s.img,ro,root,block_size=4096,lock=false", "k").scsiDisks).toEqual([
+      { path: "/s.img", ro: true, root: true, blockSize: 4096, lock: false },
+    ]);
+  });
+
+  test("a --block root and a --scsi-block root are two root disks", () => {
+    expect(failure("--block", "a.img,root", "--scsi-block", "b.img,root", "k").message).toBe(
+      "--block and --scsi-block: only one root disk can be specified",
+    );
+  });
+
+  test("--scsi-block refuses a block size that is not a power of two, naming the key", () => {
+    expect(failure("--scsi-block", "a.img,block-size=1000", "k").message).toContain("block-size");
+  });
+
   test("--root and --rwroot together are two root disks, named as given", () => {
     expect(failure("--root", "a.img", "--rwroot", "b.img", "k").message).toBe(
       "--root and --rwroot: only one root disk can be specified",

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { fuzzBlockRequests } from "../../../fuzz/targets/block_request.ts";
 import { fuzzQcow2Images } from "../../../fuzz/targets/qcow2_image.ts";
+import { fuzzScsiRequests } from "../../../fuzz/targets/scsi_request.ts";
 
 const ITERATIONS = 100_000;
 const SEED = 0x5eed_0014;
@@ -14,6 +15,13 @@ describe("fuzz targets (100,000 iterations each)", () => {
     expect(report.stats.indirect).toBeGreaterThan(0);
     expect(report.stats.failed).toBeGreaterThan(0);
   }, 60_000);
+
+  test("hostile virtio-scsi requests: no crash, every chain used once, only guest-input errors", () => {
+    const report = fuzzScsiRequests(ITERATIONS, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.indirect).toBeGreaterThan(0);
+    expect(report.stats.refused).toBeGreaterThan(0);
+  }, 90_000);
 
   test("hostile qcow2 headers and tables: only DiskErrors, bounded growth and memory", () => {
     const report = fuzzQcow2Images(ITERATIONS, SEED);

@@ -30,6 +30,7 @@ describe("policy/ directory", () => {
       "common_device",
       "pmem_device",
       "rng_device",
+      "scsi_device",
       "serial_device",
     ]);
     expect(sizes.every(([, n]) => n <= BPF_MAXINSNS)).toBe(true);
@@ -102,6 +103,19 @@ describe("policy/ directory", () => {
       decide(block, "fallocate", [3, FALLOC_FL_KEEP_SIZE_PUNCH_HOLE]),
       decide(block, "fallocate", [3, FALLOC_FL_COLLAPSE_RANGE]),
     ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "KILL_PROCESS"]);
+  });
+
+  test("the scsi device does disk I/O and hole punching but no other fallocate mode, and cannot truncate its images", () => {
+    const scsi = get("scsi_device");
+    const FALLOC_FL_KEEP_SIZE_PUNCH_HOLE = 0x03;
+    expect([
+      decide(scsi, "preadv"),
+      decide(scsi, "pwritev"),
+      decide(scsi, "fdatasync"),
+      decide(scsi, "fallocate", [3, FALLOC_FL_KEEP_SIZE_PUNCH_HOLE]),
+      decide(scsi, "fallocate", [3, 0x08]),
+      decide(scsi, "ftruncate", [3, 0]),
+    ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "KILL_PROCESS", "KILL_PROCESS"]);
   });
 
   test("only the block device may write at an offset", () => {

@@ -8,6 +8,7 @@ import { type AnyVirtioDeviceKind, parseDeviceOptions } from "../../../src/devic
 import { VIRTIO_DEVICE_KINDS } from "../../../src/devices/virtio/kinds.ts";
 import { pmemKind } from "../../../src/devices/virtio/pmem/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
+import { scsiKind } from "../../../src/devices/virtio/scsi/kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 
 const goodBlock = {
@@ -73,6 +74,24 @@ const cases: BadCase[] = [
     reason: 'key "vmaSize": expected a positive integer, got 0',
   },
   {
+    kind: scsiKind,
+    what: "a renamed key",
+    options: { disks: [{ path: "/x.img", readOnly: false, block_size: 512, lock: true }] },
+    reason: 'unknown key "disks.0.block_size" (known: disks); key "disks.0.blockSize" is missing',
+  },
+  {
+    kind: scsiKind,
+    what: "a block size that is not a power of two",
+    options: { disks: [{ path: "/x.img", readOnly: false, blockSize: 1000, lock: true }] },
+    reason: 'key "disks.0.blockSize": expected a power of two >= 512, got 1000',
+  },
+  {
+    kind: scsiKind,
+    what: "no disks",
+    options: { disks: [] },
+    reason: 'key "disks": expected at least one disk, got []',
+  },
+  {
     kind: rngKind,
     what: "an unknown key",
     options: { seed: 1 },
@@ -100,8 +119,8 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, console, pmem, rng", () => {
-  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "pmem", "rng"]);
+test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng", () => {
+  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "scsi", "console", "pmem", "rng"]);
 });
 
 test("each built-in kind names a seccomp policy file that exists", async () => {
@@ -153,6 +172,22 @@ test("a console device given fewer descriptors than its options name is refused"
   );
 });
 
+test("the scsi kind selects one controller holding every --scsi-block, in order, or none", () => {
+  const disk = { path: "a.img", ro: true, root: false, blockSize: 4096 };
+
+  const selected = scsiKind.select({ scsiDisks: [disk, { ...disk, path: "b.img", ro: false, lock: false }] });
+
+  expect(selected).toEqual([
+    {
+      disks: [
+        { path: "a.img", readOnly: true, blockSize: 4096, lock: true },
+        { path: "b.img", readOnly: false, blockSize: 4096, lock: false },
+      ],
+    },
+  ]);
+  expect(scsiKind.select({})).toEqual([]);
+});
+
 test("rng is selected unless --no-rng", () => {
   expect(rngKind.select({ rng: true })).toEqual([{}]);
   expect(rngKind.select({ rng: false })).toEqual([]);
@@ -160,6 +195,6 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("net", {}, [])).toThrow(
-    'device kind "net" is unknown (known: block, console, pmem, rng)',
+    'device kind "net" is unknown (known: block, scsi, console, pmem, rng)',
   );
 });
