@@ -9,7 +9,7 @@ import { logger } from "../base/log.ts";
 import type { Bus } from "../devices/bus.ts";
 import { formatPciAddress } from "../devices/pci/pci_root.ts";
 import { PvPanic } from "../devices/pvpanic.ts";
-import type { DeviceControlRequest } from "../devices/virtio/kind.ts";
+import type { DeviceControlReply, DeviceControlRequest } from "../devices/virtio/kind.ts";
 import type { Vm } from "../hypervisor/vm.ts";
 import type { DeviceProcess } from "../jail/device_process/spawn.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
@@ -29,7 +29,7 @@ export interface PciDevices {
    * A control-socket request to device `index` of `group` (a device kind's control group: "disk" for block
    * devices, in --block order); rejects with a one-line reason.
    */
-  control(group: string, index: number, request: DeviceControlRequest): Promise<void>;
+  control(group: string, index: number, request: DeviceControlRequest): Promise<DeviceControlReply>;
   /** Ends every device process (after the vCPUs stopped). */
   close(): Promise<void>;
 }

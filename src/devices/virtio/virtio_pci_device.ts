@@ -23,6 +23,7 @@ import {
   VIRTIO_ID_CONSOLE,
   VIRTIO_ID_NET,
   VIRTIO_ID_RNG,
+  VIRTIO_ID_BALLOON,
   VIRTIO_STATUS_DEVICE_NEEDS_RESET,
   VIRTIO_STATUS_DRIVER_OK,
   VIRTIO_STATUS_FEATURES_OK,
@@ -70,6 +71,7 @@ const PCI_CLASS: Record<number, [number, number]> = {
   [VIRTIO_ID_BLOCK]: [0x01, 0x80], // mass storage, other
   [VIRTIO_ID_CONSOLE]: [0x07, 0x80], // simple communication, other
   [VIRTIO_ID_RNG]: [0xff, 0x00],
+  [VIRTIO_ID_BALLOON]: [0x08, 0x80], // base system peripheral, other (crosvm's virtio_pci_device.rs)
 };
 
 function virtioCap(cfgType: number, offset: number, length: number, extra?: number): Uint8Array {
