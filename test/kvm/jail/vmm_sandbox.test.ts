@@ -35,12 +35,12 @@ describe("device processes of a running VM", () => {
     await proc?.exited;
   });
 
-  test("the block and rng devices each run in their own process", () => {
-    const kinds = devices.map((d) =>
-      d.cmdline.includes(" block ") ? "block" : d.cmdline.includes(" rng ") ? "rng" : d.cmdline,
+  test("the block, rng and balloon devices each run in their own process", () => {
+    const kinds = devices.map(
+      (d) => ["block", "rng", "balloon"].find((k) => d.cmdline.includes(` ${k} `)) ?? d.cmdline,
     );
 
-    expect(kinds.sort()).toEqual(["block", "rng"]);
+    expect(kinds.sort()).toEqual(["balloon", "block", "rng"]);
   });
 
   test("every device process runs under a seccomp filter with no_new_privs", () => {
@@ -89,7 +89,7 @@ describe("single process mode (--disable-sandbox)", () => {
     await proc?.exited;
   });
 
-  test("the block and rng devices run inside the VMM: it has no child process", () => {
+  test("the block, rng and balloon devices run inside the VMM: it has no child process", () => {
     expect(descendants(proc!.pid)).toEqual([]);
   });
 
