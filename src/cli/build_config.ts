@@ -78,7 +78,9 @@ function balloonConfig(
   const balloon = !(args["no-balloon"]?.value ?? false);
   const pageReporting = args["balloon-page-reporting"]?.value ?? false;
   if (!balloon && pageReporting)
-    throw new ConfigError("--balloon-page-reporting: page reporting requires the balloon (drop --no-balloon)");
+    throw new ConfigError(
+      "--balloon-page-reporting: page reporting requires the balloon (drop --no-balloon)",
+    );
   const initMem = args["init-mem"];
   const memMib = args.mem?.value.size ?? DEFAULT_MEM_MIB;
   if (initMem !== undefined && initMem.value > memMib)

@@ -230,7 +230,8 @@ export function decodeActivate(msg: Uint8Array): { features: bigint; queues: Act
 
 /** A message of opcode `op` carrying `payload` as it is. */
 export function encodeBytes(op: number, payload: Uint8Array): Uint8Array {
-  if (payload.length > MAX_MESSAGE - 1) throw new ProtocolError(`opcode ${op}: ${payload.length} bytes is too long`);
+  if (payload.length > MAX_MESSAGE - 1)
+    throw new ProtocolError(`opcode ${op}: ${payload.length} bytes is too long`);
   const out = new Uint8Array(1 + payload.length);
   out[0] = op;
   out.set(payload, 1);

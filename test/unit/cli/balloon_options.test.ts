@@ -24,7 +24,12 @@ function failure(...argv: string[]): string {
 test("the balloon is on by default, without page reporting, starting deflated", () => {
   const c = config("bzImage");
 
-  expect([c.balloon, c.balloonPageReporting, c.balloonBiasMib, c.initMemMib]).toEqual([true, false, 0, undefined]);
+  expect([c.balloon, c.balloonPageReporting, c.balloonBiasMib, c.initMemMib]).toEqual([
+    true,
+    false,
+    0,
+    undefined,
+  ]);
 });
 
 test("--no-balloon removes it", () => {

@@ -82,6 +82,7 @@ export function encodeActualEvent(actualPages: number): Uint8Array {
 
 /** The actual pages of an ACTUAL event. */
 export function decodeActualEvent(msg: Uint8Array): number {
-  if (msg.length !== 5) throw new BalloonMessageError(`balloon actual event is ${msg.length} bytes, expected 5`);
+  if (msg.length !== 5)
+    throw new BalloonMessageError(`balloon actual event is ${msg.length} bytes, expected 5`);
   return u32(msg, 1);
 }

@@ -53,7 +53,13 @@ export type ReleaseRanges = (mem: GuestMemory, ranges: readonly MemfdRange[]) =>
 export const punchHoles: ReleaseRanges = (mem, ranges) => {
   if (mem.memfd < 0) throw new Error("guest memory has no memfd to give pages back through");
   for (const r of ranges)
-    fallocate(mem.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset, r.length, "guest memory memfd");
+    fallocate(
+      mem.memfd,
+      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+      r.offset,
+      r.length,
+      "guest memory memfd",
+    );
 };
 
 export interface BalloonModelOptions {
@@ -154,7 +160,10 @@ export class VirtioBalloon extends VirtioDeviceBase {
         this.#statsQueue(queue, active);
         return;
       default:
-        this.guestLog.warn("unknown queue", `notify on queue ${index}, which the driver's features do not use`);
+        this.guestLog.warn(
+          "unknown queue",
+          `notify on queue ${index}, which the driver's features do not use`,
+        );
     }
   }
 

@@ -104,7 +104,12 @@ function reply(report: BalloonReport): DeviceControlReply {
   return { actualBytes: report.actualPages * BALLOON_PAGE_SIZE, stats: report.stats };
 }
 
-async function adjust(o: BalloonOptions, bytes: number, wait: boolean, device: ControlledDevice): Promise<void> {
+async function adjust(
+  o: BalloonOptions,
+  bytes: number,
+  wait: boolean,
+  device: ControlledDevice,
+): Promise<void> {
   const target = Math.floor(bytes / BALLOON_PAGE_SIZE);
   if (target > o.memoryPages)
     throw new Error(

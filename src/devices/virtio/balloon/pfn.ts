@@ -23,7 +23,8 @@ export interface MemfdRange {
 export function memfdOffsetOf(mem: GuestMemory, addr: number, length: number): number {
   if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length <= 0) return -1;
   for (const r of mem.regions)
-    if (addr >= r.guestAddr && addr + length <= r.guestAddr + r.size) return r.fdOffset + (addr - r.guestAddr);
+    if (addr >= r.guestAddr && addr + length <= r.guestAddr + r.size)
+      return r.fdOffset + (addr - r.guestAddr);
   return -1;
 }
 

@@ -104,5 +104,7 @@ describe("balloon_stats", () => {
 test("the balloon group refuses a disk request", async () => {
   const { device } = fakeDevice();
 
-  expect(() => hook.handle(options, { type: "resize", bytes: 1 }, device)).toThrow("the balloon cannot resize");
+  expect(() => hook.handle(options, { type: "resize", bytes: 1 }, device)).toThrow(
+    "the balloon cannot resize",
+  );
 });

@@ -111,7 +111,9 @@ describe("features and configuration (5.5.3, 5.5.4)", () => {
     device.writeConfig(0, pfnBytes([77, 512]));
 
     expect([configU32(device, 0), configU32(device, 4)]).toEqual([0, 512]);
-    expect(interrupt.deviceEvents.map((e) => [e[0], decodeActualEvent(e)])).toEqual([[BalloonEvent.Actual, 512]]);
+    expect(interrupt.deviceEvents.map((e) => [e[0], decodeActualEvent(e)])).toEqual([
+      [BalloonEvent.Actual, 512],
+    ]);
   });
 
   test("a config read past the 16 bytes of the structure reads zeros", () => {

@@ -36,10 +36,7 @@ describe("decodePfns", () => {
 
   test("the 512 frames of a whole 2 MiB huge page become one 2 MiB range", () => {
     const first = HUGE / 4096;
-    const d = decodePfns(
-      mem,
-      pfnBytes(Array.from({ length: 512 }, (_, i) => first + i)),
-    );
+    const d = decodePfns(mem, pfnBytes(Array.from({ length: 512 }, (_, i) => first + i)));
 
     expect(d.ranges).toEqual([{ offset: HUGE, length: HUGE }]);
   });
@@ -92,8 +89,10 @@ describe("memfdOffsetOf", () => {
   });
 
   test("an empty, negative or unsafe range is outside RAM", () => {
-    expect([memfdOffsetOf(mem, 0, 0), memfdOffsetOf(mem, -4096, 4096), memfdOffsetOf(mem, 2 ** 60, 4096)]).toEqual(
-      [-1, -1, -1],
-    );
+    expect([
+      memfdOffsetOf(mem, 0, 0),
+      memfdOffsetOf(mem, -4096, 4096),
+      memfdOffsetOf(mem, 2 ** 60, 4096),
+    ]).toEqual([-1, -1, -1]);
   });
 });

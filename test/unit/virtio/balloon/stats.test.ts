@@ -1,7 +1,11 @@
 // The stats queue's buffer (virtio 1.2 5.5.6.3): packed { le16 tag; le64 val; } entries, mapped to crosvm's
 // BalloonStats fields.
 import { expect, test } from "bun:test";
-import { MAX_STATS_BYTES, emptyBalloonStats, parseBalloonStats } from "../../../../src/devices/virtio/balloon/stats.ts";
+import {
+  MAX_STATS_BYTES,
+  emptyBalloonStats,
+  parseBalloonStats,
+} from "../../../../src/devices/virtio/balloon/stats.ts";
 
 function entries(list: readonly [number, bigint][]): Uint8Array {
   const out = new Uint8Array(10 * list.length);
