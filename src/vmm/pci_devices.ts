@@ -1,8 +1,8 @@
 // The PCI side of the machine: the root (pci_slots.ts), one virtio-pci function per virtio device in crosvm's
 // order (virtio_devices.ts: block devices as given, then virtio-console ports, then rng, then the balloon), then
 // pvpanic. Each virtio device model runs in its own device process (sandboxed unless --disable-sandbox); this side
-// keeps the virtio-pci transport registers, wires the data path around itself (virtio_wiring.ts), drains the events the
-// devices raise through the transport (device_events.ts) and routes control-socket requests to the device kinds'
+// keeps the virtio-pci transport registers, wires the data path around itself (virtio_wiring.ts), drains the
+// events the devices raise through the transport (device_events.ts) and routes control-socket requests to the device kinds'
 // control hooks (device_control.ts). The transports and the root are reached from the vCPU Workers through the
 // MainThreadHub.
 import { logger } from "../base/log.ts";

@@ -2,8 +2,8 @@
 // knows): Exit ends the VM, SuspendVcpus/ResumeVcpus pause and resume every vCPU with the guest's kvmclock frozen
 // across the pause (guest_clock.ts says what is and is not frozen), SuspendVm/ResumeVm also put the devices to sleep,
 // Powerbtn presses the ACPI power button, DiskCommand goes to the devices' diskResize hook, and BalloonCommand to
-// the balloon device's control hook (refused when the VM has no balloon). Requests that change the run state run one at a time, in
-// arrival order, whatever connection they came on.
+// the balloon device's control hook (refused when the VM has no balloon). Requests that change the run state run
+// one at a time, in arrival order, whatever connection they came on.
 import { logger } from "../base/log.ts";
 import type { VmControlHandler } from "../vm_control/server.ts";
 import {

@@ -1,7 +1,7 @@
 // Every virtio device kind the VMM can attach, in crosvm's attach order: block devices as given, then the
-// virtio-console ports, then rng, then the balloon. The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
-// KIND up in it (src/jail/device_process/device_kinds.ts). A new virtio device adds its kind here (see
-// docs/architecture.md, "Adding a virtio device").
+// virtio-console ports, then rng, then the balloon. The VMM walks this list (src/vmm/virtio_devices.ts); a device
+// process looks its KIND up in it (src/jail/device_process/device_kinds.ts). A new virtio device adds its kind
+// here (see docs/architecture.md, "Adding a virtio device").
 import { balloonKind } from "./balloon/kind.ts";
 import { blockKind } from "./block/kind.ts";
 import { consoleKind } from "./console_kind.ts";

@@ -98,7 +98,7 @@ function attachAll(
   return { slots, functions };
 }
 
-test("devices are planned block devices first, in --block order, then console ports, then rng, then the balloon", () => {
+test("devices are planned block devices first, in --block order, then console ports, rng and the balloon", () => {
   const plans = planVirtioDevices(config, fds);
 
   expect(plans.map((p) => p.label)).toEqual([
