@@ -112,7 +112,7 @@ describe(`a ${MEM_MIB} MiB guest with the default balloon`, () => {
     const available = await meminfo(vm, "MemAvailable");
     const fillMib = Math.floor(available / MIB) - 40;
     const fill = [
-      `mkdir -p /mnt/fill && mount -t tmpfs -o size=${fillMib}m tmpfs /mnt/fill`,
+      `mkdir -p /mnt/fill && mount -t tmpfs -o size=${fillMib + 16}m tmpfs /mnt/fill`,
       `dd if=/dev/zero of=/mnt/fill/f bs=1M count=${fillMib} 2> /dev/null`,
       "rm /mnt/fill/f && umount /mnt/fill",
     ].join(" && ");
