@@ -126,6 +126,11 @@ describe(`a ${MEM_MIB} MiB guest with the default balloon`, () => {
     const freeAfter = await meminfo(vm, "MemFree");
     const pssAfter = await guestRamPss(pid);
 
+    const mib = (n: number) => (n / MIB).toFixed(1);
+    console.log(
+      `balloon ${mib(HALF)} MiB: guest MemFree ${mib(freeBefore)} -> ${mib(freeAfter)} MiB,` +
+        ` host guest-RAM PSS ${mib(pssBefore)} -> ${mib(pssAfter)} MiB`,
+    );
     expect(set).toMatchObject({ exitCode: 0, stderr: "" });
     expect(stats.balloon_actual).toBe(HALF);
     expect(freeBefore - freeAfter).toBeGreaterThanOrEqual(0.8 * HALF);
