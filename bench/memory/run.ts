@@ -155,7 +155,9 @@ try {
             ` ${r.settledMiB.toFixed(1)} MiB settled`,
         );
       } catch (error) {
-        console.log(`page reporting run ${i + 1} ${setup}: failed: ${(error as Error).message.split("\n")[0]}`);
+        console.log(
+          `page reporting run ${i + 1} ${setup}: failed: ${(error as Error).message.split("\n")[0]}`,
+        );
         if (!(await outer.responsive())) {
           await outer.stop();
           outer = await startOuter();

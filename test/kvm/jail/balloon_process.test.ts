@@ -70,7 +70,11 @@ test("balloon SIZE sets num_pages in the device's configuration", async () => {
   const device = await startBalloon();
   activate(device, INFLATE);
 
-  await balloonKind.control!.handle(options, { type: "balloon-adjust", bytes: MIB, wait: false }, device.device);
+  await balloonKind.control!.handle(
+    options,
+    { type: "balloon-adjust", bytes: MIB, wait: false },
+    device.device,
+  );
 
   const config = new Uint8Array(4);
   device.device.readConfig(0, config);
