@@ -1,4 +1,4 @@
-// Memory benchmark: once the guest has reached init with block, rng and console devices (its agent is up, so
+// Memory benchmark (then the page-reporting line, page_reporting.ts): once the guest has reached init with block, rng and console devices (its agent is up, so
 // /init has loaded the virtio modules), the summed PSS of all VMM processes with guest RAM excluded, for crosvm
 // sandboxed (one process per device), crosvm in single process mode (--disable-sandbox: every device model in a
 // Worker of the VMM) and QEMU with the same devices, in one outer rig VM (same kernel, same
@@ -9,13 +9,21 @@ import { join } from "node:path";
 import { rigLayout } from "../../scripts/guest/rig/outer_image.ts";
 import { OuterVm } from "../boot-time/outer_vm.ts";
 import { median, summary } from "../boot-time/stats.ts";
+import {
+  AGENT_OUT,
+  endNestedVmm,
+  processPss,
+  type ProcessPss,
+  startNestedVmm,
+  waitForGuest,
+} from "./nested_vmm.ts";
+import { measurePageReporting, printPageReporting, REPORTING_SETUPS } from "./page_reporting.ts";
 
 const RUNS = Number(process.argv[2] ?? 3);
 if (!Number.isInteger(RUNS) || RUNS < 1)
   throw new Error(`RUNS ${process.argv[2]}: expected a positive integer`);
 const MEM_MIB = 256;
 const DISK = "/run/bench-disk.img";
-const AGENT_OUT = "/run/bench-agent.out";
 const kernel = rigLayout.bzImage("generic");
 const initrd = rigLayout.initrd("generic");
 
@@ -31,7 +39,7 @@ function argv(setup: Setup): string[] {
       ...["-kernel", kernel, "-initrd", initrd, "-append", "panic=-1 console=ttyS0 quiet"],
       ...["-serial", "stdio", "-serial", `file:${AGENT_OUT}`],
       ...["-drive", `file=${DISK},format=raw,if=virtio`],
-      ...["-device", "virtio-rng-pci"],
+      ...["-device", "virtio-rng-pci", "-device", "virtio-balloon-pci"],
       ...["-device", "virtio-serial-pci", "-chardev", "null,id=vcon", "-device", "virtconsole,chardev=vcon"],
     ];
   return [
@@ -43,56 +51,25 @@ function argv(setup: Setup): string[] {
     ...["--serial", `type=file,path=${AGENT_OUT},num=2`],
     ...["--serial", "type=sink,hardware=virtio-console,num=1"],
     ...["--block", DISK],
-    // virtio-rng is on by default.
+    // virtio-rng and virtio-balloon are on by default.
     ...["-p", "quiet", "-i", initrd, kernel],
   ];
 }
 
-interface ProcessPss {
-  pid: number;
-  comm: string;
-  role: string;
-  pssKiB: number;
-  pssAnonKiB: number;
-  pssFileKiB: number;
-  pssShmemKiB: number;
-  guestRamPssKiB: number;
-}
-
-const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-
 async function measure(outer: OuterVm, setup: Setup): Promise<ProcessPss[]> {
-  await outer.run(
-    [
-      `rm -f /run/bench-vmm.pid; : > ${AGENT_OUT}`,
-      `(sh -c 'echo $$ > /run/bench-vmm.pid; exec "$@"' vmm ${argv(setup).map(quote).join(" ")} > /run/bench-vmm.out 2>&1 < /dev/null &)`,
-      "for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /run/bench-vmm.pid ] && break; sleep 0.1; done",
-    ].join("\n"),
-  );
-  const pid = (await outer.run("cat /run/bench-vmm.pid")).trim();
+  const pid = await startNestedVmm(outer, argv(setup));
   try {
-    const deadline = Date.now() + 240_000;
-    while ((await outer.exec(`grep -q ready ${AGENT_OUT}`)).exitCode !== 0) {
-      if (Date.now() > deadline) throw new Error(`${setup}: the guest agent was not ready in 240 s`);
-      if ((await outer.exec(`[ -d /proc/${pid} ]`)).exitCode !== 0)
-        throw new Error(`${setup}: the VMM exited:\n${await outer.run("tail -20 /run/bench-vmm.out")}`);
-      await Bun.sleep(2000);
-    }
+    await waitForGuest(outer, pid, setup);
     await Bun.sleep(3000); // let the guest settle after its init started the agent
-    const out = await outer.run(
-      `BUN_BE_BUN=1 ${rigLayout.vmmPath("crosvm")} /run/pss.ts ${pid} ${MEM_MIB * 1024} ${setup === "qemu" ? "qemu" : "crosvm"}`,
+    return await processPss(
+      outer,
+      pid,
+      MEM_MIB,
+      setup === "qemu" ? "qemu" : "crosvm",
+      rigLayout.vmmPath("crosvm"),
     );
-    return (JSON.parse(out.trim().split("\n").at(-1)!) as { processes: ProcessPss[] }).processes;
   } finally {
-    // The VMM and every process under it (kill -9 on the VMM alone would leave device processes to notice).
-    await outer.exec(
-      [
-        // SIGTERM first, so the VMM stops its vCPUs and device processes itself; then SIGKILL what is left.
-        `kill -TERM ${pid}; for i in $(seq 1 50); do [ -d /proc/${pid} ] || break; sleep 0.2; done`,
-        `killtree() { for c in $(awk -v p=$1 '$4 == p { print $1 }' /proc/[0-9]*/stat); do killtree $c; done; kill -9 $1; }`,
-        `killtree ${pid} 2> /dev/null; sleep 1`,
-      ].join("\n"),
-    );
+    await endNestedVmm(outer, pid);
   }
 }
 
@@ -160,9 +137,35 @@ try {
       ` (crosvm: the "/memfd:crosvm_guest" mappings, in the VMM and every device process; QEMU: its anonymous` +
       ` RAM block of ${MEM_MIB} MiB, found by size; its small ROM blocks stay counted). Measured 3 s after the` +
       ` guest agent's ready line (init loaded virtio_blk, virtio_console, virtio-rng). Guest: ${MEM_MIB} MiB, 1 vCPU,` +
-      ` 64 MiB raw disk on tmpfs; devices: crosvm --block, --serial hardware=virtio-console (sink), default rng;` +
-      ` QEMU -M pc -drive if=virtio, virtio-rng-pci, virtio-serial-pci + virtconsole (null).`,
+      ` 64 MiB raw disk on tmpfs; devices: crosvm --block, --serial hardware=virtio-console (sink), default rng` +
+      ` and balloon; QEMU -M pc -drive if=virtio, virtio-rng-pci, virtio-balloon-pci, virtio-serial-pci +` +
+      ` virtconsole (null).`,
   );
+
+  // Issue 13: host memory kept after the guest frees memory, with free page reporting on both sides.
+  const reporting = new Map(REPORTING_SETUPS.map((s) => [s, [] as number[]]));
+  for (let i = 0; i < RUNS; i++) {
+    const order = i % 2 === 0 ? REPORTING_SETUPS : [...REPORTING_SETUPS].reverse();
+    for (const setup of order) {
+      try {
+        const r = await measurePageReporting(outer, setup);
+        reporting.get(setup)!.push(r.settledMiB);
+        console.log(
+          `page reporting run ${i + 1} ${setup}: ${r.afterFreeMiB.toFixed(1)} MiB after the free,` +
+            ` ${r.settledMiB.toFixed(1)} MiB settled`,
+        );
+      } catch (error) {
+        console.log(
+          `page reporting run ${i + 1} ${setup}: failed: ${(error as Error).message.split("\n")[0]}`,
+        );
+        if (!(await outer.responsive())) {
+          await outer.stop();
+          outer = await startOuter();
+        }
+      }
+    }
+  }
+  if ([...reporting.values()].every((v) => v.length > 0)) printPageReporting(reporting);
 } finally {
   await outer.stop();
 }

@@ -92,6 +92,32 @@ function socketPath(path: string): string {
   return path;
 }
 
+/** The balloon's options, with crosvm's rules across them (config.rs validate_config, linux.rs --init-mem). */
+function balloonConfig(
+  args: RunArgs,
+): Pick<VmConfig, "balloon" | "balloonPageReporting" | "balloonBiasMib" | "initMemMib"> {
+  const balloon = !(args["no-balloon"]?.value ?? false);
+  const pageReporting = args["balloon-page-reporting"]?.value ?? false;
+  if (!balloon && pageReporting)
+    throw new ConfigError(
+      "--balloon-page-reporting: page reporting requires the balloon (drop --no-balloon)",
+    );
+  const initMem = args["init-mem"];
+  const memMib = args.mem?.value.size ?? DEFAULT_MEM_MIB;
+  if (initMem !== undefined && initMem.value > memMib)
+    throw new ConfigError(
+      `--init-mem: initial memory ${initMem.value} MiB cannot be greater than total memory ${memMib} MiB`,
+    );
+  if (initMem !== undefined && !balloon)
+    throw new ConfigError("--init-mem: the initial balloon needs the balloon (drop --no-balloon)");
+  return {
+    balloon,
+    balloonPageReporting: pageReporting,
+    balloonBiasMib: args["balloon-bias-mib"]?.value ?? 0,
+    ...(initMem !== undefined ? { initMemMib: initMem.value } : {}),
+  };
+}
+
 export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean }): VmConfig {
   const kernel = args.kernel?.value;
   const bios = args.bios?.value;
@@ -115,6 +141,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
     disableSandbox: args["disable-sandbox"]?.value ?? false,
     seccompLogFailures: args["seccomp-log-failures"]?.value ?? false,
     extendedStatus: globals.extendedStatus,
+    ...balloonConfig(args),
   };
   if (args["scsi-block"].length > 0) config.scsiDisks = args["scsi-block"].map((s) => toScsiDisk(s.value));
   if (kernel !== undefined) config.kernel = kernel;

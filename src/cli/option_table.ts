@@ -125,6 +125,28 @@ export const option = {
     return entry(o, { decode: (text) => text, file: v.string("a string") });
   },
 
+  /** `--name N`: an integer in [min, max], on the command line and in files (a JSON number). */
+  integer<R extends boolean = false>(
+    o: Common<R> & { readonly min: number; readonly max: number },
+  ): OptionEntry<number, R> {
+    const expected = `an integer from ${o.min} to ${o.max}`;
+    const schema = v.pipe(
+      v.number(expected),
+      v.integer(expected),
+      v.minValue(o.min, expected),
+      v.maxValue(o.max, expected),
+    );
+    return entry(o, {
+      argName: "N",
+      decode: (text, name) => {
+        const n = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+        if (!v.is(schema, n)) throw new ArgumentError(`${name}: expected ${expected}, got "${text}"`);
+        return n;
+      },
+      file: schema,
+    });
+  },
+
   /** `--name key=value,...` decoded by the spec's schema (keyvalue.ts); the same schema checks files. */
   keyValues<S extends OptionSchema, R extends boolean = false>(
     spec: KeyValueSpec<S>,

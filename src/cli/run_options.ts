@@ -135,6 +135,21 @@ devices. Can be given more than once.`,
     help: "path to put the control socket. If PATH is a directory, a name will be generated",
     example: "/run/crosvm-test.sock",
   }),
+  // virtio-balloon (crosvm's cmdline.rs RunCommand, feature "balloon").
+  "no-balloon": option.switch({ help: "don't use virtio-balloon device in the guest" }),
+  "balloon-bias-mib": option.integer({
+    help: "amount to bias balance of memory between host and guest as the balloon inflates, in mib.",
+    min: -(2 ** 43),
+    max: 2 ** 43,
+    example: "128",
+  }),
+  "balloon-page-reporting": option.switch({ help: "enable page reporting in balloon." }),
+  "init-mem": option.integer({
+    help: "amount of guest memory outside the balloon at boot in MiB. (default: --mem)",
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    example: "128",
+  }),
 };
 
 /** The options of `crosvm run` as given (one layer per --cfg file and one for the command line), before defaults. */

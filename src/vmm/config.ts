@@ -78,4 +78,16 @@ export interface VmConfig {
   pivotRoot?: string;
   seccompLogFailures: boolean;
   extendedStatus: boolean;
+  /** A virtio-balloon device (default true; --no-balloon). */
+  balloon: boolean;
+  /** Free page reporting on the balloon (--balloon-page-reporting; needs the balloon). */
+  balloonPageReporting: boolean;
+  /**
+   * --balloon-bias-mib, in MiB (default 0). crosvm parses it into its Config and nothing in crosvm reads it any
+   * more (its balloon policy is gone); it is kept and checked so command lines and --cfg files written for
+   * crosvm work unchanged.
+   */
+  balloonBiasMib: number;
+  /** Guest memory outside the balloon at boot in MiB (--init-mem): the balloon starts at memMib - initMemMib. */
+  initMemMib?: number;
 }

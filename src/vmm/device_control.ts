@@ -1,6 +1,11 @@
 // Control-socket requests for devices (crosvm's DiskCommand to DISK_INDEX, ...): a device kind with a `control`
 // hook joins the hook's group, numbered from 0 in attach order, and the hook carries the request out.
-import type { ControlledDevice, DeviceControlRequest, DeviceKindControl } from "../devices/virtio/kind.ts";
+import type {
+  ControlledDevice,
+  DeviceControlReply,
+  DeviceControlRequest,
+  DeviceKindControl,
+} from "../devices/virtio/kind.ts";
 
 interface Member {
   readonly hook: DeviceKindControl<unknown>;
@@ -23,11 +28,11 @@ export class DeviceControlGroups {
     return this.#groups.get(group)?.length ?? 0;
   }
 
-  /** Sends `request` to device `index` of `group`; rejects with a one-line reason. */
-  async request(group: string, index: number, request: DeviceControlRequest): Promise<void> {
+  /** Sends `request` to device `index` of `group`; resolves with the hook's reply, rejects with a one-line reason. */
+  async request(group: string, index: number, request: DeviceControlRequest): Promise<DeviceControlReply> {
     const members = this.#groups.get(group) ?? [];
     const member = members[index];
     if (!member) throw new Error(`no ${group} ${index} (the VM has ${members.length})`);
-    member.hook.handle(member.options, request, member.device);
+    return (await member.hook.handle(member.options, request, member.device)) ?? undefined;
   }
 }

@@ -1,15 +1,15 @@
 // The PCI side of the machine: the root (pci_slots.ts), one virtio-pci function per virtio device in crosvm's
-// order (virtio_devices.ts: block devices as given, then virtio-console ports, then rng), then pvpanic. Each
-// virtio device model runs in its own device process (sandboxed unless --disable-sandbox); this side keeps the
-// virtio-pci transport registers, wires the data path around itself (virtio_wiring.ts), drains the events the
-// devices raise through the transport (device_events.ts) and routes control-socket requests to the device kinds'
+// order (virtio_devices.ts: block devices as given, then virtio-console ports, then rng, then the balloon), then
+// pvpanic. Each virtio device model runs in its own device process (sandboxed unless --disable-sandbox); this side
+// keeps the virtio-pci transport registers, wires the data path around itself (virtio_wiring.ts), drains the
+// events the devices raise through the transport (device_events.ts) and routes control-socket requests to the device kinds'
 // control hooks (device_control.ts). The transports and the root are reached from the vCPU Workers through the
 // MainThreadHub.
 import { logger } from "../base/log.ts";
 import type { Bus } from "../devices/bus.ts";
 import { formatPciAddress } from "../devices/pci/pci_root.ts";
 import { PvPanic } from "../devices/pvpanic.ts";
-import type { DeviceControlRequest } from "../devices/virtio/kind.ts";
+import type { DeviceControlReply, DeviceControlRequest } from "../devices/virtio/kind.ts";
 import { highMmioStart, MIB } from "../arch/x86_64/layout.ts";
 import { physAddrBits } from "../arch/x86_64/cpuid.ts";
 import type { Vm } from "../hypervisor/vm.ts";
@@ -32,7 +32,7 @@ export interface PciDevices {
    * A control-socket request to device `index` of `group` (a device kind's control group: "disk" for block
    * devices, in --block order); rejects with a one-line reason.
    */
-  control(group: string, index: number, request: DeviceControlRequest): Promise<void>;
+  control(group: string, index: number, request: DeviceControlRequest): Promise<DeviceControlReply>;
   /** Ends every device process (after the vCPUs stopped). */
   close(): Promise<void>;
 }

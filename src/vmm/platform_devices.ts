@@ -12,7 +12,7 @@ import { EventFdIrq, type IrqEvent } from "../devices/irq.ts";
 import { createLegacyDevices, type LegacyDevices } from "../devices/legacy.ts";
 import type { Vm } from "../hypervisor/vm.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
-import { errString, OK, type VmResponse } from "../vm_control/protocol.ts";
+import { type BalloonControlCommand, errString, OK, type VmResponse } from "../vm_control/protocol.ts";
 import type { ExitState } from "../vm_control/exit_status.ts";
 import type { VmConfig } from "./config.ts";
 import type { MainThreadHub } from "./main_thread_hub.ts";
@@ -53,6 +53,11 @@ export interface PlatformDevices {
    * control hook (group "disk") carries it out.
    */
   diskResize(index: number, newSize: number): Promise<VmResponse>;
+  /**
+   * The control socket's BalloonCommand (`crosvm balloon`, `crosvm balloon_stats`): the balloon kind's control
+   * hook (group "balloon") carries it out; without a balloon (--no-balloon) it is refused.
+   */
+  balloon(command: BalloonControlCommand): Promise<VmResponse>;
   /** Resolves with the message when a device process dies; the VM then stops with a failure status. */
   readonly deviceFailure: Promise<string>;
   /** Ends the device processes and closes the eventfds (after the vCPUs have stopped). */
@@ -164,6 +169,24 @@ export async function createPlatformDevices(
         try {
           await pci.control("disk", index, { type: "resize", bytes: newSize });
           return OK;
+        } catch (e) {
+          return errString((e as Error).message);
+        }
+      },
+      async balloon(command) {
+        try {
+          if (!config.balloon) return errString("no balloon device (the VM runs with --no-balloon)");
+          if (command.kind === "Adjust") {
+            await pci.control("balloon", 0, {
+              type: "balloon-adjust",
+              bytes: command.numBytes,
+              wait: command.waitForSuccess,
+            });
+            return OK;
+          }
+          const report = await pci.control("balloon", 0, { type: "balloon-stats" });
+          if (!report) return errString("the balloon gave no statistics");
+          return { kind: "BalloonStats", stats: report.stats, balloonActual: report.actualBytes };
         } catch (e) {
           return errString((e as Error).message);
         }

@@ -173,6 +173,7 @@ function controllerFor(
     wakeDevices: () => devices.wake(),
     pressPowerButton: () => devices.acpi.pressPowerButton(),
     diskResize: (index, newSize) => devices.diskResize(index, newSize),
+    balloon: (command) => devices.balloon(command),
     requestExit: () => finish({ state: "Stop", why: "stopped through the control socket" }),
   });
 }

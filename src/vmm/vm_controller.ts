@@ -1,12 +1,18 @@
 // Serves the control socket's requests for one running VM (crosvm's handle_vm_request for the requests this VMM
 // knows): Exit ends the VM, SuspendVcpus/ResumeVcpus pause and resume every vCPU with the guest's kvmclock frozen
 // across the pause (guest_clock.ts says what is and is not frozen), SuspendVm/ResumeVm also put the devices to sleep,
-// Powerbtn presses the ACPI power button, DiskCommand goes to the devices' diskResize hook, and balloon requests
-// are refused because the VM has no balloon device. Requests that change the run state run one at a time, in
-// arrival order, whatever connection they came on.
+// Powerbtn presses the ACPI power button, DiskCommand goes to the devices' diskResize hook, and BalloonCommand to
+// the balloon device's control hook (refused when the VM has no balloon). Requests that change the run state run
+// one at a time, in arrival order, whatever connection they came on.
 import { logger } from "../base/log.ts";
 import type { VmControlHandler } from "../vm_control/server.ts";
-import { errString, OK, type VmRequest, type VmResponse } from "../vm_control/protocol.ts";
+import {
+  type BalloonControlCommand,
+  errString,
+  OK,
+  type VmRequest,
+  type VmResponse,
+} from "../vm_control/protocol.ts";
 
 const log = logger("vmm::control");
 
@@ -23,6 +29,8 @@ export interface ControlledVm {
   wakeDevices(): void;
   pressPowerButton(): void;
   diskResize(index: number, newSize: number): Promise<VmResponse>;
+  /** BalloonCommand: Adjust or Stats, to the balloon device (absent: the VM has none). */
+  balloon?(command: BalloonControlCommand): Promise<VmResponse>;
   /** Ends the VM with status 0 once the Exit response is on its way (the server's close() waits for it). */
   requestExit(): void;
 }
@@ -66,7 +74,7 @@ export class VmController implements VmControlHandler {
       case "DiskCommand":
         return this.vm.diskResize(request.diskIndex, request.command.newSize);
       case "BalloonCommand":
-        return Promise.resolve(errString("no balloon device"));
+        return this.vm.balloon?.(request.command) ?? Promise.resolve(errString("no balloon device"));
     }
   }
 

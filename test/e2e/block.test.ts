@@ -100,7 +100,7 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
     expect(vm.console).toContain(ROOTFS_MARKER);
   });
 
-  test("lspci -n order: the host bridge at 00:00.0, then the disks, the console and rng", async () => {
+  test("lspci -n order: the host bridge at 00:00.0, then the disks, the console, rng and the balloon", async () => {
     // Debian's busybox-static has no lspci applet: print what `lspci -n` prints (slot, class, vendor:device)
     // from the same sysfs attributes, in slot order.
     const script = [
@@ -120,6 +120,7 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
       "0000:00:05.0 0180 1af4:1042",
       "0000:00:06.0 0780 1af4:1043",
       "0000:00:07.0 ff00 1af4:1044",
+      "0000:00:08.0 0880 1af4:1045",
     ]);
   });
 

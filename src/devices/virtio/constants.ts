@@ -38,6 +38,7 @@ export const VIRTIO_ID_NET = 1;
 export const VIRTIO_ID_BLOCK = 2;
 export const VIRTIO_ID_CONSOLE = 3;
 export const VIRTIO_ID_RNG = 4;
+export const VIRTIO_ID_BALLOON = 5;
 export const VIRTIO_ID_SCSI = 8;
 
 /** MSI-X "no vector" (4.1.4.3 / 4.1.5.1.2 "VIRTIO_MSI_NO_VECTOR"). */

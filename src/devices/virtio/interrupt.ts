@@ -16,6 +16,11 @@ export interface Interrupt {
    * and SHOULD send a configuration change notification).
    */
   signalNeedsReset(reason: string): void;
+  /**
+   * A device-specific event for the device kind's control hook in the VMM (the balloon's stats answer), as opaque
+   * bytes; only a device in a device process has it (child_interrupt.ts carries it on the event socket).
+   */
+  signalDeviceEvent?(payload: Uint8Array): void;
 }
 
 /** ISR status register (4.1.4.5); a SharedArrayBuffer-backed word so vCPU threads and the device agree. */

@@ -11,6 +11,7 @@
 //
 // Every virtio-pci function has the same BAR layout (BAR0, virtio_pci_device.ts), so a kind names no BAR.
 import * as v from "valibot";
+import type { BalloonGuestStats } from "./balloon/stats.ts";
 import type { VirtioDevice } from "./virtio_device.ts";
 
 /** An fd the device process waits on besides its socket and queue eventfds (e.g. console input). */
@@ -56,19 +57,42 @@ export interface GuestMapping {
   readonly size: number;
 }
 
-/** A control-socket request for one device (crosvm's DiskCommand and friends). */
-export type DeviceControlRequest = { readonly type: "resize"; readonly bytes: number };
+/** A control-socket request for one device (crosvm's DiskCommand, BalloonControlCommand). */
+export type DeviceControlRequest =
+  | { readonly type: "resize"; readonly bytes: number }
+  | { readonly type: "balloon-adjust"; readonly bytes: number; readonly wait: boolean }
+  | { readonly type: "balloon-stats" };
+
+/** What a control hook answers: nothing, or the balloon's report (balloon_stats). */
+export type DeviceControlReply = undefined | BalloonControlReport;
+
+/** The balloon's size in bytes and the guest's statistics (crosvm's BalloonTubeResult::Stats). */
+export interface BalloonControlReport {
+  readonly actualBytes: number;
+  readonly stats: BalloonGuestStats;
+}
 
 /** The device as the control hook reaches it (the VMM's proxy of the device process). */
 export interface ControlledDevice {
   resize(bytes: number): void;
+  /** A kind-specific request to the model (its `controlRequest`); returns its reply. */
+  deviceRequest(payload: Uint8Array): Uint8Array;
+  /** Called with each kind-specific event the model raises (Interrupt.signalDeviceEvent); one listener. */
+  onDeviceEvent: ((payload: Uint8Array) => void) | undefined;
 }
 
 export interface DeviceKindControl<O> {
   /** The control socket's name for the kind's devices, numbered from 0 in attach order ("disk": DISK_INDEX). */
   readonly group: string;
-  /** Carries out `request` on `device` (whose options are `options`); throws with a one-line reason to refuse. */
-  handle(options: O, request: DeviceControlRequest, device: ControlledDevice): void;
+  /**
+   * Carries out `request` on `device` (whose options are `options`); throws (or rejects) with a one-line reason
+   * to refuse.
+   */
+  handle(
+    options: O,
+    request: DeviceControlRequest,
+    device: ControlledDevice,
+  ): void | DeviceControlReply | Promise<DeviceControlReply>;
 }
 
 export type OptionsSchema = v.GenericSchema<unknown, unknown>;

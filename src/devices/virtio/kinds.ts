@@ -1,8 +1,10 @@
 // Every virtio device kind the VMM can attach, in crosvm's attach order: block devices as given, the one
 // virtio-scsi controller of every --scsi-block (src/crosvm/sys/linux.rs adds it right after the disks), then the
-// virtio-console ports, then pmem devices as given (crosvm creates them after block and console), then rng. The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
+// virtio-console ports, then pmem devices as given (crosvm creates them after block and console), then rng, then
+// the balloon. The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
 // KIND up in it (src/jail/device_process/device_kinds.ts). A new virtio device adds its kind here (see
 // docs/architecture.md, "Adding a virtio device").
+import { balloonKind } from "./balloon/kind.ts";
 import { blockKind } from "./block/kind.ts";
 import { consoleKind } from "./console_kind.ts";
 import type { OptionsSchema, VirtioDeviceKind } from "./kind.ts";
@@ -10,7 +12,7 @@ import { pmemKind } from "./pmem/kind.ts";
 import { rngKind } from "./rng_kind.ts";
 import { scsiKind } from "./scsi/kind.ts";
 
-export const VIRTIO_DEVICE_KINDS = [blockKind, scsiKind, consoleKind, pmemKind, rngKind] as const;
+export const VIRTIO_DEVICE_KINDS = [blockKind, scsiKind, consoleKind, pmemKind, rngKind, balloonKind] as const;
 
 /** Kinds that read no VM configuration, so that any VMM can attach them. */
 export type StandaloneDeviceKind = VirtioDeviceKind<OptionsSchema, unknown>;

@@ -28,6 +28,10 @@ export class FakeInterrupt implements Interrupt {
   signalNeedsReset(reason: string): void {
     this.needsReset.push(reason);
   }
+  readonly deviceEvents: Uint8Array[] = [];
+  signalDeviceEvent(payload: Uint8Array): void {
+    this.deviceEvents.push(payload.slice());
+  }
 }
 
 export interface BufferSpec {

@@ -47,6 +47,11 @@ export interface VirtioDevice {
   reset(): void;
   sleep?(): void;
   wake?(): void;
+  /**
+   * A kind-specific request from the kind's control hook in the VMM (opaque bytes, e.g. balloon/control.ts);
+   * returns the reply bytes, throws to refuse. Devices without control requests leave it out.
+   */
+  controlRequest?(request: Uint8Array): Uint8Array;
 }
 
 /** Where a device is in the lifecycle above; devices keep one of these. */

@@ -24,6 +24,7 @@ import {
   VIRTIO_ID_NET,
   VIRTIO_ID_RNG,
   VIRTIO_ID_SCSI,
+  VIRTIO_ID_BALLOON,
   VIRTIO_STATUS_DEVICE_NEEDS_RESET,
   VIRTIO_STATUS_DRIVER_OK,
   VIRTIO_STATUS_FEATURES_OK,
@@ -72,6 +73,7 @@ const PCI_CLASS: Record<number, [number, number]> = {
   [VIRTIO_ID_CONSOLE]: [0x07, 0x80], // simple communication, other
   [VIRTIO_ID_RNG]: [0xff, 0x00],
   [VIRTIO_ID_SCSI]: [0x01, 0x00], // mass storage, SCSI
+  [VIRTIO_ID_BALLOON]: [0x08, 0x80], // base system peripheral, other (crosvm's virtio_pci_device.rs)
 };
 
 function virtioCap(cfgType: number, offset: number, length: number, extra?: number): Uint8Array {

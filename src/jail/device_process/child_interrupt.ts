@@ -5,7 +5,7 @@
 // event message, applied there by ProxyVirtioDevice.drainEvents.
 import { eventfdWrite, MSG_DONTWAIT, MSG_NOSIGNAL, send } from "../../../ffi/libc.ts";
 import type { Interrupt } from "../../devices/virtio/interrupt.ts";
-import { encodeOp, encodeText, encodeU16, Op } from "./protocol.ts";
+import { encodeBytes, encodeOp, encodeText, encodeU16, Op } from "./protocol.ts";
 
 export class ChildInterrupt implements Interrupt {
   constructor(
@@ -31,5 +31,9 @@ export class ChildInterrupt implements Interrupt {
 
   signalNeedsReset(reason: string): void {
     this.#event(encodeText(Op.EventNeedsReset, reason));
+  }
+
+  signalDeviceEvent(payload: Uint8Array): void {
+    this.#event(encodeBytes(Op.EventDevice, payload));
   }
 }

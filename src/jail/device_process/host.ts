@@ -153,6 +153,19 @@ class DeviceServer {
           this.#fail(e);
         }
         return true;
+      case Op.DeviceRequest:
+        try {
+          if (typeof d.controlRequest !== "function")
+            throw new Error(`${d.debugLabel} takes no device requests`);
+          const answer = d.controlRequest(msg.subarray(1));
+          const out = this.#reply.subarray(0, 1 + answer.length);
+          out[0] = Op.ReplyOk;
+          out.set(answer, 1);
+          this.#send(out);
+        } catch (e) {
+          this.#fail(e);
+        }
+        return true;
       case Op.Shutdown:
         this.#send(this.#ok);
         return false;

@@ -33,6 +33,8 @@ export const Op = {
   // 11 is not used: it was a test hook, now a test-only device kind (test/kvm/jail/test_kinds.ts).
   /** u64 new size in bytes -> reply (the `disk resize` control command; block devices only). */
   Resize: 12,
+  /** Opaque kind-specific bytes -> reply with the model's answer (VirtioDevice.controlRequest; the balloon's). */
+  DeviceRequest: 13,
   ReplyOk: 0x80,
   /** utf-8 error text. */
   ReplyError: 0x81,
@@ -41,6 +43,8 @@ export const Op = {
   EventConfigChanged: 0x41,
   /** utf-8 reason. */
   EventNeedsReset: 0x42,
+  /** Opaque kind-specific bytes for the kind's control hook (Interrupt.signalDeviceEvent). */
+  EventDevice: 0x43,
 } as const;
 
 /** Largest message: a full device-specific config window (4 KiB, virtio_pci_device.ts) plus headers. */
@@ -222,4 +226,14 @@ export function decodeActivate(msg: Uint8Array): { features: bigint; queues: Act
     });
   }
   return { features: v.getBigUint64(1, true), queues };
+}
+
+/** A message of opcode `op` carrying `payload` as it is. */
+export function encodeBytes(op: number, payload: Uint8Array): Uint8Array {
+  if (payload.length > MAX_MESSAGE - 1)
+    throw new ProtocolError(`opcode ${op}: ${payload.length} bytes is too long`);
+  const out = new Uint8Array(1 + payload.length);
+  out[0] = op;
+  out.set(payload, 1);
+  return out;
 }

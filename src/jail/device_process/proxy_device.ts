@@ -21,6 +21,7 @@ import type { GuestMemory } from "../../vm_memory/guest_memory.ts";
 import {
   decodeText,
   encodeActivate,
+  encodeBytes,
   encodeOp,
   encodeReadConfig,
   encodeU16,
@@ -86,6 +87,8 @@ export class ProxyVirtioDevice implements VirtioDevice {
   readonly #flags: Int32Array;
   readonly #replyDeadlineMs: number;
   #interrupt: Interrupt | undefined;
+  /** Called with each kind-specific event (EventDevice) drained in this thread (the balloon's control hook). */
+  onDeviceEvent: ((payload: Uint8Array) => void) | undefined;
   /** Called (in the thread that saw it) when a reply misses its deadline, with a one-line message. */
   onUnresponsive: ((message: string) => void) | undefined;
   /** Notifies come from the guest and events from the device process: their warnings are rate-limited. */
@@ -246,6 +249,11 @@ export class ProxyVirtioDevice implements VirtioDevice {
     this.#call(encodeU64(Op.Resize, BigInt(bytes)));
   }
 
+  /** A kind-specific request (VirtioDevice.controlRequest in the device process); returns a copy of its reply. */
+  deviceRequest(payload: Uint8Array): Uint8Array {
+    return this.#call(encodeBytes(Op.DeviceRequest, payload)).slice();
+  }
+
   sleep(): void {
     this.#call(encodeOp(Op.Sleep));
   }
@@ -271,8 +279,12 @@ export class ProxyVirtioDevice implements VirtioDevice {
       const n = recv(this.eventFd, buf, MSG_DONTWAIT, `${this.debugLabel} event socket`);
       if (!n) return count;
       count++;
-      if (!interrupt) continue;
       const msg = buf.subarray(0, n);
+      if (msg[0] === Op.EventDevice) {
+        this.onDeviceEvent?.(msg.slice(1));
+        continue;
+      }
+      if (!interrupt) continue;
       switch (msg[0]) {
         case Op.EventUsedQueue:
           interrupt.signalUsedQueue(new DataView(msg.buffer, 1, 2).getUint16(0, true));

@@ -1,6 +1,7 @@
 // PCI enumeration as a guest sees it: the host bridge at 00:00.0 and the virtio functions after it in crosvm's
-// order (block devices as given, then rng), reached through configuration mechanism #1. The transports live on
-// the main thread, so this also proves the vCPU Worker -> main thread path and the device processes' start.
+// order (block devices as given, then rng, then the balloon), reached through configuration mechanism #1. The
+// transports live on the main thread, so this also proves the vCPU Worker -> main thread path and the device
+// processes' start.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,10 +17,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("PCI bus 0 through 0xCF8/0xCFC", () => {
-  test("the host bridge is 00:00.0 and virtio-rng follows it by default", async () => {
+  test("the host bridge is 00:00.0 and virtio-rng then virtio-balloon follow it by default", async () => {
     const r = await runCrosvm(["run", "--bios", await guestImage("pci_scan")]);
 
-    expect(r.stdout).toBe("12378086\n10441AF4\nFFFFFFFF\nFFFFFFFF\n");
+    expect(r.stdout).toBe("12378086\n10441AF4\n10451AF4\nFFFFFFFF\n");
     expect(r.status).toBe(0);
   });
 
@@ -40,8 +41,15 @@ describe("PCI bus 0 through 0xCF8/0xCFC", () => {
     expect(r.status).toBe(0);
   });
 
-  test("--no-rng leaves only the host bridge", async () => {
+  test("--no-rng leaves the host bridge and the balloon", async () => {
     const r = await runCrosvm(["run", "--no-rng", "--bios", await guestImage("pci_scan")]);
+
+    expect(r.stdout).toBe("12378086\n10451AF4\nFFFFFFFF\nFFFFFFFF\n");
+    expect(r.status).toBe(0);
+  });
+
+  test("--no-rng --no-balloon leaves only the host bridge", async () => {
+    const r = await runCrosvm(["run", "--no-rng", "--no-balloon", "--bios", await guestImage("pci_scan")]);
 
     expect(r.stdout).toBe("12378086\nFFFFFFFF\nFFFFFFFF\nFFFFFFFF\n");
     expect(r.status).toBe(0);
@@ -50,16 +58,16 @@ describe("PCI bus 0 through 0xCF8/0xCFC", () => {
   test("devices also run unconfined with --disable-sandbox", async () => {
     const r = await runCrosvm(["run", "--disable-sandbox", "--bios", await guestImage("pci_scan")]);
 
-    expect(r.stdout).toBe("12378086\n10441AF4\nFFFFFFFF\nFFFFFFFF\n");
+    expect(r.stdout).toBe("12378086\n10441AF4\n10451AF4\nFFFFFFFF\n");
     expect(r.status).toBe(0);
   });
 });
 
 describe("a Linux-style scan of 64 buses through 0xCF8/0xCFC", () => {
-  test("only the host bridge and virtio-rng answer, and CONFIG_ADDRESS reads back the last slot", async () => {
+  test("only the host bridge, rng and balloon answer, and CONFIG_ADDRESS reads back the last slot", async () => {
     const r = await runCrosvm(["run", "--bios", await guestImage("pci_peer_scan")]);
 
-    expect(r.stdout).toBe("00000002\n803FF800\n");
+    expect(r.stdout).toBe("00000003\n803FF800\n");
     expect(r.status).toBe(0);
   });
 });

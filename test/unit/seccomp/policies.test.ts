@@ -25,6 +25,7 @@ describe("policy/ directory", () => {
   test("every policy compiles within BPF_MAXINSNS", () => {
     const sizes = [...programs].map(([name, p]) => [name, p.length / SOCK_FILTER_SIZE] as const);
     expect(sizes.map(([name]) => name)).toEqual([
+      "balloon_device",
       "block_device",
       "bun_runtime",
       "common_device",
@@ -146,6 +147,18 @@ describe("policy/ directory", () => {
       "KILL_PROCESS",
       "KILL_PROCESS",
     ]);
+  });
+
+  test("the balloon may punch holes in guest memory but not allocate, zero or resize it", () => {
+    const balloon = get("balloon_device");
+    const PUNCH_HOLE_KEEP_SIZE = 0x03;
+    const ZERO_RANGE = 0x10;
+    expect([
+      decide(balloon, "fallocate", [5, PUNCH_HOLE_KEEP_SIZE, 0, 4096]),
+      decide(balloon, "fallocate", [5, 0, 0, 4096]),
+      decide(balloon, "fallocate", [5, ZERO_RANGE, 0, 4096]),
+      decide(balloon, "ftruncate", [5, 0]),
+    ]).toEqual(["ALLOW", "KILL_PROCESS", "KILL_PROCESS", "KILL_PROCESS"]);
   });
 
   test("no device may open sockets", () => {

@@ -2,6 +2,7 @@
 // them again before it builds the model: a renamed, missing or mistyped key is refused on both sides with one
 // line naming the kind, the side and the key.
 import { describe, expect, test } from "bun:test";
+import { balloonKind } from "../../../src/devices/virtio/balloon/kind.ts";
 import { blockKind } from "../../../src/devices/virtio/block/kind.ts";
 import { consoleFiles, consoleKind } from "../../../src/devices/virtio/console_kind.ts";
 import { type AnyVirtioDeviceKind, parseDeviceOptions } from "../../../src/devices/virtio/kind.ts";
@@ -20,6 +21,7 @@ const goodBlock = {
   lock: true,
 };
 const goodConsole = { num: 1, type: "sink", stdin: false };
+const goodBalloon = { pageReporting: false, initialPages: 0, memoryPages: 65536 };
 
 interface BadCase {
   readonly kind: AnyVirtioDeviceKind;
@@ -98,6 +100,18 @@ const cases: BadCase[] = [
     reason: 'unknown key "seed" (known: none)',
   },
   {
+    kind: balloonKind,
+    what: "a renamed key",
+    options: { ...goodBalloon, page_reporting: true },
+    reason: 'unknown key "page_reporting" (known: pageReporting, initialPages, memoryPages)',
+  },
+  {
+    kind: balloonKind,
+    what: "an initial size past a u32 of pages",
+    options: { ...goodBalloon, initialPages: 2 ** 32 },
+    reason: 'key "initialPages": expected a page count (u32), got 4294967296',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -119,8 +133,8 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng", () => {
-  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "scsi", "console", "pmem", "rng"]);
+test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, balloon", () => {
+  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "scsi", "console", "pmem", "rng", "balloon"]);
 });
 
 test("each built-in kind names a seccomp policy file that exists", async () => {
@@ -195,6 +209,15 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("net", {}, [])).toThrow(
-    'device kind "net" is unknown (known: block, scsi, console, pmem, rng)',
+    'device kind "net" is unknown (known: block, scsi, console, pmem, rng, balloon)',
   );
+});
+
+test("the balloon is selected unless --no-balloon, starting at --mem minus --init-mem", () => {
+  const vm = { balloon: true, balloonPageReporting: true, memMib: 1024 };
+
+  expect(balloonKind.select({ ...vm, initMemMib: 256 })).toEqual([
+    { pageReporting: true, initialPages: 768 * 256, memoryPages: 1024 * 256 },
+  ]);
+  expect(balloonKind.select({ ...vm, balloon: false })).toEqual([]);
 });

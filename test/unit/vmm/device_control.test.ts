@@ -10,7 +10,14 @@ const options = { path: "a.img", readOnly: false, sparse: true, blockSize: 512, 
 
 function resizable() {
   const sizes: number[] = [];
-  return { sizes, resize: (bytes: number) => void sizes.push(bytes) };
+  return {
+    sizes,
+    resize: (bytes: number) => void sizes.push(bytes),
+    deviceRequest: (): Uint8Array => {
+      throw new Error("a block device takes no device requests");
+    },
+    onDeviceEvent: undefined,
+  };
 }
 
 test("a resize of disk 1 reaches the second block device", async () => {

@@ -169,6 +169,9 @@ describe("planning virtio devices", () => {
     disableSandbox: false,
     seccompLogFailures: false,
     extendedStatus: false,
+    balloon: false,
+    balloonPageReporting: false,
+    balloonBiasMib: 0,
   };
 
   test("a --pmem device's guest mapping is placed and its plan says where", () => {

@@ -27,7 +27,7 @@ const port = {
   debugconPort: 0x402,
 } as const;
 
-/** Two disks, a UART, one virtio-console port and rng: only the fields the device kinds read matter. */
+/** Two disks, a UART, one virtio-console port, rng and the balloon: only the fields the device kinds read matter. */
 const config = {
   params: [],
   memMib: 16,
@@ -46,6 +46,9 @@ const config = {
   disableSandbox: false,
   seccompLogFailures: false,
   extendedStatus: false,
+  balloon: true,
+  balloonPageReporting: false,
+  balloonBiasMib: 0,
 } satisfies Partial<VmConfig> as VmConfig;
 
 const fds = new OwnedFds();
@@ -96,7 +99,7 @@ function attachAll(
   return { slots, functions };
 }
 
-test("devices are planned block devices first, in --block order, then console ports, then rng", () => {
+test("devices are planned block devices first, in --block order, then console ports, rng and the balloon", () => {
   const plans = planVirtioDevices(config, fds);
 
   expect(plans.map((p) => p.label)).toEqual([
@@ -104,6 +107,7 @@ test("devices are planned block devices first, in --block order, then console po
     "virtio-blk 1 (data.img)",
     "virtio-console 1",
     "virtio-rng",
+    "virtio-balloon",
   ]);
 });
 
@@ -115,10 +119,11 @@ test("each planned device has one eventfd per queue and one per MSI-X vector (qu
     [1, 2],
     [2, 3],
     [1, 2],
+    [4, 5],
   ]);
 });
 
-test("the functions take the slots after the host bridge in plan order: 00:01.0 to 00:04.0", () => {
+test("the functions take the slots after the host bridge in plan order: 00:01.0 to 00:05.0", () => {
   const plans = planVirtioDevices(config, fds);
   const devices = plans.map((p) => fakeDevice(p));
 

@@ -69,6 +69,7 @@ export const blockKind = defineDeviceKind({
   control: {
     group: "disk",
     handle(o, request, device) {
+      if (request.type !== "resize") throw new BlockOptionError(o.path, `a disk cannot ${request.type}`);
       if (o.readOnly) throw new BlockOptionError(o.path, "a read-only (ro) disk cannot be resized");
       device.resize(request.bytes);
     },
