@@ -10,6 +10,7 @@ import {
 } from "../devices/serial/parameters.ts";
 import type { DiskOption, VmConfig } from "../vmm/config.ts";
 import { ConfigError } from "./errors.ts";
+import { toInputDevice } from "./input_option.ts";
 import { DEFAULT_CPUS, DEFAULT_MEM_MIB, type BlockArgs, type SerialArgs } from "./option_specs.ts";
 import type { Given } from "./option_table.ts";
 import type { RunArgs } from "./run_options.ts";
@@ -97,5 +98,6 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
   if (args.initrd !== undefined) config.initrd = args.initrd.value;
   if (args.socket !== undefined) config.socket = socketPath(args.socket.value);
   if (args["pivot-root"] !== undefined) config.pivotRoot = args["pivot-root"].value;
+  if (args.input.length > 0) config.inputs = args.input.map((i) => toInputDevice(i.value));
   return config;
 }

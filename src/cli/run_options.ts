@@ -4,6 +4,7 @@
 // turns `RunArgs` into a VmConfig. Adding an option is one entry here plus its use in build_config.ts; a key=value
 // option's keys, defaults and key help live in its valibot schema (option_specs.ts).
 import { blockSpec, cpusSpec, memSpec, serialSpec, type BlockArgs } from "./option_specs.ts";
+import { inputOption } from "./input_option.ts";
 import { option, type ArgsOf, type DeprecatedForm } from "./option_table.ts";
 
 export const KERNEL_POSITIONAL = { name: "KERNEL", help: "bzImage of kernel to run" } as const;
@@ -59,6 +60,7 @@ command-line parameters.`,
   }),
   "disable-sandbox": option.switch({ help: "run all devices in one, non-sandboxed process" }),
   initrd: option.path({ short: "i", help: "initial ramdisk to load", example: "/initrd.img" }),
+  input: inputOption,
   kernel: option.path({
     help: "bzImage of kernel to run (same as the positional KERNEL)",
     example: "/vmlinuz",

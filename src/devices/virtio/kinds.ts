@@ -5,9 +5,11 @@
 import { blockKind } from "./block/kind.ts";
 import { consoleKind } from "./console_kind.ts";
 import type { OptionsSchema, VirtioDeviceKind } from "./kind.ts";
+import { inputKind } from "./input/kind.ts";
 import { rngKind } from "./rng_kind.ts";
 
-export const VIRTIO_DEVICE_KINDS = [blockKind, consoleKind, rngKind] as const;
+// virtio-input devices (--input) come last, in the order given.
+export const VIRTIO_DEVICE_KINDS = [blockKind, consoleKind, rngKind, inputKind] as const;
 
 /** Kinds that read no VM configuration, so that any VMM can attach them. */
 export type StandaloneDeviceKind = VirtioDeviceKind<OptionsSchema, unknown>;

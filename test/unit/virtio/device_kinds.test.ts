@@ -6,6 +6,7 @@ import { blockKind } from "../../../src/devices/virtio/block/kind.ts";
 import { consoleFiles, consoleKind } from "../../../src/devices/virtio/console_kind.ts";
 import { type AnyVirtioDeviceKind, parseDeviceOptions } from "../../../src/devices/virtio/kind.ts";
 import { VIRTIO_DEVICE_KINDS } from "../../../src/devices/virtio/kinds.ts";
+import { inputKind } from "../../../src/devices/virtio/input/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 
@@ -30,6 +31,7 @@ interface BadCase {
 const { blockSize: _, ...blockWithoutBlockSize } = goodBlock;
 const { path: __, ...blockWithoutPath } = goodBlock;
 const { num: ___, ...consoleWithoutNum } = goodConsole;
+const goodInput = { type: "keyboard", path: "/tmp/kbd", index: 0 };
 
 const cases: BadCase[] = [
   {
@@ -66,6 +68,19 @@ const cases: BadCase[] = [
     reason: 'unknown key "seed" (known: none)',
   },
   {
+    kind: inputKind,
+    what: "an unknown type",
+    options: { ...goodInput, type: "joystick" },
+    reason:
+      'key "type": expected one of evdev, keyboard, mouse, multi-touch, rotary, single-touch, switches, trackpad, got "joystick"',
+  },
+  {
+    kind: inputKind,
+    what: "a width of 0",
+    options: { ...goodInput, type: "multi-touch", width: 0 },
+    reason: 'key "width": expected an integer from 1 to 2147483647, got 0',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -87,8 +102,8 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, console, rng", () => {
-  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "rng"]);
+test("the built-in kinds attach in crosvm's order: block, console, rng, input", () => {
+  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "rng", "input"]);
 });
 
 test("each built-in kind names a seccomp policy file that exists", async () => {
@@ -147,6 +162,6 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("net", {}, [])).toThrow(
-    'device kind "net" is unknown (known: block, console, rng)',
+    'device kind "net" is unknown (known: block, console, rng, input)',
   );
 });
