@@ -26,7 +26,7 @@ const size = v.pipe(
   v.maxValue(TOUCH_SIZE_MAX, sizeRange),
 );
 
-const pathOnly = v.strictObject({ path }, "an object such as {\"path\": \"/tmp/socket\"}");
+const pathOnly = v.strictObject({ path }, 'an object such as {"path": "/tmp/socket"}');
 const touch = v.strictObject(
   {
     path,
@@ -97,7 +97,7 @@ export const inputFileSchema = v.pipe(
       at.push({ type: "object", origin: "value", input: inner, key: String(key), value: issue.input });
     addIssue({
       message: unknown
-        ? `no such key (${type} takes: ${Object.keys(INPUT_TYPE_SCHEMAS[type].entries).join(", ")})`
+        ? `a key of ${type} (${Object.keys(INPUT_TYPE_SCHEMAS[type].entries).join(", ")})`
         : missing
           ? "a value (the key is required)"
           : issue.message,

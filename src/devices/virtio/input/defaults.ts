@@ -104,7 +104,9 @@ export function defaultInputConfig(o: SocketInputOptions): InputDeviceConfig {
     case "rotary":
       return config(`Crosvm Virtio Rotary ${i}`, `virtio-rotary-${i}`, [[EV_REL, [REL_WHEEL]]]);
     case "switches":
-      return config(`Crosvm Virtio Switches ${i}`, `virtio-switches-${i}`, [[EV_SW, Object.values(SWITCHES)]]);
+      return config(`Crosvm Virtio Switches ${i}`, `virtio-switches-${i}`, [
+        [EV_SW, Object.values(SWITCHES)],
+      ]);
     case "single-touch":
       return config(
         o.name ?? `Crosvm Virtio Touchscreen ${i}`,

@@ -19,7 +19,11 @@ function view(bytes: Uint8Array): DataView {
 /** struct virtio_input_event at `offset`. */
 export function decodeVirtioEvent(bytes: Uint8Array, offset = 0): InputEvent {
   const v = view(bytes);
-  return { type: v.getUint16(offset, true), code: v.getUint16(offset + 2, true), value: v.getInt32(offset + 4, true) };
+  return {
+    type: v.getUint16(offset, true),
+    code: v.getUint16(offset + 2, true),
+    value: v.getInt32(offset + 4, true),
+  };
 }
 
 export function encodeVirtioEvent(e: InputEvent, out = new Uint8Array(VIRTIO_INPUT_EVENT_SIZE)): Uint8Array {
@@ -92,7 +96,8 @@ export class RecordStream {
       this.#accept(this.decode(this.#partial, 0), out);
       this.#have = 0;
     }
-    for (; at + this.recordSize <= bytes.length; at += this.recordSize) this.#accept(this.decode(bytes, at), out);
+    for (; at + this.recordSize <= bytes.length; at += this.recordSize)
+      this.#accept(this.decode(bytes, at), out);
     if (at < bytes.length) {
       this.#partial.set(bytes.subarray(at));
       this.#have = bytes.length - at;

@@ -88,7 +88,9 @@ function connectSource(o: InputKindOptions): number {
     return fd;
   } catch (e) {
     close(fd);
-    throw new InputSourceError(`${describe(o)}: cannot connect to the event source socket: ${(e as Error).message}`);
+    throw new InputSourceError(
+      `${describe(o)}: cannot connect to the event source socket: ${(e as Error).message}`,
+    );
   }
 }
 

@@ -84,7 +84,12 @@ export function socketSource(fd: number, device: VirtioInput): InputSource {
 
 /** A host evdev node: struct input_event records, always whole. */
 export function evdevSource(fd: number, device: VirtioInput): InputSource {
-  return source(fd, device, new RecordStream(HOST_INPUT_EVENT_SIZE, decodeHostEvent, device.config), "evdev device");
+  return source(
+    fd,
+    device,
+    new RecordStream(HOST_INPUT_EVENT_SIZE, decodeHostEvent, device.config),
+    "evdev device",
+  );
 }
 
 /** Status events back over the socket, without blocking: a peer that does not read loses them. */
