@@ -57,6 +57,8 @@ export const rigModules = [
   "9pnet",
   "9pnet_virtio",
   "9p",
+  // /dev/uinput: the input e2e test makes a host event device in the outer VM for --input evdev.
+  "uinput",
 ];
 
 export interface ModuleFile {
