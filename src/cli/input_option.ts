@@ -119,8 +119,7 @@ rotary[path=PATH] - rotating side button/wheel
 single-touch[path=PATH,width=W,height=H,name=N] - single-touch touchscreen
 switches[path=PATH] - switches (e.g. for accessibility)
 trackpad[path=PATH,width=W,height=H,name=N] - trackpad
-width and height default to ${DEFAULT_TOUCH_WIDTH} and ${DEFAULT_TOUCH_HEIGHT}. An event source socket is a
-UNIX stream socket another program listens on; it carries struct virtio_input_event records.`;
+width and height default to ${DEFAULT_TOUCH_WIDTH} and ${DEFAULT_TOUCH_HEIGHT}. An event source socket is a UNIX stream socket another program listens on; it carries struct virtio_input_event records.`;
 
 export const inputOption: OptionEntry<InputArgs, true> = {
   argName: "TYPE[key=value,...]",
