@@ -72,10 +72,12 @@ describe("a guest with a socket keyboard, a multi-touch screen and a grabbed hos
         `{ BUN_BE_BUN=1 ${vmmExecutablePath()} ${host.vmmPath(HELPER)} all ${dir} ${UINPUT_NAME} ` +
         `> ${dir}/helper.log 2>&1 < /dev/null & echo $! > ${dir}/helper.pid; }`,
     );
+    // Bun starts slowly under TCG; on failure the helper's log and the uinput state say why.
     await host.run(
-      `for i in $(seq 600); do [ -S ${dir}/keys.sock ] && [ -S ${dir}/touch.sock ] && [ -s ${dir}/uinput.path ] && exit 0; ` +
-        `sleep 0.1; done; cat ${dir}/helper.log; exit 1`,
-      90_000,
+      `for i in $(seq 1800); do [ -S ${dir}/keys.sock ] && [ -S ${dir}/touch.sock ] && [ -s ${dir}/uinput.path ] && exit 0; ` +
+        `sleep 0.1; done; { cat ${dir}/helper.log; ls -la ${dir} /dev/uinput /dev/input; grep uinput /proc/modules; ` +
+        `ps; } >&2; exit 1`,
+      240_000,
     );
     uinputNode = (await host.run(`cat ${dir}/uinput.path`)).trim();
   };
