@@ -19,6 +19,7 @@ const KEYBOARD_NAME = "Crosvm Virtio Keyboard 0";
 
 const EV_SYN = 0;
 const EV_KEY = 1;
+const EV_LED = 0x11;
 const KEY_A = 30;
 const KEY_B = 48;
 const KEY_C = 46;
@@ -42,12 +43,15 @@ function parseEvents(hex: string): [number, number, number][] {
     });
 }
 
-/** Drops the guest kernel's own autorepeat events (value 2) and the SYN_REPORT each comes with. */
+/**
+ * Drops what the guest kernel adds on its own: autorepeat events (EV_KEY value 2) and LED state (EV_LED, set by
+ * its keyboard handler), each with the SYN_REPORT it comes with.
+ */
 function withoutRepeats(events: [number, number, number][]): [number, number, number][] {
   const out: [number, number, number][] = [];
   for (let i = 0; i < events.length; i++) {
     const [type, , value] = events[i]!;
-    if (type === EV_KEY && value === 2) {
+    if ((type === EV_KEY && value === 2) || type === EV_LED) {
       if (events[i + 1]?.[0] === EV_SYN) i++;
       continue;
     }
