@@ -10,6 +10,7 @@ import { ensureKernel, modulesDir } from "./debian_kernel.ts";
 import { baseEntries, isStale } from "./initramfs.ts";
 import { guestModules } from "./modules.ts";
 import { flavourPaths, kernelFlavours, type KernelFlavour } from "./paths.ts";
+import { guestToolEntries } from "./tools.ts";
 import { ensureRigImage } from "./rig/outer_image.ts";
 
 async function ensureGuestInitrd(flavour: KernelFlavour): Promise<void> {
@@ -17,6 +18,7 @@ async function ensureGuestInitrd(flavour: KernelFlavour): Promise<void> {
   if (!isStale(paths.initrd, [paths.packageStamp])) return;
   const { entries, missing } = await baseEntries(modulesDir(flavour), guestModules);
   if (missing.length > 0) console.log(`guest: the ${flavour} kernel has no ${missing.join(", ")}; left out`);
+  entries.push(...(await guestToolEntries()));
   const archive = await new Blob(cpioNewc(withParentDirs(entries))).bytes();
   await writeAtomically(paths.initrd, Bun.gzipSync(archive, { level: 6 }));
   console.log(`guest: wrote ${paths.initrd}`);

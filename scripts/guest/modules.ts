@@ -65,6 +65,10 @@ export const rigModules = [
   "9pnet",
   "9pnet_virtio",
   "9p",
+  // /dev/uinput and its /dev/input/eventN (evdev): the input e2e test makes a host event device in the outer VM
+  // for --input evdev.
+  "uinput",
+  "evdev",
 ];
 
 export interface ModuleFile {

@@ -10,6 +10,7 @@ import {
 } from "../devices/serial/parameters.ts";
 import type { DiskOption, PmemOption, ScsiDiskOption, VmConfig } from "../vmm/config.ts";
 import { ConfigError } from "./errors.ts";
+import { toInputDevice } from "./input_option.ts";
 import {
   DEFAULT_CPUS,
   DEFAULT_MEM_MIB,
@@ -149,5 +150,6 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
   if (args.initrd !== undefined) config.initrd = args.initrd.value;
   if (args.socket !== undefined) config.socket = socketPath(args.socket.value);
   if (args["pivot-root"] !== undefined) config.pivotRoot = args["pivot-root"].value;
+  if (args.input.length > 0) config.inputs = args.input.map((i) => toInputDevice(i.value));
   return config;
 }

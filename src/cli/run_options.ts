@@ -13,6 +13,7 @@ import {
   type BlockArgs,
   type PmemArgs,
 } from "./option_specs.ts";
+import { inputOption } from "./input_option.ts";
 import { option, type ArgsOf, type DeprecatedForm } from "./option_table.ts";
 
 export const KERNEL_POSITIONAL = { name: "KERNEL", help: "bzImage of kernel to run" } as const;
@@ -81,6 +82,7 @@ command-line parameters.`,
   }),
   "disable-sandbox": option.switch({ help: "run all devices in one, non-sandboxed process" }),
   initrd: option.path({ short: "i", help: "initial ramdisk to load", example: "/initrd.img" }),
+  input: inputOption,
   kernel: option.path({
     help: "bzImage of kernel to run (same as the positional KERNEL)",
     example: "/vmlinuz",

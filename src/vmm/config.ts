@@ -5,6 +5,7 @@
 // unique per hardware, ...); kernel xor bios. The code below src/cli relies on them and does not check them again.
 
 import type { SerialParameters } from "../devices/serial/parameters.ts";
+import type { InputDeviceOption } from "../devices/virtio/input/kind.ts";
 
 export type { SerialHardware, SerialParameters, SerialType } from "../devices/serial/parameters.ts";
 
@@ -90,4 +91,6 @@ export interface VmConfig {
   balloonBiasMib: number;
   /** Guest memory outside the balloon at boot in MiB (--init-mem): the balloon starts at memMib - initMemMib. */
   initMemMib?: number;
+  /** virtio-input devices (--input), in the order given (files' first); absent means none. */
+  inputs?: InputDeviceOption[];
 }

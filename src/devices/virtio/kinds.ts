@@ -9,10 +9,20 @@ import { blockKind } from "./block/kind.ts";
 import { consoleKind } from "./console_kind.ts";
 import type { OptionsSchema, VirtioDeviceKind } from "./kind.ts";
 import { pmemKind } from "./pmem/kind.ts";
+import { inputKind } from "./input/kind.ts";
 import { rngKind } from "./rng_kind.ts";
 import { scsiKind } from "./scsi/kind.ts";
 
-export const VIRTIO_DEVICE_KINDS = [blockKind, scsiKind, consoleKind, pmemKind, rngKind, balloonKind] as const;
+// virtio-input devices (--input) come after rng, in the order given, and before the balloon.
+export const VIRTIO_DEVICE_KINDS = [
+  blockKind,
+  scsiKind,
+  consoleKind,
+  pmemKind,
+  rngKind,
+  inputKind,
+  balloonKind,
+] as const;
 
 /** Kinds that read no VM configuration, so that any VMM can attach them. */
 export type StandaloneDeviceKind = VirtioDeviceKind<OptionsSchema, unknown>;

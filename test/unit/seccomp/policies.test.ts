@@ -29,6 +29,7 @@ describe("policy/ directory", () => {
       "block_device",
       "bun_runtime",
       "common_device",
+      "input_device",
       "pmem_device",
       "rng_device",
       "scsi_device",

@@ -8,6 +8,7 @@ import { consoleFiles, consoleKind } from "../../../src/devices/virtio/console_k
 import { type AnyVirtioDeviceKind, parseDeviceOptions } from "../../../src/devices/virtio/kind.ts";
 import { VIRTIO_DEVICE_KINDS } from "../../../src/devices/virtio/kinds.ts";
 import { pmemKind } from "../../../src/devices/virtio/pmem/kind.ts";
+import { inputKind } from "../../../src/devices/virtio/input/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { scsiKind } from "../../../src/devices/virtio/scsi/kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
@@ -34,6 +35,7 @@ interface BadCase {
 const { blockSize: _, ...blockWithoutBlockSize } = goodBlock;
 const { path: __, ...blockWithoutPath } = goodBlock;
 const { num: ___, ...consoleWithoutNum } = goodConsole;
+const goodInput = { type: "keyboard", path: "/tmp/kbd", index: 0 };
 
 const cases: BadCase[] = [
   {
@@ -112,6 +114,19 @@ const cases: BadCase[] = [
     reason: 'key "initialPages": expected a page count (u32), got 4294967296',
   },
   {
+    kind: inputKind,
+    what: "an unknown type",
+    options: { ...goodInput, type: "joystick" },
+    reason:
+      'key "type": expected one of evdev, keyboard, mouse, multi-touch, rotary, single-touch, switches, trackpad, got "joystick"',
+  },
+  {
+    kind: inputKind,
+    what: "a width of 0",
+    options: { ...goodInput, type: "multi-touch", width: 0 },
+    reason: 'key "width": expected an integer from 1 to 2147483647, got 0',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -133,8 +148,16 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, balloon", () => {
-  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "scsi", "console", "pmem", "rng", "balloon"]);
+test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon", () => {
+  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual([
+    "block",
+    "scsi",
+    "console",
+    "pmem",
+    "rng",
+    "input",
+    "balloon",
+  ]);
 });
 
 test("each built-in kind names a seccomp policy file that exists", async () => {
@@ -209,7 +232,7 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("net", {}, [])).toThrow(
-    'device kind "net" is unknown (known: block, scsi, console, pmem, rng, balloon)',
+    'device kind "net" is unknown (known: block, scsi, console, pmem, rng, input, balloon)',
   );
 });
 
