@@ -6,6 +6,7 @@
 import { logger } from "../base/log.ts";
 import { formatPciAddress } from "../devices/pci/pci_root.ts";
 import {
+  kindQueueSizes,
   msixVectorCount,
   type OptionsSchema,
   parseDeviceOptions,
@@ -56,8 +57,8 @@ export function planVirtioDevices(
       const options = parseDeviceOptions(kind, raw, "VMM");
       const { label, backing } = kind.prepare(options, index);
       fds.adopt(backing);
-      const queueEvents = fds.eventfds(kind.queueSizes.length);
-      const irqfds = fds.eventfds(msixVectorCount(kind));
+      const queueEvents = fds.eventfds(kindQueueSizes(kind, options).length);
+      const irqfds = fds.eventfds(msixVectorCount(kind, options));
       plans.push({ kind, options, label, backing, queueEvents, irqfds });
     });
   }
@@ -112,9 +113,10 @@ export function attachVirtioDevices(
   return plans.map((plan, i) => {
     const device = devices[i]!;
     const sizes = device.queueMaxSizes.join(",");
-    if (sizes !== plan.kind.queueSizes.join(","))
+    const expected = kindQueueSizes(plan.kind, plan.options).join(",");
+    if (sizes !== expected)
       throw new Error(
-        `${plan.label}: the device process offers queues [${sizes}], its kind has [${plan.kind.queueSizes.join(",")}]`,
+        `${plan.label}: the device process offers queues [${sizes}], its kind has [${expected}]`,
       );
     const pci = new VirtioPciDevice(device, o.memory, { msixVectors: plan.irqfds.length });
     bindMsixVectors(pci, plan.irqfds, o.routes, plan.label);

@@ -1,13 +1,14 @@
 // Every virtio device kind the VMM can attach, in crosvm's attach order: block devices as given, then the
-// virtio-console ports, then rng. The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
+// virtio-console ports, then rng, then the NICs. The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
 // KIND up in it (src/jail/device_process/device_kinds.ts). A new virtio device adds its kind here (see
 // docs/architecture.md, "Adding a virtio device").
 import { blockKind } from "./block/kind.ts";
 import { consoleKind } from "./console_kind.ts";
 import type { OptionsSchema, VirtioDeviceKind } from "./kind.ts";
+import { netKind } from "./net/kind.ts";
 import { rngKind } from "./rng_kind.ts";
 
-export const VIRTIO_DEVICE_KINDS = [blockKind, consoleKind, rngKind] as const;
+export const VIRTIO_DEVICE_KINDS = [blockKind, consoleKind, rngKind, netKind] as const;
 
 /** Kinds that read no VM configuration, so that any VMM can attach them. */
 export type StandaloneDeviceKind = VirtioDeviceKind<OptionsSchema, unknown>;

@@ -210,7 +210,12 @@ function serve(server: DeviceServer, sources: PollSource[]): void {
     fds.clear();
     fds.add(control, POLLIN);
     for (let i = 0; i < queueCount; i++) fds.add(queueEvents[i]!, POLLIN);
-    for (let i = 0; i < live.length; i++) fds.add(live[i]!.fd, POLLIN);
+    // A source that does not want polling now stays in the set with no events (its revents are then only
+    // POLLHUP/POLLERR), so that indexes keep matching `live`.
+    for (let i = 0; i < live.length; i++) {
+      const source = live[i]!;
+      fds.add(source.fd, source.wanted === undefined || source.wanted() ? POLLIN : 0);
+    }
     const timeoutMs =
       wakeupsSinceCollection >= WAKEUPS_BEFORE_IDLE_COLLECTION ? IDLE_MS_BEFORE_COLLECTION : -1;
     if (fds.wait(timeoutMs) === 0) {

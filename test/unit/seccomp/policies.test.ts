@@ -13,6 +13,7 @@ import {
 } from "../../../src/jail/seccomp/build_policies.ts";
 import { compilePolicyFile } from "../../../src/jail/seccomp/compiler.ts";
 import { decide } from "./helpers.ts";
+import { SIOCSIFADDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETQUEUE } from "../../../ffi/tun.ts";
 
 const PROT_READ_WRITE = 3;
 const PROT_EXEC = 4;
@@ -28,6 +29,7 @@ describe("policy/ directory", () => {
       "block_device",
       "bun_runtime",
       "common_device",
+      "net_device",
       "rng_device",
       "serial_device",
     ]);
@@ -124,9 +126,16 @@ describe("policy/ directory", () => {
     ]);
   });
 
+  test("the net device may set a TAP's offloads and queues but not attach or configure interfaces", () => {
+    const net = get("net_device");
+    expect(
+      [TUNSETOFFLOAD, TUNSETQUEUE, TUNSETIFF, SIOCSIFADDR].map((request) => decide(net, "ioctl", [5, request])),
+    ).toEqual(["ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
+  });
+
   test("no device may open sockets", () => {
     expect([...programs.values()].map((p) => decide(p, "socket", [1, 1, 0]))).toEqual(
-      Array(5).fill("KILL_PROCESS"),
+      Array(6).fill("KILL_PROCESS"),
     );
   });
 });

@@ -6,6 +6,7 @@ import { blockKind } from "../../../src/devices/virtio/block/kind.ts";
 import { consoleFiles, consoleKind } from "../../../src/devices/virtio/console_kind.ts";
 import { type AnyVirtioDeviceKind, parseDeviceOptions } from "../../../src/devices/virtio/kind.ts";
 import { VIRTIO_DEVICE_KINDS } from "../../../src/devices/virtio/kinds.ts";
+import { netKind } from "../../../src/devices/virtio/net/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 
@@ -66,6 +67,25 @@ const cases: BadCase[] = [
     reason: 'unknown key "seed" (known: none)',
   },
   {
+    kind: netKind,
+    what: "a renamed key",
+    options: { tap: "tap0", vqPairs: 1 },
+    reason: 'unknown key "tap" (known: tapName, tapFd, hostIp, netmask, mac, vqPairs)',
+  },
+  { kind: netKind, what: "a missing key", options: { tapName: "tap0" }, reason: 'key "vqPairs" is missing' },
+  {
+    kind: netKind,
+    what: "a mistyped key",
+    options: { tapName: "tap0", vqPairs: 1, mac: "01:00:5e:00:00:01" },
+    reason: 'key "mac": expected a unicast MAC address such as 52:54:00:12:34:56, got "01:00:5e:00:00:01"',
+  },
+  {
+    kind: netKind,
+    what: "two TAP sources",
+    options: { tapName: "tap0", tapFd: 3, vqPairs: 1 },
+    reason: 'expected exactly one of tapName, tapFd, hostIp, got {"tapName":"tap0","tapFd":3,"vqPairs":1}',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -87,8 +107,8 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, console, rng", () => {
-  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "rng"]);
+test("the built-in kinds attach in crosvm's order: block, console, rng, net", () => {
+  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "rng", "net"]);
 });
 
 test("each built-in kind names a seccomp policy file that exists", async () => {
@@ -146,7 +166,7 @@ test("rng is selected unless --no-rng", () => {
 });
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
-  expect(() => buildVirtioDevice("net", {}, [])).toThrow(
-    'device kind "net" is unknown (known: block, console, rng)',
+  expect(() => buildVirtioDevice("gpu", {}, [])).toThrow(
+    'device kind "gpu" is unknown (known: block, console, rng, net)',
   );
 });
