@@ -57,6 +57,8 @@ export const rigModules = [
   "9pnet",
   "9pnet_virtio",
   "9p",
+  // /dev/net/tun: the TAP interfaces the net e2e test and bench give the nested guest.
+  "tun",
 ];
 
 export interface ModuleFile {

@@ -129,7 +129,9 @@ describe("policy/ directory", () => {
   test("the net device may set a TAP's offloads and queues but not attach or configure interfaces", () => {
     const net = get("net_device");
     expect(
-      [TUNSETOFFLOAD, TUNSETQUEUE, TUNSETIFF, SIOCSIFADDR].map((request) => decide(net, "ioctl", [5, request])),
+      [TUNSETOFFLOAD, TUNSETQUEUE, TUNSETIFF, SIOCSIFADDR].map((request) =>
+        decide(net, "ioctl", [5, request]),
+      ),
     ).toEqual(["ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
   });
 
