@@ -127,7 +127,14 @@ export class VirtioNet extends VirtioDeviceBase {
 
   /** Whether the serve loop should poll pair `i`'s TAP queue: active, in use, and the guest has buffers. */
   wantsRx(i: number): boolean {
-    return this.active !== undefined && i < this.#activePairs && !this.#rx[i]!.waitingForBuffers;
+    const active = this.active;
+    return (
+      active !== undefined &&
+      i < this.#activePairs &&
+      active.queues.has(2 * i) &&
+      !this.#rx[i]!.waitingForBuffers &&
+      !this.#rx[i]!.broken
+    );
   }
 
   /** The TAP queue of pair `i` has frames: deliver them. False once that TAP queue has failed for good. */
@@ -162,9 +169,18 @@ export class VirtioNet extends VirtioDeviceBase {
     for (const tap of this.#taps) tap.setOffload(flags);
   }
 
-  /** Uses the first `n` pairs: the TAP queues of the others are detached, so the host sends them nothing. */
+  /**
+   * Uses the first `n` pairs: the TAP queues of the others are detached, so the host sends them nothing. A TAP
+   * queue that refuses is logged and left as it was (its frames then wait in the TAP, which drops past its queue).
+   */
   setActivePairs(n: number): void {
-    for (let i = 0; i < this.#taps.length; i++) this.#taps[i]!.setEnabled(i < n);
+    for (let i = 0; i < this.#taps.length; i++) {
+      try {
+        this.#taps[i]!.setEnabled(i < n);
+      } catch (e) {
+        this.guestLog.warn("tap queue", `TAP queue ${i}: ${(e as Error).message}`);
+      }
+    }
     this.#activePairs = n;
   }
 
