@@ -69,6 +69,8 @@ export const rigModules = [
   // for --input evdev.
   "uinput",
   "evdev",
+  // /dev/net/tun: the TAP interfaces the net e2e test and bench give the nested guest.
+  "tun",
 ];
 
 export interface ModuleFile {

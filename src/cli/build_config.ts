@@ -8,7 +8,8 @@ import {
   withDefaultSerialParameters,
   type SerialParameters,
 } from "../devices/serial/parameters.ts";
-import type { DiskOption, PmemOption, ScsiDiskOption, VmConfig } from "../vmm/config.ts";
+import { MAC_EXPECTED, parseIpv4, parseMac, parseNetmask } from "../devices/virtio/net/address.ts";
+import type { DiskOption, NetOption, PmemOption, ScsiDiskOption, VmConfig } from "../vmm/config.ts";
 import { ConfigError } from "./errors.ts";
 import { toInputDevice } from "./input_option.ts";
 import {
@@ -17,6 +18,7 @@ import {
   type BlockArgs,
   type PmemArgs,
   type ScsiArgs,
+  type NetArgs,
   type SerialArgs,
 } from "./option_specs.ts";
 import type { Given } from "./option_table.ts";
@@ -83,6 +85,52 @@ function checkOneRoot(devices: readonly Given<{ readonly root: boolean }>[]): vo
     );
 }
 
+function toNet(n: NetArgs): NetOption {
+  const net: NetOption = { vqPairs: n["vq-pairs"] };
+  if (n["tap-name"] !== undefined) net.tapName = n["tap-name"];
+  if (n["tap-fd"] !== undefined) net.tapFd = n["tap-fd"];
+  if (n["host-ip"] !== undefined) net.hostIp = n["host-ip"];
+  if (n.netmask !== undefined) net.netmask = n.netmask;
+  if (n.mac !== undefined) net.mac = n.mac;
+  return net;
+}
+
+/** The value of a deprecated network option, checked by `ok`; one line naming the option otherwise. */
+function legacyValue<T>(given: Given<string>, ok: (s: string) => T | undefined, expected: string): string {
+  if (ok(given.value) === undefined)
+    throw new ConfigError(`${given.from}: expected ${expected}, got ${JSON.stringify(given.value)}`);
+  return given.value;
+}
+
+/** --net values, then crosvm's deprecated --tap-name, --tap-fd and the --host-ip/--netmask/--mac triple. */
+function buildNets(args: RunArgs): NetOption[] {
+  const nets = args.net.map((n) => toNet(n.value));
+  for (const t of args["tap-name"])
+    nets.push({
+      tapName: legacyValue(t, (s) => (/^[^/\s:]{1,15}$/.test(s) ? s : undefined), "a TAP name"),
+      vqPairs: 1,
+    });
+  for (const t of args["tap-fd"]) {
+    const fd = legacyValue(t, (s) => (/^[0-9]{1,9}$/.test(s) ? s : undefined), "a descriptor number");
+    nets.push({ tapFd: Number(fd), vqPairs: 1 });
+  }
+  const triple = [args["host-ip"], args.netmask, args.mac];
+  if (triple.some((g) => g !== undefined)) {
+    const [hostIp, netmask, mac] = triple;
+    if (!hostIp || !netmask || !mac)
+      throw new ConfigError(
+        `${triple.find((g) => g !== undefined)!.from}: --host-ip, --netmask and --mac must be given together`,
+      );
+    nets.push({
+      hostIp: legacyValue(hostIp, parseIpv4, "an IPv4 address"),
+      netmask: legacyValue(netmask, parseNetmask, "an IPv4 netmask"),
+      mac: legacyValue(mac, parseMac, MAC_EXPECTED),
+      vqPairs: 1,
+    });
+  }
+  return nets;
+}
+
 /** A socket path naming a folder gets crosvm's generated name crosvm-PID.sock inside it. */
 function socketPath(path: string): string {
   try {
@@ -137,6 +185,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
     serials: buildSerials(args.serial),
     disks: args.block.map((b) => toDisk(b.value)),
     pmems: args.pmem.map((p) => toPmem(p.value)),
+    nets: buildNets(args),
     rng: !(args["no-rng"]?.value ?? false),
     pvpanic: args.pvpanic?.value ?? false,
     disableSandbox: args["disable-sandbox"]?.value ?? false,

@@ -11,6 +11,8 @@ import {
   serialPortProblem,
   type SerialHardware,
 } from "../devices/serial/parameters.ts";
+import { MAC_EXPECTED, parseIpv4, parseMac, parseNetmask } from "../devices/virtio/net/address.ts";
+import { MAX_VQ_PAIRS } from "../devices/virtio/net/constants.ts";
 import type { KeyValueSpec } from "./schema_shape.ts";
 
 /** crosvm's defaults (spec: "Defaults"): 256 MiB of memory and 1 vCPU. */
@@ -274,3 +276,111 @@ export const scsiSpec = {
 } satisfies KeyValueSpec;
 
 export type ScsiArgs = v.InferOutput<typeof scsiSpec.schema>;
+// crosvm's NetParameters (devices/src/virtio/net.rs): one of the modes tap-name, tap-fd, or host-ip with netmask
+// and mac (the VMM creates and configures the TAP), plus mac, vq-pairs and packed-queue. The rules across keys
+// (exactly one mode; host-ip needs netmask and mac) are checks at the key at fault.
+const netKeys = v.strictObject({
+  "tap-name": v.optional(
+    described(
+      v.pipe(
+        v.string("an interface name"),
+        v.check((s) => /^[^/\s:]{1,15}$/.test(s), "an interface name of 1 to 15 characters"),
+      ),
+      "NAME",
+      "Name of a TAP interface to attach to (it must exist).",
+    ),
+  ),
+  "tap-fd": v.optional(
+    described(
+      integer("a descriptor number", 0, 2 ** 31 - 1),
+      "FD",
+      "Descriptor of an open TAP, passed by the caller.",
+    ),
+  ),
+  "host-ip": v.optional(
+    described(
+      v.pipe(
+        v.string("an IPv4 address"),
+        v.check((s) => parseIpv4(s) !== undefined, "an IPv4 address"),
+      ),
+      "IP",
+      "The host's IP address on a TAP the VMM creates (needs CAP_NET_ADMIN; with netmask and mac).",
+    ),
+  ),
+  netmask: v.optional(
+    described(
+      v.pipe(
+        v.string("an IPv4 netmask"),
+        v.check((s) => parseNetmask(s) !== undefined, "an IPv4 netmask"),
+      ),
+      "MASK",
+      "Netmask of the host-ip subnet.",
+    ),
+  ),
+  mac: v.optional(
+    described(
+      v.pipe(
+        v.string(MAC_EXPECTED),
+        v.check((s) => parseMac(s) !== undefined, MAC_EXPECTED),
+      ),
+      "MAC",
+      "The guest's MAC address.",
+      "chosen by the guest",
+    ),
+  ),
+  "vq-pairs": v.optional(
+    described(
+      integer(`a pair count from 1 to ${MAX_VQ_PAIRS}`, 1, MAX_VQ_PAIRS),
+      "N",
+      "Number of rx/tx virtqueue pairs (and TAP queues; vq-pairs > 1 needs a multi-queue TAP).",
+    ),
+    1,
+  ),
+  "packed-queue": v.optional(
+    described(boolean, "BOOL", "Use packed virtqueues (not supported: only false is accepted)."),
+    false,
+  ),
+});
+
+/** The key at fault in a --net value, or undefined. */
+export function netKeysProblem(
+  n: v.InferOutput<typeof netKeys>,
+): { key: string; expected: string } | undefined {
+  const modes = (["tap-name", "tap-fd", "host-ip"] as const).filter((k) => n[k] !== undefined);
+  if (modes.length === 0) return { key: "tap-name", expected: "one of tap-name, tap-fd or host-ip" };
+  if (modes.length > 1)
+    return { key: modes[1]!, expected: `only one of tap-name, tap-fd, host-ip (${modes[0]} was given)` };
+  if (n["host-ip"] !== undefined) {
+    if (n.netmask === undefined) return { key: "netmask", expected: "a netmask with host-ip" };
+    if (n.mac === undefined) return { key: "mac", expected: "a MAC address with host-ip" };
+  } else if (n.netmask !== undefined) return { key: "netmask", expected: "no netmask without host-ip" };
+  if (n["packed-queue"])
+    return { key: "packed-queue", expected: "false (packed virtqueues are not supported)" };
+  return undefined;
+}
+
+export const netSpec = {
+  option: "--net",
+  aliases: {
+    tap_name: "tap-name",
+    tap_fd: "tap-fd",
+    host_ip: "host-ip",
+    vq_pairs: "vq-pairs",
+    packed_queue: "packed-queue",
+  },
+  schema: v.pipe(
+    netKeys,
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const problem = netKeysProblem(dataset.value);
+      if (problem === undefined) return;
+      const value = dataset.value[problem.key as keyof typeof dataset.value];
+      addIssue({
+        message: problem.expected,
+        path: [{ type: "object", origin: "value", input: dataset.value, key: problem.key, value }],
+      });
+    }),
+  ),
+} satisfies KeyValueSpec;
+
+export type NetArgs = v.InferOutput<typeof netSpec.schema>;

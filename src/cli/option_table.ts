@@ -47,6 +47,8 @@ export interface OptionEntry<T = unknown, R extends boolean = boolean> {
   readonly deprecated?: readonly DeprecatedForm<T>[];
   /** A command-line value that changes the VM from the defaults (the table test gives it to every option). */
   readonly example?: string;
+  /** Other options the example needs beside it (crosvm's --host-ip goes with --netmask and --mac). */
+  readonly exampleWith?: readonly string[];
 }
 
 export type AnyEntry = OptionEntry<any, boolean>;
@@ -67,6 +69,7 @@ interface Common<R extends boolean> {
   readonly argName?: string;
   readonly repeatable?: R;
   readonly example?: string;
+  readonly exampleWith?: readonly string[];
   readonly fileList?: string;
   /** Not allowed in --cfg files. */
   readonly commandLineOnly?: boolean;
@@ -83,6 +86,7 @@ function entry<T, R extends boolean>(
     ...(o.short !== undefined ? { short: o.short } : {}),
     ...((o.argName ?? parts.argName) !== undefined ? { argName: o.argName ?? parts.argName } : {}),
     ...(o.example !== undefined ? { example: o.example } : {}),
+    ...(o.exampleWith !== undefined ? { exampleWith: o.exampleWith } : {}),
     ...(o.fileList !== undefined ? { fileList: o.fileList } : {}),
     ...(parts.file !== undefined && !o.commandLineOnly ? { file: parts.file } : {}),
     ...(parts.keyValues !== undefined ? { keyValues: parts.keyValues } : {}),

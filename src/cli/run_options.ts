@@ -7,6 +7,7 @@ import {
   blockSpec,
   cpusSpec,
   memSpec,
+  netSpec,
   pmemSpec,
   scsiSpec,
   serialSpec,
@@ -131,6 +132,48 @@ command-line parameters.`,
 devices. Can be given more than once.`,
     fileList: "a list of serial ports",
     example: "type=file,path=/tmp/com2.log,num=2,console",
+  }),
+  net: option.keyValues(netSpec, {
+    argName: "(tap-name=NAME|tap-fd=FD|host-ip=IP,netmask=MASK,mac=MAC)[,mac=MAC,vq-pairs=N]",
+    repeatable: true,
+    help: `comma separated key=value pairs for setting up a network
+device. Can be given more than once.`,
+    fileList: "a list of network devices",
+    example: "tap-name=crosvm_tap,mac=52:54:00:12:34:56,vq-pairs=2",
+  }),
+  // crosvm's deprecated network options: --tap-name and --tap-fd add a NIC each; --host-ip, --netmask and --mac
+  // together add one on a TAP the VMM creates.
+  "tap-name": option.text({
+    argName: "NAME",
+    repeatable: true,
+    help: "(DEPRECATED): Use --net tap-name=NAME.",
+    fileList: "a list of TAP names",
+    example: "crosvm_tap",
+  }),
+  "tap-fd": option.text({
+    argName: "FD",
+    repeatable: true,
+    help: "(DEPRECATED): Use --net tap-fd=FD.",
+    fileList: "a list of descriptor numbers",
+    example: "3",
+  }),
+  "host-ip": option.text({
+    argName: "IP",
+    help: "(DEPRECATED): Use --net host-ip=IP,netmask=MASK,mac=MAC.",
+    example: "192.168.10.1",
+    exampleWith: ["--netmask", "255.255.255.0", "--mac", "52:54:00:12:34:56"],
+  }),
+  netmask: option.text({
+    argName: "NETMASK",
+    help: "(DEPRECATED): Use --net host-ip=IP,netmask=MASK,mac=MAC.",
+    example: "255.255.0.0",
+    exampleWith: ["--host-ip", "192.168.10.1", "--mac", "52:54:00:12:34:56"],
+  }),
+  mac: option.text({
+    argName: "MAC",
+    help: "(DEPRECATED): Use --net host-ip=IP,netmask=MASK,mac=MAC.",
+    example: "52:54:00:12:34:57",
+    exampleWith: ["--host-ip", "192.168.10.1", "--netmask", "255.255.255.0"],
   }),
   socket: option.path({
     short: "s",

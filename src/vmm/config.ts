@@ -44,6 +44,19 @@ export interface ScsiDiskOption {
   lock?: boolean;
 }
 
+/** One NIC (--net, or the deprecated --tap-name/--tap-fd/--host-ip): exactly one of tapName, tapFd, hostIp. */
+export interface NetOption {
+  tapName?: string;
+  tapFd?: number;
+  /** The host's address on a TAP the VMM creates (with netmask). */
+  hostIp?: string;
+  netmask?: string;
+  /** The guest's MAC address ("52:54:00:12:34:56"); absent: the guest picks one. */
+  mac?: string;
+  /** Queue pairs (rx/tx virtqueues and TAP queues); default 1. */
+  vqPairs: number;
+}
+
 export interface VmConfig {
   kernel?: string;
   bios?: string;
@@ -69,6 +82,8 @@ export interface VmConfig {
   pmems: PmemOption[];
   /** --scsi-block disks in order (files' first); index i is /dev/sd{a+i}. Absent: none. */
   scsiDisks?: ScsiDiskOption[];
+  /** virtio-net devices in command-line order (files' --cfg devices first). */
+  nets: NetOption[];
   /** virtio-rng present (default true; --no-rng). */
   rng: boolean;
   /** A pvpanic PCI device (1b36:0011) through which the guest reports a panic (--pvpanic). */

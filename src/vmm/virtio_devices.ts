@@ -8,6 +8,7 @@ import { formatPciAddress } from "../devices/pci/pci_root.ts";
 import {
   type GuestMapping,
   type GuestMappingRequest,
+  kindQueueSizes,
   msixVectorCount,
   type OptionsSchema,
   parseDeviceOptions,
@@ -69,8 +70,8 @@ export function planVirtioDevices(
         if (!placeMapping) throw new Error(`${label}: this VMM places no guest mappings`);
         mapping = placeMapping(guestMapping, label);
       }
-      const queueEvents = fds.eventfds(kind.queueSizes.length);
-      const irqfds = fds.eventfds(msixVectorCount(kind));
+      const queueEvents = fds.eventfds(kindQueueSizes(kind, options).length);
+      const irqfds = fds.eventfds(msixVectorCount(kind, options));
       plans.push({ kind, options, label, backing, queueEvents, irqfds, ...(mapping ? { mapping } : {}) });
     });
   }
@@ -126,9 +127,10 @@ export function attachVirtioDevices(
   return plans.map((plan, i) => {
     const device = devices[i]!;
     const sizes = device.queueMaxSizes.join(",");
-    if (sizes !== plan.kind.queueSizes.join(","))
+    const expected = kindQueueSizes(plan.kind, plan.options).join(",");
+    if (sizes !== expected)
       throw new Error(
-        `${plan.label}: the device process offers queues [${sizes}], its kind has [${plan.kind.queueSizes.join(",")}]`,
+        `${plan.label}: the device process offers queues [${sizes}], its kind has [${expected}]`,
       );
     const pci = new VirtioPciDevice(device, o.memory, { msixVectors: plan.irqfds.length });
     bindMsixVectors(pci, plan.irqfds, o.routes, plan.label);

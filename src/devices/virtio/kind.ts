@@ -19,6 +19,11 @@ export interface PollSource {
   readonly fd: number;
   /** Called when `fd` is readable; returns false once the source is exhausted (EOF) and must be dropped. */
   onReadable(): boolean;
+  /**
+   * Whether to poll `fd` now (absent: always). A source whose reader has nowhere to put what it reads (a NIC
+   * whose guest has no receive buffers) says false, and is polled again once the device has room.
+   */
+  wanted?(): boolean;
 }
 
 /** What a kind's factory built in the device process. */
@@ -98,6 +103,12 @@ export interface DeviceKindControl<O> {
 export type OptionsSchema = v.GenericSchema<unknown, unknown>;
 
 /**
+ * Queue sizes from a device's options; declared as a method so that, like `prepare` and `build`, a kind with
+ * typed options is still an AnyVirtioDeviceKind (method parameters are bivariant).
+ */
+type QueueSizesOf<O> = { sizes(options: O): readonly number[] }["sizes"];
+
+/**
  * One kind of virtio device. `C` is the part of the VM configuration the kind reads (structural: the VMM's
  * VmConfig satisfies it without this layer importing it).
  */
@@ -109,10 +120,11 @@ export interface VirtioDeviceKind<S extends OptionsSchema = OptionsSchema, C = n
   /** The options one device of the kind gets; strict, with no defaults the VMM could silently miss. */
   readonly schema: S;
   /**
-   * Maximum size of each queue (their count is the number of queue eventfds). The device's Hello must say the
-   * same: a device process cannot choose its own queues.
+   * Maximum size of each queue (their count is the number of queue eventfds), or a function of the device's
+   * options when they set the count (virtio-net's vq-pairs). The device's Hello must say the same: a device
+   * process cannot choose its own queues.
    */
-  readonly queueSizes: readonly number[];
+  readonly queueSizes: readonly number[] | QueueSizesOf<v.InferOutput<S>>;
   /** MSI-X vectors: one per queue plus the configuration-change vector, unless the kind says otherwise. */
   readonly msixVectors?: number;
   /**
@@ -141,8 +153,14 @@ export function defineDeviceKind<S extends OptionsSchema, C>(
   return kind;
 }
 
-export function msixVectorCount(kind: AnyVirtioDeviceKind): number {
-  return kind.msixVectors ?? kind.queueSizes.length + 1;
+/** The queue sizes of a device of `kind` with `options` (checked with the kind's schema). */
+export function kindQueueSizes(kind: AnyVirtioDeviceKind, options: unknown): readonly number[] {
+  const sizes = kind.queueSizes as readonly number[] | ((o: unknown) => readonly number[]);
+  return typeof sizes === "function" ? sizes(options) : sizes;
+}
+
+export function msixVectorCount(kind: AnyVirtioDeviceKind, options?: unknown): number {
+  return kind.msixVectors ?? kindQueueSizes(kind, options).length + 1;
 }
 
 /** A device's options, or its launch spec, are not what its kind expects. */

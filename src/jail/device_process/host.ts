@@ -223,7 +223,12 @@ function serve(server: DeviceServer, sources: PollSource[]): void {
     fds.clear();
     fds.add(control, POLLIN);
     for (let i = 0; i < queueCount; i++) fds.add(queueEvents[i]!, POLLIN);
-    for (let i = 0; i < live.length; i++) fds.add(live[i]!.fd, POLLIN);
+    // A source that does not want polling now stays in the set as fd -1, which poll(2) skips (revents 0), so that
+    // indexes keep matching `live` (a detached TAP queue would otherwise report POLLERR at once, for ever).
+    for (let i = 0; i < live.length; i++) {
+      const source = live[i]!;
+      fds.add(source.wanted === undefined || source.wanted() ? source.fd : -1, POLLIN);
+    }
     const timeoutMs =
       wakeupsSinceCollection >= WAKEUPS_BEFORE_IDLE_COLLECTION ? IDLE_MS_BEFORE_COLLECTION : -1;
     if (fds.wait(timeoutMs) === 0) {

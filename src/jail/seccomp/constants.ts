@@ -284,6 +284,9 @@ const IOCTLS: Table = {
   BLKSSZGET: 0x1268,
   BLKDISCARD: 0x1277,
   BLKGETSIZE64: 0x80081272,
+  // include/uapi/linux/if_tun.h: _IOW('T', 208, unsigned int), _IOW('T', 217, int)
+  TUNSETOFFLOAD: 0x400454d0,
+  TUNSETQUEUE: 0x400454d9,
 };
 
 // include/uapi/linux/prctl.h

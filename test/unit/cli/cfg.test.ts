@@ -177,9 +177,9 @@ describe("included files (spec: the cfg directive)", () => {
 
 describe("configuration file errors name the file, the key and what was expected", () => {
   test("an unknown top-level key", () => {
-    const dir = folder({ "vm.json": { kernel: "/k", net: [{ "tap-name": "crosvm_tap" }] } });
+    const dir = folder({ "vm.json": { kernel: "/k", gpu: [{ backend: "2d" }] } });
     expect(loadError(join(dir, "vm.json")).message).toStartWith(
-      `${join(dir, "vm.json")}: net: unknown key (expected one of: bios, block, cfg,`,
+      `${join(dir, "vm.json")}: gpu: unknown key (expected one of: bios, block, cfg,`,
     );
   });
 

@@ -31,9 +31,10 @@ function config(argv: string[]): VmConfig {
   return parsed.config;
 }
 
-/** The executable every VM needs, unless the option is the executable itself. */
+/** The executable every VM needs, unless the option is the executable itself, and what the example goes with. */
 function baseArgv(key: string): string[] {
-  return key === "kernel" || key === "bios" ? [] : ["/k"];
+  const companions = (RUN_OPTIONS as Record<string, AnyEntry>)[key]?.exampleWith ?? [];
+  return [...(key === "kernel" || key === "bios" ? [] : ["/k"]), ...companions];
 }
 
 /** The option's example value on the command line; --cfg's is a file that sets 1 GiB. */

@@ -13,6 +13,7 @@ import {
 } from "../../../src/jail/seccomp/build_policies.ts";
 import { compilePolicyFile } from "../../../src/jail/seccomp/compiler.ts";
 import { decide } from "./helpers.ts";
+import { SIOCSIFADDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETQUEUE } from "../../../ffi/tun.ts";
 
 const PROT_READ_WRITE = 3;
 const PROT_EXEC = 4;
@@ -30,6 +31,7 @@ describe("policy/ directory", () => {
       "bun_runtime",
       "common_device",
       "input_device",
+      "net_device",
       "pmem_device",
       "rng_device",
       "scsi_device",
@@ -160,6 +162,15 @@ describe("policy/ directory", () => {
       decide(balloon, "fallocate", [5, ZERO_RANGE, 0, 4096]),
       decide(balloon, "ftruncate", [5, 0]),
     ]).toEqual(["ALLOW", "KILL_PROCESS", "KILL_PROCESS", "KILL_PROCESS"]);
+  });
+
+  test("the net device may set a TAP's offloads and queues but not attach or configure interfaces", () => {
+    const net = get("net_device");
+    expect(
+      [TUNSETOFFLOAD, TUNSETQUEUE, TUNSETIFF, SIOCSIFADDR].map((request) =>
+        decide(net, "ioctl", [5, request]),
+      ),
+    ).toEqual(["ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
   });
 
   test("no device may open sockets", () => {

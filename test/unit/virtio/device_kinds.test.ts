@@ -9,6 +9,7 @@ import { type AnyVirtioDeviceKind, parseDeviceOptions } from "../../../src/devic
 import { VIRTIO_DEVICE_KINDS } from "../../../src/devices/virtio/kinds.ts";
 import { pmemKind } from "../../../src/devices/virtio/pmem/kind.ts";
 import { inputKind } from "../../../src/devices/virtio/input/kind.ts";
+import { netKind } from "../../../src/devices/virtio/net/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { scsiKind } from "../../../src/devices/virtio/scsi/kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
@@ -127,6 +128,25 @@ const cases: BadCase[] = [
     reason: 'key "width": expected an integer from 1 to 2147483647, got 0',
   },
   {
+    kind: netKind,
+    what: "a renamed key",
+    options: { tap: "tap0", vqPairs: 1 },
+    reason: 'unknown key "tap" (known: tapName, tapFd, hostIp, netmask, mac, vqPairs)',
+  },
+  { kind: netKind, what: "a missing key", options: { tapName: "tap0" }, reason: 'key "vqPairs" is missing' },
+  {
+    kind: netKind,
+    what: "a mistyped key",
+    options: { tapName: "tap0", vqPairs: 1, mac: "01:00:5e:00:00:01" },
+    reason: 'key "mac": expected a unicast MAC address such as 52:54:00:12:34:56, got "01:00:5e:00:00:01"',
+  },
+  {
+    kind: netKind,
+    what: "two TAP sources",
+    options: { tapName: "tap0", tapFd: 3, vqPairs: 1 },
+    reason: 'expected exactly one of tapName, tapFd, hostIp, got {"tapName":"tap0","tapFd":3,"vqPairs":1}',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -148,7 +168,7 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon", () => {
+test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net", () => {
   expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual([
     "block",
     "scsi",
@@ -157,6 +177,7 @@ test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, r
     "rng",
     "input",
     "balloon",
+    "net",
   ]);
 });
 
@@ -231,8 +252,8 @@ test("rng is selected unless --no-rng", () => {
 });
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
-  expect(() => buildVirtioDevice("net", {}, [])).toThrow(
-    'device kind "net" is unknown (known: block, scsi, console, pmem, rng, input, balloon)',
+  expect(() => buildVirtioDevice("gpu", {}, [])).toThrow(
+    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net)',
   );
 });
 

@@ -172,6 +172,7 @@ describe("planning virtio devices", () => {
     balloon: false,
     balloonPageReporting: false,
     balloonBiasMib: 0,
+    nets: [],
   };
 
   test("a --pmem device's guest mapping is placed and its plan says where", () => {

@@ -4,6 +4,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { Bus } from "../../../src/devices/bus.ts";
 import type { VirtioDevice } from "../../../src/devices/virtio/virtio_device.ts";
+import { kindQueueSizes } from "../../../src/devices/virtio/kind.ts";
 import type { Vm } from "../../../src/hypervisor/vm.ts";
 import { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
 import type { VmConfig } from "../../../src/vmm/config.ts";
@@ -42,6 +43,7 @@ const config = {
   ],
   pmems: [],
   rng: true,
+  nets: [],
   pvpanic: false,
   disableSandbox: false,
   seccompLogFailures: false,
@@ -55,7 +57,10 @@ const fds = new OwnedFds();
 afterEach(() => fds.closeAll());
 
 /** A device model that only answers what the transport asks before the guest runs. */
-function fakeDevice(plan: VirtioDevicePlan, queueMaxSizes = plan.kind.queueSizes): VirtioDevice {
+function fakeDevice(
+  plan: VirtioDevicePlan,
+  queueMaxSizes = kindQueueSizes(plan.kind, plan.options),
+): VirtioDevice {
   return {
     debugLabel: plan.label,
     deviceType: 1,
@@ -148,7 +153,9 @@ test("each queue's notify address in BAR0 is bound to that queue's eventfd", () 
 
 test("a device offering other queues than its kind's is refused, naming it", () => {
   const plans = planVirtioDevices(config, fds);
-  const devices = plans.map((p, i) => fakeDevice(p, i === 3 ? [256, 256] : p.kind.queueSizes));
+  const devices = plans.map((p, i) =>
+    fakeDevice(p, i === 3 ? [256, 256] : kindQueueSizes(p.kind, p.options)),
+  );
 
   expect(() => attachAll(plans, devices, [])).toThrow(
     "virtio-rng: the device process offers queues [256,256], its kind has [256]",
