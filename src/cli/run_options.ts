@@ -3,7 +3,15 @@
 // the --cfg file schema (cfg.ts) and the parsed arguments' type `RunArgs` all come from it, and build_config.ts
 // turns `RunArgs` into a VmConfig. Adding an option is one entry here plus its use in build_config.ts; a key=value
 // option's keys, defaults and key help live in its valibot schema (option_specs.ts).
-import { blockSpec, cpusSpec, memSpec, serialSpec, type BlockArgs } from "./option_specs.ts";
+import {
+  blockSpec,
+  cpusSpec,
+  memSpec,
+  serialSpec,
+  sharedDirKeyValues,
+  sharedDirSpec,
+  type BlockArgs,
+} from "./option_specs.ts";
 import { option, type ArgsOf, type DeprecatedForm } from "./option_table.ts";
 
 export const KERNEL_POSITIONAL = { name: "KERNEL", help: "bzImage of kernel to run" } as const;
@@ -100,6 +108,21 @@ devices. Can be given more than once.`,
     help: "path to put the control socket. If PATH is a directory, a name will be generated",
     example: "/run/crosvm-test.sock",
   }),
+  "shared-dir": (() => {
+    const entry = option.keyValues(sharedDirSpec, {
+      argName:
+        "PATH:TAG[:type=TYPE:writeback=BOOL:timeout=SECONDS:uidmap=UIDMAP:gidmap=GIDMAP:cache=CACHE:dax=BOOL:posix_acl=BOOL]",
+      repeatable: true,
+      help: `colon-separated options for configuring a directory to be
+shared with the VM. The first field is the directory to be
+shared and the second field is the tag that the VM can use
+to identify the device. The remaining fields are key=value
+pairs that may appear in any order.`,
+      fileList: "a list of shared directories",
+      example: "/tmp:my_tag:type=fs:cache=always",
+    });
+    return { ...entry, decode: (text: string, name: string) => entry.decode(sharedDirKeyValues(text), name) };
+  })(),
 };
 
 /** The options of `crosvm run` as given (one layer per --cfg file and one for the command line), before defaults. */

@@ -5,6 +5,10 @@
 // unique per hardware, ...); kernel xor bios. The code below src/cli relies on them and does not check them again.
 
 import type { SerialParameters } from "../devices/serial/parameters.ts";
+import type { SharedDirConfig } from "../devices/virtio/fs/kind.ts";
+
+/** One --shared-dir (checked: an existing directory, a unique tag, parsed id maps). */
+export type SharedDirOption = SharedDirConfig;
 
 export type { SerialHardware, SerialParameters, SerialType } from "../devices/serial/parameters.ts";
 
@@ -53,4 +57,6 @@ export interface VmConfig {
   pivotRoot?: string;
   seccompLogFailures: boolean;
   extendedStatus: boolean;
+  /** --shared-dir directories in command-line order (files' first). */
+  sharedDirs: SharedDirOption[];
 }

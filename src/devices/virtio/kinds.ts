@@ -4,10 +4,11 @@
 // docs/architecture.md, "Adding a virtio device").
 import { blockKind } from "./block/kind.ts";
 import { consoleKind } from "./console_kind.ts";
+import { fsKind } from "./fs/kind.ts";
 import type { OptionsSchema, VirtioDeviceKind } from "./kind.ts";
 import { rngKind } from "./rng_kind.ts";
 
-export const VIRTIO_DEVICE_KINDS = [blockKind, consoleKind, rngKind] as const;
+export const VIRTIO_DEVICE_KINDS = [blockKind, consoleKind, rngKind, fsKind] as const;
 
 /** Kinds that read no VM configuration, so that any VMM can attach them. */
 export type StandaloneDeviceKind = VirtioDeviceKind<OptionsSchema, unknown>;

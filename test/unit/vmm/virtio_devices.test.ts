@@ -30,6 +30,7 @@ const port = {
 /** Two disks, a UART, one virtio-console port and rng: only the fields the device kinds read matter. */
 const config = {
   params: [],
+  sharedDirs: [],
   memMib: 16,
   cpus: 1,
   disks: [
