@@ -183,7 +183,8 @@ export const UTIME_OMIT = (1n << 30n) - 2n;
 export const ftruncate = (fd: number, size: number) => r(lib.ftruncate(fd, size));
 export const fstatfs = (fd: number, buf: Uint8Array) => r(lib.fstatfs(fd, ptr(buf)));
 export const getdents64 = (fd: number, buf: Uint8Array) => r(lib.getdents64(fd, ptr(buf), buf.length));
-export const lseek = (fd: number, offset: number, whence: number) => r(lib.lseek(fd, offset, whence));
+export const lseek = (fd: number, offset: number | bigint, whence: number) =>
+  r(lib.lseek(fd, offset, whence));
 export const fsync = (fd: number) => r(lib.fsync(fd));
 export const fdatasync = (fd: number) => r(lib.fdatasync(fd));
 export const fallocate = (fd: number, mode: number, offset: number, length: number) =>

@@ -6,6 +6,7 @@ import { blockKind } from "../../../src/devices/virtio/block/kind.ts";
 import { consoleFiles, consoleKind } from "../../../src/devices/virtio/console_kind.ts";
 import { type AnyVirtioDeviceKind, parseDeviceOptions } from "../../../src/devices/virtio/kind.ts";
 import { VIRTIO_DEVICE_KINDS } from "../../../src/devices/virtio/kinds.ts";
+import { fsKind } from "../../../src/devices/virtio/fs/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 
@@ -18,6 +19,16 @@ const goodBlock = {
   lock: true,
 };
 const goodConsole = { num: 1, type: "sink", stdin: false };
+const goodFs = {
+  path: "/tmp",
+  tag: "t",
+  cache: "auto",
+  timeout: 5,
+  writeback: false,
+  rewriteSecurityXattrs: false,
+  asciiCasefold: false,
+  posixAcl: true,
+};
 
 interface BadCase {
   readonly kind: AnyVirtioDeviceKind;
@@ -66,6 +77,18 @@ const cases: BadCase[] = [
     reason: 'unknown key "seed" (known: none)',
   },
   {
+    kind: fsKind,
+    what: "a tag longer than 36 bytes",
+    options: { ...goodFs, tag: "x".repeat(37) },
+    reason: `key "tag": expected a tag of 1 to 36 bytes, got "${"x".repeat(37)}"`,
+  },
+  {
+    kind: fsKind,
+    what: "an unknown cache mode",
+    options: { ...goodFs, cache: "sometimes" },
+    reason: 'key "cache": expected never, auto or always, got "sometimes"',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -87,8 +110,8 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, console, rng", () => {
-  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "rng"]);
+test("the built-in kinds attach in crosvm's order: block, console, rng, fs", () => {
+  expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual(["block", "console", "rng", "fs"]);
 });
 
 test("each built-in kind names a seccomp policy file that exists", async () => {
@@ -147,6 +170,6 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("net", {}, [])).toThrow(
-    'device kind "net" is unknown (known: block, console, rng)',
+    'device kind "net" is unknown (known: block, console, rng, fs)',
   );
 });

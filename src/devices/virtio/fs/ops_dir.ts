@@ -45,8 +45,9 @@ function readdirAny(ctx: FsContext, req: FsRequest, plus: boolean): OpResult {
   const v = req.view;
   const h = ctx.handles.get(u64(v, READ_IN.at.fh), req.nodeid);
   if (!h) return -EBADF;
-  const offset = u64(v, READ_IN.at.offset);
-  if (offset < 0) return -EINVAL;
+  // d_off cookies are 64-bit (ext4's are directory hashes), so the offset stays a bigint.
+  const offset = v.getBigInt64(READ_IN.at.offset, true);
+  if (offset < 0n) return -EINVAL;
   const room = Math.max(0, req.chain.writableBytes - OUT_HEADER.size);
   const size = Math.min(v.getUint32(READ_IN.at.size, true), room, 1 << 20);
   const pos = lseek(h.fd, offset, 0 /* SEEK_SET */);
