@@ -18,6 +18,7 @@ import {
   RESOLVE_BENEATH,
   RESOLVE_NO_MAGICLINKS,
   RESOLVE_NO_SYMLINKS,
+  S_IFDIR,
   S_IFMT,
   STATX,
   STATX_SIZE,
@@ -35,6 +36,7 @@ import {
   ENTRY_ATTR_OFFSET,
   ENTRY_OUT_HEAD,
   ENTRY_OUT_SIZE,
+  FUSE_ROOT_ID,
 } from "./layout.ts";
 
 export type CacheMode = "never" | "auto" | "always";
@@ -76,6 +78,10 @@ export type Op = (ctx: FsContext, req: FsRequest) => OpResult;
 export const NAME_MAX = 255;
 const DOT = 0x2e;
 const SLASH = 0x2f;
+
+/** Deepest ".." walk insideShare makes. */
+export const MAX_DEPTH = 4096;
+const DOTDOT = new Uint8Array([DOT, DOT, 0]);
 
 /** Resolution rules of every open the server makes below a node. */
 export const RESOLVE_IN_SHARE = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
@@ -161,9 +167,13 @@ export class FsContext {
     return this.#statView.getUint32(STATX.gid, true);
   }
 
-  /** The node `nodeid`, or undefined (the caller answers EBADF/ENOENT). */
+  /**
+   * The node `nodeid`, or undefined (the caller answers ENOENT) when it is unknown or a directory that is no
+   * longer below the shared directory (see insideShare).
+   */
   node(nodeid: number): Inode | undefined {
-    return this.inodes.get(nodeid);
+    const inode = this.inodes.get(nodeid);
+    return inode && this.insideShare(inode) ? inode : undefined;
   }
 
   get validSeconds(): number {
@@ -233,6 +243,34 @@ export class FsContext {
       return e;
     }
     return this.inodes.add(this.statKey(), fd, this.statType());
+  }
+
+  /**
+   * Whether `inode` still lies below the shared directory: its ".." chain is walked (at most MAX_DEPTH steps)
+   * until the root's (dev, ino) or the top of the file system. A directory a host process renamed out of the
+   * share keeps its node (its descriptor follows it), and this is what stops the guest from working in it.
+   */
+  insideShare(inode: Inode): boolean {
+    if (inode.nodeid === FUSE_ROOT_ID) return true;
+    const rootKey = this.inodes.get(FUSE_ROOT_ID)!.key;
+    if (inode.type !== S_IFDIR) return true; // checked through its parent: non-directories are reached by name
+    let fd = openat2(inode.fd, DOTDOT, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
+    let previous = inode.key;
+    try {
+      for (let depth = 0; depth < MAX_DEPTH && fd >= 0; depth++) {
+        if (this.statFd(fd) < 0) return false;
+        const key = this.statKey();
+        if (key === rootKey) return true;
+        if (key === previous) return false; // ".." of the top is itself
+        previous = key;
+        const up = openat2(fd, DOTDOT, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
+        closeFd(fd);
+        fd = up;
+      }
+      return false;
+    } finally {
+      if (fd >= 0) closeFd(fd);
+    }
   }
 
   /** Opens node `inode` again with real access `flags` (through its /proc/self/fd entry). */

@@ -434,12 +434,35 @@ describe("escape attempts", () => {
     expect(existsSync(join(h.outside, "planted"))).toBe(false);
   });
 
-  test("a directory renamed out of the share keeps its node, but .. from it is refused", () => {
+  test("a directory renamed out of the share: .. from it and its old name are refused", () => {
     mkdirSync(join(h.root, "d"));
     const d = nodeOf(lookup(FUSE_ROOT_ID, "d"));
     Bun.spawnSync(["mv", join(h.root, "d"), join(h.outside, "d")]);
-    expect(lookup(d, "..").error).toBe(-EACCES);
+    expect([-EACCES, -ENOENT]).toContain(lookup(d, "..").error);
     expect(lookup(FUSE_ROOT_ID, "d").error).toBe(-ENOENT);
+  });
+
+  test("a directory renamed out of the share refuses work in it (ENOENT) and nothing is made outside", () => {
+    mkdirSync(join(h.root, "d"));
+    writeFileSync(join(h.root, "d", "kept"), "k");
+    const d = nodeOf(lookup(FUSE_ROOT_ID, "d"));
+    Bun.spawnSync(["mv", join(h.root, "d"), join(h.outside, "d")]);
+    const r = h.call(OP.CREATE, d, concat(structBytes(CREATE_IN, { flags: 2, mode: 0o644 }), names("new")));
+    expect(r.error).toBe(-ENOENT);
+    expect(lookup(d, "kept").error).toBe(-ENOENT);
+    expect(h.call(OP.UNLINK, d, names("kept")).error).toBe(-ENOENT);
+    expect(existsSync(join(h.outside, "d", "new"))).toBe(false);
+    expect(existsSync(join(h.outside, "d", "kept"))).toBe(true);
+  });
+
+  test("a directory moved deeper inside the share stays usable", () => {
+    mkdirSync(join(h.root, "a", "b"), { recursive: true });
+    const b = nodeOf(lookup(nodeOf(lookup(FUSE_ROOT_ID, "a")), "b"));
+    mkdirSync(join(h.root, "z"));
+    Bun.spawnSync(["mv", join(h.root, "a"), join(h.root, "z", "a")]);
+    const r = h.call(OP.MKDIR, b, concat(structBytes(MKDIR_IN, { mode: 0o755 }), names("c")));
+    expect(r.error).toBe(0);
+    expect(existsSync(join(h.root, "z", "a", "b", "c"))).toBe(true);
   });
 });
 
