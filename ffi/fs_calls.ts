@@ -32,11 +32,10 @@ const lib = dlopen("libc.so.6", {
   preadv: { args: [i32, p, i32, i64], returns: i64 },
   pwritev: { args: [i32, p, i32, i64], returns: i64 },
   close: { args: [i32], returns: i32 },
-  fchdir: { args: [i32], returns: i32 },
-  getxattr: { args: [p, p, p, u64], returns: i64 },
-  setxattr: { args: [p, p, p, u64, i32], returns: i32 },
-  listxattr: { args: [p, p, u64], returns: i64 },
-  removexattr: { args: [p, p], returns: i32 },
+  fgetxattr: { args: [i32, p, p, u64], returns: i64 },
+  fsetxattr: { args: [i32, p, p, u64, i32], returns: i32 },
+  flistxattr: { args: [i32, p, u64], returns: i64 },
+  fremovexattr: { args: [i32, p], returns: i32 },
 }).symbols;
 
 // include/uapi/linux/fcntl.h and asm-generic/fcntl.h.
@@ -58,6 +57,7 @@ export const O_RDWR = 2;
 export const O_APPEND = 0o2000;
 export const O_TRUNC = 0o1000;
 export const O_DIRECT = 0o40000;
+export const O_NONBLOCK = 0o4000;
 // include/uapi/linux/openat2.h: struct open_how { u64 flags; u64 mode; u64 resolve; } and its resolve flags.
 export const OPEN_HOW_SIZE = 24;
 export const RESOLVE_NO_MAGICLINKS = 0x02;
@@ -202,13 +202,11 @@ export const preadv = (fd: number, iov: Uint32Array, count: number, offset: numb
 export const pwritev = (fd: number, iov: Uint32Array, count: number, offset: number) =>
   r(lib.pwritev(fd, ptr(iov), count, offset));
 export const closeFd = (fd: number) => r(lib.close(fd));
-export const fchdir = (fd: number) => r(lib.fchdir(fd));
-// The path-taking xattr calls: the server changes its working directory to /proc/self/fd and names the inode's
-// O_PATH descriptor by number (the f*xattr calls refuse O_PATH descriptors).
-export const getxattr = (path: Uint8Array, name: Uint8Array, buf: Uint8Array) =>
-  r(lib.getxattr(ptr(path), ptr(name), buf.length ? ptr(buf) : null, buf.length));
-export const setxattr = (path: Uint8Array, name: Uint8Array, value: Uint8Array, flags: number) =>
-  r(lib.setxattr(ptr(path), ptr(name), value.length ? ptr(value) : null, value.length, flags));
-export const listxattr = (path: Uint8Array, buf: Uint8Array) =>
-  r(lib.listxattr(ptr(path), buf.length ? ptr(buf) : null, buf.length));
-export const removexattr = (path: Uint8Array, name: Uint8Array) => r(lib.removexattr(ptr(path), ptr(name)));
+// The xattr calls on a real (not O_PATH) descriptor: the f*xattr calls refuse O_PATH descriptors.
+export const fgetxattr = (fd: number, name: Uint8Array, buf: Uint8Array) =>
+  r(lib.fgetxattr(fd, ptr(name), buf.length ? ptr(buf) : null, buf.length));
+export const fsetxattr = (fd: number, name: Uint8Array, value: Uint8Array, flags: number) =>
+  r(lib.fsetxattr(fd, ptr(name), value.length ? ptr(value) : null, value.length, flags));
+export const flistxattr = (fd: number, buf: Uint8Array) =>
+  r(lib.flistxattr(fd, buf.length ? ptr(buf) : null, buf.length));
+export const fremovexattr = (fd: number, name: Uint8Array) => r(lib.fremovexattr(fd, ptr(name)));

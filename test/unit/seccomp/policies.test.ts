@@ -28,6 +28,7 @@ describe("policy/ directory", () => {
       "block_device",
       "bun_runtime",
       "common_device",
+      "fs_device",
       "rng_device",
       "serial_device",
     ]);
@@ -103,7 +104,7 @@ describe("policy/ directory", () => {
     ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "KILL_PROCESS"]);
   });
 
-  test("only the block device may write at an offset", () => {
+  test("only the block and fs devices may write at an offset", () => {
     expect([decide(get("rng_device"), "pwrite64"), decide(get("serial_device"), "pwrite64")]).toEqual([
       "KILL_PROCESS",
       "KILL_PROCESS",
@@ -124,9 +125,22 @@ describe("policy/ directory", () => {
     ]);
   });
 
+  test("the fs device opens with openat2 relative to its descriptors; openat still fails with ENOENT", () => {
+    const fs = get("fs_device");
+    expect([
+      decide(fs, "openat2"),
+      decide(fs, "statx"),
+      decide(fs, "renameat2"),
+      decide(fs, "preadv"),
+      decide(fs, "openat", [-100, 0, 0]),
+      decide(fs, "execve"),
+      decide(fs, "mount"),
+    ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ERRNO(2)", "KILL_PROCESS", "KILL_PROCESS"]);
+  });
+
   test("no device may open sockets", () => {
     expect([...programs.values()].map((p) => decide(p, "socket", [1, 1, 0]))).toEqual(
-      Array(5).fill("KILL_PROCESS"),
+      Array(programs.size).fill("KILL_PROCESS"),
     );
   });
 });

@@ -1,16 +1,20 @@
 // FUSE extended-attribute operations: SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR. The f*xattr calls refuse O_PATH
-// descriptors, so the server works from /proc/self/fd (its procFd, opened before confinement) and names a node by
-// its descriptor number. With rewrite-security-xattrs the guest's security.* names are stored as
-// user.virtiofs.security.* (a guest cannot set the host's security labels), and listed back under their own names.
+// descriptors, so a regular file or directory node is reopened read-only (through /proc/self/fd, context.ts) for
+// the call; the server never changes its working directory (in single process mode that is the VMM's). Other
+// node types (symlinks, devices, FIFOs) have no xattrs here: an empty list, ENODATA, EOPNOTSUPP to set.
+// With rewrite-security-xattrs the guest's security.* names are stored as user.virtiofs.security.* (a guest cannot set the host's security labels), and listed back under their own names.
 import {
-  fchdir,
-  getxattr as sysGet,
-  listxattr as sysList,
-  removexattr as sysRemove,
-  setxattr as sysSet,
+  closeFd,
+  fgetxattr,
+  flistxattr,
+  fremovexattr,
+  fsetxattr,
+  O_NONBLOCK,
+  O_RDONLY,
 } from "../../../../ffi/fs_calls.ts";
-import { type FsContext, type FsRequest, type OpResult, procName, readCString } from "./context.ts";
-import { E2BIG, EINVAL, ENOENT } from "./errnos.ts";
+import { type FsContext, type FsRequest, type OpResult, readCString } from "./context.ts";
+import { E2BIG, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, ERANGE } from "./errnos.ts";
+import { isDirOrFile } from "./ops_file.ts";
 import { GETXATTR_IN, GETXATTR_OUT, SETXATTR_IN } from "./layout.ts";
 
 /** XATTR_SIZE_MAX and XATTR_LIST_MAX (include/uapi/linux/limits.h). */
@@ -59,12 +63,21 @@ export function guestXattrList(ctx: FsContext, list: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Points the working directory at /proc/self/fd and returns the node's name there, or -errno. */
-function nodePath(ctx: FsContext, nodeid: number): Uint8Array | number {
+/** NO_XATTRS: the node is not a file or directory. */
+const NO_XATTRS = -1_000_000;
+
+/** Runs `call` on a readable descriptor of node `nodeid`; -errno, or NO_XATTRS for other node types. */
+function withFd(ctx: FsContext, nodeid: number, call: (fd: number) => number): number {
   const inode = ctx.node(nodeid);
   if (!inode) return -ENOENT;
-  const e = fchdir(ctx.procFd);
-  return e < 0 ? e : procName(inode.fd);
+  if (!isDirOrFile(inode)) return NO_XATTRS;
+  const fd = ctx.reopen(inode, O_RDONLY | O_NONBLOCK);
+  if (fd < 0) return fd;
+  try {
+    return call(fd);
+  } finally {
+    closeFd(fd);
+  }
 }
 
 export function setxattr(ctx: FsContext, req: FsRequest): OpResult {
@@ -75,9 +88,9 @@ export function setxattr(ctx: FsContext, req: FsRequest): OpResult {
   const name = readCString(req.args, SETXATTR_IN.size);
   if (typeof name === "number") return name;
   if (name.end + size > req.args.length) return -EINVAL;
-  const path = nodePath(ctx, req.nodeid);
-  if (typeof path === "number") return path;
-  const e = sysSet(path, hostXattrName(ctx, name.value), req.args.subarray(name.end, name.end + size), flags);
+  const value = req.args.subarray(name.end, name.end + size);
+  const e = withFd(ctx, req.nodeid, (fd) => fsetxattr(fd, hostXattrName(ctx, name.value), value, flags));
+  if (e === NO_XATTRS) return -EOPNOTSUPP;
   return e < 0 ? e : new Uint8Array(0);
 }
 
@@ -95,34 +108,33 @@ export function getxattr(ctx: FsContext, req: FsRequest): OpResult {
   const want = Math.min(req.view.getUint32(GETXATTR_IN.at.size, true), XATTR_SIZE_MAX);
   const name = readCString(req.args, GETXATTR_IN.size);
   if (typeof name === "number") return name;
-  const path = nodePath(ctx, req.nodeid);
-  if (typeof path === "number") return path;
   const buf = new Uint8Array(want);
-  const n = sysGet(path, hostXattrName(ctx, name.value), buf);
+  const n = withFd(ctx, req.nodeid, (fd) => fgetxattr(fd, hostXattrName(ctx, name.value), buf));
+  if (n === NO_XATTRS) return -ENODATA;
   return n < 0 ? n : sizedReply(want, n, buf);
 }
 
 export function listxattr(ctx: FsContext, req: FsRequest): OpResult {
   if (req.args.length < GETXATTR_IN.size) return -EINVAL;
   const want = Math.min(req.view.getUint32(GETXATTR_IN.at.size, true), XATTR_LIST_MAX);
-  const path = nodePath(ctx, req.nodeid);
-  if (typeof path === "number") return path;
   // The whole list is read (its size first), so that rewritten names are counted as the guest sees them.
-  const total = sysList(path, new Uint8Array(0));
-  if (total < 0) return total;
-  const buf = new Uint8Array(Math.min(total, XATTR_LIST_MAX));
-  const n = sysList(path, buf);
-  if (n < 0) return n;
-  const list = guestXattrList(ctx, buf.subarray(0, n));
-  if (want !== 0 && list.length > want) return -34; // ERANGE
+  let buf = new Uint8Array(0);
+  const n = withFd(ctx, req.nodeid, (fd) => {
+    const total = flistxattr(fd, buf);
+    if (total <= 0) return total;
+    buf = new Uint8Array(Math.min(total, XATTR_LIST_MAX));
+    return flistxattr(fd, buf);
+  });
+  if (n < 0 && n !== NO_XATTRS) return n;
+  const list = guestXattrList(ctx, buf.subarray(0, Math.max(n, 0)));
+  if (want !== 0 && list.length > want) return -ERANGE;
   return sizedReply(want, list.length, list);
 }
 
 export function removexattr(ctx: FsContext, req: FsRequest): OpResult {
   const name = readCString(req.args, 0);
   if (typeof name === "number") return name;
-  const path = nodePath(ctx, req.nodeid);
-  if (typeof path === "number") return path;
-  const e = sysRemove(path, hostXattrName(ctx, name.value));
+  const e = withFd(ctx, req.nodeid, (fd) => fremovexattr(fd, hostXattrName(ctx, name.value)));
+  if (e === NO_XATTRS) return -ENODATA;
   return e < 0 ? e : new Uint8Array(0);
 }
