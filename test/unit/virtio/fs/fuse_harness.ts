@@ -77,14 +77,23 @@ export class FuseHarness {
     opcode: number,
     nodeid: number,
     args: Uint8Array,
-    o: { replyRoom?: number; data?: Uint8Array; uid?: number; gid?: number } = {},
+    o: {
+      replyRoom?: number;
+      data?: Uint8Array;
+      uid?: number;
+      gid?: number;
+      /** A fuse_in_header len other than the request's length. */
+      len?: number;
+      /** Only this many request bytes are put in the chain. */
+      truncate?: number;
+    } = {},
   ): Reply {
     const data = o.data ?? new Uint8Array(0);
     const len = IN_HEADER.size + args.length + data.length;
     const req = new Uint8Array(IN_HEADER.size + args.length);
     const v = new DataView(req.buffer);
     const unique = this.#unique++;
-    v.setUint32(IN_HEADER.at.len, len, true);
+    v.setUint32(IN_HEADER.at.len, o.len ?? len, true);
     v.setUint32(IN_HEADER.at.opcode, opcode, true);
     v.setBigUint64(IN_HEADER.at.unique, unique, true);
     v.setBigUint64(IN_HEADER.at.nodeid, BigInt(nodeid), true);
@@ -94,8 +103,9 @@ export class FuseHarness {
     const room = o.replyRoom ?? 4096 + OUT_HEADER.size;
     const chain = new ChainBuffers(this.mem);
     chain.reset(0);
-    this.mem.write(REQ_ADDR, req);
-    chain.push(REQ_ADDR, this.mem.hostAddress(REQ_ADDR, req.length), req.length, false);
+    const sent = req.subarray(0, o.truncate ?? req.length);
+    this.mem.write(REQ_ADDR, sent);
+    chain.push(REQ_ADDR, this.mem.hostAddress(REQ_ADDR, sent.length), sent.length, false);
     if (data.length > 0) {
       const at = REQ_ADDR + 0x10_0000;
       this.mem.write(at, data);

@@ -50,6 +50,8 @@ import {
   FORGET_ONE,
   ACCESS_IN,
 } from "../../../../src/devices/virtio/fs/layout.ts";
+import { closeSync, openSync } from "node:fs";
+import { cstr, fgetxattr } from "../../../../ffi/fs_calls.ts";
 import { IdMap } from "../../../../src/devices/virtio/fs/id_map.ts";
 import { concat, FuseHarness, names, structBytes } from "./fuse_harness.ts";
 
@@ -475,5 +477,93 @@ describe("id maps in the server", () => {
     const r = mapped.call(OP.LOOKUP, FUSE_ROOT_ID, names("f"));
     expect(r.view.getUint32(ENTRY_ATTR_OFFSET + ATTR.at.uid, true)).toBe(7);
     mapped.cleanup();
+  });
+});
+
+describe("shared-dir keys in the server", () => {
+  test("ascii_casefold finds a name that differs in case", () => {
+    const folded = new FuseHarness({ asciiCasefold: true });
+    folded.init();
+    writeFileSync(join(folded.root, "ReadMe.TXT"), "x");
+    expect(folded.call(OP.LOOKUP, FUSE_ROOT_ID, names("readme.txt")).error).toBe(0);
+    folded.cleanup();
+  });
+
+  test("without ascii_casefold a name that differs in case is ENOENT", () => {
+    writeFileSync(join(h.root, "ReadMe.TXT"), "x");
+    expect(lookup(FUSE_ROOT_ID, "readme.txt").error).toBe(-ENOENT);
+  });
+
+  test("rewrite-security-xattrs stores security.* as user.virtiofs.security.* and lists it back", () => {
+    const rw = new FuseHarness({ rewriteSecurityXattrs: true });
+    rw.init();
+    writeFileSync(join(rw.root, "f"), "x");
+    const node = nodeOf(rw.call(OP.LOOKUP, FUSE_ROOT_ID, names("f")));
+    const value = new TextEncoder().encode("label");
+    const set = rw.call(
+      OP.SETXATTR,
+      node,
+      concat(structBytes(SETXATTR_IN, { size: value.length }), names("security.selinux"), value),
+    );
+    if (set.error === -95) return rw.cleanup(); // no user xattrs on the test directory's file system
+    expect(set.error).toBe(0);
+    const fd = openSync(join(rw.root, "f"), "r");
+    const onHost = new Uint8Array(16);
+    const n = fgetxattr(fd, cstr("user.virtiofs.security.selinux"), onHost);
+    closeSync(fd);
+    expect(new TextDecoder().decode(onHost.subarray(0, n))).toBe("label");
+    const list = rw.call(OP.LISTXATTR, node, structBytes(GETXATTR_IN, { size: 256 }));
+    expect(new TextDecoder().decode(list.body)).toBe("security.selinux\0");
+    rw.cleanup();
+  });
+
+  test("cache=never answers with zero timeouts and direct I/O opens", () => {
+    const never = new FuseHarness({ cache: "never" });
+    never.init();
+    writeFileSync(join(never.root, "f"), "x");
+    const r = never.call(OP.LOOKUP, FUSE_ROOT_ID, names("f"));
+    expect(r.view.getBigUint64(ENTRY_OUT_HEAD.at.entry_valid, true)).toBe(0n);
+    const o = never.call(OP.OPEN, nodeOf(r), structBytes(OPEN_IN, { flags: 0 }));
+    expect(o.view.getUint32(OPEN_OUT.at.open_flags, true) & 1).toBe(1); // FOPEN_DIRECT_IO
+    never.cleanup();
+  });
+});
+
+describe("bounds on guest input", () => {
+  test("a request shorter than fuse_in_header gets no reply and a warning", () => {
+    const r = h.call(OP.GETATTR, FUSE_ROOT_ID, new Uint8Array(16), { truncate: 20 });
+    expect(r.written).toBe(0);
+    expect(h.warnings[0]).toContain("has no fuse_in_header");
+  });
+
+  test("a header whose len exceeds the chain's readable bytes is EINVAL", () => {
+    expect(h.call(OP.GETATTR, FUSE_ROOT_ID, new Uint8Array(16), { len: 1 << 20 }).error).toBe(-22);
+  });
+
+  test("a WRITE claiming more data than the chain holds is EINVAL and writes nothing", () => {
+    const { node, fh } = create("f");
+    const r = h.call(OP.WRITE, node, structBytes(WRITE_IN, { fh, offset: 0, size: 4096 }), {
+      data: new Uint8Array(10),
+    });
+    expect(r.error).toBe(-22);
+    expect(statSync(join(h.root, "f")).size).toBe(0);
+  });
+
+  test("a WRITE above max_write is EINVAL", () => {
+    const { node, fh } = create("f");
+    expect(h.call(OP.WRITE, node, structBytes(WRITE_IN, { fh, offset: 0, size: (1 << 20) + 1 })).error).toBe(
+      -22,
+    );
+  });
+
+  test("a name without its NUL is EINVAL; a name over NAME_MAX is ENAMETOOLONG", () => {
+    expect(h.call(OP.LOOKUP, FUSE_ROOT_ID, new TextEncoder().encode("abc")).error).toBe(-22);
+    expect(lookup(FUSE_ROOT_ID, "x".repeat(256)).error).toBe(-36);
+  });
+
+  test("a reply buffer too small for the reply is EINVAL in the header", () => {
+    writeFileSync(join(h.root, "f"), "x");
+    const r = h.call(OP.LOOKUP, FUSE_ROOT_ID, names("f"), { replyRoom: OUT_HEADER.size + 8 });
+    expect(r.error).toBe(-22);
   });
 });
