@@ -29,7 +29,9 @@ describe("a guest booted from a virtio-fs root", () => {
       mkdirSync(stage, { recursive: true });
       buildRootfsDir(stage, MARKER);
       if (where.workDir !== where.scratchVmmDir)
-        await where.run(`rm -rf ${where.vmmPath(ROOT)} && cp -a ${where.scratchVmmDir}/${ROOT} ${where.vmmPath(ROOT)}`);
+        await where.run(
+          `rm -rf ${where.vmmPath(ROOT)} && cp -a ${where.scratchVmmDir}/${ROOT} ${where.vmmPath(ROOT)}`,
+        );
     };
     await prepare();
     vm = await TestVm.boot({

@@ -147,6 +147,7 @@ export function getattr(ctx: FsContext, req: FsRequest): OpResult {
 }
 
 const times = new BigInt64Array(4);
+const EMPTY_NAME = new Uint8Array(1);
 
 export function setattr(ctx: FsContext, req: FsRequest): OpResult {
   const inode = ctx.node(req.nodeid);
@@ -185,7 +186,6 @@ export function setattr(ctx: FsContext, req: FsRequest): OpResult {
     if (e < 0) return e;
   }
   if (valid & (FATTR_ATIME | FATTR_MTIME)) {
-    if (inode.type === S_IFLNK) return -EPERM;
     const set = (on: number, now: number, sec: number, nsec: number, i: number) => {
       if (!(valid & on)) {
         times[i] = 0n;
@@ -200,7 +200,8 @@ export function setattr(ctx: FsContext, req: FsRequest): OpResult {
     };
     set(FATTR_ATIME, FATTR_ATIME_NOW, a.atime, a.atimensec, 0);
     set(FATTR_MTIME, FATTR_MTIME_NOW, a.mtime, a.mtimensec, 2);
-    const e = utimensat(ctx.procFd, proc, times, 0);
+    // On the node's own descriptor (AT_EMPTY_PATH), so a symlink's times are its own (lutimes).
+    const e = utimensat(inode.fd, EMPTY_NAME, times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     if (e < 0) return e;
   }
   const e = ctx.statFd(inode.fd);

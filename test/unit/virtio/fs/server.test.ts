@@ -567,3 +567,21 @@ describe("bounds on guest input", () => {
     expect(r.error).toBe(-22);
   });
 });
+
+describe("SETATTR times", () => {
+  test("atime and mtime are set on a file, and on a symlink itself", () => {
+    writeFileSync(join(h.root, "f"), "x");
+    Bun.spawnSync(["ln", "-s", "f", join(h.root, "l")]);
+    for (const name of ["f", "l"]) {
+      const node = nodeOf(lookup(FUSE_ROOT_ID, name));
+      const r = h.call(
+        OP.SETATTR,
+        node,
+        structBytes(SETATTR_IN, { valid: (1 << 4) | (1 << 5), atime: 1000, mtime: 2000 }),
+      );
+      expect(r.error).toBe(0);
+      const st = lstatSync(join(h.root, name));
+      expect([st.atimeMs, st.mtimeMs]).toEqual([1_000_000, 2_000_000]);
+    }
+  });
+});
