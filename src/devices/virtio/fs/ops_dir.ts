@@ -45,6 +45,8 @@ function readdirAny(ctx: FsContext, req: FsRequest, plus: boolean): OpResult {
   const v = req.view;
   const h = ctx.handles.get(u64(v, READ_IN.at.fh), req.nodeid);
   if (!h) return -EBADF;
+  // A directory moved out of the share since it was opened is not listed (context.ts insideShare).
+  if (!ctx.node(req.nodeid)) return -ENOENT;
   // d_off cookies are 64-bit (ext4's are directory hashes), so the offset stays a bigint.
   const offset = v.getBigInt64(READ_IN.at.offset, true);
   if (offset < 0n) return -EINVAL;

@@ -585,3 +585,15 @@ describe("SETATTR times", () => {
     }
   });
 });
+
+describe("open directory handles", () => {
+  test("a directory moved out of the share after OPENDIR is not listed", () => {
+    mkdirSync(join(h.root, "d"));
+    writeFileSync(join(h.root, "d", "secret-name"), "x");
+    const d = nodeOf(lookup(FUSE_ROOT_ID, "d"));
+    const fh = fhOf(h.call(OP.OPENDIR, d, structBytes(OPEN_IN, {})));
+    Bun.spawnSync(["mv", join(h.root, "d"), join(h.outside, "d")]);
+    const r = h.call(OP.READDIR, d, structBytes(READ_IN, { fh, offset: 0, size: 4096 }));
+    expect(r.error).toBe(-ENOENT);
+  });
+});
