@@ -597,3 +597,19 @@ describe("open directory handles", () => {
     expect(r.error).toBe(-ENOENT);
   });
 });
+
+describe("FSYNCDIR and DESTROY", () => {
+  test("FSYNCDIR on an open directory handle succeeds", () => {
+    const fh = fhOf(h.call(OP.OPENDIR, FUSE_ROOT_ID, structBytes(OPEN_IN, {})));
+    expect(h.call(OP.FSYNCDIR, FUSE_ROOT_ID, structBytes(FSYNC_IN, { fh })).error).toBe(0);
+  });
+
+  test("DESTROY drops every node and handle but the root, and the next request needs INIT", () => {
+    writeFileSync(join(h.root, "f"), "x");
+    const node = nodeOf(lookup(FUSE_ROOT_ID, "f"));
+    h.call(OP.OPEN, node, structBytes(OPEN_IN, { flags: 0 }));
+    expect(h.call(OP.DESTROY, FUSE_ROOT_ID, new Uint8Array(0)).error).toBe(0);
+    expect([h.ctx.inodes.size, h.ctx.handles.size]).toEqual([1, 0]);
+    expect(lookup(FUSE_ROOT_ID, "f").error).toBe(-EIO);
+  });
+});
