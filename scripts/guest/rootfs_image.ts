@@ -24,24 +24,33 @@ echo "${ROOTFS_MARKER}" > /dev/console
 while true; do sleep 3600; done
 `;
 
+/**
+ * Fills `stage` with the root file system: busybox and its applet links, /sbin/init and the agent. An ext4 image
+ * is made from it (buildRootfsImage); a virtio-fs root (`--shared-dir DIR:TAG -p "rootfstype=virtiofs root=TAG"`)
+ * uses the directory itself.
+ */
+export function buildRootfsDir(stage: string, marker = "root disk\n"): void {
+  for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run", "tmp", "etc"])
+    mkdirSync(join(stage, dir), { recursive: true });
+  copyFileSync(busyboxPath, join(stage, "bin/busybox"));
+  chmodSync(join(stage, "bin/busybox"), 0o755);
+  const applets = run([busyboxPath, "--list-full"]).stdout.split("\n");
+  for (const applet of applets) {
+    if (applet === "" || applet === "bin/busybox" || applet === "sbin/init") continue;
+    mkdirSync(dirname(join(stage, applet)), { recursive: true });
+    symlinkSync("/bin/busybox", join(stage, applet));
+  }
+  writeFileSync(join(stage, "sbin/init"), rootInit, { mode: 0o755 });
+  copyFileSync(join(rootfsDir, "agent.sh"), join(stage, "sbin/agent"));
+  chmodSync(join(stage, "sbin/agent"), 0o755);
+  writeFileSync(join(stage, "etc/crosvm-rootfs"), marker);
+}
+
 /** Writes an ext4 image of `sizeMiB` holding the root file system to `output`. */
 export function buildRootfsImage(output: string, sizeMiB = 32): void {
   const stage = mkdtempSync(join(tmpdir(), "crosvm-rootfs-"));
   try {
-    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run", "tmp", "etc"])
-      mkdirSync(join(stage, dir), { recursive: true });
-    copyFileSync(busyboxPath, join(stage, "bin/busybox"));
-    chmodSync(join(stage, "bin/busybox"), 0o755);
-    const applets = run([busyboxPath, "--list-full"]).stdout.split("\n");
-    for (const applet of applets) {
-      if (applet === "" || applet === "bin/busybox" || applet === "sbin/init") continue;
-      mkdirSync(dirname(join(stage, applet)), { recursive: true });
-      symlinkSync("/bin/busybox", join(stage, applet));
-    }
-    writeFileSync(join(stage, "sbin/init"), rootInit, { mode: 0o755 });
-    copyFileSync(join(rootfsDir, "agent.sh"), join(stage, "sbin/agent"));
-    chmodSync(join(stage, "sbin/agent"), 0o755);
-    writeFileSync(join(stage, "etc/crosvm-rootfs"), "root disk\n");
+    buildRootfsDir(stage);
     rmSync(output, { force: true });
     run(["truncate", "-s", `${sizeMiB}M`, output]);
     run(["mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", "-d", stage, output]);

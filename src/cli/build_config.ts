@@ -9,7 +9,15 @@ import {
   type SerialParameters,
 } from "../devices/serial/parameters.ts";
 import { MAC_EXPECTED, parseIpv4, parseMac, parseNetmask } from "../devices/virtio/net/address.ts";
-import type { DiskOption, NetOption, PmemOption, ScsiDiskOption, VmConfig } from "../vmm/config.ts";
+import { parseIdMap } from "../devices/virtio/fs/id_map.ts";
+import type {
+  DiskOption,
+  NetOption,
+  PmemOption,
+  ScsiDiskOption,
+  SharedDirOption,
+  VmConfig,
+} from "../vmm/config.ts";
 import { ConfigError } from "./errors.ts";
 import { toInputDevice } from "./input_option.ts";
 import {
@@ -20,6 +28,7 @@ import {
   type ScsiArgs,
   type NetArgs,
   type SerialArgs,
+  type SharedDirArgs,
 } from "./option_specs.ts";
 import type { Given } from "./option_table.ts";
 import type { RunArgs } from "./run_options.ts";
@@ -167,6 +176,46 @@ function balloonConfig(
   };
 }
 
+/** The shared directories, each an existing directory with its own tag and parsed id maps. */
+function buildSharedDirs(given: readonly Given<SharedDirArgs>[]): SharedDirOption[] {
+  const tags = new Map<string, string>();
+  return given.map(({ value: d, from }) => {
+    const fail = (what: string): never => {
+      throw new ConfigError(`${from} ${d.path}:${d.tag}: ${what}`);
+    };
+    let isDir = false;
+    try {
+      isDir = statSync(d.path).isDirectory();
+    } catch {
+      fail(`${d.path} does not exist (expected a directory)`);
+    }
+    if (!isDir) fail(`${d.path} is not a directory`);
+    if (tags.has(d.tag)) fail(`tag "${d.tag}" is already used by ${tags.get(d.tag)}`);
+    tags.set(d.tag, d.path);
+    const map = (key: "uidmap" | "gidmap") => {
+      const text = d[key];
+      if (text === undefined) return undefined;
+      const ranges = parseIdMap(text);
+      return typeof ranges === "string" ? fail(`key "${key}": ${ranges}`) : ranges;
+    };
+    const uidmap = map("uidmap");
+    const gidmap = map("gidmap");
+    return {
+      path: d.path,
+      tag: d.tag,
+      type: d.type,
+      cache: d.cache,
+      timeout: d.timeout,
+      writeback: d.writeback,
+      rewriteSecurityXattrs: d["rewrite-security-xattrs"],
+      asciiCasefold: d.ascii_casefold,
+      posixAcl: d.posix_acl,
+      ...(uidmap ? { uidmap } : {}),
+      ...(gidmap ? { gidmap } : {}),
+    };
+  });
+}
+
 export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean }): VmConfig {
   const kernel = args.kernel?.value;
   const bios = args.bios?.value;
@@ -192,6 +241,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
     seccompLogFailures: args["seccomp-log-failures"]?.value ?? false,
     extendedStatus: globals.extendedStatus,
     ...balloonConfig(args),
+    sharedDirs: buildSharedDirs(args["shared-dir"]),
   };
   if (args["scsi-block"].length > 0) config.scsiDisks = args["scsi-block"].map((s) => toScsiDisk(s.value));
   if (kernel !== undefined) config.kernel = kernel;

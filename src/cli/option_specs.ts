@@ -384,3 +384,109 @@ export const netSpec = {
 } satisfies KeyValueSpec;
 
 export type NetArgs = v.InferOutput<typeof netSpec.schema>;
+/** virtio-fs's tag field is 36 bytes (struct virtio_fs_config, virtio 1.2 section 5.11.4). */
+export const SHARED_DIR_TAG_BYTES = 36;
+const idMapText = v.pipe(
+  v.string('an id map "inner outer count[,inner outer count]"'),
+  v.check(
+    (s) => /^\s*\d+\s+\d+\s+\d+\s*(,\s*\d+\s+\d+\s+\d+\s*)*$/.test(s),
+    'an id map "inner outer count[,inner outer count]"',
+  ),
+);
+
+// crosvm's SharedDir (src/crosvm/config.rs) and its --shared-dir help: PATH:TAG[:key=value...], colon-separated.
+export const sharedDirSpec = {
+  option: "--shared-dir",
+  firstKey: "path",
+  aliases: { "ascii-casefold": "ascii_casefold", "posix-acl": "posix_acl" },
+  schema: v.strictObject({
+    path: described(path, "PATH", "The directory to share (the first field)."),
+    tag: described(
+      v.pipe(
+        v.string(`a tag of 1 to ${SHARED_DIR_TAG_BYTES} bytes`),
+        v.check((t) => {
+          const n = new TextEncoder().encode(t).length;
+          return n >= 1 && n <= SHARED_DIR_TAG_BYTES;
+        }, `a tag of 1 to ${SHARED_DIR_TAG_BYTES} bytes`),
+      ),
+      "TAG",
+      "The tag the guest mounts the directory by (the second field).",
+    ),
+    type: v.optional(
+      described(
+        v.pipe(
+          v.picklist(["fs", "p9"], "fs or p9"),
+          v.check((t) => t === "fs", "fs (virtio-9p, type=p9, is not available yet)"),
+        ),
+        undefined,
+        "Indicates whether the directory should be shared via virtio-fs or virtio-9p.",
+      ),
+      "fs",
+    ),
+    cache: v.optional(
+      described(
+        v.picklist(["never", "auto", "always"], "never, auto or always"),
+        undefined,
+        "Indicates whether the VM can cache the contents of the shared directory.",
+      ),
+      "auto",
+    ),
+    timeout: v.optional(
+      described(
+        integer("a number of seconds", 0, 2 ** 32 - 1),
+        "SECONDS",
+        "How long the VM should consider file attributes and directory entries to be valid.",
+      ),
+      5,
+    ),
+    writeback: v.optional(described(boolean, "BOOL", "Enables writeback caching."), false),
+    "rewrite-security-xattrs": v.optional(
+      described(
+        boolean,
+        "BOOL",
+        "Store the guest's security.* extended attributes as user.virtiofs.security.* on the host.",
+      ),
+      false,
+    ),
+    ascii_casefold: v.optional(
+      described(boolean, "BOOL", "Look names up ignoring ASCII case when the exact name is not found."),
+      false,
+    ),
+    posix_acl: v.optional(
+      described(boolean, "BOOL", "Indicates whether the shared directory supports POSIX ACLs."),
+      true,
+    ),
+    uidmap: v.optional(
+      described(idMapText, "UIDMAP", 'Guest to host uid map, "inner outer count[,inner outer count]".'),
+    ),
+    gidmap: v.optional(
+      described(idMapText, "GIDMAP", 'Guest to host gid map, "inner outer count[,inner outer count]".'),
+    ),
+    dax: v.optional(
+      described(
+        v.pipe(
+          boolean,
+          v.check((d) => !d, "false (DAX is not built into this crosvm)"),
+        ),
+        "BOOL",
+        "Enables DAX support (not built in: only false is accepted).",
+      ),
+      false,
+    ),
+  }),
+} satisfies KeyValueSpec;
+
+export type SharedDirArgs = v.InferOutput<typeof sharedDirSpec.schema>;
+
+/** Turns crosvm's colon syntax PATH:TAG[:key=value...] into the key=value syntax of the other options. */
+export function sharedDirKeyValues(text: string): string {
+  const quote = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  const [dir = "", tag, ...rest] = text.split(":");
+  const parts = [`path=${quote(dir)}`];
+  if (tag !== undefined) parts.push(`tag=${quote(tag)}`);
+  for (const kv of rest) {
+    const eq = kv.indexOf("=");
+    parts.push(eq < 0 ? kv : `${kv.slice(0, eq)}=${quote(kv.slice(eq + 1))}`);
+  }
+  return parts.join(",");
+}

@@ -11,6 +11,8 @@ import {
   pmemSpec,
   scsiSpec,
   serialSpec,
+  sharedDirKeyValues,
+  sharedDirSpec,
   type BlockArgs,
   type PmemArgs,
 } from "./option_specs.ts";
@@ -195,6 +197,21 @@ device. Can be given more than once.`,
     max: Number.MAX_SAFE_INTEGER,
     example: "128",
   }),
+  "shared-dir": (() => {
+    const entry = option.keyValues(sharedDirSpec, {
+      argName:
+        "PATH:TAG[:type=TYPE:writeback=BOOL:timeout=SECONDS:uidmap=UIDMAP:gidmap=GIDMAP:cache=CACHE:dax=BOOL:posix_acl=BOOL]",
+      repeatable: true,
+      help: `colon-separated options for configuring a directory to be
+shared with the VM. The first field is the directory to be
+shared and the second field is the tag that the VM can use
+to identify the device. The remaining fields are key=value
+pairs that may appear in any order.`,
+      fileList: "a list of shared directories",
+      example: "/tmp:my_tag:type=fs:cache=always",
+    });
+    return { ...entry, decode: (text: string, name: string) => entry.decode(sharedDirKeyValues(text), name) };
+  })(),
 };
 
 /** The options of `crosvm run` as given (one layer per --cfg file and one for the command line), before defaults. */

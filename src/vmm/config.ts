@@ -6,6 +6,10 @@
 
 import type { SerialParameters } from "../devices/serial/parameters.ts";
 import type { InputDeviceOption } from "../devices/virtio/input/kind.ts";
+import type { SharedDirConfig } from "../devices/virtio/fs/kind.ts";
+
+/** One --shared-dir (checked: an existing directory, a unique tag, parsed id maps). */
+export type SharedDirOption = SharedDirConfig;
 
 export type { SerialHardware, SerialParameters, SerialType } from "../devices/serial/parameters.ts";
 
@@ -108,4 +112,6 @@ export interface VmConfig {
   initMemMib?: number;
   /** virtio-input devices (--input), in the order given (files' first); absent means none. */
   inputs?: InputDeviceOption[];
+  /** --shared-dir directories in command-line order (files' first). */
+  sharedDirs: SharedDirOption[];
 }

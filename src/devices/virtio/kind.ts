@@ -30,6 +30,11 @@ export interface PollSource {
 export interface BuiltDevice {
   readonly device: VirtioDevice;
   readonly pollSources?: readonly PollSource[];
+  /**
+   * The directory a sandboxed device process pivots into instead of the empty pivot root: the shared directory
+   * of a file-system device (crosvm's fs jail), whose guest may only ever see that tree.
+   */
+  readonly pivotRoot?: string;
 }
 
 /** What the VMM prepared for one device before its process starts (files are opened before confinement). */

@@ -7,6 +7,7 @@
 import { balloonKind } from "./balloon/kind.ts";
 import { blockKind } from "./block/kind.ts";
 import { consoleKind } from "./console_kind.ts";
+import { fsKind } from "./fs/kind.ts";
 import type { OptionsSchema, VirtioDeviceKind } from "./kind.ts";
 import { pmemKind } from "./pmem/kind.ts";
 import { inputKind } from "./input/kind.ts";
@@ -24,6 +25,7 @@ export const VIRTIO_DEVICE_KINDS = [
   inputKind,
   balloonKind,
   netKind,
+  fsKind,
 ] as const;
 
 /** Kinds that read no VM configuration, so that any VMM can attach them. */

@@ -308,7 +308,7 @@ export async function runDeviceProcess(argv: readonly string[], mode: DeviceHost
       const program = embeddedPolicy(built.policy, { logFailures: sandbox.logFailures });
       const report = confine({
         namespaces: sandbox.namespaces,
-        pivotRoot: sandbox.pivotRoot,
+        pivotRoot: built.pivotRoot ?? sandbox.pivotRoot,
         seccomp: { program, policy: built.policy },
       });
       log.debug(`${label} (pid ${pid}) confined: close-fds, ${report.applied.join(", ")}`);

@@ -30,6 +30,7 @@ describe("policy/ directory", () => {
       "block_device",
       "bun_runtime",
       "common_device",
+      "fs_device",
       "input_device",
       "net_device",
       "pmem_device",
@@ -122,7 +123,7 @@ describe("policy/ directory", () => {
     ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "KILL_PROCESS", "KILL_PROCESS"]);
   });
 
-  test("only the block device may write at an offset", () => {
+  test("only the disk (block, scsi) and fs devices may write at an offset", () => {
     expect([decide(get("rng_device"), "pwrite64"), decide(get("serial_device"), "pwrite64")]).toEqual([
       "KILL_PROCESS",
       "KILL_PROCESS",
@@ -171,6 +172,19 @@ describe("policy/ directory", () => {
         decide(net, "ioctl", [5, request]),
       ),
     ).toEqual(["ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
+  });
+
+  test("the fs device opens with openat2 relative to its descriptors; openat still fails with ENOENT", () => {
+    const fs = get("fs_device");
+    expect([
+      decide(fs, "openat2"),
+      decide(fs, "statx"),
+      decide(fs, "renameat2"),
+      decide(fs, "preadv"),
+      decide(fs, "openat", [-100, 0, 0]),
+      decide(fs, "execve"),
+      decide(fs, "mount"),
+    ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ERRNO(2)", "KILL_PROCESS", "KILL_PROCESS"]);
   });
 
   test("no device may open sockets", () => {

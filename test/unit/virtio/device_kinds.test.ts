@@ -10,6 +10,7 @@ import { VIRTIO_DEVICE_KINDS } from "../../../src/devices/virtio/kinds.ts";
 import { pmemKind } from "../../../src/devices/virtio/pmem/kind.ts";
 import { inputKind } from "../../../src/devices/virtio/input/kind.ts";
 import { netKind } from "../../../src/devices/virtio/net/kind.ts";
+import { fsKind } from "../../../src/devices/virtio/fs/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { scsiKind } from "../../../src/devices/virtio/scsi/kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
@@ -24,6 +25,16 @@ const goodBlock = {
 };
 const goodConsole = { num: 1, type: "sink", stdin: false };
 const goodBalloon = { pageReporting: false, initialPages: 0, memoryPages: 65536 };
+const goodFs = {
+  path: "/tmp",
+  tag: "t",
+  cache: "auto",
+  timeout: 5,
+  writeback: false,
+  rewriteSecurityXattrs: false,
+  asciiCasefold: false,
+  posixAcl: true,
+};
 
 interface BadCase {
   readonly kind: AnyVirtioDeviceKind;
@@ -147,6 +158,18 @@ const cases: BadCase[] = [
     reason: 'expected exactly one of tapName, tapFd, hostIp, got {"tapName":"tap0","tapFd":3,"vqPairs":1}',
   },
   {
+    kind: fsKind,
+    what: "a tag longer than 36 bytes",
+    options: { ...goodFs, tag: "x".repeat(37) },
+    reason: `key "tag": expected a tag of 1 to 36 bytes, got "${"x".repeat(37)}"`,
+  },
+  {
+    kind: fsKind,
+    what: "an unknown cache mode",
+    options: { ...goodFs, cache: "sometimes" },
+    reason: 'key "cache": expected never, auto or always, got "sometimes"',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -168,7 +191,7 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net", () => {
+test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net, fs", () => {
   expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual([
     "block",
     "scsi",
@@ -178,6 +201,7 @@ test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, r
     "input",
     "balloon",
     "net",
+    "fs",
   ]);
 });
 
@@ -253,7 +277,7 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("gpu", {}, [])).toThrow(
-    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net)',
+    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net, fs)',
   );
 });
 

@@ -173,6 +173,7 @@ describe("planning virtio devices", () => {
     balloonPageReporting: false,
     balloonBiasMib: 0,
     nets: [],
+    sharedDirs: [],
   };
 
   test("a --pmem device's guest mapping is placed and its plan says where", () => {

@@ -31,6 +31,7 @@ const port = {
 /** Two disks, a UART, one virtio-console port, rng and the balloon: only the fields the device kinds read matter. */
 const config = {
   params: [],
+  sharedDirs: [],
   memMib: 16,
   cpus: 1,
   disks: [

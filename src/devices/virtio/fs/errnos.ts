@@ -1,0 +1,19 @@
+// The errno values the file server answers with (include/uapi/asm-generic/errno-base.h and errno.h).
+export const EPERM = 1;
+export const ENOENT = 2;
+export const EIO = 5;
+export const EBADF = 9;
+export const EACCES = 13;
+export const EEXIST = 17;
+export const EXDEV = 18;
+export const ENOTDIR = 20;
+export const EISDIR = 21;
+export const EINVAL = 22;
+export const ENFILE = 23;
+export const ERANGE = 34;
+export const ENAMETOOLONG = 36;
+export const ENOSYS = 38;
+export const ELOOP = 40;
+export const ENODATA = 61;
+export const EOPNOTSUPP = 95;
+export const E2BIG = 7;

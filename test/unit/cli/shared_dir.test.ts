@@ -1,0 +1,104 @@
+// --shared-dir PATH:TAG[:key=value...] (crosvm's colon syntax), its --cfg form, and the one-line refusals.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseRunConfig } from "../../../src/cli/parse_run.ts";
+import type { VmConfig } from "../../../src/vmm/config.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "shared-dir-"));
+const other = mkdtempSync(join(tmpdir(), "shared-dir-"));
+const file = join(dir, "file");
+writeFileSync(file, "x");
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(other, { recursive: true, force: true });
+});
+
+function parse(...argv: string[]): VmConfig {
+  const r = parseRunConfig([...argv, "/vmlinuz"], { extendedStatus: false });
+  if (r.help) throw new Error("help");
+  return r.config;
+}
+
+describe("--shared-dir", () => {
+  test("PATH:TAG:type=fs gives a virtio-fs directory with crosvm's defaults", () => {
+    expect(parse("--shared-dir", `${dir}:my_tag:type=fs`).sharedDirs).toEqual([
+      {
+        path: dir,
+        tag: "my_tag",
+        type: "fs",
+        cache: "auto",
+        timeout: 5,
+        writeback: false,
+        rewriteSecurityXattrs: false,
+        asciiCasefold: false,
+        posixAcl: true,
+      },
+    ]);
+  });
+
+  test("every key is read from the colon syntax", () => {
+    const [d] = parse(
+      "--shared-dir",
+      `${dir}:t:type=fs:cache=always:timeout=3600:writeback=true:rewrite-security-xattrs=true:ascii_casefold=true:posix_acl=false:uidmap=0 1000 1:gidmap=0 1000 1,1 2000 5:dax=false`,
+    ).sharedDirs;
+    expect(d).toEqual({
+      path: dir,
+      tag: "t",
+      type: "fs",
+      cache: "always",
+      timeout: 3600,
+      writeback: true,
+      rewriteSecurityXattrs: true,
+      asciiCasefold: true,
+      posixAcl: false,
+      uidmap: [{ inner: 0, outer: 1000, count: 1 }],
+      gidmap: [
+        { inner: 0, outer: 1000, count: 1 },
+        { inner: 1, outer: 2000, count: 5 },
+      ],
+    });
+  });
+
+  test("several shared directories keep their order", () => {
+    const tags = parse("--shared-dir", `${dir}:a`, "--shared-dir", `${other}:b`).sharedDirs.map((d) => d.tag);
+    expect(tags).toEqual(["a", "b"]);
+  });
+
+  test("the --cfg form is an object per directory", () => {
+    const cfg = join(dir, "vm.json");
+    writeFileSync(cfg, JSON.stringify({ "shared-dir": [{ path: other, tag: "c", cache: "never" }] }));
+    const [d] = parse("--cfg", cfg).sharedDirs;
+    expect([d?.tag, d?.cache]).toEqual(["c", "never"]);
+  });
+
+  const refusals: [string, string, string][] = [
+    ["a missing directory", `${dir}/nope:t`, "does not exist (expected a directory)"],
+    ["a file", `${file}:t`, "is not a directory"],
+    ["a tag longer than 36 bytes", `${dir}:${"x".repeat(37)}`, "a tag of 1 to 36 bytes"],
+    ["an unknown key", `${dir}:t:colour=red`, 'unknown key "colour"'],
+    ["dax=true", `${dir}:t:dax=true`, "DAX is not built into this crosvm"],
+    ["type=p9", `${dir}:t:type=p9`, "virtio-9p, type=p9, is not available yet"],
+    ["a bad uidmap", `${dir}:t:uidmap=0 1000`, 'key "uidmap"'],
+  ];
+  for (const [what, value, message] of refusals) {
+    test(`${what} is refused in one line`, () => {
+      let error: Error | undefined;
+      try {
+        parse("--shared-dir", value);
+      } catch (e) {
+        error = e as Error;
+      }
+      expect(error?.message).toContain(message);
+      expect(error?.message).toContain("--shared-dir");
+      expect(error?.message.includes("\n")).toBe(false);
+    });
+  }
+
+  test("a tag used twice is refused", () => {
+    expect(() => parse("--shared-dir", `${dir}:t`, "--shared-dir", `${other}:t`)).toThrow(
+      'tag "t" is already used',
+    );
+  });
+});
