@@ -100,6 +100,15 @@ devices. Can be given more than once.`,
     help: "path to put the control socket. If PATH is a directory, a name will be generated",
     example: "/run/crosvm-test.sock",
   }),
+  gdb: option.text({
+    argName: "PORT",
+    help: "(EXPERIMENTAL) gdb on the given port; the VM waits at its first instruction for the debugger",
+    example: "1234",
+  }),
+  "trace-file": option.path({
+    help: "write a Chrome/Perfetto trace-event JSON of the VM's life (start-up, exits, devices) to this file",
+    example: "/tmp/crosvm-trace.json",
+  }),
 };
 
 /** The options of `crosvm run` as given (one layer per --cfg file and one for the command line), before defaults. */
