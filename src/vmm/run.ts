@@ -147,10 +147,10 @@ export async function runVm(config: VmConfig): Promise<number> {
     return await runUntilEnd(config, vm, threads, dev, hub, { vcpus, memory, gdb });
   } finally {
     if (threads) await threads.stop();
-    if (trace && threads) finishTrace(trace, threads.exitSlices, config.cpus);
     hub.close();
     devices?.legacy.stop();
     await devices?.close();
+    if (trace) finishTrace(trace, threads?.exitSlices ?? [], config.cpus);
     cleanup();
   }
 }
