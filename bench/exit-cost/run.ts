@@ -96,7 +96,9 @@ for (let i = 0; i < ROUNDS; i++) {
 }
 const us = (ns: number) => (ns / 1000).toFixed(3);
 const best = (xs: number[]) => Math.min(...xs);
-console.log(`exit cost over ${EXITS} port-write exits, ${ROUNDS} rounds (each round: C, then TypeScript, then TypeScript tracing)`);
+console.log(
+  `exit cost over ${EXITS} port-write exits, ${ROUNDS} rounds (each round: C, then TypeScript, then TypeScript tracing)`,
+);
 console.log(
   `  C reference loop:  median ${us(median(c))} µs/exit, best ${us(best(c))}   (rounds: ${c.map(us).join(" ")})`,
 );

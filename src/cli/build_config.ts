@@ -74,7 +74,8 @@ function socketPath(path: string): string {
 /** --gdb PORT: a TCP port number. */
 function gdbPort(text: string): number {
   const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!(port >= 1 && port <= 65535)) throw new ConfigError(`--gdb ${text}: expected a TCP port number 1..65535`);
+  if (!(port >= 1 && port <= 65535))
+    throw new ConfigError(`--gdb ${text}: expected a TCP port number 1..65535`);
   return port;
 }
 

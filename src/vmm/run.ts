@@ -97,7 +97,9 @@ export async function runVm(config: VmConfig): Promise<number> {
       ...(config.gdb !== undefined
         ? {
             onDebugExit: (cpu: number, exit: DebugExit) =>
-              void gdb.target?.handleDebugExit(cpu, exit).catch((e) => log.error(`gdb stub: ${(e as Error).message}`)),
+              void gdb.target
+                ?.handleDebugExit(cpu, exit)
+                .catch((e) => log.error(`gdb stub: ${(e as Error).message}`)),
           }
         : {}),
       ...(trace ? { traceSliceMs: TRACE_EXIT_SLICE_MS } : {}),

@@ -8,7 +8,13 @@ import { ExitProfile, exitProfileEnabled } from "./exit_profile.ts";
 import { prepareKickSignal } from "./vcpu_kick.ts";
 import { runVcpuLoop } from "./vcpu_loop.ts";
 import { parkWhilePaused, pauseRequested } from "./vcpu_pause.ts";
-import { CONTROL_GO, CONTROL_PAUSE, CONTROL_STOP, type VcpuWorkerInit, type VcpuWorkerMessage } from "./vcpu_protocol.ts";
+import {
+  CONTROL_GO,
+  CONTROL_PAUSE,
+  CONTROL_STOP,
+  type VcpuWorkerInit,
+  type VcpuWorkerMessage,
+} from "./vcpu_protocol.ts";
 import "./device_kinds.ts";
 
 declare const self: Worker;

@@ -282,7 +282,14 @@ function traceDeviceLife(device: ProxyVirtioDevice, runner: DeviceRunner, starte
   const tid = TRACE_TID.device(tracedDevices++);
   const args = { pid: device.pid, mode: runner.mode };
   trace.threadName(tid, `${device.debugLabel} (pid ${device.pid})`);
-  trace.span("device", `start ${device.debugLabel}`, startedUs, performance.now() * 1000 - startedUs, tid, args);
+  trace.span(
+    "device",
+    `start ${device.debugLabel}`,
+    startedUs,
+    performance.now() * 1000 - startedUs,
+    tid,
+    args,
+  );
   void runner.exited.then(() => trace.instant("device", `${device.debugLabel} exited`, tid, args));
 }
 

@@ -16,7 +16,13 @@ const ESCAPE = 0x7d;
 const INTERRUPT = 0x03;
 
 const hexDigit = (b: number): number =>
-  b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1;
+  b >= 0x30 && b <= 0x39
+    ? b - 0x30
+    : b >= 0x61 && b <= 0x66
+      ? b - 0x57
+      : b >= 0x41 && b <= 0x46
+        ? b - 0x37
+        : -1;
 
 /** Incremental decoder: feed() any chunk of the TCP stream, get the complete events in it. */
 export class RspDecoder {

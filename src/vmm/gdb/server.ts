@@ -83,7 +83,9 @@ export class GdbServer {
     const session = this.#session;
     if (socket !== this.#socket || !session) return;
     for (const event of session.decoder.feed(data))
-      session.queue = session.queue.then(() => this.#handle(socket, session, event)).catch((e) => this.#failed(e));
+      session.queue = session.queue
+        .then(() => this.#handle(socket, session, event))
+        .catch((e) => this.#failed(e));
   }
 
   async #handle(socket: Socket<undefined>, session: Session, event: RspEvent): Promise<void> {

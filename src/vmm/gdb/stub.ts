@@ -2,7 +2,13 @@
 // Packets"): decodes one debugger's packets, answers them from a DebugTarget and reports stops. All-stop mode:
 // every vCPU stops when one does; threads are vCPUs, numbered from 1. What the target cannot do is answered with
 // an error (`E..`) or, for a packet we do not implement, the empty reply gdb takes as "unsupported".
-import { G_PACKET_BYTES, REGISTERS, REGISTER_OFFSETS, RegisterWriteError, targetXml } from "./x86_64_registers.ts";
+import {
+  G_PACKET_BYTES,
+  REGISTERS,
+  REGISTER_OFFSETS,
+  RegisterWriteError,
+  targetXml,
+} from "./x86_64_registers.ts";
 import { fromHex, toHex } from "./rsp_codec.ts";
 
 /** Why the VM stopped, as the stop reply says it. */

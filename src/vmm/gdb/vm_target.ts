@@ -176,8 +176,7 @@ export class VmDebugTarget implements DebugTarget {
   /** KVM_SET_GUEST_DEBUG on every vCPU from the breakpoints and the step request (`extra` for one vCPU). */
   #arm(extraFor?: { cpu: number; control: number }): void {
     const anyHw = this.#hw.some((a) => a !== undefined);
-    const base =
-      (this.#sw.size > 0 ? KVM_GUESTDBG_USE_SW_BP : 0) | (anyHw ? KVM_GUESTDBG_USE_HW_BP : 0);
+    const base = (this.#sw.size > 0 ? KVM_GUESTDBG_USE_SW_BP : 0) | (anyHw ? KVM_GUESTDBG_USE_HW_BP : 0);
     const debugreg = [...this.#hw.map((a) => a ?? 0n), 0n, 0n, 0n, anyHw ? dr7For(this.#hw) : 0n];
     this.hooks.vcpus.forEach((v, cpu) => {
       let control = base | (cpu === this.#stepCpu ? KVM_GUESTDBG_SINGLESTEP : 0);
@@ -212,13 +211,19 @@ export class VmDebugTarget implements DebugTarget {
     if (this.#stopped) return; // another vCPU's stop won; this one's trap fires again when it runs
     let reason: StopReason | undefined;
     if (exit.exception === BP_VECTOR && this.#sw.has(exit.pc)) reason = "swbreak";
-    else if (exit.exception === DB_VECTOR && (exit.dr6 & DR6_B_MASK) !== 0n && this.#hw.some((a) => a !== undefined))
+    else if (
+      exit.exception === DB_VECTOR &&
+      (exit.dr6 & DR6_B_MASK) !== 0n &&
+      this.#hw.some((a) => a !== undefined)
+    )
       reason = "hwbreak";
     else if (exit.exception === DB_VECTOR && cpu === this.#stepCpu) reason = "step";
     if (reason === undefined) {
       // The guest's own int3 or debug trap (Linux patches its text with int3): hand it back to the guest.
       const inject = exit.exception === BP_VECTOR ? KVM_GUESTDBG_INJECT_BP : KVM_GUESTDBG_INJECT_DB;
-      log.debug(`vCPU ${cpu}: guest's own exception ${exit.exception} at 0x${exit.pc.toString(16)}; reinjected`);
+      log.debug(
+        `vCPU ${cpu}: guest's own exception ${exit.exception} at 0x${exit.pc.toString(16)}; reinjected`,
+      );
       this.#arm({ cpu, control: inject });
       this.hooks.resume();
       return;

@@ -138,13 +138,15 @@ export function abridgedTagWord(tag: number): number {
 export function encodeRegisters(s: CpuRegisterState): Uint8Array {
   const out = new Uint8Array(G_PACKET_BYTES);
   const dv = new DataView(out.buffer);
-  const u64 = (name: string, v: bigint) => dv.setBigUint64(REGISTER_OFFSETS[regnum(name)]!, BigInt.asUintN(64, v), true);
+  const u64 = (name: string, v: bigint) =>
+    dv.setBigUint64(REGISTER_OFFSETS[regnum(name)]!, BigInt.asUintN(64, v), true);
   const u32 = (name: string, v: number) => dv.setUint32(REGISTER_OFFSETS[regnum(name)]!, v >>> 0, true);
   for (const f of GPR_FIELDS) u64(f, s.regs[f]);
   u64("rip", s.regs.rip);
   u32("eflags", Number(s.regs.rflags & 0xffff_ffffn));
   for (const seg of SEGS) u32(seg, s.sregs[seg].selector);
-  for (let i = 0; i < 8; i++) out.set(s.fpu.fpr.subarray(i * 16, i * 16 + 10), REGISTER_OFFSETS[regnum(`st${i}`)]!);
+  for (let i = 0; i < 8; i++)
+    out.set(s.fpu.fpr.subarray(i * 16, i * 16 + 10), REGISTER_OFFSETS[regnum(`st${i}`)]!);
   u32("fctrl", s.fpu.fcw);
   u32("fstat", s.fpu.fsw);
   u32("ftag", fullTagWord(s.fpu.ftwx));
@@ -153,7 +155,8 @@ export function encodeRegisters(s: CpuRegisterState): Uint8Array {
   u32("foseg", 0);
   u32("fooff", Number(s.fpu.last_dp & 0xffff_ffffn));
   u32("fop", s.fpu.last_opcode);
-  for (let i = 0; i < 16; i++) out.set(s.fpu.xmm.subarray(i * 16, i * 16 + 16), REGISTER_OFFSETS[regnum(`xmm${i}`)]!);
+  for (let i = 0; i < 16; i++)
+    out.set(s.fpu.xmm.subarray(i * 16, i * 16 + 16), REGISTER_OFFSETS[regnum(`xmm${i}`)]!);
   u32("mxcsr", s.fpu.mxcsr);
   u64("fs_base", s.sregs.fs.base);
   u64("gs_base", s.sregs.gs.base);

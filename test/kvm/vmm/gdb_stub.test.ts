@@ -18,7 +18,10 @@ function after(label: string): string {
   const out = session.gdb.stdout;
   const at = out.indexOf(`${label}=`);
   if (at < 0) throw new Error(`gdb printed no ${label}= (stdout: ${out}; stderr: ${session.gdb.stderr})`);
-  return out.slice(at + label.length + 1).split("\n")[0]!.trim();
+  return out
+    .slice(at + label.length + 1)
+    .split("\n")[0]!
+    .trim();
 }
 
 beforeAll(async () => {

@@ -48,9 +48,12 @@ beforeAll(async () => {
 
   const socket = join(dir, "vm.sock");
   const stopTrace = join(dir, "stop.json");
-  const spinning = startCrosvm(["run", "-s", socket, "--trace-file", stopTrace, "--bios", await guestImage("spin")], {
-    keepStdinOpen: false,
-  });
+  const spinning = startCrosvm(
+    ["run", "-s", socket, "--trace-file", stopTrace, "--bios", await guestImage("spin")],
+    {
+      keepStdinOpen: false,
+    },
+  );
   await spinning.waitForOutput("spinning");
   await waitForFile(socket);
   await stopVm(socket);
@@ -89,7 +92,9 @@ describe("--trace-file", () => {
   });
 
   test("the vCPU's track is named", () => {
-    expect(boot.events).toContainEqual(expect.objectContaining({ ph: "M", tid: 100, args: { name: "vCPU 0" } }));
+    expect(boot.events).toContainEqual(
+      expect.objectContaining({ ph: "M", tid: 100, args: { name: "vCPU 0" } }),
+    );
   });
 
   test("a device process's start and exit are on its own track", () => {

@@ -36,7 +36,9 @@ describe("TraceRecorder (--trace-file)", () => {
 
     const json = JSON.parse(readFileSync(t.path, "utf8"));
     expect(json.displayTimeUnit).toBe("ms");
-    const names = json.traceEvents.filter((e: { ph: string }) => e.ph === "M").map((e: { args: { name: string } }) => e.args.name);
+    const names = json.traceEvents
+      .filter((e: { ph: string }) => e.ph === "M")
+      .map((e: { args: { name: string } }) => e.args.name);
     expect(names).toContain("vCPU 0");
     expect(json.traceEvents.at(-1)).toMatchObject({ name: "virtio-rng exited", ph: "i", tid: 1000 });
   });

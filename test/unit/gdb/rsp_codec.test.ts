@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { MAX_PACKET_BYTES, RspDecoder, encodePacket, fromHex, toHex } from "../../../src/vmm/gdb/rsp_codec.ts";
+import {
+  MAX_PACKET_BYTES,
+  RspDecoder,
+  encodePacket,
+  fromHex,
+  toHex,
+} from "../../../src/vmm/gdb/rsp_codec.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

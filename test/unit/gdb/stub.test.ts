@@ -1,6 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { GdbStub, MAX_MEMORY_BYTES, type DebugTarget } from "../../../src/vmm/gdb/stub.ts";
-import { G_PACKET_BYTES, REGISTER_OFFSETS, RegisterWriteError, regnum } from "../../../src/vmm/gdb/x86_64_registers.ts";
+import {
+  G_PACKET_BYTES,
+  REGISTER_OFFSETS,
+  RegisterWriteError,
+  regnum,
+} from "../../../src/vmm/gdb/x86_64_registers.ts";
 
 /** A target over plain arrays: 2 vCPUs, 64 KiB of "virtual" memory at 0x1000. */
 class FakeTarget implements DebugTarget {

@@ -15,11 +15,41 @@ import {
 } from "../../../src/vmm/gdb/x86_64_registers.ts";
 
 function segment(selector: number, base = 0n): KvmSegment {
-  return { base, limit: 0xffff_ffff, selector, type: 0, present: 1, dpl: 0, db: 0, s: 1, l: 1, g: 1, avl: 0, unusable: 0 };
+  return {
+    base,
+    limit: 0xffff_ffff,
+    selector,
+    type: 0,
+    present: 1,
+    dpl: 0,
+    db: 0,
+    s: 1,
+    l: 1,
+    g: 1,
+    avl: 0,
+    unusable: 0,
+  };
 }
 
 function state(): CpuRegisterState {
-  const names = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+  const names = [
+    "rax",
+    "rbx",
+    "rcx",
+    "rdx",
+    "rsi",
+    "rdi",
+    "rsp",
+    "rbp",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+  ];
   const regs = Object.fromEntries(names.map((n, i) => [n, BigInt(i + 1) * 0x1111n])) as unknown as KvmRegs;
   regs.rip = 0x200000n;
   regs.rflags = 0x246n;
@@ -65,8 +95,24 @@ const u32At = (b: Uint8Array, name: string) =>
 describe("x86-64 register file", () => {
   test("the g packet follows gdb's amd64 order and sizes (core, sse, segments, system)", () => {
     expect(REGISTERS.slice(0, 18).map((r) => r.name)).toEqual([
-      "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
-      "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "eflags",
+      "rax",
+      "rbx",
+      "rcx",
+      "rdx",
+      "rsi",
+      "rdi",
+      "rbp",
+      "rsp",
+      "r8",
+      "r9",
+      "r10",
+      "r11",
+      "r12",
+      "r13",
+      "r14",
+      "r15",
+      "rip",
+      "eflags",
     ]);
     expect(regnum("st0")).toBe(24);
     expect(regnum("xmm0")).toBe(40);
