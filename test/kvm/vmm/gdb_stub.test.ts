@@ -13,14 +13,14 @@ interface Session {
 
 let session: Session;
 
-/** The value gdb printed for `label` (our `echo label=` lines before each command). */
+/** The line gdb printed after our `echo label=` line (the output of the command that followed it). */
 function after(label: string): string {
   const out = session.gdb.stdout;
   const at = out.indexOf(`${label}=`);
   if (at < 0) throw new Error(`gdb printed no ${label}= (stdout: ${out}; stderr: ${session.gdb.stderr})`);
   return out
     .slice(at + label.length + 1)
-    .split("\n")[0]!
+    .split("\n")[1]!
     .trim();
 }
 
@@ -67,6 +67,13 @@ beforeAll(async () => {
         "continue",
         "echo hbreak_pc=\n",
         "p/x $pc",
+        "delete",
+        // The guest now spins until `go` is set; the test interrupts gdb (Ctrl-C) once it says so.
+        "echo spinning=\n",
+        "continue",
+        "echo interrupted_pc=\n",
+        "p/x $pc",
+        "set var *(unsigned char *)&go = 1",
         "echo threads=\n",
         "info threads",
         "detach",
@@ -76,11 +83,21 @@ beforeAll(async () => {
     { stdout: "pipe", stderr: "pipe" },
   );
   const killer = setTimeout(() => gdb.kill("SIGKILL"), scaled(90_000));
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(gdb.stdout).text(),
-    new Response(gdb.stderr).text(),
-    gdb.exited,
-  ]);
+  let stdout = "";
+  const interrupted = (async () => {
+    const decoder = new TextDecoder();
+    let sent = false;
+    for await (const chunk of gdb.stdout) {
+      stdout += decoder.decode(chunk, { stream: true });
+      if (!sent && stdout.includes("spinning=")) {
+        sent = true;
+        // Give gdb time to send the continue; a SIGINT before that would only interrupt gdb itself.
+        await Bun.sleep(scaled(1000));
+        gdb.kill("SIGINT");
+      }
+    }
+  })();
+  const [stderr, exitCode] = await Promise.all([new Response(gdb.stderr).text(), gdb.exited, interrupted]);
   clearTimeout(killer);
   session = { gdb: { stdout, stderr, exitCode }, vmm: await vmm.result };
 }, scaled(200_000));
@@ -91,8 +108,8 @@ describe("gdb against --gdb", () => {
   });
 
   test("a software breakpoint on a symbol stops the guest there", () => {
-    expect(session.gdb.stdout).toContain("Breakpoint 1, 0x0000000000200026 in marker ()");
-    expect(after("bp_pc")).toBe("$2 = 0x200026");
+    expect(session.gdb.stdout).toContain("Breakpoint 1, 0x0000000000200030 in marker ()");
+    expect(after("bp_pc")).toBe("$2 = 0x200030");
   });
 
   test("registers read at the breakpoint hold what the guest set", () => {
@@ -110,7 +127,7 @@ describe("gdb against --gdb", () => {
   });
 
   test("a single step executes one instruction", () => {
-    expect(after("step_pc")).toBe("$7 = 0x20002d");
+    expect(after("step_pc")).toBe("$7 = 0x200037");
     expect(after("rbx")).toBe("$8 = 0x5678");
   });
 
@@ -118,9 +135,14 @@ describe("gdb against --gdb", () => {
     expect(after("hbreak_pc")).toBe("$9 = 0x20000c");
   });
 
+  test("Ctrl-C stops the running guest where it spins", () => {
+    expect(session.gdb.stdout).toContain("Program received signal SIGINT");
+    expect(["$10 = 0x20000d", "$10 = 0x200014"]).toContain(after("interrupted_pc"));
+  });
+
   test("each vCPU is a thread", () => {
-    expect(after("threads")).toBe("");
-    expect(session.gdb.stdout).toMatch(/\* 1\s+Thread 1/);
+    expect(after("threads")).toMatch(/Id\s+Target Id/);
+    expect(session.gdb.stdout).toMatch(/\* 1\s+Thread 1 /);
   });
 
   test("after detach the guest runs on to its end and the VMM exits with 0", () => {
