@@ -120,6 +120,8 @@ async function runFile(rig: Rig, file: string): Promise<FileOutcome> {
   const quoted = `'${file.replaceAll("'", "'\\''")}'`;
   const job = [
     `cd ${LOCAL}/tree || exit 97`,
+    // The outer VM's init leaves the loopback interface down; the GDB stub's test talks TCP over 127.0.0.1.
+    "ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up",
     `export PATH=${LOCAL}/bin:$PATH CROSVM_KVM_PREBUILT_GUESTS=/scratch/guests CROSVM_TEST_TIME_SCALE=${TIME_SCALE}`,
     // Every test gets TCG's time: tests on their default 5 s time out there with nothing wrong.
     `bun test --timeout ${PER_TEST_TIMEOUT_MS} ${quoted} > /scratch/runs/${id}.log 2>&1`,
