@@ -49,8 +49,8 @@ beforeAll(async () => {
         "echo initial_pc=\n",
         "p/x $pc",
         // `hbreak`, not `break`: neither machine this tier runs on delivers a guest int3 to KVM_SET_GUEST_DEBUG's
-        // USE_SW_BP (this host's PVM /dev/kvm fails to emulate int3; QEMU/TCG's emulated SVM in the rig lets the
-        // guest take its own #BP instead of the exception intercept), so Z0 is covered by the unit tests only.
+        // USE_SW_BP (this host's PVM /dev/kvm fails to emulate int3; in the rig, under QEMU/TCG's emulated SVM,
+        // the int3 never came back as a debug exit and the VM ended), so Z0 is covered by the unit tests only.
         "hbreak marker",
         "hbreak second",
         "continue",
