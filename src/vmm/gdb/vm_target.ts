@@ -43,6 +43,11 @@ export interface VmDebugHooks {
   resume(): void;
   /** Ends the VM (gdb's kill). */
   kill(): void;
+  /** The two vCPU debug ioctls (src/hypervisor/vcpu_debug.ts); unit tests give their own. */
+  readonly ioctls?: {
+    setGuestDebug: typeof setGuestDebug;
+    translate: typeof translate;
+  };
 }
 
 /** The DR7 value that enables the given DR0-DR3 slots as execution breakpoints. */
@@ -63,7 +68,11 @@ export class VmDebugTarget implements DebugTarget {
   /** Told of every stop (the stub reports it to gdb). */
   onStop: (cpu: number, reason: StopReason) => void = () => {};
 
-  constructor(readonly hooks: VmDebugHooks) {}
+  readonly #ioctls: NonNullable<VmDebugHooks["ioctls"]>;
+
+  constructor(readonly hooks: VmDebugHooks) {
+    this.#ioctls = hooks.ioctls ?? { setGuestDebug, translate };
+  }
 
   get cpuCount(): number {
     return this.hooks.vcpus.length;
@@ -105,7 +114,7 @@ export class VmDebugTarget implements DebugTarget {
     while (left > 0) {
       const inPage = Number(PAGE - (at % PAGE));
       const n = Math.min(inPage, left);
-      const t = translate(this.#vcpu(cpu), at);
+      const t = this.#ioctls.translate(this.#vcpu(cpu), at);
       if (!t.valid || !this.hooks.memory.isValidRange(Number(t.physical), n)) break;
       pieces.push({ phys: Number(t.physical), length: n });
       at = BigInt.asUintN(64, at + BigInt(n));
@@ -181,7 +190,7 @@ export class VmDebugTarget implements DebugTarget {
     this.hooks.vcpus.forEach((v, cpu) => {
       let control = base | (cpu === this.#stepCpu ? KVM_GUESTDBG_SINGLESTEP : 0);
       if (extraFor?.cpu === cpu) control |= extraFor.control;
-      setGuestDebug(v, { control: control === 0 ? 0 : control | KVM_GUESTDBG_ENABLE, debugreg });
+      this.#ioctls.setGuestDebug(v, { control: control === 0 ? 0 : control | KVM_GUESTDBG_ENABLE, debugreg });
     });
   }
 
