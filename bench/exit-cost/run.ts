@@ -1,6 +1,8 @@
 // Exit-cost benchmark: how much a port-I/O exit costs through our vCPU loop compared with a C KVM_RUN loop.
 // Both run bench/exit-cost/guest.S (200,000 writes to the COM1 scratch register) with the same KVM setup. Ours goes
 // through the real dispatch path: runVcpuLoop -> I/O Bus lookup -> the 16550 UART under its SharedMutex.
+// A third row runs our loop with --trace-file's exit recording on (the ExitProfile wrapper cutting exits into
+// slices), to show what tracing costs when on; when off the loop runs on the bare buses, as the second row.
 // Usage: bun bench/exit-cost/run.ts [ROUNDS]   (needs /dev/kvm, gcc, as, ld)
 import { $ } from "bun";
 import { mkdtempSync } from "node:fs";
@@ -14,6 +16,7 @@ import { Uart16550 } from "../../src/devices/serial/uart.ts";
 import { Kvm } from "../../src/hypervisor/kvm.ts";
 import { BiosLoader } from "../../src/vmm/bios_loader.ts";
 import { createGuestRam, releaseGuestRam } from "../../src/vmm/guest_ram.ts";
+import { ExitProfile } from "../../src/vmm/exit_profile.ts";
 import { runVcpuLoop } from "../../src/vmm/vcpu_loop.ts";
 import type { VmConfig } from "../../src/vmm/config.ts";
 
@@ -35,8 +38,8 @@ async function cRound(): Promise<number> {
   return ns! / n!;
 }
 
-/** One run of our loop on this thread: ns per exit. */
-function tsRound(): number {
+/** One run of our loop on this thread: ns per exit; `traced` wraps the buses as --trace-file does. */
+function tsRound(traced = false): number {
   const kvm = Kvm.open();
   const vm = kvm.createVm();
   vm.setIdentityMapAddr(0xfeffc000);
@@ -65,8 +68,15 @@ function tsRound(): number {
   const io = new Bus("io");
   io.insert(uart, 0x3f8, 8);
   const mmio = new Bus("mmio");
+  const profile = traced ? new ExitProfile(0, io, mmio, 50) : undefined;
   const t0 = Bun.nanoseconds();
-  runVcpuLoop({ vcpu, io, mmio, control: new Int32Array(2), maxExits: EXITS });
+  runVcpuLoop({
+    vcpu,
+    io: profile?.io ?? io,
+    mmio: profile?.mmio ?? mmio,
+    control: new Int32Array(2),
+    maxExits: EXITS,
+  });
   const ns = Bun.nanoseconds() - t0;
   vcpu.close();
   vm.close();
@@ -78,18 +88,25 @@ function tsRound(): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const c: number[] = [];
 const ts: number[] = [];
+const traced: number[] = [];
 for (let i = 0; i < ROUNDS; i++) {
   c.push(await cRound());
   ts.push(tsRound());
+  traced.push(tsRound(true));
 }
 const us = (ns: number) => (ns / 1000).toFixed(3);
 const best = (xs: number[]) => Math.min(...xs);
-console.log(`exit cost over ${EXITS} port-write exits, ${ROUNDS} rounds (each round: C, then TypeScript)`);
+console.log(
+  `exit cost over ${EXITS} port-write exits, ${ROUNDS} rounds (each round: C, then TypeScript, then TypeScript tracing)`,
+);
 console.log(
   `  C reference loop:  median ${us(median(c))} µs/exit, best ${us(best(c))}   (rounds: ${c.map(us).join(" ")})`,
 );
 console.log(
   `  our vCPU loop:     median ${us(median(ts))} µs/exit, best ${us(best(ts))}   (rounds: ${ts.map(us).join(" ")})`,
+);
+console.log(
+  `  ours, trace on:    median ${us(median(traced))} µs/exit, best ${us(best(traced))}   (rounds: ${traced.map(us).join(" ")})`,
 );
 console.log(
   `  ratio ours / C:    median ${(median(ts) / median(c)).toFixed(3)}, best ${(best(ts) / best(c)).toFixed(3)}`,

@@ -216,6 +216,14 @@ function buildSharedDirs(given: readonly Given<SharedDirArgs>[]): SharedDirOptio
   });
 }
 
+/** --gdb PORT: a TCP port number. */
+function gdbPort(text: string): number {
+  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535))
+    throw new ConfigError(`--gdb ${text}: expected a TCP port number 1..65535`);
+  return port;
+}
+
 export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean }): VmConfig {
   const kernel = args.kernel?.value;
   const bios = args.bios?.value;
@@ -250,5 +258,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
   if (args.socket !== undefined) config.socket = socketPath(args.socket.value);
   if (args["pivot-root"] !== undefined) config.pivotRoot = args["pivot-root"].value;
   if (args.input.length > 0) config.inputs = args.input.map((i) => toInputDevice(i.value));
+  if (args.gdb !== undefined) config.gdb = gdbPort(args.gdb.value);
+  if (args["trace-file"] !== undefined) config.traceFile = args["trace-file"].value;
   return config;
 }

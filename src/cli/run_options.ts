@@ -212,6 +212,15 @@ pairs that may appear in any order.`,
     });
     return { ...entry, decode: (text: string, name: string) => entry.decode(sharedDirKeyValues(text), name) };
   })(),
+  gdb: option.text({
+    argName: "PORT",
+    help: "(EXPERIMENTAL) gdb on the given port; the VM waits at its first instruction for the debugger",
+    example: "1234",
+  }),
+  "trace-file": option.path({
+    help: "write a Chrome/Perfetto trace-event JSON of the VM's life (start-up, exits, devices) to this file",
+    example: "/tmp/crosvm-trace.json",
+  }),
 };
 
 /** The options of `crosvm run` as given (one layer per --cfg file and one for the command line), before defaults. */

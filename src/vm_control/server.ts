@@ -11,6 +11,7 @@
 //
 // The socket file is created with mode 0600 (fchmod on the socket before bind, which the kernel applies to the new
 // inode, then chmod to be exact whatever the umask) and removed by close() or at process exit.
+import { activeTrace } from "../base/trace_events.ts";
 import { lstatSync, statSync, unlinkSync } from "node:fs";
 import * as libc from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
@@ -250,6 +251,8 @@ export class ControlServer {
     }
     const request = decoded.value;
     try {
+      const trace = activeTrace();
+      if (trace) return await trace.time("control", request.kind, () => this.handler.handle(request));
       return await this.handler.handle(request);
     } catch (e) {
       const message = `${request.kind} failed: ${e instanceof Error ? e.message : String(e)}`;

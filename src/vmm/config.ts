@@ -114,4 +114,8 @@ export interface VmConfig {
   inputs?: InputDeviceOption[];
   /** --shared-dir directories in command-line order (files' first). */
   sharedDirs: SharedDirOption[];
+  /** --gdb PORT: a GDB stub on 127.0.0.1:PORT; the VM waits at its first instruction for the debugger. */
+  gdb?: number;
+  /** --trace-file PATH: a Chrome/Perfetto trace-event JSON of the VM's life (src/vmm/trace/). */
+  traceFile?: string;
 }

@@ -1,6 +1,7 @@
 // Exit profile for boot-time work (bench/boot-time): with CROSVM_TRACE_EXITS=1 in the environment, each vCPU
 // Worker counts its port-I/O and MMIO exits by device and port, times how long the VMM took to answer them, and
-// prints a table on stderr when the vCPU stops. Off by default: then the buses are used as they are.
+// prints a table on stderr when the vCPU stops. With --trace-file (src/vmm/trace/) it also cuts the same counts into
+// time slices (ExitSlice) for the trace. Off by default: then the buses are used as they are.
 import type { Bus } from "../devices/bus.ts";
 
 /** What the vCPU loop needs of a bus. */
@@ -16,16 +17,54 @@ interface Tally {
 
 export const exitProfileEnabled = () => process.env.CROSVM_TRACE_EXITS === "1";
 
+/** One vCPU's exits during one time slice: per label ("serial port 0x3f8 write"), how many and how long. */
+export interface ExitSlice {
+  readonly cpu: number;
+  /** Wall clock (ms since the epoch) at the slice's start, and its length. */
+  readonly startMs: number;
+  readonly durMs: number;
+  readonly exits: Readonly<Record<string, { count: number; ms: number }>>;
+}
+
+const epochMs = () => performance.timeOrigin + performance.now();
+
 /** Wraps the vCPU's two buses; `report()` formats what they saw. Ports are kept apart, MMIO by device. */
 export class ExitProfile {
   readonly #tallies = new Map<number, Tally>();
   readonly #started = performance.now();
+  /** The current slice's tallies (same keys as #tallies) and the finished slices; only with `sliceMs`. */
+  readonly #slice = new Map<number, Tally>();
+  readonly #slices: ExitSlice[] = [];
+  #sliceStart = epochMs();
 
   constructor(
     readonly cpu: number,
     readonly ioBus: Bus,
     readonly mmioBus: Bus,
+    /** Slice length for the trace; no slices are kept without it. */
+    readonly sliceMs?: number,
   ) {}
+
+  /** The finished slices plus the current one (call when the vCPU has stopped). */
+  slices(): ExitSlice[] {
+    this.#endSlice(epochMs());
+    return this.#slices;
+  }
+
+  #endSlice(now: number): void {
+    if (this.#slice.size > 0) {
+      const exits: Record<string, { count: number; ms: number }> = {};
+      for (const t of this.#slice.values()) {
+        const label = this.#label(t);
+        const e = (exits[label] ??= { count: 0, ms: 0 });
+        e.count += t.count;
+        e.ms += t.ms;
+      }
+      this.#slices.push({ cpu: this.cpu, startMs: this.#sliceStart, durMs: now - this.#sliceStart, exits });
+      this.#slice.clear();
+    }
+    this.#sliceStart = now;
+  }
 
   get io(): ExitBus {
     return this.#wrap(this.ioBus, "io");
@@ -46,8 +85,19 @@ export class ExitProfile {
         tally = { space, addr: at, write, count: 0, ms: 0 };
         this.#tallies.set(key, tally);
       }
+      const ms = performance.now() - t0;
       tally.count++;
-      tally.ms += performance.now() - t0;
+      tally.ms += ms;
+      if (this.sliceMs === undefined) return;
+      const now = epochMs();
+      if (now - this.#sliceStart >= this.sliceMs) this.#endSlice(now);
+      let inSlice = this.#slice.get(key);
+      if (!inSlice) {
+        inSlice = { space, addr: at, write, count: 0, ms: 0 };
+        this.#slice.set(key, inSlice);
+      }
+      inSlice.count++;
+      inSlice.ms += ms;
     };
     return {
       read: (addr, data) => {

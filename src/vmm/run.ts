@@ -2,7 +2,14 @@
 // PIT, vCPUs, devices, the boot loader, then the vCPU Workers; waits for the VM to end and returns the process
 // exit status (crosvm's CommandStatus, src/vm_control/exit_status.ts). With --socket it serves the control socket
 // (vm_controller.ts) while the VM runs.
+import { writeFileSync } from "node:fs";
+import type { DebugExit } from "../../ffi/kvm_debug.ts";
+import { TRACE_TID, TraceRecorder, epochToTraceUs, setActiveTrace } from "../base/trace_events.ts";
 import { validateBlockImages } from "../disk/validate.ts";
+import type { GuestMemory } from "../vm_memory/guest_memory.ts";
+import type { ExitSlice } from "./exit_profile.ts";
+import { GdbServer } from "./gdb/server.ts";
+import { VmDebugTarget } from "./gdb/vm_target.ts";
 import { eventfdRead } from "../../ffi/libc.ts";
 import {
   KVM_CAP_IOEVENTFD,
@@ -42,6 +49,8 @@ import { VcpuThreads } from "./vcpu_threads.ts";
 import { VmController } from "./vm_controller.ts";
 
 const log = logger("vmm");
+/** --trace-file: each vCPU's exits are summed per slice of this many ms. */
+const TRACE_EXIT_SLICE_MS = 50;
 
 function chooseBootLoader(config: VmConfig): BootLoader {
   if (config.bios !== undefined) return new BiosLoader(config.bios);
@@ -54,6 +63,7 @@ function chooseBootLoader(config: VmConfig): BootLoader {
  * status. Setup failures reject with an Error whose message is one line (KvmError, BootError, SysError, ...).
  */
 export async function runVm(config: VmConfig): Promise<number> {
+  const trace = config.traceFile !== undefined ? openTrace(config.traceFile) : undefined;
   traceStartup("VM setup begins");
   const loader = chooseBootLoader(config);
   // Every --block image is checked before anything starts: a bad one is one line naming the option and file.
@@ -75,6 +85,7 @@ export async function runVm(config: VmConfig): Promise<number> {
   let threads: VcpuThreads | undefined;
   let devices: PlatformDevices | undefined;
   const hub = new MainThreadHub();
+  const gdb: { target?: VmDebugTarget } = {};
   try {
     const kvm = Kvm.open();
     cleanups.push(() => kvm.close());
@@ -86,7 +97,17 @@ export async function runVm(config: VmConfig): Promise<number> {
     if (!Number.isInteger(config.cpus) || config.cpus < 1 || config.cpus > maxVcpus)
       throw new KvmError(`--cpus ${config.cpus}: expected 1..${maxVcpus} (the most /dev/kvm allows here)`);
     // The vCPU Workers' runtimes come up in their threads while this one sets up the VM.
-    threads = new VcpuThreads();
+    threads = new VcpuThreads({
+      ...(config.gdb !== undefined
+        ? {
+            onDebugExit: (cpu: number, exit: DebugExit) =>
+              void gdb.target
+                ?.handleDebugExit(cpu, exit)
+                .catch((e) => log.error(`gdb stub: ${(e as Error).message}`)),
+          }
+        : {}),
+      ...(trace ? { traceSliceMs: TRACE_EXIT_SLICE_MS } : {}),
+    });
     threads.preload(config.cpus);
 
     const { ram, memory } = createSizedGuestRam(
@@ -129,12 +150,13 @@ export async function runVm(config: VmConfig): Promise<number> {
 
     await threads.start(vcpus, shareBus(dev.io), shareBus(dev.mmio));
     traceStartup("vCPU threads ready");
-    return await runUntilEnd(config, vm, threads, dev, hub);
+    return await runUntilEnd(config, vm, threads, dev, hub, { vcpus, memory, gdb });
   } finally {
     if (threads) await threads.stop();
     hub.close();
     devices?.legacy.stop();
     await devices?.close();
+    if (trace) finishTrace(trace, threads?.exitSlices ?? [], config.cpus);
     cleanup();
   }
 }
@@ -178,18 +200,57 @@ function controllerFor(
   });
 }
 
+/** --trace-file: the recorder, after checking that the file can be written (one line naming the option if not). */
+function openTrace(path: string): TraceRecorder {
+  try {
+    writeFileSync(path, "");
+  } catch (e) {
+    throw new Error(`--trace-file ${path}: cannot write: ${(e as Error).message}`);
+  }
+  const recorder = new TraceRecorder(path);
+  setActiveTrace(recorder);
+  return recorder;
+}
+
+/** Adds the vCPUs' exit slices and writes the trace file. */
+function finishTrace(trace: TraceRecorder, slices: readonly ExitSlice[], cpus: number): void {
+  setActiveTrace(undefined);
+  for (let cpu = 0; cpu < cpus; cpu++) trace.threadName(TRACE_TID.vcpu(cpu), `vCPU ${cpu}`);
+  for (const s of slices) {
+    const count = Object.values(s.exits).reduce((n, e) => n + e.count, 0);
+    const exits = Object.fromEntries(Object.entries(s.exits).map(([label, e]) => [label, e.count]));
+    trace.span("vcpu", `${count} exits`, epochToTraceUs(s.startMs), s.durMs * 1000, TRACE_TID.vcpu(s.cpu), {
+      exits,
+      answerMs: Object.values(s.exits).reduce((n, e) => n + e.ms, 0),
+    });
+  }
+  try {
+    trace.write();
+  } catch (e) {
+    log.error(`--trace-file ${trace.path}: cannot write: ${(e as Error).message}`);
+  }
+}
+
+interface DebugContext {
+  readonly vcpus: readonly Vcpu[];
+  readonly memory: GuestMemory;
+  readonly gdb: { target?: VmDebugTarget };
+}
+
 async function runUntilEnd(
   config: VmConfig,
   vm: Vm,
   threads: VcpuThreads,
   devices: PlatformDevices,
   hub: MainThreadHub,
+  debug: DebugContext,
 ): Promise<number> {
   const end = Promise.withResolvers<VmEnd>();
   const finish = (e: VmEnd) => end.resolve(e);
   const onSignal = (sig: NodeJS.Signals) => finish({ state: "Stop", why: `received ${sig}` });
   let stopWatching: (() => void) | undefined;
   let server: ControlServer | undefined;
+  let gdbServer: GdbServer | undefined;
   try {
     // Listen before the guest starts, so that a socket that cannot be bound fails the run before it begins.
     // Requests are served from the wait loop, on this thread after this function yields, so none reaches the vCPUs
@@ -212,7 +273,19 @@ async function runUntilEnd(
     devices.deviceFailure.then((message) => finish({ state: "Crash", why: message, failed: true }));
     hub.start();
     devices.legacy.start();
-    threads.go();
+    if (config.gdb !== undefined) {
+      const t = threads;
+      debug.gdb.target = new VmDebugTarget({
+        vcpus: debug.vcpus,
+        memory: debug.memory,
+        pause: () => t.pause(),
+        resume: () => t.resume(),
+        kill: () => finish({ state: "Stop", why: "killed by gdb" }),
+      });
+      gdbServer = GdbServer.listen(config.gdb, debug.gdb.target);
+      // crosvm's gdb stub: the vCPUs wait at their first instruction until the debugger lets them run.
+      await threads.goPaused();
+    } else threads.go();
     traceStartup("first KVM_RUN");
     // Start-up touched ~30 MiB of the executable that the running VMM no longer needs (startup_pages.ts);
     // dropping those clean file pages is what reclaim could do anyway, so a failure here only costs memory.
@@ -232,6 +305,7 @@ async function runUntilEnd(
     stopWatching?.();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    gdbServer?.stop();
     // Answers requests in flight (the Exit that ended the VM), then removes the socket file.
     await server?.close();
   }

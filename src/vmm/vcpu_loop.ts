@@ -4,6 +4,7 @@
 // through one DataView over the kvm_run mapping, data buffers are views cached per access size, and the Bus keeps
 // a last-hit cache.
 import {
+  KVM_EXIT_DEBUG,
   KVM_EXIT_FAIL_ENTRY,
   KVM_EXIT_HLT,
   KVM_EXIT_INTERNAL_ERROR,
@@ -22,6 +23,7 @@ import {
   kvmRunIoctl,
 } from "../../ffi/kvm.ts";
 import { KVM_RUN } from "../../ffi/kvm_structs.ts";
+import { KVM_RUN_DEBUG, type DebugExit } from "../../ffi/kvm_debug.ts";
 import { errno } from "../../ffi/libc.ts";
 import { errnoName } from "../../ffi/errno.ts";
 import { GuestLog } from "../base/guest_log.ts";
@@ -54,6 +56,11 @@ export interface VcpuLoopContext {
   readonly control: Int32Array;
   /** Stop after this many KVM_RUN exits (benchmarks); unlimited when absent. */
   readonly maxExits?: number;
+  /**
+   * Called on KVM_EXIT_DEBUG (a breakpoint or single step armed by the GDB stub, src/vmm/gdb/); it returns once the
+   * debugger lets the vCPU run again. Without it a debug exit is unexpected and crashes the VM.
+   */
+  readonly onDebugExit?: (exit: DebugExit) => void;
 }
 
 const EINTR = 4;
@@ -160,6 +167,16 @@ export function runVcpuLoop(ctx: VcpuLoopContext): VcpuOutcome {
       case KVM_EXIT_IRQ_WINDOW_OPEN:
       case KVM_EXIT_HLT:
         // With the in-kernel irqchip HLT is handled in the kernel; a userspace HLT exit just resumes.
+        continue;
+      case KVM_EXIT_DEBUG:
+        if (!ctx.onDebugExit) return errorOutcome(vcpu, "Crash", "unexpected exit KVM_EXIT_DEBUG");
+        ctx.onDebugExit({
+          exception: dv.getUint32(KVM_RUN_DEBUG.exception, LE),
+          pc: dv.getBigUint64(KVM_RUN_DEBUG.pc, LE),
+          dr6: dv.getBigUint64(KVM_RUN_DEBUG.dr6, LE),
+        });
+        if (Atomics.load(control, CONTROL_STOP) !== 0)
+          return { state: "Stop", reason: `vCPU ${vcpu.id}: stopped by the VMM` };
         continue;
       case KVM_EXIT_SHUTDOWN:
         return errorOutcome(vcpu, "Stop", "triple fault (KVM_EXIT_SHUTDOWN); the guest shut down");

@@ -8,8 +8,11 @@ import type { Vcpu } from "../hypervisor/vcpu.ts";
 import { kickThread } from "./vcpu_kick.ts";
 import type { VcpuOutcome } from "./vcpu_loop.ts";
 import { releasePause, requestPause, wakeParkedForStop } from "./vcpu_pause.ts";
+import type { DebugExit } from "../../ffi/kvm_debug.ts";
+import type { ExitSlice } from "./exit_profile.ts";
 import {
   CONTROL_GO,
+  CONTROL_PAUSE,
   CONTROL_STOP,
   CONTROL_WORDS,
   type VcpuWorkerInit,
@@ -40,13 +43,25 @@ interface Thread {
   readonly done: PromiseWithResolvers<void>;
 }
 
+/** What a VcpuThreads is started with beyond its vCPUs: the GDB stub's hook and the trace's slice length. */
+export interface VcpuThreadsOptions {
+  /** A debug exit (breakpoint, single step) parked `cpu` and set the pause flag; the stub pauses the rest. */
+  readonly onDebugExit?: (cpu: number, exit: DebugExit) => void;
+  /** --trace-file: each vCPU cuts its exits into slices of this many ms, collected in `exitSlices`. */
+  readonly traceSliceMs?: number;
+}
+
 export class VcpuThreads {
+  /** Every vCPU's exit slices, filled as the vCPUs stop (only with `traceSliceMs`). */
+  readonly exitSlices: ExitSlice[] = [];
   readonly #control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   readonly #threads: Thread[] = [];
   readonly #firstExit = Promise.withResolvers<VcpuOutcome>();
   /** Workers created by preload(), each with the error it reported before start() took it over, if any. */
   readonly #preloaded: { worker: Worker; error?: string }[] = [];
   #stopping = false;
+
+  constructor(readonly options: VcpuThreadsOptions = {}) {}
 
   /** Resolves with the first vCPU outcome that ends the VM (not counting vCPUs stopped by stop()). */
   get firstExit(): Promise<VcpuOutcome> {
@@ -88,7 +103,10 @@ export class VcpuThreads {
           thread.exited = true;
           thread.done.resolve();
           r.reject(new Error(msg.message));
+        } else if (msg.type === "debug") {
+          this.options.onDebugExit?.(msg.cpu, msg.exit);
         } else {
+          if (msg.trace) this.exitSlices.push(...msg.trace);
           thread.exited = true;
           thread.done.resolve();
           if (!this.#stopping || msg.outcome.state !== "Stop") this.#firstExit.resolve(msg.outcome);
@@ -117,6 +135,8 @@ export class VcpuThreads {
         mmio,
         control: this.#control.buffer as SharedArrayBuffer,
         logSpec: logLevelSpecText(),
+        ...(this.options.onDebugExit ? { debug: true } : {}),
+        ...(this.options.traceSliceMs !== undefined ? { traceSliceMs: this.options.traceSliceMs } : {}),
       };
       worker.postMessage(init);
       return r.promise;
@@ -128,6 +148,21 @@ export class VcpuThreads {
   go(): void {
     Atomics.store(this.#control, CONTROL_GO, 1);
     Atomics.notify(this.#control, CONTROL_GO);
+  }
+
+  /**
+   * Opens the start gate with the pause flag set: every vCPU parks before its first instruction (a GDB stub's VM
+   * waits so for its debugger). Resolves once all are parked; resume() lets them run.
+   */
+  async goPaused(): Promise<void> {
+    Atomics.store(this.#control, CONTROL_PAUSE, 1);
+    this.go();
+    await this.pause();
+  }
+
+  /** Whether the pause flag is set (a vCPU that hit a debug exit sets it itself). */
+  get pauseFlag(): boolean {
+    return Atomics.load(this.#control, CONTROL_PAUSE) !== 0;
   }
 
   /**

@@ -1,12 +1,20 @@
 // Entry point of a vCPU Worker: rebuilds the vCPU from its fd and the buses from their shared description, waits
 // at the start gate, runs the vCPU loop and reports how it ended. See vcpu_threads.ts for the main-thread side.
+import type { DebugExit } from "../../ffi/kvm_debug.ts";
 import { setLogLevelSpec } from "../base/log.ts";
 import { reviveBus } from "../devices/shared_device.ts";
 import { Vcpu } from "../hypervisor/vcpu.ts";
 import { ExitProfile, exitProfileEnabled } from "./exit_profile.ts";
 import { prepareKickSignal } from "./vcpu_kick.ts";
 import { runVcpuLoop } from "./vcpu_loop.ts";
-import { CONTROL_GO, CONTROL_STOP, type VcpuWorkerInit, type VcpuWorkerMessage } from "./vcpu_protocol.ts";
+import { parkWhilePaused, pauseRequested } from "./vcpu_pause.ts";
+import {
+  CONTROL_GO,
+  CONTROL_PAUSE,
+  CONTROL_STOP,
+  type VcpuWorkerInit,
+  type VcpuWorkerMessage,
+} from "./vcpu_protocol.ts";
 import "./device_kinds.ts";
 
 declare const self: Worker;
@@ -43,10 +51,30 @@ self.onmessage = (event: MessageEvent<VcpuWorkerInit>) => {
     });
     return;
   }
+  // Started paused (a GDB stub waits for its debugger): park before the first instruction.
+  if (pauseRequested(control)) parkWhilePaused(control, vcpu.fd);
   let outcome;
-  const profile = exitProfileEnabled() ? new ExitProfile(init.cpu, io, mmio) : undefined;
+  const profile =
+    exitProfileEnabled() || init.traceSliceMs !== undefined
+      ? new ExitProfile(init.cpu, io, mmio, init.traceSliceMs)
+      : undefined;
+  // A debug exit stops every vCPU: this one sets the pause flag, tells the main thread (which kicks the others and
+  // reports the stop to the debugger) and parks until the debugger resumes the VM.
+  const onDebugExit = init.debug
+    ? (exit: DebugExit) => {
+        Atomics.store(control, CONTROL_PAUSE, 1);
+        post({ type: "debug", cpu: init.cpu, exit });
+        parkWhilePaused(control, vcpu.fd);
+      }
+    : undefined;
   try {
-    outcome = runVcpuLoop({ vcpu, io: profile?.io ?? io, mmio: profile?.mmio ?? mmio, control });
+    outcome = runVcpuLoop({
+      vcpu,
+      io: profile?.io ?? io,
+      mmio: profile?.mmio ?? mmio,
+      control,
+      ...(onDebugExit ? { onDebugExit } : {}),
+    });
   } catch (e) {
     // A device threw out of the Bus; devices must not, so this is a VMM bug: end the VM with a crash.
     outcome = {
@@ -54,6 +82,11 @@ self.onmessage = (event: MessageEvent<VcpuWorkerInit>) => {
       reason: `vCPU ${init.cpu}: ${(e as Error).stack ?? (e as Error).message}`,
     };
   }
-  if (profile) process.stderr.write(profile.report());
-  post({ type: "exit", cpu: init.cpu, outcome });
+  if (profile && exitProfileEnabled()) process.stderr.write(profile.report());
+  post({
+    type: "exit",
+    cpu: init.cpu,
+    outcome,
+    ...(profile && init.traceSliceMs !== undefined ? { trace: profile.slices() } : {}),
+  });
 };

@@ -8,6 +8,7 @@
 // deadline, is reported through `onDeviceDied` with the device, its pid and the cause. In single process mode
 // (`inProcess`, --disable-sandbox) the same serve loop runs in a Worker of this process instead
 // (device_runner.ts).
+import { activeTrace, TRACE_TID } from "../../base/trace_events.ts";
 import { readdirSync } from "node:fs";
 import { basename } from "node:path";
 import {
@@ -260,10 +261,12 @@ export async function startDeviceProcess(o: DeviceProcessOptions): Promise<Devic
     ...(o.backing ?? []),
   ];
   const spec = launchSpec(o, passed, jail);
+  const startedUs = performance.now() * 1000;
   const runner = startRunner(o, spec, passed, [childControl, childEvents], jail);
   try {
     const hello = await waitForHello(control, runner, o.kind, o.helloTimeoutMs ?? 30_000);
     const device = ProxyVirtioDevice.fromHello(hello, control, events, o.replyDeadlineMs);
+    traceDeviceLife(device, runner, startedUs);
     return new DeviceProcess(device, runner, o.onDeviceDied);
   } catch (e) {
     runner.kill();
@@ -271,6 +274,26 @@ export async function startDeviceProcess(o: DeviceProcessOptions): Promise<Devic
     close(events);
     throw e;
   }
+}
+
+let tracedDevices = 0;
+
+/** --trace-file: the device's start (spawn to Hello) as a span on a track of its own, and its exit as an instant. */
+function traceDeviceLife(device: ProxyVirtioDevice, runner: DeviceRunner, startedUs: number): void {
+  const trace = activeTrace();
+  if (!trace) return;
+  const tid = TRACE_TID.device(tracedDevices++);
+  const args = { pid: device.pid, mode: runner.mode };
+  trace.threadName(tid, `${device.debugLabel} (pid ${device.pid})`);
+  trace.span(
+    "device",
+    `start ${device.debugLabel}`,
+    startedUs,
+    performance.now() * 1000 - startedUs,
+    tid,
+    args,
+  );
+  void runner.exited.then(() => trace.instant("device", `${device.debugLabel} exited`, tid, args));
 }
 
 /**

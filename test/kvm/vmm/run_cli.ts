@@ -76,14 +76,20 @@ export interface RunningCrosvm {
 
 export function startCrosvm(
   args: readonly string[],
-  opts: { compiled?: boolean; timeoutMs?: number; keepStdinOpen?: boolean } = {},
+  opts: {
+    compiled?: boolean;
+    timeoutMs?: number;
+    keepStdinOpen?: boolean;
+    /** Added to the VMM's environment. */
+    env?: Record<string, string>;
+  } = {},
 ): RunningCrosvm {
   const proc = Bun.spawn(crosvmCommand(args, opts.compiled), {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
     cwd: ROOT,
-    env: crosvmEnv(),
+    env: { ...crosvmEnv(), ...opts.env },
   });
   if (opts.keepStdinOpen === false) void proc.stdin.end();
   const timer = setTimeout(() => proc.kill("SIGKILL"), scaled(opts.timeoutMs ?? 20_000));

@@ -406,3 +406,16 @@ describe("invalid command lines", () => {
     );
   });
 });
+
+describe("--gdb and --trace-file", () => {
+  test("--gdb PORT and --trace-file PATH land in the config", () => {
+    expect(config("--gdb", "1234", "--trace-file", "/tmp/t.json", "k")).toMatchObject({
+      gdb: 1234,
+      traceFile: "/tmp/t.json",
+    });
+  });
+
+  test.each(["0", "65536", "12ab", "-1"])("--gdb %s is refused with one line", (port) => {
+    expect(failure("--gdb", port, "k").message).toBe(`--gdb ${port}: expected a TCP port number 1..65535`);
+  });
+});

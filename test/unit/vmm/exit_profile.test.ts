@@ -48,3 +48,42 @@ describe("ExitProfile (CROSVM_TRACE_EXITS=1)", () => {
     expect(profile.report()).toMatch(/unmapped port 0x80 read/);
   });
 });
+
+describe("ExitProfile slices (--trace-file)", () => {
+  test("with a slice length the same counts are kept per slice, labelled as the report labels them", () => {
+    const io = new Bus("io");
+    io.insert(device("serial"), 0x3f8, 8);
+    const profile = new ExitProfile(0, io, new Bus("mmio"), 1000);
+    const data = new Uint8Array(1);
+
+    profile.io.write(0x3f8, data);
+    profile.io.write(0x3f8, data);
+    profile.io.read(0x3fd, data);
+
+    const slices = profile.slices();
+    expect(slices).toHaveLength(1);
+    expect(slices[0]!.exits["serial port 0x3f8 write"]!.count).toBe(2);
+    expect(slices[0]!.exits["serial port 0x3fd read"]!.count).toBe(1);
+  });
+
+  test("exits a slice length apart land in different slices", async () => {
+    const io = new Bus("io");
+    io.insert(device("serial"), 0x3f8, 8);
+    const profile = new ExitProfile(0, io, new Bus("mmio"), 5);
+    const data = new Uint8Array(1);
+
+    profile.io.write(0x3f8, data);
+    await Bun.sleep(10);
+    profile.io.write(0x3f8, data);
+
+    expect(profile.slices().map((s) => s.exits["serial port 0x3f8 write"]!.count)).toEqual([1, 1]);
+  });
+
+  test("without a slice length no slices are kept", () => {
+    const profile = new ExitProfile(0, new Bus("io"), new Bus("mmio"));
+
+    profile.io.read(0x80, new Uint8Array(1));
+
+    expect(profile.slices()).toEqual([]);
+  });
+});
