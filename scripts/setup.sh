@@ -11,7 +11,8 @@ fi
 
 # binutils/gcc: tiny test guests and the C reference loop of bench/exit-cost.
 # qemu-system-x86, busybox-static, cpio: the nested rig and the guest initramfs. qemu-utils: qcow2 reference peer.
-PACKAGES=(binutils gcc qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs)
+# mmdebstrap: the Debian guest system image (scripts/guest/debian/image.ts).
+PACKAGES=(binutils gcc qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs mmdebstrap)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
