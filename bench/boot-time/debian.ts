@@ -15,7 +15,8 @@ import { OuterVm } from "./outer_vm.ts";
 import { median, summary } from "./stats.ts";
 
 const RUNS = Number(process.argv[2] ?? 3);
-if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`RUNS ${process.argv[2]}: expected a positive integer`);
+if (!Number.isInteger(RUNS) || RUNS < 1)
+  throw new Error(`RUNS ${process.argv[2]}: expected a positive integer`);
 
 const MEM_MIB = 512;
 const CPUS = 1;
@@ -63,7 +64,11 @@ async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
     `TMPDIR=/tmp BUN_BE_BUN=1 ${rigLayout.vmmPath("crosvm")} /run/boot_timer.ts /run/bench-plan.json`,
     660_000,
   );
-  const result = JSON.parse(out.trim().split("\n").at(-1)!) as { bootMs: number; error?: string; output?: string };
+  const result = JSON.parse(out.trim().split("\n").at(-1)!) as {
+    bootMs: number;
+    error?: string;
+    output?: string;
+  };
   if (result.error) throw new Error(`${vmm}: ${result.error}; its output ends:\n${result.output}`);
   return result.bootMs;
 }
@@ -84,12 +89,16 @@ try {
     try {
       for (const vmm of order) row[vmm] = await runOnce(outer, vmm);
     } catch (error) {
-      console.log(`${String(i + 1).padStart(4)} | failed: ${(error as Error).message.split("\n").slice(0, 6).join(" / ")}`);
+      console.log(
+        `${String(i + 1).padStart(4)} | failed: ${(error as Error).message.split("\n").slice(0, 6).join(" / ")}`,
+      );
       continue;
     }
     boot.crosvm.push(row.crosvm!);
     boot.qemu.push(row.qemu!);
-    console.log(`${String(i + 1).padStart(4)} | ${row.crosvm!.toFixed(0).padStart(18)} | ${row.qemu!.toFixed(0).padStart(16)}`);
+    console.log(
+      `${String(i + 1).padStart(4)} | ${row.crosvm!.toFixed(0).padStart(18)} | ${row.qemu!.toFixed(0).padStart(16)}`,
+    );
   }
   if (boot.crosvm.length === 0) throw new Error("no run finished");
   const ratio = median(boot.crosvm) / median(boot.qemu);

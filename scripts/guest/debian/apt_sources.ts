@@ -18,7 +18,10 @@ export interface AptSource {
 export function parseOneLine(text: string): AptSource[] {
   const sources: AptSource[] = [];
   for (const raw of text.split("\n")) {
-    const line = raw.replace(/#.*/, "").replace(/\[[^\]]*\]/, "").trim();
+    const line = raw
+      .replace(/#.*/, "")
+      .replace(/\[[^\]]*\]/, "")
+      .trim();
     const [type, uri, suite, ...components] = line.split(/\s+/);
     if (type === "deb" && uri && suite) sources.push({ uri, suite, components });
   }

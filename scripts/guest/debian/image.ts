@@ -116,7 +116,9 @@ export function mmdebstrapCommand(target: string, mirrors: readonly string[]): s
 
 /** Runs a long command with its output on this terminal (mmdebstrap shows its progress), bounded in time. */
 async function runShown(cmd: string[], timeoutSec: number): Promise<void> {
-  const proc = Bun.spawn(["timeout", "-k", "30", `${timeoutSec}`, ...cmd], { stdio: ["ignore", "inherit", "inherit"] });
+  const proc = Bun.spawn(["timeout", "-k", "30", `${timeoutSec}`, ...cmd], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   const status = await proc.exited;
   if (status === 124) throw new Error(`${cmd[0]} took over ${timeoutSec} s; stopped`);
   if (status !== 0) throw new Error(`${cmd[0]} exited with ${status}`);
@@ -124,23 +126,28 @@ async function runShown(cmd: string[], timeoutSec: number): Promise<void> {
 
 function onlyFile(dir: string, prefix: string): string {
   const found = readdirSync(dir).filter((f) => f.startsWith(prefix));
-  if (found.length !== 1) throw new Error(`${dir}: expected one ${prefix}*, found ${found.join(", ") || "none"}`);
+  if (found.length !== 1)
+    throw new Error(`${dir}: expected one ${prefix}*, found ${found.join(", ") || "none"}`);
   return join(dir, found[0]!);
 }
 
 /** Builds the Debian image when missing or stale. Prints progress; takes minutes the first time. */
 export async function ensureDebianImage(opts: { force?: boolean } = {}): Promise<typeof debianImage> {
   if (!opts.force && !debianImageIsStale()) return debianImage;
-  if (process.getuid?.() !== 0) throw new Error("building the Debian image needs root (mmdebstrap's root mode)");
-  if (!Bun.which("mmdebstrap")) throw new Error("mmdebstrap not found: run scripts/setup.sh (apt-get install mmdebstrap)");
+  if (process.getuid?.() !== 0)
+    throw new Error("building the Debian image needs root (mmdebstrap's root mode)");
+  if (!Bun.which("mmdebstrap"))
+    throw new Error("mmdebstrap not found: run scripts/setup.sh (apt-get install mmdebstrap)");
   const started = performance.now();
   mkdirSync(debianDir, { recursive: true });
   const stage = join(debianDir, "stage");
   rmSync(stage, { recursive: true, force: true });
   const mirrors = mirrorLines();
-  console.log(`guest: building the Debian ${SUITE} image with mmdebstrap from ${mirrors.join("; ")} (a few minutes)`);
+  console.log(
+    `guest: building the Debian ${SUITE} image with mmdebstrap from ${mirrors.join("; ")} (a few minutes)`,
+  );
   try {
-    await runShown(mmdebstrapCommand(stage, mirrors), 1800);
+    await runShown(mmdebstrapCommand(stage, mirrors), 1200);
     const boot = join(stage, "boot");
     const tmp = (p: string) => `${p}.tmp`;
     run(["cp", onlyFile(boot, "vmlinuz-"), tmp(debianImage.kernel)]);

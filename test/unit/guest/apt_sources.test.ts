@@ -35,14 +35,16 @@ describe("apt sources of the machine", () => {
   });
 
   test("deb822 paragraphs with Enabled: no or only deb-src are left out", () => {
-    const text = "Types: deb-src\nURIs: http://a/debian\nSuites: bookworm\nComponents: main\n\n" +
+    const text =
+      "Types: deb-src\nURIs: http://a/debian\nSuites: bookworm\nComponents: main\n\n" +
       "Types: deb\nEnabled: no\nURIs: http://b/debian\nSuites: bookworm\nComponents: main\n";
 
     expect(parseDeb822(text)).toEqual([]);
   });
 
   test("one-line entries keep deb lines, without options and comments", () => {
-    const text = "# deb http://x/debian bookworm main\ndeb-src http://y/debian bookworm main\n" +
+    const text =
+      "# deb http://x/debian bookworm main\ndeb-src http://y/debian bookworm main\n" +
       "deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main contrib # local\n";
 
     expect(parseOneLine(text)).toEqual([
