@@ -32,6 +32,10 @@ await step(
 );
 const built = await step("build", ["bun", "run", "build.ts"]);
 if (!built) console.error("=== tests that need dist/crosvm will fail");
+// The Debian system image (mmdebstrap, minutes the first time; cached in build/guest/debian), outside any test's
+// time limit: test/e2e/debian.test.ts and the demo test boot it.
+if (process.argv.slice(2).every((a) => a.includes("e2e")))
+  await step("debian image", ["bun", "scripts/guest/debian/image.ts"]);
 
 /**
  * Per-test timeout. bun test's own default is 5 s and bunfig.toml cannot change it (no such key), so a test that

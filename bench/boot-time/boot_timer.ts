@@ -3,7 +3,7 @@
 // (the byte 0xFF: scripts/guest/rootfs/init, boot_marker=1), which the VMM writes into a FIFO this process holds open.
 // Prints one JSON line: {"bootMs":..,"startup":{"<phase>":<ms after exec>,..}}. With CROSVM_TRACE_STARTUP=1
 // crosvm prints its setup phases on stderr with wall-clock stamps (src/vmm/startup_trace.ts); QEMU prints none.
-import { createReadStream, openSync, readFileSync, rmSync } from "node:fs";
+import { createReadStream, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
 interface Plan {
   argv: string[];
@@ -13,6 +13,11 @@ interface Plan {
   stdout: string;
   stderr: string;
   timeoutMs: number;
+  /**
+   * Instead of the debugcon byte: this text on the guest console (the VMM's stdout then goes to the marker FIFO,
+   * and is written to `stdout` at the end), e.g. a distribution's login prompt.
+   */
+  markerText?: string;
 }
 
 const plan = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as Plan;
@@ -22,9 +27,16 @@ if (Bun.spawnSync(["mkfifo", plan.marker]).exitCode !== 0) throw new Error(`mkfi
 const markerStream = createReadStream("", { fd: openSync(plan.marker, "r+") });
 /** The byte /init writes; firmware (SeaBIOS) prints ASCII text on the same port before it. */
 const MARKER_BYTE = 0xff;
+/** The console so far, when it goes through the marker FIFO (markerText). */
+let consoleText = "";
 const marker = new Promise<number>((resolve) =>
   markerStream.on("data", (chunk) => {
-    if ((chunk as Buffer).includes(MARKER_BYTE)) resolve(performance.now());
+    if (plan.markerText === undefined) {
+      if ((chunk as Buffer).includes(MARKER_BYTE)) resolve(performance.now());
+      return;
+    }
+    consoleText += (chunk as Buffer).toString("latin1");
+    if (consoleText.includes(plan.markerText)) resolve(performance.now());
   }),
 );
 
@@ -32,7 +44,8 @@ const env: Record<string, string | undefined> = { ...process.env, CROSVM_TRACE_S
 delete env.BUN_BE_BUN;
 const wallClock = (now: number) => performance.timeOrigin + now;
 const t0 = performance.now();
-const vmm = Bun.spawn(plan.argv, { stdio: ["ignore", Bun.file(plan.stdout), Bun.file(plan.stderr)], env });
+const stdout = plan.markerText === undefined ? Bun.file(plan.stdout) : openSync(plan.marker, "w");
+const vmm = Bun.spawn(plan.argv, { stdio: ["ignore", stdout, Bun.file(plan.stderr)], env });
 const outcome = await Promise.race([
   marker.then((t) => ({ t })),
   vmm.exited.then((code) => ({ exited: code })),
@@ -53,6 +66,7 @@ if (!died) {
   process.exit(0);
 }
 
+if (plan.markerText !== undefined) writeFileSync(plan.stdout, consoleText);
 const startup: Record<string, number> = {};
 for (const m of readFileSync(plan.stderr, "utf8").matchAll(
   /^startup: (.+) after [\d.]+ ms \(wall clock ([\d.]+) ms\)$/gm,

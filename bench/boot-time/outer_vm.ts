@@ -43,7 +43,8 @@ export class OuterVm {
   /** Milliseconds from spawning the outer QEMU to its agent's ready line. */
   startMs = 0;
 
-  static async start(opts: { memMiB?: number; cpus?: number } = {}): Promise<OuterVm> {
+  /** scratchDir: a host folder the outer VM mounts at /scratch (9p), e.g. for disk images. */
+  static async start(opts: { memMiB?: number; cpus?: number; scratchDir?: string } = {}): Promise<OuterVm> {
     const image = await ensureBenchRigImage();
     const workDir = mkdtempSync(join(tmpdir(), "crosvm-bench-rig-"));
     const console = SerialPipe.create(join(workDir, "ttyS0"));
@@ -54,6 +55,7 @@ export class OuterVm {
       serialBases: [console.base, controlPipe.base],
       memMiB: opts.memMiB,
       cpus: opts.cpus,
+      scratchDir: opts.scratchDir,
     });
     const started = performance.now();
     const proc = Bun.spawn(diesWithParent(cmd), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });

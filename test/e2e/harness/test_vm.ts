@@ -43,6 +43,11 @@ export interface BootOptions {
    * when a retry runs on a new rig (a replaced rig takes its scratch folder and its /tmp with it).
    */
   beforeAttempt?: () => Promise<void>;
+  /**
+   * A kernel and initrd of the test's own, as paths where the VMM runs (e.g. a VmmHost's vmmPath), instead of
+   * the flavour's (a distribution's system image boots with its own kernel and initrd).
+   */
+  bootFiles?: { kernel: string; initrd: string };
 }
 
 export function e2eMode(): E2eMode {
@@ -64,7 +69,11 @@ function hostVmmPath(kind: VmmKind): string {
   return path;
 }
 
-type LaunchPlan = Omit<VmmLaunch, "console" | "agent" | "executable"> & { flavour: KernelFlavour };
+type LaunchPlan = Omit<VmmLaunch, "console" | "agent" | "executable"> & {
+  flavour: KernelFlavour;
+  /** Kernel and initrd as the VMM sees them, when not the flavour's (BootOptions.bootFiles). */
+  bootFiles?: { kernel: string; initrd: string };
+};
 
 /** A started VMM, however it runs. */
 interface RunningVmm {
@@ -274,8 +283,8 @@ async function launchInRig(plan: LaunchPlan, free: () => void): Promise<RunningV
   const argv = vmmCommand({
     ...plan,
     executable: rigLayout.vmmPath(plan.kind),
-    kernel: rigLayout.bzImage(plan.flavour),
-    initrd: rigLayout.initrd(plan.flavour),
+    kernel: plan.bootFiles?.kernel ?? rigLayout.bzImage(plan.flavour),
+    initrd: plan.bootFiles?.initrd ?? rigLayout.initrd(plan.flavour),
     console: { kind: "fifo", base: rigNestedPorts.console.base },
     agent: { kind: "fifo", base: rigNestedPorts.agent.base },
   });
@@ -365,8 +374,9 @@ export class TestVm {
     const plan: LaunchPlan = {
       kind: opts.vmm ?? "crosvm",
       flavour,
-      kernel: flavourPaths(flavour).bzImage,
-      initrd: flavourPaths(flavour).initrd,
+      kernel: opts.bootFiles?.kernel ?? flavourPaths(flavour).bzImage,
+      initrd: opts.bootFiles?.initrd ?? flavourPaths(flavour).initrd,
+      bootFiles: opts.bootFiles,
       cmdline: guestCmdline(opts.cmdline),
       memMiB: opts.mem ?? 256,
       cpus: opts.cpus ?? 1,

@@ -1,0 +1,116 @@
+// Boot-time benchmark of the Debian system (scripts/guest/debian/image.ts): from the exec of the VMM to the
+// console getty's login line ("crosvm-debian login:", after systemd has started the getty), our crosvm against
+// QEMU (-M pc) with the same kernel, initrd, kernel command line, memory and vCPUs, the raw image as a virtio-blk
+// root disk under a fresh qcow2 overlay per run (crosvm create_qcow2 for crosvm, QEMU's snapshot=on for QEMU), so
+// every run is the image's first boot. Both run in one outer rig VM that reads the image over 9p (/scratch),
+// alternating, timed inside it by boot_timer.ts (markerText). Prints every run, the medians and the ratio.
+// Usage (rig runs must not overlap on this machine):
+//   flock /tmp/crosvm-rig.lock bun bench/boot-time/debian.ts [RUNS]
+import { linkSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { debianImage, ensureDebianImage, HOSTNAME } from "../../scripts/guest/debian/image.ts";
+import { rigLayout } from "../../scripts/guest/rig/outer_image.ts";
+import { OuterVm } from "./outer_vm.ts";
+import { median, summary } from "./stats.ts";
+
+const RUNS = Number(process.argv[2] ?? 3);
+if (!Number.isInteger(RUNS) || RUNS < 1)
+  throw new Error(`RUNS ${process.argv[2]}: expected a positive integer`);
+
+const MEM_MIB = 512;
+const CPUS = 1;
+const at = (path: string) => `/scratch/${basename(path)}`;
+// crosvm puts "panic=-1 console=ttyS0" before -p and "root=/dev/vda rw" after; QEMU gets the same line whole.
+const extraParams = "quiet";
+const cmdline = `panic=-1 console=ttyS0 ${extraParams} root=/dev/vda rw`;
+const MARKER_TEXT = `${HOSTNAME} login:`;
+const OVERLAY = "/tmp/bench-overlay.qcow2";
+
+type Vmm = "crosvm" | "qemu";
+
+function argv(vmm: Vmm): string[] {
+  if (vmm === "crosvm")
+    return [
+      ...[rigLayout.vmmPath("crosvm"), "run", "--mem", `${MEM_MIB}`, "--cpus", `${CPUS}`],
+      ...["--block", `${OVERLAY},root`],
+      ...["-p", extraParams, "-i", at(debianImage.initrd), at(debianImage.kernel)],
+    ];
+  return [
+    rigLayout.vmmPath("qemu"),
+    ...["-accel", "kvm", "-cpu", "host", "-M", "pc", "-m", `${MEM_MIB}`, "-smp", `${CPUS}`],
+    ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
+    ...["-kernel", at(debianImage.kernel), "-initrd", at(debianImage.initrd), "-append", cmdline],
+    ...["-drive", `file=${at(debianImage.raw)},format=raw,if=virtio,snapshot=on`],
+    ...["-serial", "stdio"],
+  ];
+}
+
+async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
+  // A fresh overlay: every run boots the image as built (QEMU's snapshot=on makes its own, under TMPDIR).
+  await outer.run(
+    `rm -f ${OVERLAY} && ${rigLayout.vmmPath("crosvm")} create_qcow2 ${OVERLAY} --backing-file ${at(debianImage.raw)}`,
+  );
+  const plan = {
+    argv: argv(vmm),
+    marker: "/run/bench-console",
+    markerText: MARKER_TEXT,
+    stdout: `/run/bench-${vmm}.out`,
+    stderr: `/run/bench-${vmm}.err`,
+    timeoutMs: 600_000,
+  };
+  await outer.writeFile("/run/bench-plan.json", JSON.stringify(plan));
+  const out = await outer.run(
+    `TMPDIR=/tmp BUN_BE_BUN=1 ${rigLayout.vmmPath("crosvm")} /run/boot_timer.ts /run/bench-plan.json`,
+    660_000,
+  );
+  const result = JSON.parse(out.trim().split("\n").at(-1)!) as {
+    bootMs: number;
+    error?: string;
+    output?: string;
+  };
+  if (result.error) throw new Error(`${vmm}: ${result.error}; its output ends:\n${result.output}`);
+  return result.bootMs;
+}
+
+await ensureDebianImage();
+const scratch = mkdtempSync(join(tmpdir(), "crosvm-bench-debian-"));
+for (const path of [debianImage.raw, debianImage.kernel, debianImage.initrd])
+  linkSync(path, join(scratch, basename(path)));
+console.log("boot-time debian: starting the outer rig VM (QEMU/TCG, emulated AMD-V) with both nested VMMs");
+const outer = await OuterVm.start({ scratchDir: scratch });
+try {
+  await outer.writeFile("/run/boot_timer.ts", await Bun.file(join(import.meta.dir, "boot_timer.ts")).text());
+  const boot: Record<Vmm, number[]> = { crosvm: [], qemu: [] };
+  console.log(`\n run | crosvm ms to login | qemu ms to login`);
+  for (let i = 0; i < RUNS; i++) {
+    const order: Vmm[] = i % 2 === 0 ? ["crosvm", "qemu"] : ["qemu", "crosvm"];
+    const row: Partial<Record<Vmm, number>> = {};
+    try {
+      for (const vmm of order) row[vmm] = await runOnce(outer, vmm);
+    } catch (error) {
+      console.log(
+        `${String(i + 1).padStart(4)} | failed: ${(error as Error).message.split("\n").slice(0, 6).join(" / ")}`,
+      );
+      continue;
+    }
+    boot.crosvm.push(row.crosvm!);
+    boot.qemu.push(row.qemu!);
+    console.log(
+      `${String(i + 1).padStart(4)} | ${row.crosvm!.toFixed(0).padStart(18)} | ${row.qemu!.toFixed(0).padStart(16)}`,
+    );
+  }
+  if (boot.crosvm.length === 0) throw new Error("no run finished");
+  const ratio = median(boot.crosvm) / median(boot.qemu);
+  console.log(`\nexec of the VMM -> "${MARKER_TEXT}" on the console, median (min..max):`);
+  console.log(`  crosvm (dist/crosvm)              ${summary(boot.crosvm)} ms`);
+  console.log(`  qemu (-M pc, -accel kvm -cpu host) ${summary(boot.qemu)} ms`);
+  console.log(`  ratio crosvm/qemu (medians)       ${ratio.toFixed(2)}`);
+  console.log(
+    `\nsame for both: Debian bookworm's kernel and initrd, ${MEM_MIB} MiB, ${CPUS} vCPU, cmdline "${cmdline}", the` +
+      ` raw image under a qcow2 overlay; inside one QEMU/TCG outer VM (nested KVM on emulated AMD-V).`,
+  );
+} finally {
+  await outer.stop();
+  rmSync(scratch, { recursive: true, force: true });
+}
