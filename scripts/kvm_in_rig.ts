@@ -13,7 +13,6 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from "nod
 import { join, relative, resolve } from "node:path";
 import { Rig } from "../test/e2e/harness/rig.ts";
 import { prebuildGuests } from "../test/kvm/vmm/guest_build.ts";
-import { executableWithLibraries } from "./guest/rig/payload.ts";
 
 const root = resolve(import.meta.dir, "..");
 const crosvm = join(root, "dist/crosvm");
@@ -47,37 +46,6 @@ function testFiles(args: readonly string[]): string[] {
   });
 }
 
-/** Python modules gdb's embedded interpreter needs to start (the rest of the standard library stays behind). */
-const GDB_PYTHON_PACKAGES = ["encodings", "collections", "importlib", "re"];
-
-/**
- * Debian's gdb for the GDB stub's test (test/kvm/vmm/gdb_stub.test.ts): the executable and its `ldd` libraries
- * under `dir`/lib, the few Python modules its interpreter needs under `dir`/python, and a `gdb` script in `bin`
- * that runs it from LOCAL/gdb. Nothing when the host has no gdb (the test then says so).
- */
-async function shareGdb(dir: string, bin: string): Promise<void> {
-  const gdb = Bun.which("gdb");
-  if (!gdb) return;
-  const files = executableWithLibraries(gdb, "/gdb");
-  mkdirSync(join(dir, "lib"), { recursive: true });
-  for (const f of files) await $`cp ${f.hostPath} ${join(dir, "lib", f.guestPath.split("/").pop()!)}`.quiet();
-  const libpython = files.find((f) => /libpython3\.\d+/.test(f.guestPath));
-  const version = libpython ? /libpython(3\.\d+)/.exec(libpython.guestPath)![1] : undefined;
-  if (version) {
-    const stdlib = `/usr/lib/python${version}`;
-    const to = join(dir, "python", "lib", `python${version}`);
-    mkdirSync(to, { recursive: true });
-    await $`cp ${stdlib}/*.py ${to}/`.quiet();
-    for (const p of GDB_PYTHON_PACKAGES) await $`cp -r ${join(stdlib, p)} ${to}/`.quiet();
-  }
-  const home = `${LOCAL}/gdb`;
-  await Bun.write(
-    join(bin, "gdb"),
-    `#!/bin/sh\nLD_LIBRARY_PATH=${home}/lib PYTHONHOME=${home}/python exec ${home}/lib/gdb "$@"\n`,
-  );
-  await $`chmod 755 ${join(bin, "gdb")}`.quiet();
-}
-
 /** Starts an outer VM with the tree, Bun and the test guests in its scratch folder. */
 async function startRig(): Promise<Rig> {
   const rig = await Rig.startOnceMore({ vmm: "crosvm", vmmHostPath: crosvm, memMiB: 3072 }, "kvm_in_rig");
@@ -87,7 +55,6 @@ async function startRig(): Promise<Rig> {
   const bin = join(rig.scratchDir, "bin");
   mkdirSync(bin);
   await share(realpathSync(Bun.which("bun") ?? "bun"), join(bin, "bun"));
-  await shareGdb(join(rig.scratchDir, "gdb"), bin);
   const guests = join(rig.scratchDir, "guests");
   mkdirSync(guests);
   await prebuildGuests(guests);
@@ -95,7 +62,7 @@ async function startRig(): Promise<Rig> {
   // Into the outer VM's own RAM-backed root: executables mapped from 9p do not share page-cache pages between
   // processes as on a real host, which skews what the tests measure of them (device_process_memory.test.ts).
   const copied = await rig.control.exec(
-    `rm -rf ${LOCAL} && mkdir -p ${LOCAL} && cp -a /scratch/tree /scratch/bin ${LOCAL}/ && if [ -d /scratch/gdb ]; then cp -a /scratch/gdb ${LOCAL}/; fi`,
+    `rm -rf ${LOCAL} && mkdir -p ${LOCAL} && cp -a /scratch/tree /scratch/bin ${LOCAL}/`,
     {
       timeoutMs: LIVENESS_TIMEOUT_MS * 5,
     },
@@ -120,8 +87,6 @@ async function runFile(rig: Rig, file: string): Promise<FileOutcome> {
   const quoted = `'${file.replaceAll("'", "'\\''")}'`;
   const job = [
     `cd ${LOCAL}/tree || exit 97`,
-    // The outer VM's init leaves the loopback interface down; the GDB stub's test talks TCP over 127.0.0.1.
-    "ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up",
     `export PATH=${LOCAL}/bin:$PATH CROSVM_KVM_PREBUILT_GUESTS=/scratch/guests CROSVM_TEST_TIME_SCALE=${TIME_SCALE}`,
     // Every test gets TCG's time: tests on their default 5 s time out there with nothing wrong.
     `bun test --timeout ${PER_TEST_TIMEOUT_MS} ${quoted} > /scratch/runs/${id}.log 2>&1`,

@@ -6,6 +6,14 @@ import { scaled } from "../time_scale.ts";
 import { kernelImage } from "./guest_build.ts";
 import { startCrosvm, type CliResult } from "./run_cli.ts";
 
+/**
+ * Inside the nested rig (scripts/kvm_in_rig.ts sets CROSVM_KVM_PREBUILT_GUESTS) no breakpoint fires: under
+ * QEMU/TCG's emulated SVM neither a debug-register breakpoint nor an int3 came back as a KVM debug exit (seen:
+ * gdb's `continue` never returned). The test runs where /dev/kvm is the host's own (scripts/check.ts runs the
+ * kvm tier directly on this machine kind's PVM /dev/kvm).
+ */
+const IN_RIG = process.env.CROSVM_KVM_PREBUILT_GUESTS !== undefined;
+
 interface Session {
   readonly gdb: { stdout: string; stderr: string; exitCode: number };
   readonly vmm: CliResult;
@@ -28,6 +36,7 @@ function after(label: string): string {
 }
 
 beforeAll(async () => {
+  if (IN_RIG) return;
   const gdbPath = Bun.which("gdb");
   if (!gdbPath) throw new Error("gdb is not on PATH: install Debian's gdb (scripts/setup.sh does)");
   const elf = await kernelImage("gdb_target");
@@ -108,7 +117,7 @@ beforeAll(async () => {
   session = { gdb: { stdout, stderr, exitCode }, vmm: await vmm.result };
 }, scaled(200_000));
 
-describe("gdb against --gdb", () => {
+describe.skipIf(IN_RIG)("gdb against --gdb", () => {
   test("the VM waits at the kernel's entry point until gdb attaches", () => {
     expect(after("initial_pc")).toBe("$1 = 0x200000");
   });
