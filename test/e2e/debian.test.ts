@@ -4,9 +4,10 @@
 // boot starts from what the first left). Boot 1: -c 1; the system's state, then `systemctl reboot`. Boot 2: -c 2
 // and --disable-sandbox in one boot: the second boot is clean, then `systemctl poweroff`. Both run with
 // --extended-status, so a reset (32) is told apart from a power-off (0). Measured in the rig: the agent answers
-// 80 s after the exec, the whole file takes about 4.5 minutes. The check's second pass (CROSVM_E2E_DISABLE_SANDBOX=1)
-// runs boot 2 only, as a first boot (-c 2, running, poweroff): the first pass has booted without the sandbox
-// already, and a third and fourth Debian boot would add over 4 minutes to CI.
+// 57-81 s after the exec (systemd is running by then), the whole file takes 3.5-4.5 minutes with the rig start.
+// The check's second pass (CROSVM_E2E_DISABLE_SANDBOX=1) runs boot 2 only, as a first boot (-c 2, running,
+// poweroff): the first pass has booted without the sandbox already, and a third and fourth Debian boot would add
+// over 3 minutes to CI.
 // Run alone: bun test test/e2e/debian.test.ts
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, linkSync, rmSync } from "node:fs";
