@@ -57,7 +57,8 @@ function vmmArgs(kind: VmmKind): string[] {
   if (kind === "crosvm") return ["--net", `tap-name=${TAP},mac=${MAC}`];
   return [
     ...["-netdev", `tap,id=n0,ifname=${TAP},script=no,downscript=no,vhost=off`],
-    ...["-device", `virtio-net-pci,netdev=n0,mac=${MAC}`],
+    // romfile=: no PXE option ROM (the rig carries no efi-virtio.rom, and a -kernel boot needs none).
+    ...["-device", `virtio-net-pci,netdev=n0,mac=${MAC},romfile=`],
   ];
 }
 
