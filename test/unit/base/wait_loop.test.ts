@@ -10,7 +10,8 @@ const settle = (ms = 50) => Bun.sleep(ms);
  * start on a loaded machine, and a fixed wait made these tests fail there.
  */
 async function until(done: () => boolean): Promise<void> {
-  for (const deadline = performance.now() + 5000; !done() && performance.now() < deadline; ) await Bun.sleep(5);
+  for (const deadline = performance.now() + 5000; !done() && performance.now() < deadline;)
+    await Bun.sleep(5);
 }
 
 describe("WaitLoop", () => {
