@@ -4,6 +4,7 @@
 // published chain is used exactly once, nothing fails with an error other than the expected guest-input errors,
 // and memory stays bounded. Devices cycle through read-only / writable and sparse / not.
 import { logger } from "../../src/base/log.ts";
+import { captureDeviceLog } from "../device_log.ts";
 import { MemoryBound } from "../memory_bound.ts";
 import {
   REQUEST_HEADER_SIZE,
@@ -137,23 +138,9 @@ export function fuzzBlockRequests(iterations: number, seed: number): FuzzReport 
   const stats = { indirect: 0, refused: 0, failed: 0 };
   const log = logger("devices::virtio::block");
   let iteration = 0;
-  const reporters = log.options.reporters;
-  log.setReporters([
-    {
-      log: (record) => {
-        const text = record.args.map(String).join(" ");
-        const at = text.indexOf("failed: ");
-        if (at < 0) {
-          stats.refused++;
-          return;
-        }
-        stats.failed++;
-        const cause = text.slice(at + "failed: ".length);
-        if (!EXPECTED_FAILURES.some((p) => cause.startsWith(p)))
-          recordFailure(failures, `iteration ${iteration}: unexpected failure: ${text}`);
-      },
-    },
-  ]);
+  const restoreLog = captureDeviceLog(log, EXPECTED_FAILURES, stats, (text) =>
+    recordFailure(failures, `iteration ${iteration}: unexpected failure: ${text}`),
+  );
   const memory = new MemoryBound();
   let driver: Driver | undefined;
   try {
@@ -191,7 +178,7 @@ export function fuzzBlockRequests(iterations: number, seed: number): FuzzReport 
       }
     }
   } finally {
-    log.setReporters(reporters);
+    restoreLog();
   }
   return { target: "block_request", seed, iterations, failures, stats };
 }

@@ -15,6 +15,7 @@ import { REQUEST_QUEUE } from "../../src/devices/virtio/scsi/constants.ts";
 import { VirtioScsi } from "../../src/devices/virtio/scsi/device.ts";
 import { LogicalUnit } from "../../src/devices/virtio/scsi/logical_unit.ts";
 import { DATA_BASE, DESC_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
+import { captureDeviceLog } from "../device_log.ts";
 import { MemoryBound } from "../memory_bound.ts";
 import { MemoryDisk } from "../memory_disk.ts";
 import { type FuzzReport, Rng, mutate, recordFailure } from "../random.ts";
@@ -172,23 +173,9 @@ export function fuzzScsiRequests(iterations: number, seed: number): FuzzReport {
   const stats = { indirect: 0, refused: 0, failed: 0, configWrites: 0 };
   const log = logger("devices::virtio::scsi");
   let iteration = 0;
-  const reporters = log.options.reporters;
-  log.setReporters([
-    {
-      log: (record) => {
-        const text = record.args.map(String).join(" ");
-        const at = text.indexOf("failed: ");
-        if (at < 0) {
-          stats.refused++;
-          return;
-        }
-        stats.failed++;
-        const cause = text.slice(at + "failed: ".length);
-        if (!EXPECTED_FAILURES.some((p) => cause.startsWith(p)))
-          recordFailure(failures, `iteration ${iteration}: unexpected failure: ${text}`);
-      },
-    },
-  ]);
+  const restoreLog = captureDeviceLog(log, EXPECTED_FAILURES, stats, (text) =>
+    recordFailure(failures, `iteration ${iteration}: unexpected failure: ${text}`),
+  );
   const memory = new MemoryBound();
   let driver: Driver | undefined;
   try {
@@ -230,7 +217,7 @@ export function fuzzScsiRequests(iterations: number, seed: number): FuzzReport {
       }
     }
   } finally {
-    log.setReporters(reporters);
+    restoreLog();
   }
   return { target: "scsi_request", seed, iterations, failures, stats };
 }
