@@ -7,6 +7,8 @@ import { existsSync, readdirSync } from "node:fs";
 const root = `${import.meta.dir}/..`;
 let passed = 0;
 let failed = 0;
+/** Every failure's name, printed again just before the last line: CI shows only the tail of the output. */
+const failures: string[] = [];
 
 async function step(name: string, cmd: string[], shown = cmd.join(" ")): Promise<boolean> {
   console.error(`\n=== ${name}: ${shown}`);
@@ -15,6 +17,7 @@ async function step(name: string, cmd: string[], shown = cmd.join(" ")): Promise
   if (ok) passed++;
   else {
     failed++;
+    failures.push(`${name}: ${shown}`);
     console.error(`=== ${name} FAILED`);
   }
   return ok;
@@ -61,10 +64,14 @@ async function tests(
   });
   const decoder = new TextDecoder();
   let tail = "";
+  let line = "";
   for await (const chunk of proc.stderr) {
-    const text = decoder.decode(chunk);
+    const text = decoder.decode(chunk, { stream: true });
     process.stderr.write(text);
     tail = (tail + text).slice(-4096);
+    const lines = (line + text).split("\n");
+    line = lines.pop() ?? "";
+    for (const l of lines) if (/^\(fail\) /.test(l)) failures.push(`${label}${l}`);
   }
   const exit = await proc.exited;
   // The last summary counts: a runner may print per-file summaries before its total (scripts/kvm_in_rig.ts).
@@ -74,7 +81,10 @@ async function tests(
   passed += pass;
   failed += fail;
   // A runner that died without a summary still counts as a failure.
-  if (exit !== 0 && fail === 0) failed++;
+  if (exit !== 0 && fail === 0) {
+    failed++;
+    failures.push(`${label}${runner.join(" ")} ${args.join(" ")}: exit ${exit} without a test summary`);
+  }
 }
 
 const args = process.argv.slice(2);
@@ -101,5 +111,8 @@ const e2eArgs =
     : args.filter((a) => a.includes("e2e"));
 if (e2eArgs.length > 0) await tests(e2eArgs, { CROSVM_E2E_DISABLE_SANDBOX: "1" });
 
+// bun test names each failure twice (as it happens and in its closing list).
+const named = [...new Set(failures)];
+if (named.length > 0) console.log(`\n=== ${named.length} failures:\n${named.join("\n")}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
