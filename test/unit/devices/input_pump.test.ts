@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { close, pipe2, write } from "../../../ffi/libc.ts";
+import { close, ioctl, O_NOCTTY, O_RDWR, open, pipe2, write } from "../../../ffi/libc.ts";
 import { InputPump, type InputTarget } from "../../../src/devices/serial/input_pump.ts";
 import { makeUart, LSR, RX } from "./uart_helpers.ts";
 
@@ -68,5 +68,31 @@ describe("serial input pump", () => {
 
     const finished = await Promise.race([pump.done.then(() => "done"), Bun.sleep(1000).then(() => "hung")]);
     expect(finished).toBe("done");
+  });
+
+  test("input typed into a pseudo-terminal (a character device that cannot pread) reaches the guest", async () => {
+    // linux/asm-generic/ioctls.h: TIOCGPTN = _IOR('T', 0x30, unsigned int), TIOCSPTLCK = _IOW('T', 0x31, int).
+    const TIOCGPTN = 0x80045430;
+    const TIOCSPTLCK = 0x40045431;
+    const master = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+    fds.push(master);
+    ioctl(master, TIOCSPTLCK, new Int32Array([0]), "TIOCSPTLCK", "/dev/ptmx");
+    const number = new Uint32Array(1);
+    ioctl(master, TIOCGPTN, number, "TIOCGPTN", "/dev/ptmx");
+    const terminal = open(`/dev/pts/${number[0]}`, O_RDWR | O_NOCTTY);
+    fds.push(terminal);
+    const { uart, rd } = makeUart();
+    const pump = new InputPump(terminal, uart, "pseudo-terminal");
+
+    pump.start();
+    write(master, new TextEncoder().encode("hi\n"));
+    const got: number[] = [];
+    for (let i = 0; i < 2000 && got.length < 3; i++) {
+      if (rd(LSR) & 1) got.push(rd(RX));
+      else await Bun.sleep(1);
+    }
+    pump.stop();
+
+    expect(String.fromCharCode(...got)).toBe("hi\n");
   });
 });
