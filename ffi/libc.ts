@@ -13,6 +13,7 @@ const lib = dlopen("libc.so.6", {
     returns: FFIType.ptr,
   },
   munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+  madvise: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   memfd_create: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
   ftruncate: { args: [FFIType.i32, FFIType.i64], returns: FFIType.i32 },
   fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
@@ -194,6 +195,13 @@ export function mmapFixed(
 
 export function munmap(addr: number, length: number, what: string): void {
   check(c.munmap(addr as unknown as Pointer, length), "munmap", what);
+}
+
+// madvise(2) advice, include/uapi/asm-generic/mman-common.h.
+export const MADV_HUGEPAGE = 14;
+
+export function madvise(addr: number, length: number, advice: number, what: string): void {
+  check(c.madvise(addr as unknown as Pointer, length, advice), "madvise", what);
 }
 
 /** The most bytes one ArrayBuffer can view in JavaScriptCore (Bun 1.4.5: 4 GiB works, 4 GiB + 1 page fails). */

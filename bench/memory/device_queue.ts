@@ -52,7 +52,7 @@ const path = join(dir, "disk.img");
 const pivotRoot = join(dir, "empty");
 mkdirSync(pivotRoot);
 
-const mem = createGuestRam([{ guestAddr: 0, size: 4 << 20 }], "device_queue_bench");
+const mem = createGuestRam([{ guestAddr: 0, size: 4 << 20 }], { name: "device_queue_bench" });
 const queueEvent = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 const irqfds = [eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)];
 const device = await startDeviceProcess({

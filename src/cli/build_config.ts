@@ -246,6 +246,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
     rng: !(args["no-rng"]?.value ?? false),
     pvpanic: args.pvpanic?.value ?? false,
     disableSandbox: args["disable-sandbox"]?.value ?? false,
+    hugepages: args.hugepages?.value ?? false,
     seccompLogFailures: args["seccomp-log-failures"]?.value ?? false,
     extendedStatus: globals.extendedStatus,
     ...balloonConfig(args),

@@ -84,6 +84,7 @@ command-line parameters.`,
     example: "2",
   }),
   "disable-sandbox": option.switch({ help: "run all devices in one, non-sandboxed process" }),
+  hugepages: option.switch({ help: "advise the kernel to use Huge Pages for guest memory mappings" }),
   initrd: option.path({ short: "i", help: "initial ramdisk to load", example: "/initrd.img" }),
   input: inputOption,
   kernel: option.path({

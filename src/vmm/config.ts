@@ -95,6 +95,8 @@ export interface VmConfig {
   /** Control socket path (-s/--socket); a folder given there already became FOLDER/crosvm-PID.sock. */
   socket?: string;
   disableSandbox: boolean;
+  /** madvise(MADV_HUGEPAGE) on guest RAM (--hugepages); huge pages only where the host's shmem THP allows them. */
+  hugepages: boolean;
   pivotRoot?: string;
   seccompLogFailures: boolean;
   extendedStatus: boolean;

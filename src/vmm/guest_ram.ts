@@ -9,6 +9,8 @@ import {
   F_SEAL_SHRINK,
   fcntl,
   ftruncate,
+  madvise,
+  MADV_HUGEPAGE,
   memfdCreate,
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
@@ -24,8 +26,15 @@ export interface RegionSpec {
 /** The seals on guest RAM: its size is fixed (ftruncate and growing writes fail with EPERM). */
 export const GUEST_RAM_SEALS = F_SEAL_SHRINK | F_SEAL_GROW;
 
+export interface GuestRamOptions {
+  /** madvise(MADV_HUGEPAGE) every region (crosvm's --hugepages). */
+  hugepages?: boolean;
+  name?: string;
+}
+
 /** Creates the memfd, sizes and seals it, and maps each region at its offset (regions of any size). */
-export function createGuestRam(layout: readonly RegionSpec[], name = "crosvm_guest"): GuestMemory {
+export function createGuestRam(layout: readonly RegionSpec[], options: GuestRamOptions = {}): GuestMemory {
+  const name = options.name ?? "crosvm_guest";
   const total = layout.reduce((n, r) => n + r.size, 0);
   const memfd = memfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   try {
@@ -37,11 +46,29 @@ export function createGuestRam(layout: readonly RegionSpec[], name = "crosvm_gue
       fdOffset += r.size;
       return spec;
     });
-    return new GuestMemory(mapMemfdRegions(memfd, specs), memfd);
+    const regions = mapMemfdRegions(memfd, specs);
+    if (options.hugepages)
+      for (const r of regions) madvise(r.hostAddr, r.size, MADV_HUGEPAGE, "guest memory (--hugepages)");
+    return new GuestMemory(regions, memfd);
   } catch (e) {
     close(memfd);
     throw e;
   }
+}
+
+/** Where Linux says whether shmem (a memfd) may use transparent huge pages (Documentation/admin-guide/mm/transhuge.rst). */
+export const SHMEM_THP_SETTING = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+
+/**
+ * Why MADV_HUGEPAGE on guest RAM gives no huge pages here, or undefined when it can: shmem_enabled is "never" or
+ * "deny" (the chosen value is the bracketed one, e.g. "always within_size advise [never] deny force"), or absent.
+ */
+export function shmemHugePagesRefused(settingText: string | undefined): string | undefined {
+  if (settingText === undefined) return `${SHMEM_THP_SETTING} is absent (no transparent huge pages)`;
+  const chosen = /\[(\w+)\]/.exec(settingText)?.[1];
+  if (chosen === "never" || chosen === "deny")
+    return `${SHMEM_THP_SETTING} is "${chosen}" (as root: echo advise > ${SHMEM_THP_SETTING})`;
+  return undefined;
 }
 
 /** Unmaps every region and closes the memfd. */

@@ -6,7 +6,7 @@
 // met by splitting regions into slots (hypervisor/vm.ts).
 import { MIB, PAGE_SIZE, type RamRegion, guestRamRegions, pcieVcfgRange } from "../arch/x86_64/layout.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
-import { createGuestRam, type RegionSpec } from "./guest_ram.ts";
+import { createGuestRam, type GuestRamOptions, type RegionSpec } from "./guest_ram.ts";
 
 /** Linux with 4-level paging addresses at most 46 physical bits (crosvm HIGH_MMIO_MAX_END). */
 const LINUX_MAX_PHYS_BITS = 46;
@@ -56,10 +56,11 @@ export function createSizedGuestRam(
   memMib: number,
   physAddrBits: number,
   extra: readonly RegionSpec[],
+  options: GuestRamOptions = {},
 ): { ram: RamRegion[]; memory: GuestMemory } {
   const ram = guestRamLayout(memMib, physAddrBits);
   try {
-    return { ram, memory: createGuestRam([...ram, ...extra]) };
+    return { ram, memory: createGuestRam([...ram, ...extra], options) };
   } catch (e) {
     throw new GuestRamSizeError(
       `--mem ${memMib}: the host refused ${memMib} MiB of guest RAM (${(e as Error).message})`,

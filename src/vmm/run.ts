@@ -2,7 +2,7 @@
 // PIT, vCPUs, devices, the boot loader, then the vCPU Workers; waits for the VM to end and returns the process
 // exit status (crosvm's CommandStatus, src/vm_control/exit_status.ts). With --socket it serves the control socket
 // (vm_controller.ts) while the VM runs.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { DebugExit } from "../../ffi/kvm_debug.ts";
 import { TRACE_TID, TraceRecorder, epochToTraceUs, setActiveTrace } from "../base/trace_events.ts";
 import { validateBlockImages } from "../disk/validate.ts";
@@ -39,7 +39,7 @@ import { BiosLoader } from "./bios_loader.ts";
 import { BootError, type BootLoader } from "./boot_setup.ts";
 import type { VmConfig } from "./config.ts";
 import { GuestClock } from "./guest_clock.ts";
-import { releaseGuestRam } from "./guest_ram.ts";
+import { releaseGuestRam, SHMEM_THP_SETTING, shmemHugePagesRefused } from "./guest_ram.ts";
 import { createSizedGuestRam } from "./guest_ram_size.ts";
 import { KernelBootLoader } from "./kernel_boot.ts";
 import { MainThreadHub } from "./main_thread_hub.ts";
@@ -114,7 +114,12 @@ export async function runVm(config: VmConfig): Promise<number> {
       config.memMib,
       physAddrBits(kvm.supportedCpuid()),
       loader.extraRegions(),
+      { hugepages: config.hugepages },
     );
+    if (config.hugepages) {
+      const refused = shmemHugePagesRefused(readTextIfPresent(SHMEM_THP_SETTING));
+      if (refused) log.warn(`--hugepages: guest RAM stays in 4 KiB pages: ${refused}`);
+    }
     cleanups.push(() => releaseGuestRam(memory));
 
     const vm: Vm = kvm.createVm();
@@ -308,5 +313,14 @@ async function runUntilEnd(
     gdbServer?.stop();
     // Answers requests in flight (the Exit that ended the VM), then removes the socket file.
     await server?.close();
+  }
+}
+
+/** A small text file's contents, or undefined when it cannot be read. */
+function readTextIfPresent(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
   }
 }

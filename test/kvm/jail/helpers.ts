@@ -24,7 +24,7 @@ export interface Rig {
 }
 
 export function makeRig(queues = 1, vectors = 2, memBytes = 1 << 20): Rig {
-  const mem = createGuestRam([{ guestAddr: 0, size: memBytes }], "jail_test");
+  const mem = createGuestRam([{ guestAddr: 0, size: memBytes }], { name: "jail_test" });
   const queueEvents = Array.from({ length: queues }, () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   const irqfds = Array.from({ length: vectors }, () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   const pivotRoot = mkdtempSync(join(tmpdir(), "crosvm-pivot-"));

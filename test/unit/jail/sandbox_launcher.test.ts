@@ -44,7 +44,7 @@ describe("the pivot root", () => {
   });
 
   test("a device process with a missing pivot root is not started", async () => {
-    const memory = createGuestRam([{ guestAddr: 0, size: 1 << 16 }], "launcher_test");
+    const memory = createGuestRam([{ guestAddr: 0, size: 1 << 16 }], { name: "launcher_test" });
     try {
       const start = startDeviceProcess({
         kind: "rng",

@@ -167,6 +167,7 @@ describe("planning virtio devices", () => {
     rng: false,
     pvpanic: false,
     disableSandbox: false,
+    hugepages: false,
     seccompLogFailures: false,
     extendedStatus: false,
     balloon: false,

@@ -47,6 +47,7 @@ const config = {
   nets: [],
   pvpanic: false,
   disableSandbox: false,
+  hugepages: false,
   seccompLogFailures: false,
   extendedStatus: false,
   balloon: true,

@@ -15,7 +15,7 @@ afterEach(() => {
 });
 
 test("punching inflated pages of a sealed guest-RAM memfd frees them and keeps its size", () => {
-  ram = createGuestRam([{ guestAddr: 0, size: 4 * MIB }], "balloon_test");
+  ram = createGuestRam([{ guestAddr: 0, size: 4 * MIB }], { name: "balloon_test" });
   ram.slice(0, 4 * MIB).fill(0x5a);
   const before = fstatSync(ram.memfd);
 
