@@ -71,6 +71,8 @@ export const rigModules = [
   "evdev",
   // /dev/net/tun: the TAP interfaces the net e2e test and bench give the nested guest.
   "tun",
+  // /dev/loopN: the block e2e test gives the nested guest a host block device (a loop device) as --block.
+  "loop",
 ];
 
 export interface ModuleFile {

@@ -1,6 +1,6 @@
 // Issue 4 end to end: Debian's virtio drivers on our virtio-pci devices. One guest boots from a root disk
-// (--block rootfs.ext4,root: the initramfs loads virtio_blk and switch_roots, as Debian's does) with more disks,
-// a virtio-console port and virtio-rng; each test checks one behaviour, and the host checks the images after
+// (--block rootfs.ext4,root: the initramfs loads virtio_blk and switch_roots, as Debian's does) with more disks
+// (among them a host block device: a loop device made where the VMM runs), a virtio-console port and virtio-rng; each test checks one behaviour, and the host checks the images after
 // poweroff. Images are made here with e2fsprogs and qemu-utils and live in the outer VM's tmpfs during the boot
 // (block_support.ts). Run alone: bun test test/e2e/block.test.ts
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -19,6 +19,9 @@ const DATA = "data.ext4";
 const RO = "ro.img";
 const QCOW = "disk.qcow2";
 const FIO_TOOLS = "fio.ext4";
+/** The backing file of a loop device made where the VMM runs: a host block device given as --block. */
+const LOOP_BACKING = "loop.img";
+const LOOP_MARKER = "crosvm-e2e-host-block-device";
 const HVC_OUT = "hvc0.out";
 const HVC_IN = "hvc0.in";
 const DATA_ID = "crosvm-e2e-data-0001";
@@ -37,6 +40,8 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
   let guestQcowSha = "";
   let blocksBeforeTrim = 0;
   let blocksAfterTrim = 0;
+  /** The loop device (e.g. /dev/loop0) over LOOP_BACKING where the VMM runs. */
+  let loopDevice = "";
 
   beforeAll(async () => {
     // Made before each boot attempt too when a retry runs on a new rig (which has its own scratch folder and /tmp).
@@ -53,7 +58,13 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
       rmSync(disks.hostPath(QCOW), { force: true });
       host(["qemu-img", "create", "-q", "-f", "qcow2", disks.hostPath(QCOW), "16M"]);
       buildFioImage(disks.hostPath(FIO_TOOLS));
-      for (const name of [ROOTFS, DATA, RO, QCOW, FIO_TOOLS]) await disks.importImage(name);
+      const loop = new Uint8Array(8 * MiB);
+      loop.set(new TextEncoder().encode(LOOP_MARKER));
+      writeFileSync(disks.hostPath(LOOP_BACKING), loop);
+      for (const name of [ROOTFS, DATA, RO, QCOW, FIO_TOOLS, LOOP_BACKING]) await disks.importImage(name);
+      loopDevice = (
+        await disks.run(`d=$(losetup -f) && losetup $d ${disks.vmmPath(LOOP_BACKING)} && echo $d`)
+      ).trim();
       // hvc0's input is a FIFO the test writes to once the guest runs (as a user would type): Linux's
       // virtio_console drops what arrives before its port is set up (add_port fills the receive queue before it
       // lists the port, and in_intr discards buffers for an unlisted port). A writer held open keeps it from EOF.
@@ -74,6 +85,7 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
         ...["--block", `${disks.vmmPath(RO)},ro`],
         ...["--block", disks.vmmPath(QCOW)],
         ...["--block", `${disks.vmmPath(FIO_TOOLS)},ro`],
+        ...["--block", loopDevice],
         ...[
           "--serial",
           `type=file,hardware=virtio-console,num=1,path=${disks.vmmPath(HVC_OUT)},input=${disks.vmmPath(HVC_IN)}`,
@@ -85,6 +97,7 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
   afterAll(async () => {
     await vm?.stop();
     await disks?.run(`kill $(cat ${disks.vmmPath("fifo.pid")})`).catch(() => {});
+    if (loopDevice) await disks?.run(`losetup -d ${loopDevice}`).catch(() => {});
     await disks?.clean().catch(() => {});
   }, 60_000);
 
@@ -118,9 +131,10 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
       "0000:00:03.0 0180 1af4:1042",
       "0000:00:04.0 0180 1af4:1042",
       "0000:00:05.0 0180 1af4:1042",
-      "0000:00:06.0 0780 1af4:1043",
-      "0000:00:07.0 ff00 1af4:1044",
-      "0000:00:08.0 0880 1af4:1045",
+      "0000:00:06.0 0180 1af4:1042",
+      "0000:00:07.0 0780 1af4:1043",
+      "0000:00:08.0 ff00 1af4:1044",
+      "0000:00:09.0 0880 1af4:1045",
     ]);
   });
 
@@ -183,13 +197,32 @@ describe("a guest with a root disk, an ext4 data disk, a read-only disk, a qcow2
     expect(job.read.io_kbytes).toBe(16 * 1024);
   }, 320_000);
 
-  test("each raw disk keeps its requests in flight on an io_uring, the qcow2 disk does not", async () => {
+  test("each raw disk and the host block device keep their requests in flight on an io_uring, the qcow2 disk does not", async () => {
     // Device processes, or the VMM itself in single process mode: nothing else on the VMM's machine uses io_uring.
     const out = await disks.run(
       "ls -l /proc/[0-9]*/fd 2> /dev/null | grep -c 'anon_inode:\\[io_uring\\]'; true",
     );
 
-    expect(Number(out.trim())).toBe(4);
+    expect(Number(out.trim())).toBe(5);
+  });
+
+  test("a host block device (a loop device) as --block has the device's size and contents in the guest", async () => {
+    const { stdout } = await vm.exec(`cat /sys/block/vdf/size; head -c ${LOOP_MARKER.length} /dev/vdf`, EXEC);
+
+    expect(stdout).toBe(`${(8 * MiB) / 512}\n${LOOP_MARKER}`);
+  });
+
+  test("a write to a host block device as --block reaches the device", async () => {
+    const guest = await vm.exec(
+      "dd if=/dev/urandom of=/tmp/blk bs=4096 count=1 2> /dev/null && " +
+        "dd if=/tmp/blk of=/dev/vdf bs=4096 seek=256 oflag=direct conv=fsync 2> /dev/null && sha256sum < /tmp/blk",
+      EXEC,
+    );
+
+    const onDevice = await disks.run(`dd if=${loopDevice} bs=4096 skip=256 count=1 2> /dev/null | sha256sum`);
+
+    expect(guest.exitCode).toBe(0);
+    expect(onDevice.split(" ")[0]).toBe(guest.stdout.split(" ")[0]!);
   });
 
   test("a read-only disk (ro) refuses writes", async () => {
