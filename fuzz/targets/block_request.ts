@@ -1,11 +1,7 @@
-// Fuzz target: virtio-blk requests from a hostile driver. Each iteration writes a random descriptor chain (direct
-// or through an indirect table; random addresses, lengths, flags and links; headers of every request type with
-// interesting sectors; random segment lists) and notifies the device. Checked: the device never throws, every
-// published chain is used exactly once, nothing fails with an error other than the expected guest-input errors,
-// and memory stays bounded. Devices cycle through read-only / writable and sparse / not.
+// Fuzz target: virtio-blk requests from a hostile driver (chain_fuzzer.ts makes the chains and checks the device).
+// The request slot holds a header of every request type with interesting sectors, the next slot a random segment
+// list (discard, write-zeroes). Devices cycle through read-only / writable and sparse / not.
 import { logger } from "../../src/base/log.ts";
-import { captureDeviceLog } from "../device_log.ts";
-import { MemoryBound } from "../memory_bound.ts";
 import {
   REQUEST_HEADER_SIZE,
   VIRTIO_BLK_T_DISCARD,
@@ -16,22 +12,12 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "../../src/devices/virtio/block/constants.ts";
 import { VirtioBlock } from "../../src/devices/virtio/block/device.ts";
-import {
-  VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE,
-} from "../../src/devices/virtio/constants.ts";
-import { DATA_BASE, DESC_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
+import { DATA_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
+import { type ChainShape, MEM_SIZE, QUEUE_SIZE, runChainFuzz, SLOT_SIZE } from "../chain_fuzzer.ts";
 import { MemoryDisk } from "../memory_disk.ts";
-import { type FuzzReport, Rng, recordFailure } from "../random.ts";
+import type { FuzzReport, Rng } from "../random.ts";
 
-const QUEUE_SIZE = 16;
-const MEM_SIZE = 1 << 20;
 const DISK_SIZE = 1 << 20;
-/** Buffers the chains point at: SLOTS slots of SLOT_SIZE bytes from DATA_BASE. */
-const SLOT_SIZE = 0x4000;
-const SLOTS = 8;
-const INDIRECT_TABLE = 0x80000;
 const TYPES = [
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
@@ -48,36 +34,28 @@ const EXPECTED_FAILURES = [
   "guest memory range",
 ];
 
+/** Header first, data buffers, the status byte last (as virtio_blk builds a request). */
+const SHAPE: ChainShape = {
+  interestingLengths: [0, 1, 15, 16, 17, 32, 512, 513, 4096],
+  dataSectors: 8,
+  maxIndirect: 40,
+  maxDirect: 6,
+  writableChance: 0.3,
+  plausibleLength: (rng, i, n, anyLength) =>
+    i === 0 ? REQUEST_HEADER_SIZE : i === n - 1 ? rng.pick([1, 1, 1, 2, 0]) : anyLength(),
+};
+
 class Driver {
   readonly drv = new FakeDriverQueue(QUEUE_SIZE, undefined, MEM_SIZE);
   readonly dev: VirtioBlock;
-  published = 0;
 
   constructor(readOnly: boolean, sparse: boolean) {
     this.dev = new VirtioBlock({ disk: new MemoryDisk(DISK_SIZE), readOnly, sparse, blockSize: 512 });
     this.dev.activate(this.drv.mem, new FakeInterrupt(), new Map([[0, this.drv.activate()]]));
   }
-}
 
-function address(rng: Rng): number | bigint {
-  switch (rng.int(10)) {
-    case 0:
-      return rng.u64();
-    case 1:
-      return MEM_SIZE - rng.int(64);
-    default:
-      return DATA_BASE + rng.int(SLOTS) * SLOT_SIZE + (rng.chance(0.8) ? 0 : rng.int(SLOT_SIZE));
-  }
-}
-
-function length(rng: Rng): number {
-  switch (rng.int(6)) {
-    case 0:
-      return rng.u32();
-    case 1:
-      return rng.pick([0, 1, 15, 16, 17, 32, 512, 513, 4096]);
-    default:
-      return 512 * (rng.int(8) + 1);
+  queueNotify(queue: number): void {
+    this.dev.queueNotify(queue);
   }
 }
 
@@ -108,77 +86,16 @@ function fillBuffers(rng: Rng, d: Driver): void {
   mem.write(DATA_BASE + SLOT_SIZE, segs);
 }
 
-/** Writes a chain of `n` descriptors into `table` (index `first` on), mostly well formed. */
-function writeChain(rng: Rng, d: Driver, table: number, first: number, n: number, wrap: number): void {
-  let writable = false;
-  for (let i = 0; i < n; i++) {
-    const last = i === n - 1;
-    // Plausible chains: header slot first, then data slots; writable ones after readable ones, the last writable.
-    const plausible = rng.chance(0.85);
-    const addr = plausible ? DATA_BASE + Math.min(i, SLOTS - 1) * SLOT_SIZE : address(rng);
-    if (plausible && (last || (i > 0 && rng.chance(0.3)))) writable = true;
-    let flags = (writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT);
-    if (rng.chance(0.03)) flags = rng.int(8);
-    const len = plausible
-      ? i === 0
-        ? REQUEST_HEADER_SIZE
-        : last
-          ? rng.pick([1, 1, 1, 2, 0])
-          : length(rng)
-      : length(rng);
-    const index = (first + i) % wrap;
-    const next = rng.chance(0.95) ? (index + 1) % wrap : rng.int(wrap + 2);
-    d.drv.writeDescriptor(table, index, { addr, len, flags, next });
-  }
-}
-
 export function fuzzBlockRequests(iterations: number, seed: number): FuzzReport {
-  const rng = new Rng(seed);
-  const failures: string[] = [];
-  const stats = { indirect: 0, refused: 0, failed: 0 };
-  const log = logger("devices::virtio::block");
-  let iteration = 0;
-  const restoreLog = captureDeviceLog(log, EXPECTED_FAILURES, stats, (text) =>
-    recordFailure(failures, `iteration ${iteration}: unexpected failure: ${text}`),
-  );
-  const memory = new MemoryBound();
-  let driver: Driver | undefined;
-  try {
-    for (iteration = 0; iteration < iterations; iteration++) {
-      if (iteration % 5000 === 0) driver = new Driver(rng.chance(0.3), rng.chance(0.7));
-      const d = driver!;
-      fillBuffers(rng, d);
-      const head = rng.int(QUEUE_SIZE);
-      if (rng.chance(0.3)) {
-        stats.indirect++;
-        const n = rng.int(40) + 1;
-        writeChain(rng, d, INDIRECT_TABLE, 0, n, n);
-        d.drv.writeDescriptor(DESC_BASE, head, {
-          addr: rng.chance(0.9) ? INDIRECT_TABLE : address(rng),
-          len: rng.chance(0.9) ? n * 16 : length(rng),
-          flags: VIRTQ_DESC_F_INDIRECT | (rng.chance(0.05) ? VIRTQ_DESC_F_NEXT : 0),
-          next: 0,
-        });
-      } else writeChain(rng, d, DESC_BASE, head, rng.int(6) + 1, QUEUE_SIZE);
-      d.drv.publish(head);
-      d.published = (d.published + 1) & 0xffff;
-      try {
-        d.dev.queueNotify(0);
-      } catch (e) {
-        recordFailure(failures, `iteration ${iteration}: queueNotify threw ${(e as Error).stack}`);
-      }
-      if (d.drv.usedIdx() !== d.published)
-        recordFailure(
-          failures,
-          `iteration ${iteration}: used idx ${d.drv.usedIdx()}, expected ${d.published}`,
-        );
-      if (iteration % 10_000 === 0) {
-        const over = memory.check(iteration);
-        if (over) recordFailure(failures, over);
-      }
-    }
-  } finally {
-    restoreLog();
-  }
-  return { target: "block_request", seed, iterations, failures, stats };
+  return runChainFuzz({
+    target: "block_request",
+    seed,
+    iterations,
+    log: logger("devices::virtio::block"),
+    expectedFailures: EXPECTED_FAILURES,
+    shape: SHAPE,
+    queue: 0,
+    newDevice: (rng) => new Driver(rng.chance(0.3), rng.chance(0.7)),
+    prepare: (rng, d) => fillBuffers(rng, d),
+  });
 }

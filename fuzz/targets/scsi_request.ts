@@ -1,32 +1,19 @@
-// Fuzz target: virtio-scsi requests from a hostile driver. Each iteration writes a random descriptor chain (direct
-// or through an indirect table) framing a virtio_scsi_cmd_req with a random LUN field and a CDB of a supported or
-// random operation code with interesting fields (LBAs near the end and past 2^53, transfer lengths around the
-// buffers and the limits, UNMAP parameter lists with lying headers), random data-out and data-in buffers, and
-// sometimes rewrites cdb_size and sense_size through the configuration space. Checked: the device never throws,
-// every published chain is used exactly once, nothing fails with an error other than the expected guest-input
-// errors, and memory stays bounded. Controllers cycle through read-only / writable disks and block sizes.
+// Fuzz target: virtio-scsi requests from a hostile driver (chain_fuzzer.ts makes the chains and checks the
+// device). The request slot frames a virtio_scsi_cmd_req with a random LUN field and a CDB of a supported or random
+// operation code with interesting fields (LBAs near the end and past 2^53, transfer lengths around the buffers and
+// the limits); the data-out slot holds UNMAP parameter lists with lying headers; sometimes cdb_size and sense_size
+// are rewritten through the configuration space. Controllers cycle through read-only / writable disks and block
+// sizes.
 import { logger } from "../../src/base/log.ts";
-import {
-  VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE,
-} from "../../src/devices/virtio/constants.ts";
 import { REQUEST_QUEUE } from "../../src/devices/virtio/scsi/constants.ts";
 import { VirtioScsi } from "../../src/devices/virtio/scsi/device.ts";
 import { LogicalUnit } from "../../src/devices/virtio/scsi/logical_unit.ts";
-import { DATA_BASE, DESC_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
-import { captureDeviceLog } from "../device_log.ts";
-import { MemoryBound } from "../memory_bound.ts";
+import { DATA_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
+import { type ChainShape, MEM_SIZE, QUEUE_SIZE, runChainFuzz, SLOT_SIZE } from "../chain_fuzzer.ts";
 import { MemoryDisk } from "../memory_disk.ts";
-import { type FuzzReport, Rng, mutate, recordFailure } from "../random.ts";
+import { type FuzzReport, mutate, type Rng } from "../random.ts";
 
-const QUEUE_SIZE = 16;
-const MEM_SIZE = 1 << 20;
 const DISK_SIZE = 1 << 20;
-/** Buffers the chains point at: SLOTS slots of SLOT_SIZE bytes from DATA_BASE (slot 0 holds the request). */
-const SLOT_SIZE = 0x4000;
-const SLOTS = 8;
-const INDIRECT_TABLE = 0x80000;
 const OPCODES = [
   0x00, 0x03, 0x08, 0x0a, 0x12, 0x1a, 0x25, 0x28, 0x2a, 0x35, 0x41, 0x42, 0x5a, 0x88, 0x8a, 0x91, 0x93, 0x9e,
   0xa0,
@@ -38,10 +25,19 @@ const EXPECTED_FAILURES = [
   "guest memory range",
 ];
 
+/** The request first (its usual sizes: 32- and 256-byte CDBs, short ones), data-out, then data-in and response. */
+const SHAPE: ChainShape = {
+  interestingLengths: [0, 1, 11, 12, 18, 50, 51, 52, 108, 512, 4096],
+  dataSectors: 16,
+  maxIndirect: 8,
+  maxDirect: 5,
+  writableChance: 0.4,
+  plausibleLength: (rng, i, _n, anyLength) => (i === 0 ? rng.pick([51, 51, 35, 19 + 256, 40]) : anyLength()),
+};
+
 class Driver {
   readonly drv = new FakeDriverQueue(QUEUE_SIZE, undefined, MEM_SIZE);
   readonly dev: VirtioScsi;
-  published = 0;
 
   constructor(rng: Rng) {
     const readOnly = rng.chance(0.3);
@@ -53,27 +49,9 @@ class Driver {
     );
     this.dev.activate(this.drv.mem, new FakeInterrupt(), new Map([[REQUEST_QUEUE, this.drv.activate()]]));
   }
-}
 
-function address(rng: Rng): number | bigint {
-  switch (rng.int(10)) {
-    case 0:
-      return rng.u64();
-    case 1:
-      return MEM_SIZE - rng.int(64);
-    default:
-      return DATA_BASE + rng.int(SLOTS) * SLOT_SIZE + (rng.chance(0.8) ? 0 : rng.int(SLOT_SIZE));
-  }
-}
-
-function length(rng: Rng): number {
-  switch (rng.int(6)) {
-    case 0:
-      return rng.u32();
-    case 1:
-      return rng.pick([0, 1, 11, 12, 18, 50, 51, 52, 108, 512, 4096]);
-    default:
-      return 512 * (rng.int(16) + 1);
+  queueNotify(queue: number): void {
+    this.dev.queueNotify(queue);
   }
 }
 
@@ -137,23 +115,6 @@ function fillBuffers(rng: Rng, d: Driver): void {
   d.drv.mem.write(DATA_BASE + SLOT_SIZE, used);
 }
 
-/** Writes a chain of `n` descriptors into `table` (index `first` on), mostly shaped as virtio_scsi builds it. */
-function writeChain(rng: Rng, d: Driver, table: number, first: number, n: number, wrap: number): void {
-  let writable = false;
-  for (let i = 0; i < n; i++) {
-    const last = i === n - 1;
-    const plausible = rng.chance(0.85);
-    const addr = plausible ? DATA_BASE + Math.min(i, SLOTS - 1) * SLOT_SIZE : address(rng);
-    if (plausible && (last || (i > 0 && rng.chance(0.4)))) writable = true;
-    let flags = (writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT);
-    if (rng.chance(0.03)) flags = rng.int(8);
-    const len = plausible ? (i === 0 ? rng.pick([51, 51, 35, 19 + 256, 40]) : length(rng)) : length(rng);
-    const index = (first + i) % wrap;
-    const next = rng.chance(0.95) ? (index + 1) % wrap : rng.int(wrap + 2);
-    d.drv.writeDescriptor(table, index, { addr, len, flags, next });
-  }
-}
-
 function configWrite(rng: Rng, d: Driver): void {
   const value = new Uint8Array(4);
   new DataView(value.buffer).setUint32(
@@ -168,56 +129,21 @@ function configWrite(rng: Rng, d: Driver): void {
 }
 
 export function fuzzScsiRequests(iterations: number, seed: number): FuzzReport {
-  const rng = new Rng(seed);
-  const failures: string[] = [];
-  const stats = { indirect: 0, refused: 0, failed: 0, configWrites: 0 };
-  const log = logger("devices::virtio::scsi");
-  let iteration = 0;
-  const restoreLog = captureDeviceLog(log, EXPECTED_FAILURES, stats, (text) =>
-    recordFailure(failures, `iteration ${iteration}: unexpected failure: ${text}`),
-  );
-  const memory = new MemoryBound();
-  let driver: Driver | undefined;
-  try {
-    for (iteration = 0; iteration < iterations; iteration++) {
-      if (iteration % 5000 === 0) driver = new Driver(rng);
-      const d = driver!;
+  return runChainFuzz({
+    target: "scsi_request",
+    seed,
+    iterations,
+    log: logger("devices::virtio::scsi"),
+    expectedFailures: EXPECTED_FAILURES,
+    shape: SHAPE,
+    queue: REQUEST_QUEUE,
+    newDevice: (rng) => new Driver(rng),
+    prepare: (rng, d, stats) => {
       if (rng.chance(0.02)) {
-        stats.configWrites++;
+        stats.configWrites = (stats.configWrites ?? 0) + 1;
         configWrite(rng, d);
       }
       fillBuffers(rng, d);
-      const head = rng.int(QUEUE_SIZE);
-      if (rng.chance(0.3)) {
-        stats.indirect++;
-        const n = rng.int(8) + 1;
-        writeChain(rng, d, INDIRECT_TABLE, 0, n, n);
-        d.drv.writeDescriptor(DESC_BASE, head, {
-          addr: rng.chance(0.9) ? INDIRECT_TABLE : address(rng),
-          len: rng.chance(0.9) ? n * 16 : length(rng),
-          flags: VIRTQ_DESC_F_INDIRECT | (rng.chance(0.05) ? VIRTQ_DESC_F_NEXT : 0),
-          next: 0,
-        });
-      } else writeChain(rng, d, DESC_BASE, head, rng.int(5) + 1, QUEUE_SIZE);
-      d.drv.publish(head);
-      d.published = (d.published + 1) & 0xffff;
-      try {
-        d.dev.queueNotify(REQUEST_QUEUE);
-      } catch (e) {
-        recordFailure(failures, `iteration ${iteration}: queueNotify threw ${(e as Error).stack}`);
-      }
-      if (d.drv.usedIdx() !== d.published)
-        recordFailure(
-          failures,
-          `iteration ${iteration}: used idx ${d.drv.usedIdx()}, expected ${d.published}`,
-        );
-      if (iteration % 10_000 === 0) {
-        const over = memory.check(iteration);
-        if (over) recordFailure(failures, over);
-      }
-    }
-  } finally {
-    restoreLog();
-  }
-  return { target: "scsi_request", seed, iterations, failures, stats };
+    },
+  });
 }
