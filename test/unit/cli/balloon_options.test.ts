@@ -1,25 +1,7 @@
 // The balloon's options of `crosvm run` (crosvm cmdline.rs RunCommand, config.rs validate_config, linux.rs
 // --init-mem): on by default, and the rules across them refused with one line naming the option.
 import { expect, test } from "bun:test";
-import { ArgumentError, ConfigError } from "../../../src/cli/errors.ts";
-import { parseRunConfig } from "../../../src/cli/parse_run.ts";
-import type { VmConfig } from "../../../src/vmm/config.ts";
-
-function config(...argv: string[]): VmConfig {
-  const parsed = parseRunConfig(argv, { extendedStatus: false });
-  if (parsed.help) throw new Error("help requested");
-  return parsed.config;
-}
-
-function failure(...argv: string[]): string {
-  try {
-    parseRunConfig(argv, { extendedStatus: false });
-  } catch (e) {
-    if (e instanceof ArgumentError || e instanceof ConfigError) return e.message;
-    throw e;
-  }
-  throw new Error(`${argv.join(" ")} was accepted`);
-}
+import { runConfig as config, runRefusal } from "./helpers.ts";
 
 test("the balloon is on by default, without page reporting, starting deflated", () => {
   const c = config("bzImage");
@@ -61,3 +43,8 @@ test("--init-mem refuses a value that is not an integer, naming it", () => {
     '--init-mem: expected an integer from 0 to 9007199254740991, got "1.5G"',
   );
 });
+
+/** The one line `crosvm run ARGV` is refused with. */
+function failure(...argv: string[]): string {
+  return runRefusal(...argv).message;
+}

@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfigFile } from "../../../src/cli/cfg.ts";
 import { ArgumentError, EXIT_INVALID_ARGS } from "../../../src/cli/errors.ts";
-import { parseRunConfig } from "../../../src/cli/parse_run.ts";
-import type { VmConfig } from "../../../src/vmm/config.ts";
+import { runConfig as config } from "./helpers.ts";
 
 /** Writes `files` (name -> JSON value or raw text) into a fresh folder and returns its path. */
 function folder(files: Record<string, unknown>): string {
@@ -16,12 +15,6 @@ function folder(files: Record<string, unknown>): string {
     writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content, null, 2));
   }
   return dir;
-}
-
-function config(...argv: string[]): VmConfig {
-  const parsed = parseRunConfig(argv, { extendedStatus: false });
-  if (parsed.help) throw new Error("help requested");
-  return parsed.config;
 }
 
 function loadError(file: string): ArgumentError {

@@ -5,16 +5,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeInput } from "../../../src/cli/input_option.ts";
-import { parseRunConfig } from "../../../src/cli/parse_run.ts";
-import type { VmConfig } from "../../../src/vmm/config.ts";
+import { runConfig as config } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crosvm-input-cfg-"));
-
-function config(...argv: string[]): VmConfig {
-  const parsed = parseRunConfig(argv, { extendedStatus: false });
-  if (parsed.help) throw new Error("help requested");
-  return parsed.config;
-}
 
 function cfgFile(json: unknown): string {
   const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);

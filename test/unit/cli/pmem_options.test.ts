@@ -5,25 +5,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildCmdline } from "../../../src/arch/x86_64/cmdline.ts";
-import { ArgumentError, ConfigError } from "../../../src/cli/errors.ts";
 import { parseRunConfig } from "../../../src/cli/parse_run.ts";
 import type { VmConfig } from "../../../src/vmm/config.ts";
-
-function config(...argv: string[]): VmConfig {
-  const parsed = parseRunConfig(argv, { extendedStatus: false });
-  if (parsed.help) throw new Error("help requested");
-  return parsed.config;
-}
-
-function failure(...argv: string[]): string {
-  try {
-    parseRunConfig(argv, { extendedStatus: false });
-  } catch (e) {
-    if (e instanceof ArgumentError || e instanceof ConfigError) return e.message;
-    throw e;
-  }
-  throw new Error(`${argv.join(" ")} was accepted`);
-}
+import { runConfig as config, runRefusal } from "./helpers.ts";
 
 describe("--pmem", () => {
   test("a bare path is a writable, non-root device", () => {
@@ -113,3 +97,8 @@ describe("the root device", () => {
     ]);
   });
 });
+
+/** The one line `crosvm run ARGV` is refused with. */
+function failure(...argv: string[]): string {
+  return runRefusal(...argv).message;
+}

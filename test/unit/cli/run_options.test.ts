@@ -2,26 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ArgumentError, ConfigError, EXIT_FAILURE, EXIT_INVALID_ARGS } from "../../../src/cli/errors.ts";
+import { EXIT_FAILURE, EXIT_INVALID_ARGS } from "../../../src/cli/errors.ts";
 import { parseRunConfig } from "../../../src/cli/parse_run.ts";
-import type { VmConfig } from "../../../src/vmm/config.ts";
-
-function config(...argv: string[]): VmConfig {
-  const parsed = parseRunConfig(argv, { extendedStatus: false });
-  if (parsed.help) throw new Error("help requested");
-  return parsed.config;
-}
-
-function failure(...argv: string[]): { message: string; exitCode: number } {
-  try {
-    parseRunConfig(argv, { extendedStatus: false });
-  } catch (e) {
-    if (e instanceof ArgumentError || e instanceof ConfigError)
-      return { message: e.message, exitCode: e.exitCode };
-    throw e;
-  }
-  throw new Error(`${argv.join(" ")} was accepted`);
-}
+import { runConfig as config, runRefusal as failure } from "./helpers.ts";
 
 describe("defaults (spec: Defaults)", () => {
   test("memory is 256 MiB", () => {
