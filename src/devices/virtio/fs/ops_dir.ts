@@ -1,29 +1,12 @@
-// FUSE operations on directories: OPENDIR, READDIR, READDIRPLUS, RELEASEDIR, FSYNCDIR. A directory handle is a
+// FUSE operations on directories: OPENDIR, READDIR, READDIRPLUS (RELEASEDIR and FSYNCDIR are RELEASE and FSYNC of
+// ops_file.ts: a directory handle is a handle like a file's). A directory handle is a
 // host descriptor read with getdents64; a READDIR offset is the d_off cookie of the last entry the guest got,
 // which the host takes back with lseek (as virtiofsd and crosvm do).
-import {
-  fsync as sysFsync,
-  fdatasync,
-  lseek,
-  getdents64,
-  O_DIRECTORY,
-  O_RDONLY,
-  S_IFDIR,
-} from "../../../../ffi/fs_calls.ts";
+import { lseek, getdents64, O_DIRECTORY, O_RDONLY, S_IFDIR } from "../../../../ffi/fs_calls.ts";
 import { cstr } from "../../../../ffi/fs_calls.ts";
 import { direntBuf, dirents, type FsContext, type FsRequest, type OpResult, setU64, u64 } from "./context.ts";
 import { EBADF, EINVAL, ENOENT, ENOTDIR } from "./errnos.ts";
-import {
-  DIRENT,
-  ENTRY_OUT_SIZE,
-  FOPEN_CACHE_DIR,
-  FOPEN_KEEP_CACHE,
-  FSYNC_IN,
-  FUSE_FSYNC_FDATASYNC,
-  OUT_HEADER,
-  READ_IN,
-  RELEASE_IN,
-} from "./layout.ts";
+import { DIRENT, ENTRY_OUT_SIZE, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, OUT_HEADER, READ_IN } from "./layout.ts";
 
 export function opendir(ctx: FsContext, req: FsRequest): OpResult {
   const inode = ctx.node(req.nodeid);
@@ -91,17 +74,3 @@ function readdirAny(ctx: FsContext, req: FsRequest, plus: boolean): OpResult {
 
 export const readdir = (ctx: FsContext, req: FsRequest) => readdirAny(ctx, req, false);
 export const readdirplus = (ctx: FsContext, req: FsRequest) => readdirAny(ctx, req, true);
-
-export function releasedir(ctx: FsContext, req: FsRequest): OpResult {
-  if (req.args.length < RELEASE_IN.size) return -EINVAL;
-  return ctx.handles.release(u64(req.view, RELEASE_IN.at.fh), req.nodeid) ? new Uint8Array(0) : -EBADF;
-}
-
-export function fsyncdir(ctx: FsContext, req: FsRequest): OpResult {
-  if (req.args.length < FSYNC_IN.size) return -EINVAL;
-  const h = ctx.handles.get(u64(req.view, FSYNC_IN.at.fh), req.nodeid);
-  if (!h) return -EBADF;
-  const dataOnly = (req.view.getUint32(FSYNC_IN.at.fsync_flags, true) & FUSE_FSYNC_FDATASYNC) !== 0;
-  const e = dataOnly ? fdatasync(h.fd) : sysFsync(h.fd);
-  return e < 0 ? e : new Uint8Array(0);
-}

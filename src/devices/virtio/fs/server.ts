@@ -50,8 +50,9 @@ export const OPS: Readonly<Record<number, Op>> = {
   [OP.OPENDIR]: dir.opendir,
   [OP.READDIR]: dir.readdir,
   [OP.READDIRPLUS]: dir.readdirplus,
-  [OP.RELEASEDIR]: dir.releasedir,
-  [OP.FSYNCDIR]: dir.fsyncdir,
+  // A directory's handle is a handle like a file's (fuse_release_in and fuse_fsync_in alike).
+  [OP.RELEASEDIR]: file.release,
+  [OP.FSYNCDIR]: file.fsync,
   [OP.SETXATTR]: xattr.setxattr,
   [OP.GETXATTR]: xattr.getxattr,
   [OP.LISTXATTR]: xattr.listxattr,
