@@ -4,11 +4,14 @@
 // timed inside it by bench/boot-time/boot_timer.ts; prints every run, the medians with their spread, the ratio,
 // and crosvm's own setup phases (exec to first KVM_RUN, from CROSVM_TRACE_STARTUP=1).
 // Usage (rig runs must not overlap on this machine):
-//   flock /tmp/crosvm-rig.lock bun bench/boot-time/run.ts [RUNS] [--qemu-machine pc|microvm]
+//   flock /tmp/crosvm-rig.lock bun bench/boot-time/run.ts [RUNS] [--qemu-machine pc|microvm] [--hugepages]
+// --hugepages runs crosvm with --hugepages on an outer VM whose shmem_enabled is "advise" (a host set up for huge
+// pages on shared memory; Debian's default "never" gives a memfd none).
 // CROSVM_BENCH_BINARY=PATH runs that crosvm instead of dist/crosvm (see outer_vm.ts about touching it first).
 // Where the guest's time goes, initcall by initcall, and crosvm's exits: bench/boot-time/initcalls.ts.
 import { join } from "node:path";
 import { rigLayout } from "../../scripts/guest/rig/outer_image.ts";
+import { SHMEM_THP_SETTING } from "../../src/vmm/guest_ram.ts";
 import { OuterVm } from "./outer_vm.ts";
 import { median, summary } from "./stats.ts";
 
@@ -17,6 +20,9 @@ const machineAt = args.indexOf("--qemu-machine");
 const qemuMachine = machineAt >= 0 ? (args.splice(machineAt, 2)[1] ?? "") : "pc";
 if (qemuMachine !== "pc" && qemuMachine !== "microvm")
   throw new Error(`--qemu-machine ${qemuMachine}: expected pc or microvm`);
+const hugepagesAt = args.indexOf("--hugepages");
+const hugepages = hugepagesAt >= 0;
+if (hugepages) args.splice(hugepagesAt, 1);
 const RUNS = Number(args[0] ?? 10);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`RUNS ${args[0]}: expected a positive integer`);
 
@@ -39,6 +45,7 @@ function argv(vmm: Vmm): string[] {
       ...["--mem", `${MEM_MIB}`, "--cpus", `${CPUS}`],
       // COM1 stays crosvm's default (stdout, console); the marker port is a debugcon at 0x402.
       ...["--serial", `type=file,path=${MARKER},hardware=debugcon`],
+      ...(hugepages ? ["--hugepages"] : []),
       ...["-p", extraParams, "-i", initrd, kernel],
     ];
   return [
@@ -83,6 +90,7 @@ async function startOuter(): Promise<OuterVm> {
   const vm = await OuterVm.start();
   console.log(`boot-time: outer VM ready after ${vm.startMs.toFixed(0)} ms`);
   await vm.writeFile("/run/boot_timer.ts", await Bun.file(join(import.meta.dir, "boot_timer.ts")).text());
+  if (hugepages) await vm.run(`echo advise > ${SHMEM_THP_SETTING}`);
   return vm;
 }
 
@@ -132,7 +140,7 @@ try {
   console.log(`\nexec of the VMM -> guest /init marker (debugcon 0x402), median (min..max):`);
   const binary = process.env.CROSVM_BENCH_BINARY ? "CROSVM_BENCH_BINARY" : "dist/crosvm";
   console.log(
-    `  crosvm (${binary}, default devices)${" ".repeat(Math.max(1, 18 - binary.length))}${summary(boot.crosvm)} ms`,
+    `  crosvm (${binary}, default devices${hugepages ? ", --hugepages" : ""})${" ".repeat(Math.max(1, 18 - binary.length))}${summary(boot.crosvm)} ms`,
   );
   console.log(
     `  qemu (-M ${qemuMachine}, -accel kvm -cpu host)${" ".repeat(Math.max(0, 9 - qemuMachine.length))}${summary(boot.qemu)} ms`,
