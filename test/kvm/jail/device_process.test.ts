@@ -179,17 +179,22 @@ test("with the sandbox disabled the same rng model runs in-process", () => {
   expect(interrupt.usedQueueVectors).toEqual([0]);
 });
 
-test("one ReadConfig round trip takes well under a millisecond", async () => {
+// Its time is printed, not checked: timing belongs in bench/, and this tier also runs in the emulated rig.
+test("5000 ReadConfig round trips in a row each return what WriteConfig stored", async () => {
   const p = await start(rig(), "config-echo");
   running.push(p);
+  p.device.writeConfig(0, Uint8Array.of(9, 8, 7, 6));
   const out = new Uint8Array(4);
-  for (let i = 0; i < 200; i++) p.device.readConfig(0, out);
-
   const n = 5000;
-  const t0 = Bun.nanoseconds();
-  for (let i = 0; i < n; i++) p.device.readConfig(0, out);
-  const us = (Bun.nanoseconds() - t0) / n / 1000;
+  let wrong = 0;
 
-  console.log(`ReadConfig round trip: ${us.toFixed(1)} µs`);
-  expect(us).toBeLessThan(1000);
+  const t0 = Bun.nanoseconds();
+  for (let i = 0; i < n; i++) {
+    out.fill(0);
+    p.device.readConfig(0, out);
+    if (out[0] !== 9 || out[3] !== 6) wrong++;
+  }
+  console.log(`ReadConfig round trip: ${((Bun.nanoseconds() - t0) / n / 1000).toFixed(1)} µs`);
+
+  expect(wrong).toBe(0);
 });

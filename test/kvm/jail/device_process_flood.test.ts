@@ -16,6 +16,12 @@ const MEM_BYTES = 8 << 20;
 const READS = 50;
 const READ_GAP_MS = 5;
 const WARM_UP_MS = 1000;
+/**
+ * A starved reader would wait until the flood stops (the 30 s give-up below); an answered one takes milliseconds.
+ * The bound is loose because the rig's emulated CPU (this tier runs there on hosts without /dev/kvm) can stall any
+ * process for a few hundred milliseconds.
+ */
+const ANSWERED_WITHIN_MS = 2000;
 
 let rig: Rig | undefined;
 let p: DeviceProcess | undefined;
@@ -24,7 +30,7 @@ afterEach(async () => {
   rig?.dispose();
 });
 
-test("config reads are answered within 100 ms while another thread keeps the queue flooded", async () => {
+test("config reads are answered within 2 s, not starved, while another thread keeps the queue flooded", async () => {
   rig = makeRig(1, 2, MEM_BYTES);
   p = await start(rig, "rng");
   const q = new FakeDriverQueue(QUEUE_SIZE, ALL_RING_FEATURES, 0, rig.mem);
@@ -65,7 +71,8 @@ test("config reads are answered within 100 ms while another thread keeps the que
   reader.terminate();
 
   const times = [...new Float64Array(latencies)];
-  expect(times.filter((t) => t < 0 || t >= 100)).toEqual([]);
+  console.log(`config read latency under the flood: max ${Math.max(...times).toFixed(1)} ms`);
+  expect(times.filter((t) => t < 0 || t >= ANSWERED_WITHIN_MS)).toEqual([]);
   // The queue really was busy while the reads were made: many batches' worth of chains went round.
   expect(recycled).toBeGreaterThan(20 * 64);
 });
