@@ -35,7 +35,8 @@ test("a config read to a stopped device process fails after the deadline, naming
     `device virtio-rng (pid ${p.pid}) did not answer within ${DEADLINE_MS} ms`,
   );
   expect(waited).toBeGreaterThanOrEqual(DEADLINE_MS - 1);
-  expect(waited).toBeLessThan(DEADLINE_MS + 500);
+  // Not much longer than the deadline: a loaded or emulated machine (the rig) may add a second or two, no more.
+  expect(waited).toBeLessThan(DEADLINE_MS + 3000);
 });
 
 test("an unresponsive device process is reported once and killed", async () => {

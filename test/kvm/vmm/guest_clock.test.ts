@@ -39,5 +39,6 @@ test("after thaw() the kvmclock continues from the value freeze() recorded", asy
   const after = clock.read();
 
   expect(after).toBeGreaterThanOrEqual(frozen);
-  expect(after - frozen).toBeLessThan(100n * MS);
+  // Well under the 300 ms it was frozen for, with room for a loaded or emulated machine's stalls.
+  expect(after - frozen).toBeLessThan(200n * MS);
 });
