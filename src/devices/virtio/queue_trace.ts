@@ -1,8 +1,8 @@
 // --trace-file, device side: per queue and per time slice, how many chains the device completed and how long each
 // took, from its start to the used-ring update (Queue.addUsed). A chain starts at the ioeventfd wake that made the
 // device pop it (`notified`; a chain left for later by the batch limit of process_queue.ts keeps that first wake),
-// or, when the device popped it on its own input (a TAP frame, console input, an input event, a balloon stats
-// request), at the pop. A request that completes later (block I/O on io_uring) counts when it reaches the used
+// or, when the device popped it on its own input (a TAP frame, console input, an input event), at the pop; a
+// chain the device holds until it has something to put in it (the balloon's stats buffer) counts that wait. A request that completes later (block I/O on io_uring) counts when it reaches the used
 // ring. Slices are a fixed grid of `sliceMs` over the wall clock (slice k covers [k*sliceMs, (k+1)*sliceMs) ms since
 // the epoch), so every process cuts the same slices; only slices with a completion are kept.
 //

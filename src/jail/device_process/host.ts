@@ -232,11 +232,11 @@ class DeviceServer {
     if (!trace) return;
     this.#traceSentMs = now ?? epochMs();
     const { slices, dropped } = trace.take(now);
-    const messages = encodeQueueTrace(slices, dropped + this.#traceUnsent);
+    const lost = dropped + this.#traceUnsent;
     this.#traceUnsent = 0;
-    messages.forEach((msg, i) => {
+    encodeQueueTrace(slices, lost).forEach((msg, i) => {
       if (send(this.spec.fds.events, msg, MSG_DONTWAIT | MSG_NOSIGNAL, "device event socket") === null)
-        this.#traceUnsent += (msg.length - QUEUE_TRACE_HEADER) / QUEUE_SLICE_SIZE + (i === 0 ? dropped : 0);
+        this.#traceUnsent += (msg.length - QUEUE_TRACE_HEADER) / QUEUE_SLICE_SIZE + (i === 0 ? lost : 0);
     });
   }
 

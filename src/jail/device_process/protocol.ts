@@ -8,7 +8,9 @@
 //   byte 1.. fields as listed per opcode below (little-endian)
 //
 // A second socketpair carries events the child raises on its own (interrupts that need the transport: INTx-mode
-// used-buffer and configuration-change notifications, DEVICE_NEEDS_RESET); see interrupts in host.ts.
+// used-buffer and configuration-change notifications, DEVICE_NEEDS_RESET; kind-specific events; with --trace-file
+// the queue trace); see interrupts in host.ts. Anything the child says unasked goes there: on the control socket
+// the VMM reads exactly one reply after each request, so an unasked message would be taken for a reply.
 import { printableAscii } from "../../base/printable.ts";
 import type { QueueSlice } from "../../devices/virtio/queue_trace.ts";
 import type { QueueState } from "../../devices/virtio/split_queue.ts";
