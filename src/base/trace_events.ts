@@ -3,8 +3,9 @@
 // the VMM process started), instant events ("ph":"i") and thread names ("ph":"M"). One recorder per VMM process,
 // installed by src/vmm/run.ts; every trace point first asks `activeTrace()`, so with tracing off a trace point
 // costs one load and a branch, and the vCPU loop has none (its exits are counted by the ExitProfile wrapper of
-// the buses, only installed when tracing: src/vmm/exit_profile.ts). At most MAX_EVENTS events are kept; the
-// rest are counted and the count is written as metadata.
+// the buses, only installed when tracing: src/vmm/exit_profile.ts), nor do the device queues (a Queue is given a
+// trace only when the VMM traces: src/devices/virtio/queue_trace.ts, src/jail/device_process/queue_trace_tracks.ts).
+// At most MAX_EVENTS events are kept; the rest are counted and the count is written as metadata.
 import { writeFileSync } from "node:fs";
 
 export const MAX_EVENTS = 1_000_000;

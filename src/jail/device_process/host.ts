@@ -5,8 +5,10 @@
 // comes in batches of at most 64 chains (process_queue.ts), and the control socket is read first on every
 // wakeup, so a request is answered within one batch however busy the guest keeps a queue. Queue
 // processing happens here: KVM signals the queue's ioeventfd, the device pops chains from guest memory and writes
-// the vector's irqfd. Everything this process will call through bun:ffi is bound (dlopen) before the seccomp
-// filter goes on, because binding maps executable memory, which the filter forbids.
+// the vector's irqfd. With --trace-file (a `traceSliceMs` in the spec) the queues time their requests
+// (src/devices/virtio/queue_trace.ts) and the loop sends the finished slices on the event socket. Everything this
+// process will call through bun:ffi is bound (dlopen) before the seccomp filter goes on, because binding maps
+// executable memory, which the filter forbids.
 import { readlinkSync } from "node:fs";
 import {
   eventfdConsume,
