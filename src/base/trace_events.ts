@@ -3,8 +3,9 @@
 // the VMM process started), instant events ("ph":"i") and thread names ("ph":"M"). One recorder per VMM process,
 // installed by src/vmm/run.ts; every trace point first asks `activeTrace()`, so with tracing off a trace point
 // costs one load and a branch, and the vCPU loop has none (its exits are counted by the ExitProfile wrapper of
-// the buses, only installed when tracing: src/vmm/exit_profile.ts). At most MAX_EVENTS events are kept; the
-// rest are counted and the count is written as metadata.
+// the buses, only installed when tracing: src/vmm/exit_profile.ts), nor do the device queues (a Queue is given a
+// trace only when the VMM traces: src/devices/virtio/queue_trace.ts, src/jail/device_process/queue_trace_tracks.ts).
+// At most MAX_EVENTS events are kept; the rest are counted and the count is written as metadata.
 import { writeFileSync } from "node:fs";
 
 export const MAX_EVENTS = 1_000_000;
@@ -22,11 +23,16 @@ export interface TraceEvent {
   readonly args?: Readonly<Record<string, unknown>>;
 }
 
-/** Thread ids in the trace: the VMM's main thread, then one per vCPU, one per device. */
+/** Length of the time slices that vCPU exits and device queue requests are summed over. */
+export const TRACE_SLICE_MS = 50;
+
+/** Thread ids in the trace: the VMM's main thread, then one per vCPU, one per device, one per device queue. */
 export const TRACE_TID = {
   main: 1,
   vcpu: (cpu: number) => 100 + cpu,
   device: (index: number) => 1000 + index,
+  /** Queue indexes are u16 (the Hello's queue count). */
+  queue: (device: number, queue: number) => 1_000_000 + device * 65_536 + queue,
 } as const;
 
 /** Wall clock (ms since the epoch) to the trace's µs. */
@@ -38,6 +44,7 @@ export class TraceRecorder {
   readonly #threadNames = new Map<number, string>();
   #dropped = 0;
   #lastPhaseUs = 0;
+  readonly #beforeWrite: (() => void)[] = [];
 
   constructor(readonly path: string) {
     this.threadName(TRACE_TID.main, "VMM main");
@@ -104,7 +111,13 @@ export class TraceRecorder {
     }
   }
 
+  /** Runs `fn` once when the file is written, before the events are serialized (for summaries known only then). */
+  beforeWrite(fn: () => void): void {
+    this.#beforeWrite.push(fn);
+  }
+
   toJson(): string {
+    for (const fn of this.#beforeWrite.splice(0)) fn();
     const meta: TraceEvent[] = [...this.#threadNames].map(([tid, name]) => ({
       name: "thread_name",
       cat: "__metadata",

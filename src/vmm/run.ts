@@ -4,7 +4,13 @@
 // (vm_controller.ts) while the VM runs.
 import { readFileSync, writeFileSync } from "node:fs";
 import type { DebugExit } from "../../ffi/kvm_debug.ts";
-import { TRACE_TID, TraceRecorder, epochToTraceUs, setActiveTrace } from "../base/trace_events.ts";
+import {
+  TRACE_SLICE_MS,
+  TRACE_TID,
+  TraceRecorder,
+  epochToTraceUs,
+  setActiveTrace,
+} from "../base/trace_events.ts";
 import { validateBlockImages } from "../disk/validate.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
 import type { ExitSlice } from "./exit_profile.ts";
@@ -49,8 +55,6 @@ import { VcpuThreads } from "./vcpu_threads.ts";
 import { VmController } from "./vm_controller.ts";
 
 const log = logger("vmm");
-/** --trace-file: each vCPU's exits are summed per slice of this many ms. */
-const TRACE_EXIT_SLICE_MS = 50;
 
 function chooseBootLoader(config: VmConfig): BootLoader {
   if (config.bios !== undefined) return new BiosLoader(config.bios);
@@ -106,7 +110,7 @@ export async function runVm(config: VmConfig): Promise<number> {
                 .catch((e) => log.error(`gdb stub: ${(e as Error).message}`)),
           }
         : {}),
-      ...(trace ? { traceSliceMs: TRACE_EXIT_SLICE_MS } : {}),
+      ...(trace ? { traceSliceMs: TRACE_SLICE_MS } : {}),
     });
     threads.preload(config.cpus);
 

@@ -20,6 +20,7 @@ import {
   readChainInto,
   readDescriptorChain,
 } from "./descriptor_chain.ts";
+import type { QueueTrace } from "./queue_trace.ts";
 
 /** Byte sizes of the three areas (2.7 "Split Virtqueues": the table at 2.7.5, driver area 2.7.6, device 2.7.8). */
 export const descTableSize = (size: number) => VIRTQ_DESC_SIZE * size;
@@ -62,6 +63,8 @@ export class Queue {
   #fault: string | undefined;
   /** Set when processing stopped at the batch limit with chains left (process_queue.ts); taken by the serve loop. */
   #batchLimited = false;
+  /** --trace-file only (queue_trace.ts): told of every pop and used element; undefined costs one branch each. */
+  #trace: QueueTrace | undefined;
   /** What readDescriptorChain checks against, kept to spare an object per pop. */
   #limits: ChainLimits = { queueSize: 0, indirect: false };
 
@@ -145,6 +148,20 @@ export class Queue {
     this.#batchLimited = true;
   }
 
+  /** Whether the last processing stopped at the batch limit, without clearing the mark. */
+  get batchLimited(): boolean {
+    return this.#batchLimited;
+  }
+
+  /** Set at activation when the VMM traces (host.ts); each pop and used element is then reported to it. */
+  traceWith(trace: QueueTrace | undefined): void {
+    this.#trace = trace;
+  }
+
+  get trace(): QueueTrace | undefined {
+    return this.#trace;
+  }
+
   /** Whether the last processing stopped at the batch limit; clears the mark. */
   takeBatchLimited(): boolean {
     const limited = this.#batchLimited;
@@ -204,6 +221,7 @@ export class Queue {
     if (this.#eventIdx) mem.writeU16(this.usedRing + 4 + VIRTQ_USED_ELEM_SIZE * this.size, this.#nextAvail);
     if (this.#limits.queueSize !== this.size || this.#limits.indirect !== this.#indirect)
       this.#limits = { queueSize: this.size, indirect: this.#indirect };
+    if (this.#trace !== undefined) this.#trace.popped(head);
     return head;
   }
 
@@ -225,6 +243,7 @@ export class Queue {
     this.#nextUsed = (this.#nextUsed + 1) & 0xffff;
     // x86 keeps stores in order, so the element is visible before the idx that publishes it.
     mem.writeU16(this.usedRing + 2, this.#nextUsed);
+    if (this.#trace !== undefined) this.#trace.used(head);
   }
 
   /**

@@ -5,12 +5,15 @@
 // comes in batches of at most 64 chains (process_queue.ts), and the control socket is read first on every
 // wakeup, so a request is answered within one batch however busy the guest keeps a queue. Queue
 // processing happens here: KVM signals the queue's ioeventfd, the device pops chains from guest memory and writes
-// the vector's irqfd. Everything this process will call through bun:ffi is bound (dlopen) before the seccomp
-// filter goes on, because binding maps executable memory, which the filter forbids.
+// the vector's irqfd. With --trace-file (a `traceSliceMs` in the spec) the queues time their requests
+// (src/devices/virtio/queue_trace.ts) and the loop sends the finished slices on the event socket. Everything this
+// process will call through bun:ffi is bound (dlopen) before the seccomp filter goes on, because binding maps
+// executable memory, which the filter forbids.
 import { readlinkSync } from "node:fs";
 import {
   eventfdConsume,
   eventfdWrite,
+  MSG_DONTWAIT,
   MSG_NOSIGNAL,
   POLLERR,
   POLLHUP,
@@ -21,6 +24,7 @@ import {
 } from "../../../ffi/libc.ts";
 import { GuestLog } from "../../base/guest_log.ts";
 import { logger, setLogLevelSpec } from "../../base/log.ts";
+import { DeviceQueueTrace, epochMs } from "../../devices/virtio/queue_trace.ts";
 import { Queue } from "../../devices/virtio/split_queue.ts";
 import type { VirtioDevice } from "../../devices/virtio/virtio_device.ts";
 import { GuestMemory } from "../../vm_memory/guest_memory.ts";
@@ -35,9 +39,12 @@ import {
   decodeActivate,
   decodeConfigAccess,
   encodeHello,
+  encodeQueueTrace,
   encodeText,
   MAX_MESSAGE,
   Op,
+  QUEUE_SLICE_SIZE,
+  QUEUE_TRACE_HEADER,
   readU16,
   readU64,
 } from "./protocol.ts";
@@ -65,6 +72,13 @@ class DeviceServer {
   /** Config accesses come from the guest: their warnings are rate-limited. */
   readonly #guestLog: GuestLog;
 
+  /** --trace-file only: the queues' request slices (queue_trace.ts), sent on the event socket. */
+  readonly queueTrace: DeviceQueueTrace | undefined;
+  /** Wall clock of the last send of the queue trace. */
+  #traceSentMs = 0;
+  /** Slices the event socket refused (full), reported with the next send. */
+  #traceUnsent = 0;
+
   constructor(
     readonly spec: DeviceLaunchSpec,
     readonly device: VirtioDevice,
@@ -72,6 +86,7 @@ class DeviceServer {
     readonly interrupt: ChildInterrupt,
   ) {
     this.#guestLog = new GuestLog(log, device.debugLabel);
+    this.queueTrace = spec.traceSliceMs === undefined ? undefined : new DeviceQueueTrace(spec.traceSliceMs);
   }
 
   get active(): boolean {
@@ -118,7 +133,7 @@ class DeviceServer {
         d.ackFeatures(readU64(msg));
         return true;
       case Op.QueueNotify:
-        if (this.#active) d.queueNotify(readU16(msg));
+        if (this.#active) this.notifyQueue(readU16(msg));
         return true;
       case Op.Activate:
         try {
@@ -167,6 +182,8 @@ class DeviceServer {
         }
         return true;
       case Op.Shutdown:
+        // The last slices go before the reply: the VMM drains the event socket once the process has ended.
+        this.sendQueueTrace(undefined);
         this.#send(this.#ok);
         return false;
       default:
@@ -185,9 +202,51 @@ class DeviceServer {
       if (typeof restored === "string") throw new Error(`queue ${q.index}: ${restored}`);
       map.set(q.index, restored);
     }
+    if (this.queueTrace)
+      for (const [index, queue] of map) queue.traceWith(this.queueTrace.forQueue(index, queue.maxSize));
     this.device.activate(this.mem, this.interrupt, map);
     this.#queues = map;
     this.#active = true;
+  }
+
+  /** The queue's ioeventfd (or a QueueNotify) woke the device: process the queue, timed when tracing. */
+  notifyQueue(index: number): void {
+    const trace = this.queueTrace === undefined ? undefined : this.#queues.get(index)?.trace;
+    if (trace === undefined) {
+      this.device.queueNotify(index);
+      return;
+    }
+    trace.notified(epochMs());
+    try {
+      this.device.queueNotify(index);
+    } finally {
+      trace.settled(this.#queues.get(index)?.batchLimited ?? false);
+    }
+  }
+
+  /**
+   * Sends the queue slices that ended by `now` (all of them when `now` is undefined: at Shutdown) on the event
+   * socket, in as many messages as they need; a full socket drops them (the VMM is not draining), counted in the
+   * next send.
+   */
+  sendQueueTrace(now: number | undefined): void {
+    const trace = this.queueTrace;
+    if (!trace) return;
+    this.#traceSentMs = now ?? epochMs();
+    const { slices, dropped } = trace.take(now);
+    const lost = dropped + this.#traceUnsent;
+    this.#traceUnsent = 0;
+    encodeQueueTrace(slices, lost).forEach((msg, i) => {
+      if (send(this.spec.fds.events, msg, MSG_DONTWAIT | MSG_NOSIGNAL, "device event socket") === null)
+        this.#traceUnsent += (msg.length - QUEUE_TRACE_HEADER) / QUEUE_SLICE_SIZE + (i === 0 ? lost : 0);
+    });
+  }
+
+  /** Sends the finished slices when the last send is at least TRACE_SEND_MS old. */
+  sendQueueTraceIfDue(): void {
+    if (!this.queueTrace) return;
+    const now = epochMs();
+    if (now - this.#traceSentMs >= TRACE_SEND_MS) this.sendQueueTrace(now);
   }
 
   /**
@@ -208,6 +267,11 @@ class DeviceServer {
 // while requests keep coming and runs only when the device is idle.
 const WAKEUPS_BEFORE_IDLE_COLLECTION = 64;
 const IDLE_MS_BEFORE_COLLECTION = 1000;
+/**
+ * --trace-file: the queue slices go to the VMM about this often (after a wakeup at least this long after the last
+ * send, or after this long without one while a slice is still open), and at Shutdown.
+ */
+const TRACE_SEND_MS = 1000;
 
 /** Serves requests and queue notifications until Shutdown or until the VMM closes the socket. */
 function serve(server: DeviceServer, sources: PollSource[]): void {
@@ -229,14 +293,17 @@ function serve(server: DeviceServer, sources: PollSource[]): void {
       const source = live[i]!;
       fds.add(source.wanted === undefined || source.wanted() ? source.fd : -1, POLLIN);
     }
-    const timeoutMs =
-      wakeupsSinceCollection >= WAKEUPS_BEFORE_IDLE_COLLECTION ? IDLE_MS_BEFORE_COLLECTION : -1;
+    const collectionDue = wakeupsSinceCollection >= WAKEUPS_BEFORE_IDLE_COLLECTION;
+    // Tracing: an open slice is sent after a quiet second, so an idle device's last requests still arrive.
+    const traceDue = server.queueTrace?.hasData === true;
+    const timeoutMs = collectionDue ? IDLE_MS_BEFORE_COLLECTION : traceDue ? TRACE_SEND_MS : -1;
     if (fds.wait(timeoutMs) === 0) {
       // Nothing ready: the idle timeout, or a signal (EINTR), after which an early collection does no harm.
-      if (timeoutMs >= 0) {
+      if (collectionDue) {
         Bun.gc(true);
         wakeupsSinceCollection = 0;
       }
+      if (traceDue) server.sendQueueTrace(epochMs());
       continue;
     }
     wakeupsSinceCollection++;
@@ -248,13 +315,14 @@ function serve(server: DeviceServer, sources: PollSource[]): void {
     } else if (controlEvents & (POLLHUP | POLLERR)) return;
     for (let i = 0; i < queueCount; i++) {
       if (fds.revents(1 + i) & POLLIN && eventfdConsume(queueEvents[i]!) && server.active)
-        server.device.queueNotify(i);
+        server.notifyQueue(i);
     }
     for (let i = live.length - 1; i >= 0; i--) {
       const r = fds.revents(1 + queueCount + i);
       if (r & (POLLIN | POLLHUP | POLLERR) && !live[i]!.onReadable()) live.splice(i, 1);
     }
     server.rearmBatchLimitedQueues();
+    server.sendQueueTraceIfDue();
   }
 }
 

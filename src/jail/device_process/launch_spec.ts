@@ -41,7 +41,12 @@ export interface DeviceLaunchSpec {
   readonly logLevel: string;
   /** Where the VMM mapped the device's guest mapping (virtio-pmem), when its kind asked for one. */
   readonly mapping?: { readonly start: number; readonly size: number };
+  /** --trace-file: the slice length (ms) of the queue trace (queue_trace.ts); absent when the VMM does not trace. */
+  readonly traceSliceMs?: number;
 }
+
+/** Longest queue trace slice a spec may ask for. */
+const MAX_TRACE_SLICE_MS = 60_000;
 
 const isFd = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
 const isFdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isFd);
@@ -71,6 +76,9 @@ export function parseLaunchSpec(json: string): DeviceLaunchSpec {
   const m = spec.mapping;
   if (m !== undefined && ![m?.start, m?.size].every((n) => Number.isSafeInteger(n) && n >= 0))
     throw new DeviceOptionsError("device-process spec: mapping must be {start, size}");
+  const t = spec.traceSliceMs;
+  if (t !== undefined && !(Number.isInteger(t) && t >= 1 && t <= MAX_TRACE_SLICE_MS))
+    throw new DeviceOptionsError(`device-process spec: traceSliceMs must be 1..${MAX_TRACE_SLICE_MS} ms`);
   if (typeof spec.logLevel !== "string")
     throw new DeviceOptionsError("device-process spec: logLevel missing");
   return spec;

@@ -8,8 +8,11 @@
 //   byte 1.. fields as listed per opcode below (little-endian)
 //
 // A second socketpair carries events the child raises on its own (interrupts that need the transport: INTx-mode
-// used-buffer and configuration-change notifications, DEVICE_NEEDS_RESET); see interrupts in host.ts.
+// used-buffer and configuration-change notifications, DEVICE_NEEDS_RESET; kind-specific events; with --trace-file
+// the queue trace); see interrupts in host.ts. Anything the child says unasked goes there: on the control socket
+// the VMM reads exactly one reply after each request, so an unasked message would be taken for a reply.
 import { printableAscii } from "../../base/printable.ts";
+import type { QueueSlice } from "../../devices/virtio/queue_trace.ts";
 import type { QueueState } from "../../devices/virtio/split_queue.ts";
 
 export const Op = {
@@ -45,6 +48,8 @@ export const Op = {
   EventNeedsReset: 0x42,
   /** Opaque kind-specific bytes for the kind's control hook (Interrupt.signalDeviceEvent). */
   EventDevice: 0x43,
+  /** --trace-file: the device's finished queue slices (encodeQueueTrace). */
+  EventQueueTrace: 0x44,
 } as const;
 
 /** Largest message: a full device-specific config window (4 KiB, virtio_pci_device.ts) plus headers. */
@@ -236,4 +241,64 @@ export function encodeBytes(op: number, payload: Uint8Array): Uint8Array {
   out[0] = op;
   out.set(payload, 1);
   return out;
+}
+
+/**
+ * EventQueueTrace: u8 opcode, u32 slices dropped in the device since its last message, u16 count, then per slice
+ * u16 queue, u32 requests, f64 start (epoch ms), f64 total latency (µs), f64 largest latency (µs).
+ */
+export const QUEUE_TRACE_HEADER = 7;
+export const QUEUE_SLICE_SIZE = 30;
+/** Slices in one message: as many as fit in MAX_MESSAGE. */
+export const MAX_SLICES_PER_MESSAGE = Math.floor((MAX_MESSAGE - QUEUE_TRACE_HEADER) / QUEUE_SLICE_SIZE);
+
+/** `slices` as EventQueueTrace messages of at most MAX_SLICES_PER_MESSAGE each; `dropped` goes in the first. */
+export function encodeQueueTrace(slices: readonly QueueSlice[], dropped: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (
+    let first = 0;
+    first < slices.length || (first === 0 && dropped > 0);
+    first += MAX_SLICES_PER_MESSAGE
+  ) {
+    const part = slices.slice(first, first + MAX_SLICES_PER_MESSAGE);
+    const msg = new Uint8Array(QUEUE_TRACE_HEADER + QUEUE_SLICE_SIZE * part.length);
+    const v = new DataView(msg.buffer);
+    msg[0] = Op.EventQueueTrace;
+    v.setUint32(1, first === 0 ? Math.min(dropped, 0xffffffff) : 0, true);
+    v.setUint16(5, part.length, true);
+    part.forEach((s, i) => {
+      const at = QUEUE_TRACE_HEADER + QUEUE_SLICE_SIZE * i;
+      v.setUint16(at, s.queue, true);
+      v.setUint32(at + 2, Math.min(s.requests, 0xffffffff), true);
+      v.setFloat64(at + 6, s.startMs, true);
+      v.setFloat64(at + 14, s.totalUs, true);
+      v.setFloat64(at + 22, s.maxUs, true);
+    });
+    out.push(msg);
+  }
+  return out;
+}
+
+/** An EventQueueTrace message's fields, as sent: the receiver checks the values (they come from the device). */
+export function decodeQueueTrace(msg: Uint8Array): { dropped: number; slices: QueueSlice[] } {
+  if (msg[0] !== Op.EventQueueTrace || msg.length < QUEUE_TRACE_HEADER)
+    throw new ProtocolError(`queue trace of ${msg.length} bytes is too short`);
+  const v = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  const n = v.getUint16(5, true);
+  if (msg.length !== QUEUE_TRACE_HEADER + QUEUE_SLICE_SIZE * n)
+    throw new ProtocolError(
+      `queue trace is ${msg.length} bytes, expected ${QUEUE_TRACE_HEADER + QUEUE_SLICE_SIZE * n} for ${n} slices`,
+    );
+  const slices: QueueSlice[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = QUEUE_TRACE_HEADER + QUEUE_SLICE_SIZE * i;
+    slices.push({
+      queue: v.getUint16(at, true),
+      requests: v.getUint32(at + 2, true),
+      startMs: v.getFloat64(at + 6, true),
+      totalUs: v.getFloat64(at + 14, true),
+      maxUs: v.getFloat64(at + 22, true),
+    });
+  }
+  return { dropped: v.getUint32(1, true), slices };
 }

@@ -89,6 +89,8 @@ export class ProxyVirtioDevice implements VirtioDevice {
   #interrupt: Interrupt | undefined;
   /** Called with each kind-specific event (EventDevice) drained in this thread (the balloon's control hook). */
   onDeviceEvent: ((payload: Uint8Array) => void) | undefined;
+  /** --trace-file: called with each queue trace message (EventQueueTrace, protocol.ts) drained in this thread. */
+  onQueueTrace: ((msg: Uint8Array) => void) | undefined;
   /** Called (in the thread that saw it) when a reply misses its deadline, with a one-line message. */
   onUnresponsive: ((message: string) => void) | undefined;
   /** Notifies come from the guest and events from the device process: their warnings are rate-limited. */
@@ -273,6 +275,18 @@ export class ProxyVirtioDevice implements VirtioDevice {
    * `eventFd` is readable.
    */
   drainEvents(interrupt: Interrupt | undefined = this.#interrupt): number {
+    return this.#drain(interrupt, false);
+  }
+
+  /**
+   * After the device process ended: hands what is left of its queue trace (sent before its Shutdown reply) to
+   * `onQueueTrace`; its other events no longer matter. Returns how many events were read.
+   */
+  drainAfterExit(): number {
+    return this.#drain(undefined, true);
+  }
+
+  #drain(interrupt: Interrupt | undefined, exited: boolean): number {
     const buf = new Uint8Array(MAX_MESSAGE);
     let count = 0;
     for (;;) {
@@ -281,7 +295,11 @@ export class ProxyVirtioDevice implements VirtioDevice {
       count++;
       const msg = buf.subarray(0, n);
       if (msg[0] === Op.EventDevice) {
-        this.onDeviceEvent?.(msg.slice(1));
+        if (!exited) this.onDeviceEvent?.(msg.slice(1));
+        continue;
+      }
+      if (msg[0] === Op.EventQueueTrace) {
+        this.onQueueTrace?.(msg);
         continue;
       }
       if (!interrupt) continue;

@@ -8,7 +8,7 @@
 // deadline, is reported through `onDeviceDied` with the device, its pid and the cause. In single process mode
 // (`inProcess`, --disable-sandbox) the same serve loop runs in a Worker of this process instead
 // (device_runner.ts).
-import { activeTrace, TRACE_TID } from "../../base/trace_events.ts";
+import { activeTrace, TRACE_SLICE_MS, TRACE_TID } from "../../base/trace_events.ts";
 import { readdirSync } from "node:fs";
 import { basename } from "node:path";
 import {
@@ -32,6 +32,7 @@ import { type DeviceRunner, ProcessRunner, WorkerRunner } from "./device_runner.
 import { DEVICE_PROCESS_SUBCOMMAND, type DeviceLaunchSpec } from "./launch_spec.ts";
 import { decodeHello, type Hello, MAX_MESSAGE } from "./protocol.ts";
 import { ProxyVirtioDevice } from "./proxy_device.ts";
+import { QueueTraceTracks } from "./queue_trace_tracks.ts";
 
 const log = logger("jail::device_process");
 
@@ -157,6 +158,8 @@ export class DeviceProcess {
     const timer = setTimeout(() => this.runner.kill(), graceMs);
     await this.runner.exited;
     clearTimeout(timer);
+    // --trace-file: the device sent its last queue slices before its Shutdown reply.
+    this.device.drainAfterExit();
     close(this.device.controlFd);
     close(this.device.eventFd);
   }
@@ -203,6 +206,8 @@ function launchSpec(o: DeviceProcessOptions, passed: readonly number[], jail: Ja
     fds,
     sandbox,
     logLevel: logLevelSpecText(),
+    // --trace-file: the device times its queues' requests (src/devices/virtio/queue_trace.ts).
+    ...(activeTrace() ? { traceSliceMs: TRACE_SLICE_MS } : {}),
     ...(o.mapping ? { mapping: { start: o.mapping.start, size: o.mapping.size } } : {}),
   };
 }
@@ -278,13 +283,25 @@ export async function startDeviceProcess(o: DeviceProcessOptions): Promise<Devic
 
 let tracedDevices = 0;
 
-/** --trace-file: the device's start (spawn to Hello) as a span on a track of its own, and its exit as an instant. */
+/**
+ * --trace-file: the device's start (spawn to Hello) as a span on a track of its own, its exit as an instant, and
+ * its queue slices on a track per queue (queue_trace_tracks.ts).
+ */
 function traceDeviceLife(device: ProxyVirtioDevice, runner: DeviceRunner, startedUs: number): void {
   const trace = activeTrace();
   if (!trace) return;
-  const tid = TRACE_TID.device(tracedDevices++);
+  const index = tracedDevices++;
+  const tid = TRACE_TID.device(index);
   const args = { pid: device.pid, mode: runner.mode };
   trace.threadName(tid, `${device.debugLabel} (pid ${device.pid})`);
+  const tracks = new QueueTraceTracks(
+    trace,
+    index,
+    device.debugLabel,
+    device.queueMaxSizes.length,
+    TRACE_SLICE_MS,
+  );
+  device.onQueueTrace = (msg) => tracks.accept(msg);
   trace.span(
     "device",
     `start ${device.debugLabel}`,

@@ -1,6 +1,8 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
 import { close, eventfdRead, eventfdWrite, O_RDONLY, open } from "../../../ffi/libc.ts";
+import { setActiveTrace, TraceRecorder } from "../../../src/base/trace_events.ts";
 import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../src/devices/virtio/testing.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 import type { DeviceProcess } from "../../../src/jail/device_process/spawn.ts";
@@ -197,4 +199,59 @@ test("5000 ReadConfig round trips in a row each return what WriteConfig stored",
   console.log(`ReadConfig round trip: ${((Bun.nanoseconds() - t0) / n / 1000).toFixed(1)} µs`);
 
   expect(wrong).toBe(0);
+});
+
+/** Starts the rng device process while a trace recorder is active (--trace-file), as the VMM does. */
+async function startTracedRng(extra = {}) {
+  const trace = new TraceRecorder(join(rig().pivotRoot, "..", "unused-trace.json"));
+  setActiveTrace(trace);
+  try {
+    return { trace, p: await startRng(extra) };
+  } finally {
+    setActiveTrace(undefined);
+  }
+}
+
+const queueEvents = (trace: TraceRecorder) => trace.events.filter((e) => e.cat === "queue");
+
+test("with --trace-file on, a queue's requests reach the trace as a slice when the device stops", async () => {
+  const { trace, p } = await startTracedRng();
+  const q = driverQueue();
+  activate(p, q);
+  q.addChain([{ len: 16, writable: true }]);
+  q.addChain([{ len: 16, writable: true }]);
+  eventfdWrite(rig().queueEvents[0]!);
+  await readable(rig().irqfds[0]!);
+
+  await p.stop();
+
+  const [slice] = queueEvents(trace);
+  expect(slice).toMatchObject({ name: "2 requests", ph: "X", dur: 50_000, args: { requests: 2 } });
+  expect((slice!.args as { max_us: number }).max_us).toBeGreaterThan(0);
+});
+
+test("with --trace-file on, a device left idle sends its last slice on its own", async () => {
+  const { trace, p } = await startTracedRng();
+  const q = driverQueue();
+  activate(p, q);
+  q.addChain([{ len: 16, writable: true }]);
+
+  eventfdWrite(rig().queueEvents[0]!);
+
+  expect(await readable(p.device.eventFd, 5000)).toBe(true);
+  p.device.drainEvents();
+  expect(queueEvents(trace).map((e) => e.name)).toEqual(["1 request"]);
+});
+
+test("with --trace-file on, a device in single process mode traces its queue the same way", async () => {
+  const { trace, p } = await startTracedRng({ inProcess: true });
+  const q = driverQueue();
+  activate(p, q);
+  q.addChain([{ len: 16, writable: true }]);
+  eventfdWrite(rig().queueEvents[0]!);
+  await readable(rig().irqfds[0]!);
+
+  await p.stop();
+
+  expect(queueEvents(trace).map((e) => e.name)).toEqual(["1 request"]);
 });

@@ -1,7 +1,8 @@
-// --trace-file: two runs for the whole file (a VMM start takes seconds under TCG). The ELF64 stand-in kernel
+// --trace-file: three runs for the whole file (a VMM start takes seconds under TCG). The ELF64 stand-in kernel
 // (guests/kernel64.S, which writes COM1 and resets) with CROSVM_TRACE_EXITS=1 as well, so the trace's exit
-// counts can be held against the printed profile; and the spinning --bios guest stopped through its control
-// socket, so the trace holds a control request.
+// counts can be held against the printed profile; the spinning --bios guest stopped through its control
+// socket, so the trace holds a control request; and a --bios guest that makes four requests to virtio-rng
+// (guests/virtio_rng.S), so the trace holds the device's queue slices.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,12 +19,19 @@ interface TraceEvent {
   ts: number;
   dur?: number;
   tid: number;
-  args?: { exits?: Record<string, number>; name?: string };
+  args?: {
+    exits?: Record<string, number>;
+    name?: string;
+    requests?: number;
+    mean_us?: number;
+    max_us?: number;
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), "crosvm-trace-"));
 let boot: { result: CliResult; events: TraceEvent[] };
 let controlled: { result: CliResult; events: TraceEvent[] };
+let rng: { result: CliResult; events: TraceEvent[] };
 
 function readTrace(path: string): TraceEvent[] {
   const json = JSON.parse(readFileSync(path, "utf8")) as { traceEvents: TraceEvent[] };
@@ -58,7 +66,13 @@ beforeAll(async () => {
   await waitForFile(socket);
   await stopVm(socket);
   controlled = { result: await spinning.result, events: readTrace(stopTrace) };
-}, scaled(120_000));
+
+  const rngTrace = join(dir, "rng.json");
+  const rngGuest = startCrosvm(["run", "--trace-file", rngTrace, "--bios", await guestImage("virtio_rng")], {
+    keepStdinOpen: false,
+  });
+  rng = { result: await rngGuest.result, events: readTrace(rngTrace) };
+}, scaled(180_000));
 
 describe("--trace-file", () => {
   test("the boot ends normally with the trace on", () => {
@@ -108,5 +122,18 @@ describe("--trace-file", () => {
   test("a control-socket request is a span named by its kind", () => {
     expect(controlled.result.status).toBe(0);
     expect(controlled.events.filter((e) => e.cat === "control").map((e) => e.name)).toEqual(["Exit"]);
+  });
+
+  test("a guest's virtio-rng requests are slices on the track of the device's queue 0", () => {
+    const track = rng.events.find((e) => e.ph === "M" && e.args?.name === "virtio-rng queue 0");
+    const slices = rng.events.filter((e) => e.cat === "queue" && e.tid === track?.tid);
+
+    expect(rng.result.stdout).toContain("virtio-rng: 4 used");
+    expect(track).toBeDefined();
+    expect(slices.reduce((n, e) => n + e.args!.requests!, 0)).toBe(4);
+    for (const e of slices) {
+      expect(e).toMatchObject({ ph: "X", dur: 50_000 });
+      expect(e.args!.max_us!).toBeGreaterThanOrEqual(e.args!.mean_us!);
+    }
   });
 });

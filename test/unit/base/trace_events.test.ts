@@ -43,3 +43,14 @@ describe("TraceRecorder (--trace-file)", () => {
     expect(json.traceEvents.at(-1)).toMatchObject({ name: "virtio-rng exited", ph: "i", tid: 1000 });
   });
 });
+
+describe("TraceRecorder.beforeWrite", () => {
+  test("a summary added before the write is in the file", () => {
+    const t = recorder();
+    t.beforeWrite(() => t.instant("device", "summary"));
+
+    const json = JSON.parse(t.toJson());
+
+    expect(json.traceEvents.map((e: { name: string }) => e.name)).toContain("summary");
+  });
+});

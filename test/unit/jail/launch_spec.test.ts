@@ -27,3 +27,11 @@ test("a memory region with a negative size is refused", () => {
 
   expect(() => parseLaunchSpec(JSON.stringify(bad))).toThrow(/memory must list/);
 });
+
+test("a queue trace slice length is kept", () => {
+  expect(parseLaunchSpec(JSON.stringify({ ...good, traceSliceMs: 50 })).traceSliceMs).toBe(50);
+});
+
+test("a queue trace slice length of zero is refused naming the field", () => {
+  expect(() => parseLaunchSpec(JSON.stringify({ ...good, traceSliceMs: 0 }))).toThrow(/traceSliceMs must be/);
+});

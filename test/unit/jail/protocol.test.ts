@@ -3,15 +3,21 @@ import {
   decodeActivate,
   decodeConfigAccess,
   decodeHello,
+  decodeQueueTrace,
   decodeText,
   encodeActivate,
   encodeHello,
+  encodeQueueTrace,
   encodeText,
   encodeReadConfig,
   encodeWriteConfig,
+  MAX_MESSAGE,
+  MAX_SLICES_PER_MESSAGE,
   Op,
   ProtocolError,
   QUEUE_ENTRY_SIZE,
+  QUEUE_SLICE_SIZE,
+  QUEUE_TRACE_HEADER,
 } from "../../../src/jail/device_process/protocol.ts";
 
 test("Hello decodes to what was encoded", () => {
@@ -88,4 +94,48 @@ test("an Activate whose length does not match its queue count is refused", () =>
   msg[9] = 1;
 
   expect(() => decodeActivate(msg)).toThrow(/expected 51 for 1 queues/);
+});
+
+const slice = (queue: number, requests = 3) => ({
+  queue,
+  startMs: 1_765_000_000_050,
+  requests,
+  totalUs: 1234.5,
+  maxUs: 800.25,
+});
+
+test("a queue trace message is a 7-byte header and 30 bytes per slice", () => {
+  const [msg] = encodeQueueTrace([slice(0), slice(1)], 0);
+
+  expect([msg![0], msg!.length, QUEUE_TRACE_HEADER, QUEUE_SLICE_SIZE]).toEqual([
+    Op.EventQueueTrace,
+    67,
+    7,
+    30,
+  ]);
+});
+
+test("queue trace slices and the dropped count decode to what was encoded", () => {
+  const [msg] = encodeQueueTrace([slice(2, 7)], 5);
+
+  expect(decodeQueueTrace(msg!)).toEqual({ dropped: 5, slices: [slice(2, 7)] });
+});
+
+test("slices that do not fit in one message are split, each message within MAX_MESSAGE", () => {
+  const slices = Array.from({ length: MAX_SLICES_PER_MESSAGE + 1 }, (_, i) => slice(i % 4));
+
+  const messages = encodeQueueTrace(slices, 0);
+
+  expect(messages.map((m) => decodeQueueTrace(m).slices.length)).toEqual([MAX_SLICES_PER_MESSAGE, 1]);
+  expect(Math.max(...messages.map((m) => m.length))).toBeLessThanOrEqual(MAX_MESSAGE);
+});
+
+test("nothing to report is no message", () => {
+  expect(encodeQueueTrace([], 0)).toEqual([]);
+});
+
+test("a queue trace whose length does not match its slice count is refused", () => {
+  const [msg] = encodeQueueTrace([slice(0)], 0);
+
+  expect(() => decodeQueueTrace(msg!.subarray(0, msg!.length - 1))).toThrow(/expected 37 for 1 slices/);
 });
