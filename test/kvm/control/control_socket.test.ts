@@ -1,8 +1,7 @@
 // The control socket of a running VM (`crosvm run -s SOCKET`) driven by the control subcommands, with tiny --bios
 // guests: stop, suspend/resume (vCPUs, and --full holding serial input back), powerbtn, the requests this VM has no
-// device for, a client with nobody listening, and a malformed packet. Each runs through the compiled `dist/crosvm`;
-// through `bun run src/main.ts` (the dev launch path, which transpiles the tree at every start: half a minute a VM
-// under the rig's TCG) only `crosvm stop` runs, unless dist/crosvm is absent (then all run there, saying so).
+// device for, a client with nobody listening, and a malformed packet, through dist/crosvm and, for the first,
+// through `bun run src/main.ts` (launchRunners in ../vmm/run_cli.ts).
 import { afterAll, describe, expect, test } from "bun:test";
 import { scaled } from "../time_scale.ts";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -12,7 +11,7 @@ import { close } from "../../../ffi/libc.ts";
 import { decodeResponse, MAX_MESSAGE_SIZE, type VmResponse } from "../../../src/vm_control/protocol.ts";
 import { connectSeqpacket, recvPacket, sendPacket } from "../../../src/vm_control/seqpacket.ts";
 import { guestImage } from "../vmm/guest_build.ts";
-import { DIST_CROSVM, runCrosvm, startCrosvm, type RunningCrosvm } from "../vmm/run_cli.ts";
+import { launchRunners, runCrosvm, startCrosvm, type RunningCrosvm } from "../vmm/run_cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crosvm-control-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,11 +20,7 @@ let socketCount = 0;
 /** Per-test limit: a VM start through `bun run` takes about 0.2 s, each control command about as long. */
 const TEST_TIMEOUT_MS = scaled(20_000);
 
-const compiledAvailable = existsSync(DIST_CROSVM);
-const runners = [
-  { name: "bun run src/main.ts", compiled: false, available: true, everyTest: !compiledAvailable },
-  { name: "dist/crosvm", compiled: true, available: compiledAvailable, everyTest: true },
-];
+const runners = launchRunners();
 
 async function waitForFile(path: string, timeoutMs = scaled(10_000)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -63,9 +58,6 @@ const lastTick = (out: string): number => {
 };
 
 for (const runner of runners) {
-  if (!runner.available)
-    console.warn(`skipping the ${runner.name} tests: ${DIST_CROSVM} is missing (run \`bun run build\`)`);
-
   describe.skipIf(!runner.available)(`through ${runner.name}`, () => {
     const control = (...args: string[]) => runCrosvm(args, { compiled: runner.compiled });
 
@@ -111,7 +103,7 @@ for (const runner of runners) {
       TEST_TIMEOUT_MS,
     );
 
-    // The rest only where this runner runs every test (see the top of the file).
+    // The rest only where this runner runs every test (launchRunners).
     if (!runner.everyTest) return;
 
     test(

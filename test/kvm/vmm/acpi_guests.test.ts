@@ -1,20 +1,13 @@
 // Tiny --bios guests that use the ACPI PM device through the CLI: entering S5 ends the VM with status 0, and the
-// FADT reset register resets it (32 with --extended-status). Run through `bun run src/main.ts` and through the
-// compiled `dist/crosvm` (skipped, saying so, when it is absent).
+// FADT reset register resets it (32 with --extended-status). Through dist/crosvm and, for the first, through
+// `bun run src/main.ts` (launchRunners in run_cli.ts).
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { guestImage } from "./guest_build.ts";
-import { DIST_CROSVM, runCrosvm } from "./run_cli.ts";
+import { launchRunners, runCrosvm } from "./run_cli.ts";
 
-const runners = [
-  { name: "bun run src/main.ts", compiled: false, available: true },
-  { name: "dist/crosvm", compiled: true, available: existsSync(DIST_CROSVM) },
-];
+const runners = launchRunners();
 
 for (const runner of runners) {
-  if (!runner.available)
-    console.warn(`skipping the ${runner.name} tests: ${DIST_CROSVM} is missing (run \`bun run build\`)`);
-
   describe.skipIf(!runner.available)(`through ${runner.name}`, () => {
     const run = async (guest: string, globals: string[] = []) =>
       runCrosvm([...globals, "run", "--bios", await guestImage(guest)], { compiled: runner.compiled });
@@ -26,6 +19,9 @@ for (const runner of runners) {
       expect(r.stderr).toContain("the guest powered off; exiting with success");
       expect(r.status).toBe(0);
     });
+
+    // The rest only where this runner runs every test (launchRunners).
+    if (!runner.everyTest) return;
 
     test("a guest writing 6 to the ACPI reset register resets the VM (32 with --extended-status)", async () => {
       const r = await run("acpi_reset", ["--extended-status"]);

@@ -1,23 +1,17 @@
 // Tiny --bios guests run through the CLI: serial output, serial input, unmapped MMIO, two vCPUs, reset and
-// triple-fault exits, and stopping on SIGTERM. The same guests run through `bun run src/main.ts` and through the
-// compiled `dist/crosvm` (built by `bun run build`; those tests are skipped, saying so, when it is absent).
+// triple-fault exits, and stopping on SIGTERM, through dist/crosvm and, for the first, through `bun run src/main.ts`
+// (launchRunners in run_cli.ts).
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { guestImage } from "./guest_build.ts";
-import { DIST_CROSVM, runCrosvm } from "./run_cli.ts";
+import { launchRunners, runCrosvm } from "./run_cli.ts";
 
 /** /dev/kvm is backed by AMD-V (inside the nested rig: the outer VM's emulated EPYC). */
 const amdSvm = /^flags\s*:.*\bsvm\b/m.test(readFileSync("/proc/cpuinfo", "utf8"));
 
-const runners = [
-  { name: "bun run src/main.ts", compiled: false, available: true },
-  { name: "dist/crosvm", compiled: true, available: existsSync(DIST_CROSVM) },
-];
+const runners = launchRunners();
 
 for (const runner of runners) {
-  if (!runner.available)
-    console.warn(`skipping the ${runner.name} tests: ${DIST_CROSVM} is missing (run \`bun run build\`)`);
-
   describe.skipIf(!runner.available)(`through ${runner.name}`, () => {
     const run = async (guest: string, extra: string[] = [], opts: Parameters<typeof runCrosvm>[1] = {}) =>
       runCrosvm(["run", ...extra, "--bios", await guestImage(guest)], { ...opts, compiled: runner.compiled });
@@ -28,6 +22,9 @@ for (const runner of runners) {
       expect(r.stdout).toBe("hello from the guest\n");
       expect(r.status).toBe(0);
     });
+
+    // The rest only where this runner runs every test (launchRunners).
+    if (!runner.everyTest) return;
 
     test("a byte on stdin is read by the guest from COM1 and echoed back", async () => {
       const r = await run("echo", [], { stdin: "x" });

@@ -2,13 +2,37 @@
 // collects its exit status, stdout and stderr. startCrosvm leaves the VMM running so that a test can act on it
 // (control socket commands, stdin) while watching its output.
 import type { FileSink } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scaled } from "../time_scale.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..", "..");
 export const DIST_CROSVM = join(ROOT, "dist", "crosvm");
+
+/** One way to launch the VMM from a test: the compiled dist/crosvm, or `bun run src/main.ts`. */
+export interface LaunchRunner {
+  readonly name: string;
+  readonly compiled: boolean;
+  readonly available: boolean;
+  /** Whether every test of a file runs this way, or only its first (a smoke test of the launch path). */
+  readonly everyTest: boolean;
+}
+
+/**
+ * The launch paths a CLI test file runs through: every test through dist/crosvm; through `bun run src/main.ts`
+ * (which transpiles the tree at every start: half a minute a VM under the rig's TCG) only the first test, unless
+ * dist/crosvm is absent, when all run there and a warning says the compiled runs are skipped.
+ */
+export function launchRunners(): LaunchRunner[] {
+  const compiled = existsSync(DIST_CROSVM);
+  if (!compiled)
+    console.warn(`skipping the dist/crosvm tests: ${DIST_CROSVM} is missing (run \`bun run build\`)`);
+  return [
+    { name: "bun run src/main.ts", compiled: false, available: true, everyTest: !compiled },
+    { name: "dist/crosvm", compiled: true, available: compiled, everyTest: true },
+  ];
+}
 
 export interface CliResult {
   readonly status: number;
