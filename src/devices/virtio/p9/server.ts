@@ -169,9 +169,10 @@ function attach({ s, r, w }: P9Request): number {
   const uid = r.u32();
   if (s.fids.has(fid)) return -EEXIST;
   if (!s.fids.hasRoom()) return -ENFILE;
-  const root = s.fs.inodes.hold(s.fs.inodes.get(FUSE_ROOT_ID)!);
+  const root = s.fs.inodes.get(FUSE_ROOT_ID)!;
   const e = s.fs.statFd(root.fd);
   if (e < 0) return e;
+  s.fs.inodes.hold(root);
   s.fids.set(fid, {
     inode: root,
     parent: undefined,
