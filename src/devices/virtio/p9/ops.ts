@@ -353,6 +353,13 @@ export function readdir({ s, r, w, chain }: P9Request): number {
   if (pos < 0) return pos;
   const out = new Uint8Array(room);
   const o = new DataView(out.buffer);
+  // ".." of the shared directory is shown as the directory itself (its host parent is not the guest's business).
+  let rootIno = -1n;
+  if (f.inode.nodeid === FUSE_ROOT_ID) {
+    const e = s.fs.statFd(f.inode.fd);
+    if (e < 0) return e;
+    rootIno = new DataView(s.fs.stat.buffer).getBigUint64(STATX.ino, true);
+  }
   let used = 0;
   fill: for (;;) {
     const n = getdents64(f.fd, direntBuf);
@@ -367,7 +374,8 @@ export function readdir({ s, r, w, chain }: P9Request): number {
       const type = d.type === 4 ? QTDIR : d.type === 10 ? QTSYMLINK : QTFILE; // DT_DIR, DT_LNK
       o.setUint8(used, type);
       o.setUint32(used + 1, 0, true);
-      o.setBigUint64(used + 5, d.ino, true);
+      const isDotDot = d.name.length === 2 && d.name[0] === 0x2e && d.name[1] === 0x2e;
+      o.setBigUint64(used + 5, isDotDot && rootIno >= 0n ? rootIno : d.ino, true);
       o.setBigInt64(used + QID_SIZE, d.off, true);
       o.setUint8(used + QID_SIZE + 8, d.type);
       o.setUint16(used + QID_SIZE + 9, d.name.length, true);

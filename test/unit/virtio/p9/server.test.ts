@@ -391,6 +391,25 @@ describe("directories and names", () => {
     expect(entries.map((e) => `${e.name}:${e.type}`).sort()).toEqual(["..:4", ".:4", "file:8", "sub:4"]);
   });
 
+  test("Treaddir of the shared directory shows '..' as the directory itself", () => {
+    session();
+    h.walk(0, 1);
+    h.lopen(1, 0);
+
+    const r = h.call(MSG.TREADDIR, new Msg().u32(1).u64(0).u32(8192), { replyHead: 11 });
+    const paths = new Map<string, bigint>();
+    for (let at = 4; at < 4 + r.view.getUint32(0, true);) {
+      const len = r.view.getUint16(at + 22, true);
+      paths.set(
+        new TextDecoder().decode(r.body.subarray(at + 24, at + 24 + len)),
+        r.view.getBigUint64(at + 5, true),
+      );
+      at += 24 + len;
+    }
+
+    expect(paths.get("..")).toBe(ino(h.root));
+  });
+
   test("Treaddir from the last cookie continues where a short reply stopped", () => {
     session();
     for (let i = 0; i < 20; i++) writeFileSync(join(h.root, `name-${i}`), "");
@@ -412,6 +431,12 @@ describe("directories and names", () => {
 
     expect(qidAt(r.view, 0).type).toBe(QTDIR);
     expect(statSync(join(h.root, "d")).mode & 0o777).toBe(0o750);
+  });
+
+  test("a name longer than NAME_MAX is refused", () => {
+    session();
+
+    expect(h.call(MSG.TMKDIR, new Msg().u32(0).str("n".repeat(256)).u32(0o755).u32(0)).errno).toBe(36);
   });
 
   test("Tmkdir of '..' is refused", () => {
