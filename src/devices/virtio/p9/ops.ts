@@ -45,7 +45,7 @@ import {
   utimensat,
 } from "../../../../ffi/fs_calls.ts";
 import { IovecList } from "../fs/chain_io.ts";
-import { EBADF, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM } from "../fs/errnos.ts";
+import { EBADF, EBUSY, EINVAL, EISDIR, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM } from "../fs/errnos.ts";
 import {
   checkComponent,
   direntBuf,
@@ -542,8 +542,6 @@ export function removeByName(s: P9Server, f: Fid): number {
   const e = unlinkat(f.parent.fd, f.name, f.inode.type === S_IFDIR ? AT_REMOVEDIR : 0);
   return e < 0 ? e : 0;
 }
-const EBUSY = 16;
-const EOPNOTSUPP = 95;
 
 /**
  * Tlock fid[4] type[1] flags[4] start[8] length[8] proc_id[4] client_id[s] -> Rlock status[1]. Locks are the

@@ -9,7 +9,18 @@
 import { closeFd, O_CLOEXEC, O_DIRECTORY, O_PATH, openat2, S_IFDIR } from "../../../../ffi/fs_calls.ts";
 import type { ChainBuffers } from "../descriptor_chain.ts";
 import { FsChain } from "../fs/chain_io.ts";
-import { EBADF, EINVAL, EIO, ENFILE, ENOENT, ENOTDIR } from "../fs/errnos.ts";
+import {
+  EBADF,
+  EEXIST,
+  EINVAL,
+  EIO,
+  EMSGSIZE,
+  ENFILE,
+  ENOENT,
+  ENOTDIR,
+  EOPNOTSUPP,
+  EPROTO,
+} from "../fs/errnos.ts";
 import { checkComponent, type HostFs } from "../fs/host_fs.ts";
 import type { Inode } from "../fs/inodes.ts";
 import { FUSE_ROOT_ID } from "../fs/layout.ts";
@@ -32,11 +43,6 @@ import {
 export const MAX_MSIZE = 1 << 20;
 /** Smallest msize it agrees to: room for a name of NAME_MAX and a walk of MAXWELEM qids. */
 export const MIN_MSIZE = 4096;
-
-const EPROTO = 71;
-const EMSGSIZE = 90;
-const EOPNOTSUPP = 95;
-const EEXIST = 17;
 
 export interface ServerLog {
   warn(reason: string, message: string): void;
