@@ -13,6 +13,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { IdMap } from "../../../../src/devices/virtio/fs/id_map.ts";
 import { MAX_MSIZE } from "../../../../src/devices/virtio/p9/server.ts";
 import {
   DOTL_AT_REMOVEDIR,
@@ -221,6 +222,15 @@ describe("Twalk", () => {
     expect([r.type, r.view.getUint16(0, true), qidAt(r.view, 2).type]).toEqual([MSG.TWALK + 1, 1, QTSYMLINK]);
   });
 
+  test("with ascii_casefold a name that differs only in ASCII case is found", () => {
+    h = new P9Harness({ asciiCasefold: true }).start();
+    writeFileSync(join(h.root, "ReadMe"), "x");
+
+    const r = h.walk(0, 1, "README");
+
+    expect(qidAt(r.view, 2).path).toBe(ino(join(h.root, "ReadMe")));
+  });
+
   test("a fid beyond the table's limit is refused", () => {
     h = new P9Harness({}, 2).start();
     h.walk(0, 1);
@@ -335,6 +345,15 @@ describe("attributes", () => {
     const a = attr(getattr(1));
 
     expect([a.mode, a.size, a.nlink]).toEqual([0o100600, 4, 1]);
+  });
+
+  test("Tgetattr shows the host owner through the uid map", () => {
+    const hostUid = process.getuid!();
+    h = new P9Harness({ uidMap: new IdMap([{ inner: 1000, outer: hostUid, count: 1 }]) }).start();
+    writeFileSync(join(h.root, "f"), "");
+    h.walk(0, 1, "f");
+
+    expect(attr(getattr(1)).uid).toBe(1000);
   });
 
   test("Tsetattr truncates, changes the mode and sets the mtime", () => {
