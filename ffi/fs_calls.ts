@@ -99,12 +99,14 @@ export const SEEK_HOLE = 4;
 // each), f_fsid (8), f_namelen, f_frsize, f_flags, f_spare[4] (8 each) = 120 bytes.
 export const STATFS_SIZE = 120;
 export const STATFS = {
+  type: 0,
   bsize: 8,
   blocks: 16,
   bfree: 24,
   bavail: 32,
   files: 40,
   ffree: 48,
+  fsid: 56,
   namelen: 64,
   frsize: 72,
 } as const;

@@ -414,12 +414,9 @@ export const sharedDirSpec = {
     ),
     type: v.optional(
       described(
-        v.pipe(
-          v.picklist(["fs", "p9"], "fs or p9"),
-          v.check((t) => t === "fs", "fs (virtio-9p, type=p9, is not available yet)"),
-        ),
+        v.picklist(["fs", "p9"], "fs or p9"),
         undefined,
-        "Indicates whether the directory should be shared via virtio-fs or virtio-9p.",
+        "Indicates whether the directory should be shared via virtio-fs or virtio-9p (uidmap, gidmap and ascii_casefold apply to both; the cache keys to fs).",
       ),
       "fs",
     ),

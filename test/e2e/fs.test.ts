@@ -1,6 +1,7 @@
-// Issue 12 end to end: Debian's virtiofs driver on our virtio-fs device. One guest boots with a --shared-dir
-// (a directory in the outer VM's tmpfs, where the VMM runs) and mounts it with `mount -t virtiofs`; each test
-// checks one behaviour from the guest and, where it matters, on the VMM's machine. Run alone:
+// Issue 12 end to end: Debian's virtiofs driver on our virtio-fs device, and its 9p driver on our virtio-9p
+// device. One guest boots with two --shared-dirs (directories in the outer VM's tmpfs, where the VMM runs), mounts
+// the first with `mount -t virtiofs` and the second with `mount -t 9p`; each test checks one behaviour from the
+// guest and, where it matters, on the VMM's machine. Run alone:
 // bun test test/e2e/fs.test.ts
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { VmmHost } from "./block_support.ts";
@@ -11,21 +12,24 @@ const EXEC = { timeoutMs: 120_000 };
 const TAG = "e2e_share";
 const SHARE = "share";
 const MNT = "/mnt/share";
+const P9_TAG = "e2e_p9";
+const P9_SHARE = "p9share";
+const P9_MNT = "/mnt/p9";
 
 setDefaultTimeout(240_000);
 afterAll(endTestFile, 60_000);
 
-describe("a guest with a virtio-fs shared directory", () => {
+describe("a guest with a virtio-fs and a virtio-9p shared directory", () => {
   let vm: TestVm;
   let where: VmmHost;
-  const onHost = (script: string) => where.run(`cd ${where.vmmPath(SHARE)} && ${script}`, 120_000);
 
   beforeAll(async () => {
     const prepare = async () => {
       where = await VmmHost.open("crosvm");
       const dir = where.vmmPath(SHARE);
+      const p9 = where.vmmPath(P9_SHARE);
       await where.run(
-        `rm -rf ${dir} && mkdir -p ${dir} && dd if=/dev/urandom of=${dir}/from_host bs=1M count=10 2> /dev/null`,
+        `rm -rf ${dir} ${p9} && mkdir -p ${dir} ${p9} && dd if=/dev/urandom of=${dir}/from_host bs=1M count=10 2> /dev/null && dd if=/dev/urandom of=${p9}/from_host bs=1M count=10 2> /dev/null`,
       );
     };
     await prepare();
@@ -34,114 +38,191 @@ describe("a guest with a virtio-fs shared directory", () => {
       beforeAttempt: async () => {
         if ((await VmmHost.open("crosvm")).hostDir !== where.hostDir) await prepare();
       },
-      vmmArgs: ["--shared-dir", `${where.vmmPath(SHARE)}:${TAG}:type=fs:cache=auto`],
+      vmmArgs: [
+        "--shared-dir",
+        `${where.vmmPath(SHARE)}:${TAG}:type=fs:cache=auto`,
+        "--shared-dir",
+        `${where.vmmPath(P9_SHARE)}:${P9_TAG}:type=p9`,
+      ],
     });
-    const mounted = await vm.exec(`mkdir -p ${MNT} && mount -t virtiofs ${TAG} ${MNT}`, EXEC);
-    if (mounted.exitCode !== 0) throw new Error(`mount -t virtiofs failed: ${mounted.stderr}`);
+    const mounted = await vm.exec(
+      `mkdir -p ${MNT} ${P9_MNT} && mount -t virtiofs ${TAG} ${MNT} && mount -t 9p -o trans=virtio,version=9p2000.L ${P9_TAG} ${P9_MNT}`,
+      EXEC,
+    );
+    if (mounted.exitCode !== 0) throw new Error(`mounting the shared directories failed: ${mounted.stderr}`);
   }, BOOT_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await vm?.stop();
-    await where?.run(`rm -rf ${where.vmmPath(SHARE)} ${where.vmmPath("outside-secret")}`).catch(() => {});
+    await where
+      ?.run(`rm -rf ${where.vmmPath(SHARE)} ${where.vmmPath(P9_SHARE)} ${where.vmmPath("outside-secret")}`)
+      .catch(() => {});
   }, 60_000);
 
-  test("the tag is mounted as virtiofs", async () => {
-    const { stdout } = await vm.exec(`grep ' ${MNT} ' /proc/mounts`, EXEC);
+  describe("a guest with a virtio-fs shared directory", () => {
+    const onHost = (script: string) => where.run(`cd ${where.vmmPath(SHARE)} && ${script}`, 120_000);
 
-    expect(stdout).toContain(`${TAG} ${MNT} virtiofs`);
+    test("the tag is mounted as virtiofs", async () => {
+      const { stdout } = await vm.exec(`grep ' ${MNT} ' /proc/mounts`, EXEC);
+
+      expect(stdout).toContain(`${TAG} ${MNT} virtiofs`);
+    });
+
+    test("a 10 MB file written in the guest has the same checksum on the host", async () => {
+      const guest = await vm.exec(
+        `dd if=/dev/urandom of=${MNT}/from_guest bs=1M count=10 2> /dev/null && sync && sha256sum ${MNT}/from_guest`,
+        EXEC,
+      );
+
+      const host = await onHost("sha256sum from_guest");
+      expect(guest.exitCode).toBe(0);
+      expect(host.split(" ")[0]).toBe(guest.stdout.split(" ")[0]);
+    });
+
+    test("a 10 MB file made on the host has the same checksum in the guest", async () => {
+      const host = await onHost("sha256sum from_host");
+
+      const guest = await vm.exec(`sha256sum ${MNT}/from_host`, EXEC);
+
+      expect(guest.stdout.split(" ")[0]).toBe(host.split(" ")[0]);
+    });
+
+    test("a file fsynced in the guest is on the host before the guest unmounts", async () => {
+      // dd conv=fsync: fsync(2) on the file before dd exits; the mount stays as it is.
+      const guest = await vm.exec(`echo durable | dd of=${MNT}/synced conv=fsync 2> /dev/null`, EXEC);
+
+      expect(guest.exitCode).toBe(0);
+      expect(await onHost("cat synced")).toBe("durable\n");
+    });
+
+    test("mkdir, symlink, hard link, rename over an existing file, chmod and rm behave as on a local disk", async () => {
+      const script = [
+        `cd ${MNT}`,
+        "mkdir -p tree/sub",
+        "echo one > tree/sub/a",
+        "echo two > tree/b",
+        "ln -s sub/a tree/link",
+        "ln tree/b tree/hard",
+        "chmod 600 tree/b",
+        "mv -f tree/sub/a tree/b",
+        "rm tree/hard",
+        "ls -la tree",
+      ].join(" && ");
+
+      const guest = await vm.exec(script, EXEC);
+
+      expect(guest.exitCode).toBe(0);
+      expect(await onHost("cat tree/b; readlink tree/link; stat -c %a tree/b; ls tree/sub | wc -l")).toBe(
+        "one\nsub/a\n644\n0\n",
+      );
+    });
+
+    test("cp -a of a tree with a symlink and a hard link keeps them", async () => {
+      const script = [
+        `cd ${MNT}`,
+        "mkdir -p src && echo data > src/f && ln src/f src/f2 && ln -s f src/l && chmod 640 src/f",
+        "cp -a src dst",
+        "stat -c '%h %a' dst/f; readlink dst/l",
+      ].join(" && ");
+
+      const { stdout, exitCode } = await vm.exec(script, EXEC);
+
+      expect(exitCode).toBe(0);
+      expect(stdout).toBe("2 640\nf\n");
+    });
+
+    test("a file changed on the host is seen by the guest after the attribute timeout", async () => {
+      await onHost("echo from-host > changed");
+
+      const { stdout } = await vm.exec(`cat ${MNT}/changed`, EXEC);
+
+      expect(stdout).toBe("from-host\n");
+    });
+
+    test("a symlink in the share pointing out of it is resolved by the guest, in the guest's tree", async () => {
+      await onHost("echo host-secret > ../outside-secret && ln -sf ../outside-secret escape");
+
+      const { stdout } = await vm.exec(`readlink ${MNT}/escape; cat ${MNT}/escape 2>&1 || true`, EXEC);
+
+      // The target is text for the guest's kernel to resolve in its own tree: /mnt/outside-secret does not exist.
+      expect(stdout).toContain("../outside-secret\n");
+      expect(stdout).not.toContain("host-secret");
+    });
+
+    test("a rename over a file the guest holds open leaves the open descriptor on the old contents", async () => {
+      const script = [
+        `cd ${MNT}`,
+        "echo first > git-like && exec 3< git-like",
+        "echo second > git-like.tmp && mv -f git-like.tmp git-like",
+        "cat <&3; cat git-like",
+      ].join(" && ");
+
+      const { stdout } = await vm.exec(script, EXEC);
+
+      expect(stdout).toBe("first\nsecond\n");
+    });
   });
 
-  test("a 10 MB file written in the guest has the same checksum on the host", async () => {
-    const guest = await vm.exec(
-      `dd if=/dev/urandom of=${MNT}/from_guest bs=1M count=10 2> /dev/null && sync && sha256sum ${MNT}/from_guest`,
-      EXEC,
-    );
+  describe("a guest with a virtio-9p shared directory", () => {
+    const onHost = (script: string) => where.run(`cd ${where.vmmPath(P9_SHARE)} && ${script}`, 120_000);
 
-    const host = await onHost("sha256sum from_guest");
-    expect(guest.exitCode).toBe(0);
-    expect(host.split(" ")[0]).toBe(guest.stdout.split(" ")[0]);
-  });
+    test("the tag is mounted as 9p", async () => {
+      const { stdout } = await vm.exec(`grep ' ${P9_MNT} ' /proc/mounts`, EXEC);
 
-  test("a 10 MB file made on the host has the same checksum in the guest", async () => {
-    const host = await onHost("sha256sum from_host");
+      expect(stdout).toContain(`${P9_TAG} ${P9_MNT} 9p`);
+    });
 
-    const guest = await vm.exec(`sha256sum ${MNT}/from_host`, EXEC);
+    test("a 10 MB file written in the guest has the same checksum on the host", async () => {
+      const guest = await vm.exec(
+        `dd if=/dev/urandom of=${P9_MNT}/from_guest bs=1M count=10 2> /dev/null && sync && sha256sum ${P9_MNT}/from_guest`,
+        EXEC,
+      );
 
-    expect(guest.stdout.split(" ")[0]).toBe(host.split(" ")[0]);
-  });
+      const host = await onHost("sha256sum from_guest");
+      expect(guest.exitCode).toBe(0);
+      expect(host.split(" ")[0]).toBe(guest.stdout.split(" ")[0]);
+    });
 
-  test("a file fsynced in the guest is on the host before the guest unmounts", async () => {
-    // dd conv=fsync: fsync(2) on the file before dd exits; the mount stays as it is.
-    const guest = await vm.exec(`echo durable | dd of=${MNT}/synced conv=fsync 2> /dev/null`, EXEC);
+    test("a 10 MB file made on the host has the same checksum in the guest", async () => {
+      const host = await onHost("sha256sum from_host");
 
-    expect(guest.exitCode).toBe(0);
-    expect(await onHost("cat synced")).toBe("durable\n");
-  });
+      const guest = await vm.exec(`sha256sum ${P9_MNT}/from_host`, EXEC);
 
-  test("mkdir, symlink, hard link, rename over an existing file, chmod and rm behave as on a local disk", async () => {
-    const script = [
-      `cd ${MNT}`,
-      "mkdir -p tree/sub",
-      "echo one > tree/sub/a",
-      "echo two > tree/b",
-      "ln -s sub/a tree/link",
-      "ln tree/b tree/hard",
-      "chmod 600 tree/b",
-      "mv -f tree/sub/a tree/b",
-      "rm tree/hard",
-      "ls -la tree",
-    ].join(" && ");
+      expect(guest.stdout.split(" ")[0]).toBe(host.split(" ")[0]);
+    });
 
-    const guest = await vm.exec(script, EXEC);
+    test("mkdir, rename, symlink and rm behave as on a local disk", async () => {
+      const script = [
+        `cd ${P9_MNT}`,
+        "mkdir -p tree/sub",
+        "echo one > tree/sub/a",
+        "echo two > tree/b",
+        "ln -s sub/a tree/link",
+        "mv -f tree/sub/a tree/b",
+        "mkdir tree/gone && rmdir tree/gone",
+        "echo x > tree/tmp && rm tree/tmp",
+        "cat tree/b",
+      ].join(" && ");
 
-    expect(guest.exitCode).toBe(0);
-    expect(await onHost("cat tree/b; readlink tree/link; stat -c %a tree/b; ls tree/sub | wc -l")).toBe(
-      "one\nsub/a\n644\n0\n",
-    );
-  });
+      const guest = await vm.exec(script, EXEC);
 
-  test("cp -a of a tree with a symlink and a hard link keeps them", async () => {
-    const script = [
-      `cd ${MNT}`,
-      "mkdir -p src && echo data > src/f && ln src/f src/f2 && ln -s f src/l && chmod 640 src/f",
-      "cp -a src dst",
-      "stat -c '%h %a' dst/f; readlink dst/l",
-    ].join(" && ");
+      expect([guest.exitCode, guest.stdout]).toEqual([0, "one\n"]);
+      expect(await onHost("cat tree/b; readlink tree/link; ls tree/sub | wc -l; ls tree")).toBe(
+        "one\nsub/a\n0\nb\nlink\nsub\n",
+      );
+    });
 
-    const { stdout, exitCode } = await vm.exec(script, EXEC);
+    test("a path with '..' cannot leave the share", async () => {
+      await onHost("echo host-secret > ../outside-secret && ln -sf ../outside-secret escape");
 
-    expect(exitCode).toBe(0);
-    expect(stdout).toBe("2 640\nf\n");
-  });
+      const { stdout } = await vm.exec(
+        `cat ${P9_MNT}/../outside-secret 2>&1; cat ${P9_MNT}/escape 2>&1; ls ${P9_MNT}/.. ; readlink ${P9_MNT}/escape`,
+        EXEC,
+      );
 
-  test("a file changed on the host is seen by the guest after the attribute timeout", async () => {
-    await onHost("echo from-host > changed");
-
-    const { stdout } = await vm.exec(`cat ${MNT}/changed`, EXEC);
-
-    expect(stdout).toBe("from-host\n");
-  });
-
-  test("a symlink in the share pointing out of it is resolved by the guest, in the guest's tree", async () => {
-    await onHost("echo host-secret > ../outside-secret && ln -sf ../outside-secret escape");
-
-    const { stdout } = await vm.exec(`readlink ${MNT}/escape; cat ${MNT}/escape 2>&1 || true`, EXEC);
-
-    // The target is text for the guest's kernel to resolve in its own tree: /mnt/outside-secret does not exist.
-    expect(stdout).toContain("../outside-secret\n");
-    expect(stdout).not.toContain("host-secret");
-  });
-
-  test("a rename over a file the guest holds open leaves the open descriptor on the old contents", async () => {
-    const script = [
-      `cd ${MNT}`,
-      "echo first > git-like && exec 3< git-like",
-      "echo second > git-like.tmp && mv -f git-like.tmp git-like",
-      "cat <&3; cat git-like",
-    ].join(" && ");
-
-    const { stdout } = await vm.exec(script, EXEC);
-
-    expect(stdout).toBe("first\nsecond\n");
+      // ".." of the mount is the guest's /mnt, and the symlink's target is resolved by the guest in its own tree.
+      expect(stdout).not.toContain("host-secret");
+      expect(stdout).toContain("../outside-secret\n");
+    });
   });
 });

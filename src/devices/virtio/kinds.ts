@@ -1,7 +1,7 @@
 // Every virtio device kind the VMM can attach, in crosvm's attach order: block devices as given, the one
 // virtio-scsi controller of every --scsi-block (src/crosvm/sys/linux.rs adds it right after the disks), then the
 // virtio-console ports, then pmem devices as given (crosvm creates them after block and console), then rng, the
-// input devices, the balloon, then the NICs. The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
+// input devices, the balloon, then the NICs, then the shared directories (virtio-fs, then virtio-9p). The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
 // KIND up in it (src/jail/device_process/device_kinds.ts). A new virtio device adds its kind here (see
 // docs/architecture.md, "Adding a virtio device").
 import { balloonKind } from "./balloon/kind.ts";
@@ -9,6 +9,7 @@ import { blockKind } from "./block/kind.ts";
 import { consoleKind } from "./console_kind.ts";
 import { fsKind } from "./fs/kind.ts";
 import type { OptionsSchema, VirtioDeviceKind } from "./kind.ts";
+import { p9Kind } from "./p9/kind.ts";
 import { pmemKind } from "./pmem/kind.ts";
 import { inputKind } from "./input/kind.ts";
 import { netKind } from "./net/kind.ts";
@@ -26,6 +27,7 @@ export const VIRTIO_DEVICE_KINDS = [
   balloonKind,
   netKind,
   fsKind,
+  p9Kind,
 ] as const;
 
 /** Kinds that read no VM configuration, so that any VMM can attach them. */

@@ -61,6 +61,17 @@ describe("--shared-dir", () => {
     });
   });
 
+  test("PATH:TAG:type=p9 gives a virtio-9p directory with its id map", () => {
+    const [d] = parse("--shared-dir", `${dir}:p9_tag:type=p9:uidmap=0 1000 1`).sharedDirs;
+    expect([d?.type, d?.tag, d?.uidmap]).toEqual(["p9", "p9_tag", [{ inner: 0, outer: 1000, count: 1 }]]);
+  });
+
+  test("a virtio-fs and a virtio-9p directory may not share a tag", () => {
+    expect(() => parse("--shared-dir", `${dir}:t:type=fs`, "--shared-dir", `${other}:t:type=p9`)).toThrow(
+      'tag "t" is already used',
+    );
+  });
+
   test("several shared directories keep their order", () => {
     const tags = parse("--shared-dir", `${dir}:a`, "--shared-dir", `${other}:b`).sharedDirs.map((d) => d.tag);
     expect(tags).toEqual(["a", "b"]);
@@ -79,7 +90,7 @@ describe("--shared-dir", () => {
     ["a tag longer than 36 bytes", `${dir}:${"x".repeat(37)}`, "a tag of 1 to 36 bytes"],
     ["an unknown key", `${dir}:t:colour=red`, 'unknown key "colour"'],
     ["dax=true", `${dir}:t:dax=true`, "DAX is not built into this crosvm"],
-    ["type=p9", `${dir}:t:type=p9`, "virtio-9p, type=p9, is not available yet"],
+    ["a type other than fs or p9", `${dir}:t:type=9p`, "fs or p9"],
     ["a bad uidmap", `${dir}:t:uidmap=0 1000`, 'key "uidmap"'],
   ];
   for (const [what, value, message] of refusals) {

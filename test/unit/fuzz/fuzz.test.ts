@@ -2,6 +2,7 @@
 // `bun run fuzz -- --target NAME --seed SEED --iterations N`.
 import { describe, expect, test } from "bun:test";
 import { fuzzBlockRequests } from "../../../fuzz/targets/block_request.ts";
+import { fuzzP9Messages } from "../../../fuzz/targets/p9_message.ts";
 import { fuzzQcow2Images } from "../../../fuzz/targets/qcow2_image.ts";
 import { fuzzScsiRequests } from "../../../fuzz/targets/scsi_request.ts";
 
@@ -22,6 +23,13 @@ describe("fuzz targets (100,000 iterations each)", () => {
     expect(report.stats.indirect).toBeGreaterThan(0);
     expect(report.stats.refused).toBeGreaterThan(0);
   }, 90_000);
+
+  test("hostile 9P2000.L messages: no crash, every chain used once, nothing beside the share touched", () => {
+    const report = fuzzP9Messages(ITERATIONS, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.indirect).toBeGreaterThan(0);
+    expect(report.stats.namesInShare).toBeGreaterThan(2);
+  }, 60_000);
 
   test("hostile qcow2 headers and tables: only DiskErrors, bounded growth and memory", () => {
     const report = fuzzQcow2Images(ITERATIONS, SEED);

@@ -33,6 +33,7 @@ describe("policy/ directory", () => {
       "fs_device",
       "input_device",
       "net_device",
+      "p9_device",
       "pmem_device",
       "rng_device",
       "scsi_device",
@@ -185,6 +186,18 @@ describe("policy/ directory", () => {
       decide(fs, "execve"),
       decide(fs, "mount"),
     ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ERRNO(2)", "KILL_PROCESS", "KILL_PROCESS"]);
+  });
+
+  test("the 9p device opens with openat2 relative to its descriptors and has no xattr calls", () => {
+    const p9 = get("p9_device");
+    expect([
+      decide(p9, "openat2"),
+      decide(p9, "getdents64"),
+      decide(p9, "pwritev"),
+      decide(p9, "fsetxattr"),
+      decide(p9, "openat", [-100, 0, 0]),
+      decide(p9, "execve"),
+    ]).toEqual(["ALLOW", "ALLOW", "ALLOW", "KILL_PROCESS", "ERRNO(2)", "KILL_PROCESS"]);
   });
 
   test("no device may open sockets", () => {

@@ -11,6 +11,7 @@ import { pmemKind } from "../../../src/devices/virtio/pmem/kind.ts";
 import { inputKind } from "../../../src/devices/virtio/input/kind.ts";
 import { netKind } from "../../../src/devices/virtio/net/kind.ts";
 import { fsKind } from "../../../src/devices/virtio/fs/kind.ts";
+import { p9Kind } from "../../../src/devices/virtio/p9/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { scsiKind } from "../../../src/devices/virtio/scsi/kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
@@ -170,6 +171,18 @@ const cases: BadCase[] = [
     reason: 'key "cache": expected never, auto or always, got "sometimes"',
   },
   {
+    kind: p9Kind,
+    what: "a FUSE cache key",
+    options: { path: "/tmp", tag: "t", asciiCasefold: false, cache: "auto" },
+    reason: 'unknown key "cache" (known: path, tag, asciiCasefold, uidmap, gidmap)',
+  },
+  {
+    kind: p9Kind,
+    what: "an empty tag",
+    options: { path: "/tmp", tag: "", asciiCasefold: false },
+    reason: 'key "tag": expected a tag of 1 to 36 bytes, got ""',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -191,7 +204,7 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net, fs", () => {
+test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net, fs, p9", () => {
   expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual([
     "block",
     "scsi",
@@ -202,6 +215,7 @@ test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, r
     "balloon",
     "net",
     "fs",
+    "p9",
   ]);
 });
 
@@ -277,8 +291,22 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("gpu", {}, [])).toThrow(
-    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net, fs)',
+    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net, fs, p9)',
   );
+});
+
+test("shared directories go to the fs or the p9 kind by their type, in the order given", () => {
+  const dir = (tag: string, type: "fs" | "p9") => ({ ...goodFs, tag, type, cache: "auto" as const });
+  const config = { sharedDirs: [dir("a", "p9"), dir("b", "fs"), dir("c", "p9")] };
+
+  const fs = fsKind.select(config).map((o) => o.tag);
+  const p9 = p9Kind.select(config);
+
+  expect(fs).toEqual(["b"]);
+  expect(p9).toEqual([
+    { path: "/tmp", tag: "a", asciiCasefold: false },
+    { path: "/tmp", tag: "c", asciiCasefold: false },
+  ]);
 });
 
 test("the balloon is selected unless --no-balloon, starting at --mem minus --init-mem", () => {

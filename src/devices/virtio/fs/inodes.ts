@@ -63,6 +63,12 @@ export class InodeTable {
     return inode;
   }
 
+  /** One more reference on a node the caller already holds one on (a cloned 9P fid); returns it. */
+  hold(inode: Inode): Inode {
+    inode.refs++;
+    return inode;
+  }
+
   /** FORGET: drops `count` lookups; an unknown node (or the root) is left alone. */
   forget(nodeid: number, count: number): void {
     const inode = this.#byId.get(nodeid);

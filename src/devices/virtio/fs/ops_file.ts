@@ -57,8 +57,11 @@ import {
   WRITE_OUT,
 } from "./layout.ts";
 
-/** Open flags the guest may pass on: the access mode and flags that only change how the file is used. */
-const PASSED_FLAGS =
+/**
+ * Open flags the guest may pass on: the access mode and flags that only change how the file is used (9P's
+ * P9_DOTL_* open flags have the same values, include/net/9p/9p.h).
+ */
+export const PASSED_FLAGS =
   0o3 |
   0o2000 /* O_APPEND */ |
   0o1000 /* O_TRUNC */ |

@@ -1,0 +1,264 @@
+// The host side of a shared directory, common to the virtio-fs (FUSE) and virtio-9p servers: the inode table of
+// O_PATH descriptors keyed by (st_dev, st_ino), statx into one buffer, and the few helpers that keep the guest
+// inside the share: names are single path components (no "/", never "." or ".."), and every open is openat2(2)
+// relative to a node's O_PATH descriptor with RESOLVE_BENEATH and no symlink resolution, so neither a name nor a
+// symlink (even one swapped in after a lookup) can lead out. A node is reopened for I/O through /proc/self/fd.
+import {
+  AT_EMPTY_PATH,
+  AT_SYMLINK_NOFOLLOW,
+  closeFd,
+  cstr,
+  fchownat,
+  getdents64,
+  O_DIRECTORY,
+  O_RDONLY,
+  O_CLOEXEC,
+  O_NOFOLLOW,
+  O_PATH,
+  openat2,
+  RESOLVE_BENEATH,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
+  S_IFDIR,
+  S_IFMT,
+  STATX,
+  STATX_SIZE,
+  statx,
+} from "../../../../ffi/fs_calls.ts";
+import { EACCES, EINVAL, ENAMETOOLONG } from "./errnos.ts";
+import type { IdMap } from "./id_map.ts";
+import { type Inode, InodeTable } from "./inodes.ts";
+import { FUSE_ROOT_ID } from "./layout.ts";
+
+/** What the host side needs of a shared directory's options. */
+export interface HostFsConfig {
+  /** A name that is not found is looked up again ignoring ASCII case. */
+  readonly asciiCasefold: boolean;
+  readonly uidMap: IdMap;
+  readonly gidMap: IdMap;
+}
+
+/** The guest ids a request runs as (a FUSE request's header, a 9P fid's attach). */
+export interface Caller {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** NAME_MAX (include/uapi/linux/limits.h). */
+export const NAME_MAX = 255;
+const DOT = 0x2e;
+const SLASH = 0x2f;
+
+/** Deepest ".." walk insideShare makes. */
+export const MAX_DEPTH = 4096;
+const DOTDOT = new Uint8Array([DOT, DOT, 0]);
+
+/** Resolution rules of every open the server makes below a node. */
+export const RESOLVE_IN_SHARE = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+/**
+ * The NUL-terminated name at `at` of `args`, with its NUL, and where the next field starts; -errno for a name
+ * that is not one path component (EACCES for ".", "..", a "/"; EINVAL without a NUL; ENAMETOOLONG).
+ */
+export function readName(args: Uint8Array, at: number): { name: Uint8Array; end: number } | number {
+  const nul = args.indexOf(0, at);
+  if (nul < 0) return -EINVAL;
+  const e = checkComponent(args.subarray(at, nul));
+  return e < 0 ? e : { name: args.subarray(at, nul + 1), end: nul + 1 };
+}
+
+/**
+ * 0 when `name` (without a NUL) is one path component the server may pass to an *at() call; else -errno: EINVAL
+ * for an empty name or one holding a NUL, ENAMETOOLONG past NAME_MAX, EACCES for ".", ".." or a "/".
+ */
+export function checkComponent(name: Uint8Array): number {
+  const n = name.length;
+  if (n === 0 || name.includes(0)) return -EINVAL;
+  if (n > NAME_MAX) return -ENAMETOOLONG;
+  if (name.includes(SLASH)) return -EACCES;
+  if ((n === 1 && name[0] === DOT) || (n === 2 && name[0] === DOT && name[1] === DOT)) return -EACCES;
+  return 0;
+}
+
+/**
+ * The shared directory as a server sees it: the root's descriptor and every node the guest holds. The root node
+ * is FUSE_ROOT_ID (the 9P server numbers its nodes the same way; only the FUSE protocol shows the numbers).
+ */
+export class HostFs<C extends HostFsConfig = HostFsConfig> {
+  readonly stat = new Uint8Array(STATX_SIZE);
+  protected readonly statView = new DataView(this.stat.buffer);
+  readonly inodes: InodeTable;
+
+  constructor(
+    readonly config: C,
+    rootFd: number,
+    /** O_PATH descriptor of /proc/self/fd (opened before confinement), to reopen a node's descriptor. */
+    readonly procFd: number,
+  ) {
+    const e = this.statFd(rootFd);
+    if (e < 0) throw new Error(`shared directory: statx failed (errno ${-e})`);
+    this.inodes = new InodeTable(rootFd, this.statKey(), this.statType());
+  }
+
+  statFd(fd: number): number {
+    return statx(fd, null, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, this.stat);
+  }
+
+  /** (st_dev, st_ino) of the last stat, as the inode table's key. */
+  statKey(): string {
+    const v = this.statView;
+    return `${v.getUint32(STATX.devMajor, true)}:${v.getUint32(STATX.devMinor, true)}:${v.getBigUint64(STATX.ino, true)}`;
+  }
+
+  statType(): number {
+    return this.statView.getUint16(STATX.mode, true) & S_IFMT;
+  }
+
+  statMode(): number {
+    return this.statView.getUint16(STATX.mode, true);
+  }
+
+  statUid(): number {
+    return this.statView.getUint32(STATX.uid, true);
+  }
+
+  statGid(): number {
+    return this.statView.getUint32(STATX.gid, true);
+  }
+
+  /**
+   * The node `nodeid`, or undefined (the caller answers ENOENT) when it is unknown or a directory that is no
+   * longer below the shared directory (see insideShare).
+   */
+  node(nodeid: number): Inode | undefined {
+    const inode = this.inodes.get(nodeid);
+    return inode && this.insideShare(inode) ? inode : undefined;
+  }
+
+  /** Opens `name` below `parent` as an O_PATH descriptor of the name itself (a symlink is not followed). */
+  openPath(parent: Inode, name: Uint8Array): number {
+    return openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_IN_SHARE);
+  }
+
+  /**
+   * LOOKUP's work: the node for `name` below `parent`, with one more lookup, its stat left in `stat`; -errno when
+   * it cannot be opened.
+   */
+  lookup(parent: Inode, name: Uint8Array): Inode | number {
+    const fd = this.openPath(parent, name);
+    if (fd < 0) return fd;
+    const e = this.statFd(fd);
+    if (e < 0) {
+      this.closeQuietly(fd);
+      return e;
+    }
+    return this.inodes.add(this.statKey(), fd, this.statType());
+  }
+
+  /**
+   * Whether `inode` still lies below the shared directory: its ".." chain is walked (at most MAX_DEPTH steps)
+   * until the root's (dev, ino) or the top of the file system. A directory a host process renamed out of the
+   * share keeps its node (its descriptor follows it), and this is what stops the guest from working in it.
+   */
+  insideShare(inode: Inode): boolean {
+    if (inode.nodeid === FUSE_ROOT_ID) return true;
+    const rootKey = this.inodes.get(FUSE_ROOT_ID)!.key;
+    if (inode.type !== S_IFDIR) return true; // checked through its parent: non-directories are reached by name
+    let fd = openat2(inode.fd, DOTDOT, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
+    let previous = inode.key;
+    try {
+      for (let depth = 0; depth < MAX_DEPTH && fd >= 0; depth++) {
+        if (this.statFd(fd) < 0) return false;
+        const key = this.statKey();
+        if (key === rootKey) return true;
+        if (key === previous) return false; // ".." of the top is itself
+        previous = key;
+        const up = openat2(fd, DOTDOT, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
+        closeFd(fd);
+        fd = up;
+      }
+      return false;
+    } finally {
+      if (fd >= 0) closeFd(fd);
+    }
+  }
+
+  /** Opens node `inode` again with real access `flags` (through its /proc/self/fd entry). */
+  reopen(inode: Inode, flags: number): number {
+    return openat2(this.procFd, procName(inode.fd), (flags | O_CLOEXEC) & ~O_NOFOLLOW, 0, 0);
+  }
+
+  /** ascii_casefold: the entry of `parent` equal to `name` ignoring ASCII case, NUL-terminated, if any. */
+  casefoldName(parent: Inode, name: Uint8Array): Uint8Array | undefined {
+    const fd = this.reopen(parent, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return undefined;
+    const want = asciiLower(name.subarray(0, name.length - 1));
+    try {
+      for (;;) {
+        const n = getdents64(fd, direntBuf);
+        if (n <= 0) return undefined;
+        for (const entry of dirents(direntBuf, n)) {
+          const cand = entry.name;
+          if (cand.length === want.length && asciiLower(cand).every((b, i) => b === want[i]))
+            return cstr(cand);
+        }
+      }
+    } finally {
+      closeFd(fd);
+    }
+  }
+
+  closeQuietly(fd: number): void {
+    closeFd(fd);
+  }
+
+  /** Gives a created file the caller's (mapped) owner; a host that refuses it leaves the server's. */
+  ownByCaller(req: Caller, parent: Inode, name: Uint8Array): void {
+    const uid = this.config.uidMap.toHost(req.uid);
+    const gid = this.config.gidMap.toHost(req.gid);
+    if (uid < 0 || gid < 0) return;
+    fchownat(parent.fd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+  }
+}
+
+function asciiLower(bytes: Uint8Array): Uint8Array {
+  return bytes.map((b) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b));
+}
+
+/** Buffer for one getdents64(2) call. */
+export const direntBuf = new Uint8Array(32 * 1024);
+
+export interface HostDirent {
+  readonly ino: bigint;
+  /** d_off: the position after this entry (a cookie for lseek). */
+  readonly off: bigint;
+  readonly type: number;
+  readonly name: Uint8Array;
+}
+
+/** The entries of `n` bytes of getdents64 output (struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name). */
+export function* dirents(buf: Uint8Array, n: number): Generator<HostDirent> {
+  const v = new DataView(buf.buffer, buf.byteOffset);
+  for (let at = 0; at + 19 < n;) {
+    const reclen = v.getUint16(at + 16, true);
+    if (reclen < 20) return;
+    const nameStart = at + 19;
+    const nul = buf.indexOf(0, nameStart);
+    const end = nul < 0 || nul > at + reclen ? at + reclen : nul;
+    yield {
+      ino: v.getBigUint64(at, true),
+      off: v.getBigInt64(at + 8, true),
+      type: buf[at + 18]!,
+      name: buf.subarray(nameStart, end),
+    };
+    at += reclen;
+  }
+}
+
+/** The name of descriptor `fd` in /proc/self/fd, NUL-terminated. */
+export function procName(fd: number): Uint8Array {
+  const s = String(fd);
+  const out = new Uint8Array(s.length + 1);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
