@@ -21,6 +21,8 @@ const QCOW = "unconfined.qcow2";
 const SCSI = "unconfined-scsi.img";
 const PMEM = "unconfined-pmem.img";
 const SHARE = "unconfined-share";
+const P9_SHARE = "unconfined-p9";
+const P9_TAG = "unconfined_p9";
 const HVC_OUT = "unconfined-hvc0.out";
 const HELPER = "input_host_helper.ts";
 const KEYBOARD_NAME = "Crosvm Virtio Keyboard 0";
@@ -65,8 +67,9 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
     for (const name of [ROOTFS, DATA, QCOW, SCSI, PMEM, HELPER]) await where.importImage(name);
     const dir = where.workDir;
     await where.run(
-      `rm -rf ${dir}/${SHARE} ${dir}/keys.sock ${dir}/go-keys && mkdir -p ${dir}/${SHARE} && ` +
-        `echo from-host > ${dir}/${SHARE}/from_host && ` +
+      `rm -rf ${dir}/${SHARE} ${dir}/${P9_SHARE} ${dir}/keys.sock ${dir}/go-keys && ` +
+        `mkdir -p ${dir}/${SHARE} ${dir}/${P9_SHARE} && ` +
+        `echo from-host > ${dir}/${SHARE}/from_host && echo from-host > ${dir}/${P9_SHARE}/from_host && ` +
         `{ BUN_BE_BUN=1 ${vmmExecutablePath()} ${where.vmmPath(HELPER)} serve-keys ${dir}/keys.sock ${dir}/go-keys ` +
         `> ${dir}/helper.log 2>&1 < /dev/null & echo $! > ${dir}/helper.pid; }`,
     );
@@ -96,6 +99,7 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
         ...["--input", `keyboard[path=${where.vmmPath("keys.sock")}]`],
         ...["--net", `host-ip=${HOST_IP},netmask=255.255.255.0,mac=${MAC}`],
         ...["--shared-dir", `${where.vmmPath(SHARE)}:${TAG}:type=fs`],
+        ...["--shared-dir", `${where.vmmPath(P9_SHARE)}:${P9_TAG}:type=p9`],
       ],
     });
   }, BOOT_HOOK_TIMEOUT_MS);
@@ -184,6 +188,18 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
     );
 
     const onHost = await where.run(`cat ${where.vmmPath(SHARE)}/from_guest`);
+    expect(stdout).toBe("from-host\n");
+    expect(onHost).toBe("from-guest\n");
+  });
+
+  test("a file the host put in the 9p shared directory reads the same, and one the guest writes appears on the host", async () => {
+    const { stdout } = await vm.exec(
+      `mkdir -p /mnt/p9 && mount -t 9p -o trans=virtio,version=9p2000.L ${P9_TAG} /mnt/p9 && ` +
+        "cat /mnt/p9/from_host && echo from-guest > /mnt/p9/from_guest && sync",
+      EXEC,
+    );
+
+    const onHost = await where.run(`cat ${where.vmmPath(P9_SHARE)}/from_guest`);
     expect(stdout).toBe("from-host\n");
     expect(onHost).toBe("from-guest\n");
   });
