@@ -14,6 +14,15 @@ import {
 import { compilePolicyFile } from "../../../src/jail/seccomp/compiler.ts";
 import { decide } from "./helpers.ts";
 import { SIOCSIFADDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETQUEUE } from "../../../ffi/tun.ts";
+import {
+  VHOST_SET_MEM_TABLE,
+  VHOST_SET_OWNER,
+  VHOST_SET_VRING_ADDR,
+  VHOST_SET_VRING_CALL,
+  VHOST_SET_VRING_KICK,
+  VHOST_VSOCK_SET_GUEST_CID,
+  VHOST_VSOCK_SET_RUNNING,
+} from "../../../ffi/vhost.ts";
 
 const PROT_READ_WRITE = 3;
 const PROT_EXEC = 4;
@@ -37,6 +46,7 @@ describe("policy/ directory", () => {
       "rng_device",
       "scsi_device",
       "serial_device",
+      "vsock_device",
     ]);
     expect(sizes.every(([, n]) => n <= BPF_MAXINSNS)).toBe(true);
   });
@@ -172,6 +182,21 @@ describe("policy/ directory", () => {
         decide(net, "ioctl", [5, request]),
       ),
     ).toEqual(["ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
+  });
+
+  test("the vsock device may set up and run vhost rings but not take ownership or change its CID", () => {
+    const vsock = get("vsock_device");
+    expect(
+      [
+        VHOST_SET_MEM_TABLE,
+        VHOST_SET_VRING_ADDR,
+        VHOST_SET_VRING_KICK,
+        VHOST_SET_VRING_CALL,
+        VHOST_VSOCK_SET_RUNNING,
+        VHOST_SET_OWNER,
+        VHOST_VSOCK_SET_GUEST_CID,
+      ].map((request) => decide(vsock, "ioctl", [5, request])),
+    ).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
   });
 
   test("the fs device opens with openat2 relative to its descriptors; openat still fails with ENOENT", () => {

@@ -13,6 +13,7 @@ import { netKind } from "../../../src/devices/virtio/net/kind.ts";
 import { fsKind } from "../../../src/devices/virtio/fs/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { scsiKind } from "../../../src/devices/virtio/scsi/kind.ts";
+import { vsockKind } from "../../../src/devices/virtio/vsock/kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 
 const goodBlock = {
@@ -170,6 +171,18 @@ const cases: BadCase[] = [
     reason: 'key "cache": expected never, auto or always, got "sometimes"',
   },
   {
+    kind: vsockKind,
+    what: "a reserved CID",
+    options: { cid: 2, device: "/dev/vhost-vsock", option: "--vsock" },
+    reason: 'key "cid": expected a CID from 3 to 4294967294 (0-2 are reserved, 2 is the host), got 2',
+  },
+  {
+    kind: vsockKind,
+    what: "a missing device",
+    options: { cid: 3, option: "--vsock" },
+    reason: 'key "device" is missing',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -191,7 +204,7 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net, fs", () => {
+test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net, vsock, fs", () => {
   expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual([
     "block",
     "scsi",
@@ -201,6 +214,7 @@ test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, r
     "input",
     "balloon",
     "net",
+    "vsock",
     "fs",
   ]);
 });
@@ -277,7 +291,7 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("gpu", {}, [])).toThrow(
-    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net, fs)',
+    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net, vsock, fs)',
   );
 });
 
@@ -288,4 +302,10 @@ test("the balloon is selected unless --no-balloon, starting at --mem minus --ini
     { pageReporting: true, initialPages: 768 * 256, memoryPages: 1024 * 256 },
   ]);
   expect(balloonKind.select({ ...vm, balloon: false })).toEqual([]);
+});
+
+test("vsock is selected only when the VM has a CID, with its device and the option that gave it", () => {
+  const vsock = { cid: 5, device: "/dev/vhost-vsock", option: "--cid" };
+
+  expect([vsockKind.select({}), vsockKind.select({ vsock })]).toEqual([[], [vsock]]);
 });
