@@ -102,6 +102,7 @@ function toNet(n: NetArgs): NetOption {
   if (n["host-ip"] !== undefined) net.hostIp = n["host-ip"];
   if (n.netmask !== undefined) net.netmask = n.netmask;
   if (n.mac !== undefined) net.mac = n.mac;
+  if (n["vhost-net"]) net.vhostNet = true;
   return net;
 }
 

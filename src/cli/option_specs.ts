@@ -356,6 +356,14 @@ const netKeys = v.strictObject({
     described(boolean, "BOOL", "Use packed virtqueues (not supported: only false is accepted)."),
     false,
   ),
+  "vhost-net": v.optional(
+    described(
+      boolean,
+      "BOOL",
+      "Move rx and tx into the host kernel's vhost-net (/dev/vhost-net; modprobe vhost_net).",
+    ),
+    false,
+  ),
 });
 
 /** The key at fault in a --net value, or undefined. */
@@ -383,6 +391,7 @@ export const netSpec = {
     host_ip: "host-ip",
     vq_pairs: "vq-pairs",
     packed_queue: "packed-queue",
+    vhost_net: "vhost-net",
   },
   schema: v.pipe(
     netKeys,

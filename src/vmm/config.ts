@@ -60,6 +60,8 @@ export interface NetOption {
   mac?: string;
   /** Queue pairs (rx/tx virtqueues and TAP queues); default 1. */
   vqPairs: number;
+  /** crosvm's `vhost-net=true`: rx and tx in the host kernel's vhost-net. Absent: false. */
+  vhostNet?: boolean;
 }
 
 export interface VmConfig {

@@ -297,6 +297,7 @@ const IOCTLS: Table = {
   VHOST_SET_VRING_CALL: 0x4008af21,
   VHOST_SET_VRING_ERR: 0x4008af22,
   VHOST_VSOCK_SET_RUNNING: 0x4004af61,
+  VHOST_NET_SET_BACKEND: 0x4008af30,
 };
 
 // include/uapi/linux/prctl.h

@@ -15,6 +15,7 @@ import { compilePolicyFile } from "../../../src/jail/seccomp/compiler.ts";
 import { decide } from "./helpers.ts";
 import { SIOCSIFADDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETQUEUE } from "../../../ffi/tun.ts";
 import {
+  VHOST_NET_SET_BACKEND,
   VHOST_SET_MEM_TABLE,
   VHOST_SET_OWNER,
   VHOST_SET_VRING_ADDR,
@@ -197,6 +198,15 @@ describe("policy/ directory", () => {
         VHOST_VSOCK_SET_GUEST_CID,
       ].map((request) => decide(vsock, "ioctl", [5, request])),
     ).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
+  });
+
+  test("the net device may run vhost-net rings and attach its TAP to them, not take ownership", () => {
+    const net = get("net_device");
+    expect(
+      [VHOST_SET_MEM_TABLE, VHOST_SET_VRING_KICK, VHOST_NET_SET_BACKEND, VHOST_SET_OWNER].map((request) =>
+        decide(net, "ioctl", [5, request]),
+      ),
+    ).toEqual(["ALLOW", "ALLOW", "ALLOW", "ERRNO(25)"]);
   });
 
   test("the fs device opens with openat2 relative to its descriptors; openat still fails with ENOENT", () => {

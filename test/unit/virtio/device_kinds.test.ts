@@ -143,7 +143,7 @@ const cases: BadCase[] = [
     kind: netKind,
     what: "a renamed key",
     options: { tap: "tap0", vqPairs: 1 },
-    reason: 'unknown key "tap" (known: tapName, tapFd, hostIp, netmask, mac, vqPairs)',
+    reason: 'unknown key "tap" (known: tapName, tapFd, hostIp, netmask, mac, vqPairs, vhostNet)',
   },
   { kind: netKind, what: "a missing key", options: { tapName: "tap0" }, reason: 'key "vqPairs" is missing' },
   {
