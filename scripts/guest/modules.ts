@@ -71,6 +71,11 @@ export const rigModules = [
   "evdev",
   // /dev/net/tun: the TAP interfaces the net e2e test and bench give the nested guest.
   "tun",
+  // /dev/vhost-vsock (with vhost, vsock and the virtio vsock transport it needs): the nested guest's --vsock
+  // device, and AF_VSOCK sockets on the outer VM (CID 2 to the nested guest) for the vsock tests in net.test.ts.
+  "vhost_vsock",
+  // /dev/vhost-net: --net ...,vhost-net=true in net.test.ts.
+  "vhost_net",
 ];
 
 export interface ModuleFile {
