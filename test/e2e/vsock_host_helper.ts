@@ -3,8 +3,8 @@
 // AF_VSOCK sockets through libc, one connection, one direction at a time (as scripts/guest/tools/vsock_io.c):
 //
 //   listen PORT FILE OUT      listen on PORT (any CID), touch OUT.ready; accept one connection, read until the
-//                             peer shuts down its side, send FILE, close; write "SHA256 BYTES" of what arrived
-//                             to OUT
+//                             peer shuts down its side (touching OUT.started once 1 MiB has arrived), send FILE,
+//                             close; write "SHA256 BYTES" of what arrived to OUT
 //   connect CID PORT FILE     connect to CID:PORT (retrying for up to 120 s), send FILE, shut down the sending
 //                             side, read until the peer closes; print "SHA256 BYTES" of what arrived
 import { dlopen, FFIType, ptr, toArrayBuffer } from "bun:ffi";
@@ -59,8 +59,8 @@ function writeAll(fd: number, data: Uint8Array): void {
   }
 }
 
-/** Reads until EOF; returns the SHA-256 and byte count of what arrived. */
-function readAll(fd: number): string {
+/** Reads until EOF; returns the SHA-256 and byte count of what arrived. `started` runs once 1 MiB has. */
+function readAll(fd: number, started?: () => void): string {
   const hasher = new Bun.CryptoHasher("sha256");
   const buf = new Uint8Array(CHUNK);
   let bytes = 0;
@@ -69,6 +69,7 @@ function readAll(fd: number): string {
     if (n < 0 && errno() === EINTR) continue;
     if (check(n, "read") === 0) break;
     hasher.update(buf.subarray(0, n));
+    if (bytes < 1 << 20 && bytes + n >= 1 << 20) started?.();
     bytes += n;
   }
   return `${hasher.digest("hex")} ${bytes}`;
@@ -86,7 +87,7 @@ function listenOnce(port: number, file: string, out: string): void {
   while (conn < 0 && errno() === EINTR);
   check(conn, "accept");
   libc.close(sock);
-  const received = readAll(conn);
+  const received = readAll(conn, () => writeFileSync(`${out}.started`, ""));
   writeAll(conn, data);
   libc.close(conn);
   writeFileSync(out, `${received}\n`);
