@@ -73,6 +73,11 @@ export const rigModules = [
   "tun",
   // /dev/loopN: the block e2e test gives the nested guest a host block device (a loop device) as --block.
   "loop",
+  // /dev/vhost-vsock (with vhost, vsock and the virtio vsock transport it needs): the nested guest's --vsock
+  // device, and AF_VSOCK sockets on the outer VM (CID 2 to the nested guest) for the vsock tests in net.test.ts.
+  "vhost_vsock",
+  // /dev/vhost-net: --net ...,vhost-net=true in net.test.ts.
+  "vhost_net",
 ];
 
 export interface ModuleFile {

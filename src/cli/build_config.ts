@@ -10,6 +10,7 @@ import {
 } from "../devices/serial/parameters.ts";
 import { MAC_EXPECTED, parseIpv4, parseMac, parseNetmask } from "../devices/virtio/net/address.ts";
 import { parseIdMap } from "../devices/virtio/fs/id_map.ts";
+import { DEFAULT_VHOST_VSOCK_DEVICE, type VsockOption } from "../devices/virtio/vsock/config.ts";
 import type {
   DiskOption,
   NetOption,
@@ -101,6 +102,7 @@ function toNet(n: NetArgs): NetOption {
   if (n["host-ip"] !== undefined) net.hostIp = n["host-ip"];
   if (n.netmask !== undefined) net.netmask = n.netmask;
   if (n.mac !== undefined) net.mac = n.mac;
+  if (n["vhost-net"]) net.vhostNet = true;
   return net;
 }
 
@@ -216,6 +218,36 @@ function buildSharedDirs(given: readonly Given<SharedDirArgs>[]): SharedDirOptio
   });
 }
 
+/**
+ * The vsock device: --vsock, or crosvm's deprecated --cid; its vhost device from --vsock's device key, or the
+ * deprecated --vhost-vsock-device PATH or --vhost-vsock-fd FD (as /proc/self/fd/FD, crosvm's own replacement).
+ * Errors name the option that was given.
+ */
+function buildVsock(args: RunArgs): VsockOption | undefined {
+  const { vsock, cid } = args;
+  const path = args["vhost-vsock-device"];
+  const fd = args["vhost-vsock-fd"];
+  if (vsock !== undefined && cid !== undefined)
+    throw new ConfigError("--cid: a vsock CID was already given with --vsock (use only --vsock CID)");
+  if (path !== undefined && fd !== undefined)
+    throw new ConfigError(
+      "--vhost-vsock-fd: --vhost-vsock-device was also given (expected only one of them)",
+    );
+  if (vsock === undefined && cid === undefined) {
+    if (path !== undefined || fd !== undefined)
+      throw new ConfigError(
+        `--${path !== undefined ? "vhost-vsock-device" : "vhost-vsock-fd"}: no vsock device (expected --vsock CID too)`,
+      );
+    return undefined;
+  }
+  const chosen = vsock?.value.cid ?? cid!.value;
+  const option = vsock !== undefined ? "--vsock" : "--cid";
+  if (fd !== undefined)
+    return { cid: chosen, device: `/proc/self/fd/${fd.value}`, option: `--vhost-vsock-fd ${fd.value}` };
+  if (path !== undefined) return { cid: chosen, device: path.value, option: "--vhost-vsock-device" };
+  return { cid: chosen, device: vsock?.value.device ?? DEFAULT_VHOST_VSOCK_DEVICE, option };
+}
+
 /** --gdb PORT: a TCP port number. */
 function gdbPort(text: string): number {
   const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
@@ -260,6 +292,8 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
   if (args["pivot-root"] !== undefined) config.pivotRoot = args["pivot-root"].value;
   if (args.input.length > 0) config.inputs = args.input.map((i) => toInputDevice(i.value));
   if (args.gdb !== undefined) config.gdb = gdbPort(args.gdb.value);
+  const vsock = buildVsock(args);
+  if (vsock !== undefined) config.vsock = vsock;
   if (args["trace-file"] !== undefined) config.traceFile = args["trace-file"].value;
   return config;
 }

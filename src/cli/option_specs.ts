@@ -13,6 +13,7 @@ import {
 } from "../devices/serial/parameters.ts";
 import { MAC_EXPECTED, parseIpv4, parseMac, parseNetmask } from "../devices/virtio/net/address.ts";
 import { MAX_VQ_PAIRS } from "../devices/virtio/net/constants.ts";
+import { cidSchema, DEFAULT_VHOST_VSOCK_DEVICE } from "../devices/virtio/vsock/config.ts";
 import type { KeyValueSpec } from "./schema_shape.ts";
 
 /** crosvm's defaults (spec: "Defaults"): 256 MiB of memory and 1 vCPU. */
@@ -102,6 +103,21 @@ export const blockSpec = {
 } satisfies KeyValueSpec;
 
 export type BlockArgs = v.InferOutput<typeof blockSpec.schema>;
+
+/** --vsock: crosvm's VsockConfig (devices/src/virtio/vsock/mod.rs): `--vsock 3` or `--vsock cid=3,device=PATH`. */
+export const vsockSpec = {
+  option: "--vsock",
+  firstKey: "cid",
+  schema: v.strictObject({
+    cid: described(cidSchema, "CID", "CID to use for the device."),
+    device: v.optional(
+      described(path, "VHOST_DEVICE", "path to the vhost-vsock device to use (Linux only)."),
+      DEFAULT_VHOST_VSOCK_DEVICE,
+    ),
+  }),
+} satisfies KeyValueSpec;
+
+export type VsockArgs = v.InferOutput<typeof vsockSpec.schema>;
 
 /** --pmem: crosvm's PmemOption (src/crosvm/config.rs); swap-interval-ms is not supported. */
 export const pmemSpec = {
@@ -340,6 +356,14 @@ const netKeys = v.strictObject({
     described(boolean, "BOOL", "Use packed virtqueues (not supported: only false is accepted)."),
     false,
   ),
+  "vhost-net": v.optional(
+    described(
+      boolean,
+      "BOOL",
+      "Move rx and tx into the host kernel's vhost-net (/dev/vhost-net; modprobe vhost_net).",
+    ),
+    false,
+  ),
 });
 
 /** The key at fault in a --net value, or undefined. */
@@ -367,6 +391,7 @@ export const netSpec = {
     host_ip: "host-ip",
     vq_pairs: "vq-pairs",
     packed_queue: "packed-queue",
+    vhost_net: "vhost-net",
   },
   schema: v.pipe(
     netKeys,

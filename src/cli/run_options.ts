@@ -13,9 +13,11 @@ import {
   serialSpec,
   sharedDirKeyValues,
   sharedDirSpec,
+  vsockSpec,
   type BlockArgs,
   type PmemArgs,
 } from "./option_specs.ts";
+import { MAX_GUEST_CID, MIN_GUEST_CID } from "../devices/virtio/vsock/config.ts";
 import { inputOption } from "./input_option.ts";
 import { option, type ArgsOf, type DeprecatedForm } from "./option_table.ts";
 
@@ -217,6 +219,33 @@ pairs that may appear in any order.`,
     argName: "PORT",
     help: "(EXPERIMENTAL) gdb on the given port; the VM waits at its first instruction for the debugger",
     example: "1234",
+  }),
+  // virtio-vsock on the host's vhost-vsock (crosvm's RunCommand vsock, and its deprecated cid, vhost_vsock_device
+  // and vhost_vsock_fd).
+  vsock: option.keyValues(vsockSpec, {
+    argName: "cid=CID[,device=VHOST_DEVICE]",
+    help: `add a vsock device. Since a guest can only have one CID,
+this option can only be specified once.`,
+    fileObject: 'an object such as {"cid": 3}',
+    example: "cid=3,device=/dev/vhost-vsock",
+  }),
+  cid: option.integer({
+    help: "(DEPRECATED): Use --vsock CID. context ID for virtual sockets.",
+    min: MIN_GUEST_CID,
+    max: MAX_GUEST_CID,
+    example: "3",
+  }),
+  "vhost-vsock-device": option.path({
+    help: "(DEPRECATED): Use --vsock cid=CID,device=PATH. path to the vhost-vsock device.",
+    example: "/dev/vhost-vsock",
+    exampleWith: ["--vsock", "3"],
+  }),
+  "vhost-vsock-fd": option.integer({
+    help: "(DEPRECATED): Use --vsock cid=CID,device=/proc/self/fd/FD. open FD to the vhost-vsock device.",
+    min: 0,
+    max: 2 ** 31 - 1,
+    example: "0",
+    exampleWith: ["--vsock", "3"],
   }),
   "trace-file": option.path({
     help: "write a Chrome/Perfetto trace-event JSON of the VM's life (start-up, exits, devices) to this file",

@@ -7,6 +7,7 @@
 import type { SerialParameters } from "../devices/serial/parameters.ts";
 import type { InputDeviceOption } from "../devices/virtio/input/kind.ts";
 import type { SharedDirConfig } from "../devices/virtio/fs/kind.ts";
+import type { VsockOption } from "../devices/virtio/vsock/config.ts";
 
 /** One --shared-dir (checked: an existing directory, a unique tag, parsed id maps). */
 export type SharedDirOption = SharedDirConfig;
@@ -59,6 +60,8 @@ export interface NetOption {
   mac?: string;
   /** Queue pairs (rx/tx virtqueues and TAP queues); default 1. */
   vqPairs: number;
+  /** crosvm's `vhost-net=true`: rx and tx in the host kernel's vhost-net. Absent: false. */
+  vhostNet?: boolean;
 }
 
 export interface VmConfig {
@@ -114,6 +117,8 @@ export interface VmConfig {
   initMemMib?: number;
   /** virtio-input devices (--input), in the order given (files' first); absent means none. */
   inputs?: InputDeviceOption[];
+  /** The vsock device (--vsock, or the deprecated --cid; its vhost device from --vhost-vsock-device/-fd). */
+  vsock?: VsockOption;
   /** --shared-dir directories in command-line order (files' first). */
   sharedDirs: SharedDirOption[];
   /** --gdb PORT: a GDB stub on 127.0.0.1:PORT; the VM waits at its first instruction for the debugger. */

@@ -3,10 +3,20 @@
 // on a multi-queue TAP the VMM creates and configures itself (`--net host-ip=...,vq-pairs=2`). Each test checks
 // one behaviour: pings both ways, 64 MiB each way over TCP with the same checksum, TSO in the guest's counters,
 // two queue pairs both carrying traffic, the host-ip TAP, the device process's confinement, one-line refusals.
+// The same guest has `--vsock 3` (issue 11, virtio-vsock on the outer VM's vhost-vsock): 16 MiB each way over
+// AF_VSOCK when the guest connects to the host (CID 2) and when the host connects to the guest (CID 3), with
+// the host side in test/e2e/vsock_host_helper.ts and the guest side scripts/guest/tools/vsock_io.c; a second
+// VMM asking for CID 3 is refused in one line; `crosvm suspend --full` and `resume --full` in the middle of a
+// 64 MiB vsock stream lose no byte. A third NIC is on vhost-net (`--net tap-name=...,vhost-net=true`,
+// its data path in the outer VM's kernel): pings both ways and 64 MiB each way, as on the first NIC.
 // Run alone: bun test test/e2e/net.test.ts
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { VmmHost } from "./block_support.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 import { endTestFile, execWhereVmmRuns, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
+import { controlSocketPath, crosvmControl } from "./harness/vmm_control.ts";
 
 const EXEC = { timeoutMs: 60_000 };
 const TRANSFER = { timeoutMs: 400_000 };
@@ -18,10 +28,20 @@ const HOST_B = "192.168.60.1";
 const GUEST_B = "192.168.60.2";
 const MAC_B = "52:54:00:12:34:57";
 const MASK = "255.255.255.0";
+const TAP_C = "crosvm_e2e1";
+const HOST_C = "192.168.80.1";
+const GUEST_C = "192.168.80.2";
+const MAC_C = "52:54:00:12:34:58";
 const MIB_64 = 64;
 /** An Ethernet frame of a 1500-byte MTU: what a frame may carry without segmentation offload. */
 const MAX_UNSEGMENTED_FRAME = 1514;
 const sandboxed = process.env.CROSVM_E2E_DISABLE_SANDBOX !== "1";
+const GUEST_CID = 3;
+const MIB_16 = 16;
+const VSOCK_HELPER = "vsock_host_helper.ts";
+/** Where the vsock tests keep their files on the VMM's machine. */
+const VSOCK_DIR = "/tmp/net-e2e-vsock";
+const SOCKET = controlSocketPath("net-e2e-vm.sock");
 
 setDefaultTimeout(120_000);
 afterAll(endTestFile, 60_000);
@@ -67,10 +87,15 @@ async function stats(vm: TestVm, mac: string): Promise<Record<string, number>> {
   return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
 }
 
-describe("a guest with -c 2, a NIC on a TAP (tap-name) and a two-pair NIC on a TAP the VMM creates (host-ip)", () => {
+describe("a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP the VMM creates (host-ip), a vsock device and a vhost-net NIC", () => {
   let vm: TestVm;
   let g2h: { sent: string; received: string; tx: number; txPackets: number } | undefined;
   let h2g: { sent: string; received: string; rx: number; rxPackets: number } | undefined;
+  let vmmHost: VmmHost;
+
+  /** `BUN_BE_BUN=1 crosvm vsock_host_helper.ts ARGS` where the VMM runs. */
+  const vsockHelper = (args: string) =>
+    `BUN_BE_BUN=1 ${vmmExecutablePath()} ${vmmHost.vmmPath(VSOCK_HELPER)} ${args}`;
 
   beforeAll(async () => {
     vm = await TestVm.boot({
@@ -79,33 +104,46 @@ describe("a guest with -c 2, a NIC on a TAP (tap-name) and a two-pair NIC on a T
       mem: 512,
       // Made again when a retry runs on a new rig.
       beforeAttempt: async () => {
-        await onHost(
-          [
-            `ip link show ${TAP} > /dev/null 2>&1 || tunctl -t ${TAP} > /dev/null`,
-            `ip addr flush dev ${TAP}`,
-            `ip addr add ${HOST_A}/24 dev ${TAP}`,
-            `ip link set ${TAP} up`,
-          ].join(" && "),
-        );
+        for (const [tap, host] of [
+          [TAP, HOST_A],
+          [TAP_C, HOST_C],
+        ])
+          await onHost(
+            [
+              `ip link show ${tap} > /dev/null 2>&1 || tunctl -t ${tap} > /dev/null`,
+              `ip addr flush dev ${tap}`,
+              `ip addr add ${host}/24 dev ${tap}`,
+              `ip link set ${tap} up`,
+            ].join(" && "),
+          );
+        vmmHost = await VmmHost.open("crosvm");
+        copyFileSync(join(import.meta.dir, VSOCK_HELPER), vmmHost.hostPath(VSOCK_HELPER));
+        await vmmHost.importImage(VSOCK_HELPER);
       },
       vmmArgs: [
         ...["--net", `tap-name=${TAP},mac=${MAC_A}`],
         ...["--net", `host-ip=${HOST_B},netmask=${MASK},mac=${MAC_B},vq-pairs=2`],
+        ...["--vsock", String(GUEST_CID)],
+        ...["--net", `tap-name=${TAP_C},mac=${MAC_C},vhost-net=true`],
+        ...["-s", SOCKET],
       ],
     });
     await inGuest(
       vm,
       [
-        `A=${ifaceOf(MAC_A)}; B=${ifaceOf(MAC_B)}`,
+        `A=${ifaceOf(MAC_A)}; B=${ifaceOf(MAC_B)}; C=${ifaceOf(MAC_C)}`,
         `ip addr add ${GUEST_A}/24 dev $A && ip link set $A up`,
         `ip addr add ${GUEST_B}/24 dev $B && ip link set $B up`,
+        `ip addr add ${GUEST_C}/24 dev $C && ip link set $C up`,
       ].join("\n"),
     );
   }, BOOT_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await vm?.stop();
-    await execWhereVmmRuns(`tunctl -d ${TAP} > /dev/null; rm -f /tmp/net-e2e-*`).catch(() => {});
+    await execWhereVmmRuns(
+      `tunctl -d ${TAP} > /dev/null; tunctl -d ${TAP_C} > /dev/null; rm -rf /tmp/net-e2e-*`,
+    ).catch(() => {});
   }, 60_000);
 
   test("the guest pings the host over the TAP", async () => {
@@ -238,7 +276,7 @@ describe("a guest with -c 2, a NIC on a TAP (tap-name) and a two-pair NIC on a T
       );
       const rows = out.trim().split("\n").filter(Boolean);
 
-      expect(rows.length).toBe(2);
+      expect(rows.length).toBe(3);
       for (const row of rows) {
         const [capEff, ownNet, hostNet] = row.split(" ");
         expect(BigInt(`0x${capEff}`) & (1n << 12n)).toBe(0n);
@@ -273,4 +311,165 @@ describe("a guest with -c 2, a NIC on a TAP (tap-name) and a two-pair NIC on a T
     expect(badMac.stderr.trim().split("\n")).toHaveLength(1);
     expect(badMac.stderr).toContain("mac");
   });
+  test(
+    "vsock: the guest connects to the host (CID 2) and both sides exchange 16 MiB with the same SHA-256",
+    async () => {
+      const port = 7001;
+      const out = `${VSOCK_DIR}/listen-${port}`;
+      const hostSent = await onHost(
+        `mkdir -p ${VSOCK_DIR} && rm -f ${out}* && ` +
+          `dd if=/dev/urandom of=${VSOCK_DIR}/h2g bs=1M count=${MIB_16} 2> /dev/null && sha256sum ${VSOCK_DIR}/h2g`,
+      );
+      await onHost(
+        `{ ${vsockHelper(`listen ${port} ${VSOCK_DIR}/h2g ${out}`)} > ${out}.log 2>&1 < /dev/null & }`,
+      );
+      // Bun starts slowly under TCG: wait until the helper listens.
+      await onHost(
+        `for i in $(seq 2400); do [ -e ${out}.ready ] && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
+        300_000,
+      );
+      const guestSent = await inGuest(
+        vm,
+        `dd if=/dev/urandom of=/tmp/vsock-g2h bs=1M count=${MIB_16} 2> /dev/null && sha256sum /tmp/vsock-g2h`,
+      );
+      const guestReceived = await inGuest(
+        vm,
+        `vsock-io connect 2 ${port} < /tmp/vsock-g2h | sha256sum`,
+        TRANSFER,
+      );
+      const hostReceived = await onHost(
+        `for i in $(seq 600); do [ -s ${out} ] && cat ${out} && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
+      );
+
+      expect(hostReceived.trim()).toBe(`${guestSent.split(" ")[0]} ${MIB_16 << 20}`);
+      expect(guestReceived.split(" ")[0]).toBe(hostSent.split(" ")[0]!);
+    },
+    TRANSFER.timeoutMs + 360_000,
+  );
+
+  test(
+    `vsock: the host connects to the guest (CID ${GUEST_CID}) and both sides exchange 16 MiB with the same SHA-256`,
+    async () => {
+      const port = 7002;
+      const guestSent = await inGuest(
+        vm,
+        `dd if=/dev/urandom of=/tmp/vsock-g2h2 bs=1M count=${MIB_16} 2> /dev/null && sha256sum /tmp/vsock-g2h2`,
+      );
+      const hostSent = await onHost(
+        `mkdir -p ${VSOCK_DIR} && dd if=/dev/urandom of=${VSOCK_DIR}/h2g2 bs=1M count=${MIB_16} 2> /dev/null && ` +
+          `sha256sum ${VSOCK_DIR}/h2g2`,
+      );
+      // The guest receives first and answers once the host has shut down its side (vsock_io.c's listen).
+      const guestReceived = inGuest(vm, `vsock-io listen ${port} < /tmp/vsock-g2h2 | sha256sum`, TRANSFER);
+      const hostReceived = await onHost(
+        vsockHelper(`connect ${GUEST_CID} ${port} ${VSOCK_DIR}/h2g2`),
+        TRANSFER.timeoutMs,
+      );
+
+      expect(hostReceived.trim()).toBe(`${guestSent.split(" ")[0]} ${MIB_16 << 20}`);
+      expect((await guestReceived).split(" ")[0]).toBe(hostSent.split(" ")[0]!);
+    },
+    TRANSFER.timeoutMs + 360_000,
+  );
+
+  test(
+    "vsock: a suspend --full and resume --full while the guest streams 64 MiB to the host lose no byte",
+    async () => {
+      const port = 7003;
+      const out = `${VSOCK_DIR}/listen-${port}`;
+      await onHost(`mkdir -p ${VSOCK_DIR} && rm -f ${out}* && : > ${VSOCK_DIR}/empty`);
+      await onHost(
+        `{ ${vsockHelper(`listen ${port} ${VSOCK_DIR}/empty ${out}`)} > ${out}.log 2>&1 < /dev/null & }`,
+      );
+      await onHost(
+        `for i in $(seq 2400); do [ -e ${out}.ready ] && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
+        300_000,
+      );
+      const guestSent = await inGuest(
+        vm,
+        `dd if=/dev/urandom of=/tmp/vsock-big bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/vsock-big`,
+      );
+      const streaming = inGuest(vm, `vsock-io connect 2 ${port} < /tmp/vsock-big > /dev/null`, TRANSFER);
+      // Suspended once the first MiB has arrived: the rest is still in flight.
+      await onHost(
+        `for i in $(seq 1200); do [ -e ${out}.started ] && exit 0; sleep 0.05; done; cat ${out}.log >&2; exit 1`,
+      );
+      const suspended = await crosvmControl(["suspend", "--full", SOCKET]);
+      const midway = await onHost(`test -s ${out} && echo done || echo streaming`);
+      await Bun.sleep(2000);
+      const resumed = await crosvmControl(["resume", "--full", SOCKET]);
+      await streaming;
+      const hostReceived = await onHost(
+        `for i in $(seq 600); do [ -s ${out} ] && cat ${out} && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
+      );
+
+      expect([suspended.exitCode, resumed.exitCode]).toEqual([0, 0]);
+      expect(midway.trim()).toBe("streaming");
+      expect(hostReceived.trim()).toBe(`${guestSent.split(" ")[0]} ${MIB_64 << 20}`);
+    },
+    TRANSFER.timeoutMs + 360_000,
+  );
+
+  test(`a second VMM asking for the guest's CID ${GUEST_CID} is refused in one line naming --vsock`, async () => {
+    const r = await execWhereVmmRuns(
+      `${vmmExecutablePath()} run --vsock ${GUEST_CID} /guest/generic/bzImage < /dev/null`,
+      EXEC,
+    );
+
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `crosvm: --vsock: CID ${GUEST_CID} is already in use by another VM or by this host; choose another cid`,
+    ]);
+  });
+  test("vhost-net: the guest and the host ping each other over the vhost-net NIC", async () => {
+    const fromGuest = await vm.exec(`ping -c 3 -W 5 ${HOST_C}`, EXEC);
+    const fromHost = await execWhereVmmRuns(`ping -c 3 -W 5 ${GUEST_C}`, EXEC);
+
+    expect([fromGuest.exitCode, fromHost.exitCode]).toEqual([0, 0]);
+    expect(fromGuest.stdout).toContain("3 packets received");
+    expect(fromHost.stdout).toContain("3 packets received");
+  });
+
+  test(
+    "vhost-net: 64 MiB sent over TCP each way arrive with the same SHA-256",
+    async () => {
+      const guestMade = await inGuest(
+        vm,
+        `dd if=/dev/urandom of=/tmp/g2h-c bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/g2h-c`,
+      );
+      const hostGot = onHost(receiver(5005), TRANSFER.timeoutMs);
+      await inGuest(vm, sender(HOST_C, 5005, "/tmp/g2h-c"), TRANSFER);
+      const hostMade = await onHost(
+        `dd if=/dev/urandom of=/tmp/net-e2e-h2g-c bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/net-e2e-h2g-c`,
+        TRANSFER.timeoutMs,
+      );
+      const guestGot = inGuest(vm, receiver(5006), TRANSFER);
+      await onHost(sender(GUEST_C, 5006, "/tmp/net-e2e-h2g-c"), TRANSFER.timeoutMs);
+
+      expect((await hostGot).split(" ")[0]).toBe(guestMade.split(" ")[0]!);
+      expect((await guestGot).split(" ")[0]).toBe(hostMade.split(" ")[0]!);
+    },
+    2 * TRANSFER.timeoutMs + 60_000,
+  );
+
+  test.if(sandboxed)(
+    "the kernel serves the vsock and vhost-net devices: a vhost worker runs for each of their device processes",
+    async () => {
+      // Linux 6.1 names the worker of a vhost device "vhost-PID" after the process that called VHOST_SET_OWNER.
+      const out = await onHost(
+        [
+          "for p in /proc/[0-9]*; do",
+          `  case "$(tr '\\0' ' ' < $p/cmdline 2> /dev/null)" in *"device-process vsock "*|*'"vhostNet":true'*) ;; *) continue ;; esac`,
+          '  [ "$(readlink $p/exe)" = "$(readlink /proc/1/exe)" ] && continue',
+          "  readlink $p/exe | grep -q unshare && continue",
+          '  pid=${p#/proc/}; grep -lx "vhost-$pid" /proc/[0-9]*/comm > /dev/null 2>&1 && echo "$pid worker" || echo "$pid none"',
+          "done",
+        ].join("\n"),
+      );
+      const rows = out.trim().split("\n").filter(Boolean);
+
+      expect(rows.length).toBe(2);
+      expect(rows.every((r) => r.endsWith(" worker"))).toBe(true);
+    },
+  );
 });

@@ -40,6 +40,7 @@ export const VIRTIO_ID_CONSOLE = 3;
 export const VIRTIO_ID_RNG = 4;
 export const VIRTIO_ID_BALLOON = 5;
 export const VIRTIO_ID_SCSI = 8;
+export const VIRTIO_ID_VSOCK = 19;
 
 /** MSI-X "no vector" (4.1.4.3 / 4.1.5.1.2 "VIRTIO_MSI_NO_VECTOR"). */
 export const VIRTIO_MSI_NO_VECTOR = 0xffff;

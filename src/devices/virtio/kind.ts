@@ -35,6 +35,19 @@ export interface BuiltDevice {
    * of a file-system device (crosvm's fs jail), whose guest may only ever see that tree.
    */
   readonly pivotRoot?: string;
+  /**
+   * Queues whose ioeventfd a kernel back end reads itself (vhost: rx and tx of vhost-vsock): the serve loop does
+   * not poll them, so that it never takes a kick away from the kernel.
+   */
+  readonly kernelQueues?: readonly number[];
+}
+
+/** The device's eventfds as the VMM created them (src/jail/device_process/launch_spec.ts). */
+export interface DeviceEventFds {
+  /** The ioeventfd of queue i at index i (KVM signals it on the guest's notify write). */
+  readonly queueEvents: readonly number[];
+  /** The irqfd of MSI-X vector v at index v (KVM injects the vector's MSI when it is signalled). */
+  readonly irqfds: readonly number[];
 }
 
 /** What the VMM prepared for one device before its process starts (files are opened before confinement). */
@@ -141,9 +154,15 @@ export interface VirtioDeviceKind<S extends OptionsSchema = OptionsSchema, C = n
   prepare(options: v.InferOutput<S>, index: number): PreparedDevice;
   /**
    * Device process, before confinement: builds the model over the descriptors `prepare` listed (and, for a kind
-   * whose `prepare` asked for one, where its guest mapping went).
+   * whose `prepare` asked for one, where its guest mapping went). `events` are the device's queue and interrupt
+   * eventfds, for a kind that hands them to a kernel back end (vhost).
    */
-  build(options: v.InferOutput<S>, backing: readonly number[], mapping?: GuestMapping): BuiltDevice;
+  build(
+    options: v.InferOutput<S>,
+    backing: readonly number[],
+    mapping?: GuestMapping,
+    events?: DeviceEventFds,
+  ): BuiltDevice;
   /** Requests the control socket may send to devices of this kind. */
   readonly control?: DeviceKindControl<v.InferOutput<S>>;
 }

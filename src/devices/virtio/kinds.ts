@@ -1,7 +1,9 @@
 // Every virtio device kind the VMM can attach, in crosvm's attach order: block devices as given, the one
 // virtio-scsi controller of every --scsi-block (src/crosvm/sys/linux.rs adds it right after the disks), then the
 // virtio-console ports, then pmem devices as given (crosvm creates them after block and console), then rng, the
-// input devices, the balloon, then the NICs, then the shared directories (virtio-fs, then virtio-9p). The VMM walks this list (src/vmm/virtio_devices.ts); a device process looks its
+// input devices, the balloon, then the NICs, the vsock device (crosvm's create_virtio_devices adds it after the
+// NICs and before the shared directories), then the shared directories (virtio-fs, then virtio-9p). The VMM walks
+// this list (src/vmm/virtio_devices.ts); a device process looks its
 // KIND up in it (src/jail/device_process/device_kinds.ts). A new virtio device adds its kind here (see
 // docs/architecture.md, "Adding a virtio device").
 import { balloonKind } from "./balloon/kind.ts";
@@ -15,6 +17,7 @@ import { inputKind } from "./input/kind.ts";
 import { netKind } from "./net/kind.ts";
 import { rngKind } from "./rng_kind.ts";
 import { scsiKind } from "./scsi/kind.ts";
+import { vsockKind } from "./vsock/kind.ts";
 
 // virtio-input devices (--input) come after rng, in the order given, and before the balloon.
 export const VIRTIO_DEVICE_KINDS = [
@@ -26,6 +29,7 @@ export const VIRTIO_DEVICE_KINDS = [
   inputKind,
   balloonKind,
   netKind,
+  vsockKind,
   fsKind,
   p9Kind,
 ] as const;

@@ -4,6 +4,7 @@
 import {
   type AnyVirtioDeviceKind,
   type BuiltDevice,
+  type DeviceEventFds,
   DeviceOptionsError,
   type GuestMapping,
   parseDeviceOptions,
@@ -30,8 +31,9 @@ export function buildVirtioDevice(
   options: unknown,
   backing: readonly number[],
   mapping?: GuestMapping,
+  events?: DeviceEventFds,
 ): BuiltDevice & { readonly policy: string } {
   const kind = deviceKind(name);
-  const built = kind.build(parseDeviceOptions(kind, options, "device process"), backing, mapping);
+  const built = kind.build(parseDeviceOptions(kind, options, "device process"), backing, mapping, events);
   return { ...built, policy: kind.policy };
 }

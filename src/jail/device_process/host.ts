@@ -274,8 +274,10 @@ const IDLE_MS_BEFORE_COLLECTION = 1000;
 const TRACE_SEND_MS = 1000;
 
 /** Serves requests and queue notifications until Shutdown or until the VMM closes the socket. */
-function serve(server: DeviceServer, sources: PollSource[]): void {
-  const { control, queueEvents } = server.spec.fds;
+function serve(server: DeviceServer, sources: PollSource[], kernelQueues: readonly number[] = []): void {
+  const { control } = server.spec.fds;
+  // A queue a kernel back end serves (vhost) keeps its ioeventfd to the kernel: polled here as fd -1 (skipped).
+  const queueEvents = server.spec.fds.queueEvents.map((fd, i) => (kernelQueues.includes(i) ? -1 : fd));
   const buf = new Uint8Array(MAX_MESSAGE);
   const live = [...sources];
   // One pollfd array reused for every wakeup: control socket, then the queue eventfds (while active), then the
@@ -363,7 +365,10 @@ export async function runDeviceProcess(argv: readonly string[], mode: DeviceHost
       log.debug(`${kind}: closed ${closed.length ? `fds ${closed.join(", ")}` : "no fds"} it was not given`);
     }
     const mem = mapGuestMemory(spec);
-    const built = buildVirtioDevice(kind, spec.options, spec.fds.backing, spec.mapping);
+    const built = buildVirtioDevice(kind, spec.options, spec.fds.backing, spec.mapping, {
+      queueEvents: spec.fds.queueEvents,
+      irqfds: spec.fds.irqfds,
+    });
     const device = built.device;
     label = device.debugLabel;
     const interrupt = new ChildInterrupt(spec.fds.irqfds, spec.fds.events);
@@ -404,7 +409,7 @@ export async function runDeviceProcess(argv: readonly string[], mode: DeviceHost
         log.debug(`${label}: start-up pages kept: ${(e as Error).message}`);
       }
     }
-    serve(server, [...(built.pollSources ?? [])]);
+    serve(server, [...(built.pollSources ?? [])], built.kernelQueues);
     return 0;
   } catch (e) {
     process.stderr.write(`device ${mode.inProcess ? "" : "process "}${label}: ${(e as Error).message}\n`);

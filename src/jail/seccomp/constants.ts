@@ -287,6 +287,17 @@ const IOCTLS: Table = {
   // include/uapi/linux/if_tun.h: _IOW('T', 208, unsigned int), _IOW('T', 217, int)
   TUNSETOFFLOAD: 0x400454d0,
   TUNSETQUEUE: 0x400454d9,
+  // include/uapi/linux/vhost.h (ffi/vhost.ts; pinned to the header by test/unit/ffi/vhost_layout.test.ts)
+  VHOST_SET_FEATURES: 0x4008af00,
+  VHOST_SET_MEM_TABLE: 0x4008af03,
+  VHOST_SET_VRING_NUM: 0x4008af10,
+  VHOST_SET_VRING_ADDR: 0x4028af11,
+  VHOST_SET_VRING_BASE: 0x4008af12,
+  VHOST_SET_VRING_KICK: 0x4008af20,
+  VHOST_SET_VRING_CALL: 0x4008af21,
+  VHOST_SET_VRING_ERR: 0x4008af22,
+  VHOST_VSOCK_SET_RUNNING: 0x4004af61,
+  VHOST_NET_SET_BACKEND: 0x4008af30,
 };
 
 // include/uapi/linux/prctl.h

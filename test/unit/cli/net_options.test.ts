@@ -60,6 +60,21 @@ describe("--net", () => {
     expect(error("--net", "tap-name=a,vq-pairs=0")).toContain('key "vq-pairs"');
   });
 
+  test("vhost-net (bare, =true, or crosvm's vhost_net) puts the NIC on vhost-net; =false or absent does not", () => {
+    expect(
+      nets(
+        ...["--net", "tap-name=a,vhost-net"],
+        ...["--net", "tap-name=b,vhost-net=true"],
+        ...["--net", "tap-name=c,vhost_net=true"],
+        ...["--net", "tap-name=d,vhost-net=false"],
+      ).map((n) => n.vhostNet),
+    ).toEqual([true, true, true, undefined]);
+  });
+
+  test("vhost-net=maybe is refused naming the key", () => {
+    expect(error("--net", "tap-name=a,vhost-net=maybe")).toContain("vhost-net");
+  });
+
   test("packed-queue=true is refused: packed virtqueues are not supported", () => {
     expect(error("--net", "tap-name=a,packed-queue=true")).toContain("packed virtqueues are not supported");
   });

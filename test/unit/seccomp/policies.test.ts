@@ -14,6 +14,16 @@ import {
 import { compilePolicyFile } from "../../../src/jail/seccomp/compiler.ts";
 import { decide } from "./helpers.ts";
 import { SIOCSIFADDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETQUEUE } from "../../../ffi/tun.ts";
+import {
+  VHOST_NET_SET_BACKEND,
+  VHOST_SET_MEM_TABLE,
+  VHOST_SET_OWNER,
+  VHOST_SET_VRING_ADDR,
+  VHOST_SET_VRING_CALL,
+  VHOST_SET_VRING_KICK,
+  VHOST_VSOCK_SET_GUEST_CID,
+  VHOST_VSOCK_SET_RUNNING,
+} from "../../../ffi/vhost.ts";
 
 const PROT_READ_WRITE = 3;
 const PROT_EXEC = 4;
@@ -38,6 +48,7 @@ describe("policy/ directory", () => {
       "rng_device",
       "scsi_device",
       "serial_device",
+      "vsock_device",
     ]);
     expect(sizes.every(([, n]) => n <= BPF_MAXINSNS)).toBe(true);
   });
@@ -173,6 +184,30 @@ describe("policy/ directory", () => {
         decide(net, "ioctl", [5, request]),
       ),
     ).toEqual(["ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
+  });
+
+  test("the vsock device may set up and run vhost rings but not take ownership or change its CID", () => {
+    const vsock = get("vsock_device");
+    expect(
+      [
+        VHOST_SET_MEM_TABLE,
+        VHOST_SET_VRING_ADDR,
+        VHOST_SET_VRING_KICK,
+        VHOST_SET_VRING_CALL,
+        VHOST_VSOCK_SET_RUNNING,
+        VHOST_SET_OWNER,
+        VHOST_VSOCK_SET_GUEST_CID,
+      ].map((request) => decide(vsock, "ioctl", [5, request])),
+    ).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "ERRNO(25)", "ERRNO(25)"]);
+  });
+
+  test("the net device may run vhost-net rings and attach its TAP to them, not take ownership", () => {
+    const net = get("net_device");
+    expect(
+      [VHOST_SET_MEM_TABLE, VHOST_SET_VRING_KICK, VHOST_NET_SET_BACKEND, VHOST_SET_OWNER].map((request) =>
+        decide(net, "ioctl", [5, request]),
+      ),
+    ).toEqual(["ALLOW", "ALLOW", "ALLOW", "ERRNO(25)"]);
   });
 
   test("the fs device opens with openat2 relative to its descriptors; openat still fails with ENOENT", () => {

@@ -14,6 +14,7 @@ import { fsKind } from "../../../src/devices/virtio/fs/kind.ts";
 import { p9Kind } from "../../../src/devices/virtio/p9/kind.ts";
 import { rngKind } from "../../../src/devices/virtio/rng_kind.ts";
 import { scsiKind } from "../../../src/devices/virtio/scsi/kind.ts";
+import { vsockKind } from "../../../src/devices/virtio/vsock/kind.ts";
 import { buildVirtioDevice } from "../../../src/jail/device_process/device_kinds.ts";
 
 const goodBlock = {
@@ -143,7 +144,7 @@ const cases: BadCase[] = [
     kind: netKind,
     what: "a renamed key",
     options: { tap: "tap0", vqPairs: 1 },
-    reason: 'unknown key "tap" (known: tapName, tapFd, hostIp, netmask, mac, vqPairs)',
+    reason: 'unknown key "tap" (known: tapName, tapFd, hostIp, netmask, mac, vqPairs, vhostNet)',
   },
   { kind: netKind, what: "a missing key", options: { tapName: "tap0" }, reason: 'key "vqPairs" is missing' },
   {
@@ -183,6 +184,18 @@ const cases: BadCase[] = [
     reason: 'key "tag": expected a tag of 1 to 36 bytes, got ""',
   },
   {
+    kind: vsockKind,
+    what: "a reserved CID",
+    options: { cid: 2, device: "/dev/vhost-vsock", option: "--vsock" },
+    reason: 'key "cid": expected a CID from 3 to 4294967294 (0-2 are reserved, 2 is the host), got 2',
+  },
+  {
+    kind: vsockKind,
+    what: "a missing device",
+    options: { cid: 3, option: "--vsock" },
+    reason: 'key "device" is missing',
+  },
+  {
     kind: rngKind,
     what: "no options at all",
     options: undefined,
@@ -204,7 +217,7 @@ describe.each(cases)("$kind.name options with $what", ({ kind, options, reason }
   });
 });
 
-test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net, fs, p9", () => {
+test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, rng, input, balloon, net, vsock, fs, p9", () => {
   expect(VIRTIO_DEVICE_KINDS.map((k) => k.name)).toEqual([
     "block",
     "scsi",
@@ -214,6 +227,7 @@ test("the built-in kinds attach in crosvm's order: block, scsi, console, pmem, r
     "input",
     "balloon",
     "net",
+    "vsock",
     "fs",
     "p9",
   ]);
@@ -291,7 +305,7 @@ test("rng is selected unless --no-rng", () => {
 
 test("a kind the device process does not know is refused, listing the known ones", () => {
   expect(() => buildVirtioDevice("gpu", {}, [])).toThrow(
-    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net, fs, p9)',
+    'device kind "gpu" is unknown (known: block, scsi, console, pmem, rng, input, balloon, net, vsock, fs, p9)',
   );
 });
 
@@ -316,4 +330,10 @@ test("the balloon is selected unless --no-balloon, starting at --mem minus --ini
     { pageReporting: true, initialPages: 768 * 256, memoryPages: 1024 * 256 },
   ]);
   expect(balloonKind.select({ ...vm, balloon: false })).toEqual([]);
+});
+
+test("vsock is selected only when the VM has a CID, with its device and the option that gave it", () => {
+  const vsock = { cid: 5, device: "/dev/vhost-vsock", option: "--cid" };
+
+  expect([vsockKind.select({}), vsockKind.select({ vsock })]).toEqual([[], [vsock]]);
 });

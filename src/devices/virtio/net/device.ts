@@ -39,6 +39,7 @@ import { handleControl } from "./ctrl.ts";
 import { GUEST_OFFLOAD_FEATURES, tapOffloadFlags, txFrameProblem } from "./header.ts";
 import { newCounters, type NetCounters, RxPath } from "./rx.ts";
 import type { TapQueue } from "./tap_queue.ts";
+import type { VhostNetBackend } from "./vhost_net.ts";
 
 /** The queue sizes of a NIC with `pairs` queue pairs: rx and tx per pair, then the control queue. */
 export function netQueueSizes(pairs: number): number[] {
@@ -52,6 +53,8 @@ export interface VirtioNetOptions {
   readonly mac?: Uint8Array;
   readonly mtu?: number;
   readonly label?: string;
+  /** The host kernel's vhost-net moves rx and tx (vhost_net.ts); the device keeps the control queue. */
+  readonly vhost?: VhostNetBackend;
 }
 
 export class VirtioNet extends VirtioDeviceBase {
@@ -70,6 +73,7 @@ export class VirtioNet extends VirtioDeviceBase {
   /** Queue pairs in use: 1 until the driver sets more through the control queue (5.1.6.5.5). */
   #activePairs = 1;
   readonly mtu: number;
+  readonly #vhost: VhostNetBackend | undefined;
 
   constructor(o: VirtioNetOptions) {
     super();
@@ -100,7 +104,8 @@ export class VirtioNet extends VirtioDeviceBase {
       this.#config.set(o.mac, CONFIG_MAC);
     }
     if (o.taps.length > 1) features |= featureBit(VIRTIO_NET_F_MQ);
-    this.#features = features;
+    this.#vhost = o.vhost;
+    this.#features = o.vhost ? o.vhost.offerable(features) : features;
     const v = new DataView(this.#config.buffer);
     v.setUint16(CONFIG_STATUS, VIRTIO_NET_S_LINK_UP, true);
     v.setUint16(CONFIG_MAX_VQ_PAIRS, o.taps.length, true);
@@ -129,6 +134,7 @@ export class VirtioNet extends VirtioDeviceBase {
   wantsRx(i: number): boolean {
     const active = this.active;
     return (
+      this.#vhost === undefined &&
       active !== undefined &&
       i < this.#activePairs &&
       active.queues.has(2 * i) &&
@@ -156,11 +162,40 @@ export class VirtioNet extends VirtioDeviceBase {
     for (const rx of this.#rx) rx.reset();
     this.setGuestOffloads(this.ackedFeatures & GUEST_OFFLOAD_FEATURES);
     this.setActivePairs(1);
+    this.#vhost?.start(active.mem, this.ackedFeatures, active.queues);
+  }
+
+  /** Detaches the TAP from the kernel's vrings; a failure is logged (a reset or sleep must not fail). */
+  #stopVhost(why: string): void {
+    try {
+      this.#vhost?.stop();
+    } catch (e) {
+      this.log.error(`${this.debugLabel}: stopping vhost-net (${why}): ${(e as Error).message}`);
+    }
   }
 
   override reset(): void {
+    this.#stopVhost("reset");
     super.reset();
     for (const rx of this.#rx) rx.reset();
+  }
+
+  override sleep(): void {
+    if (this.lifecycle === "active") this.#stopVhost("sleep");
+    super.sleep();
+  }
+
+  override wake(): void {
+    if (this.lifecycle !== "asleep") return;
+    super.wake();
+    const active = this.active;
+    if (active) this.#vhost?.resume(active.queues);
+  }
+
+  /** With vhost-net: the kernel signalled VHOST_SET_VRING_ERR's eventfd (it could not access a ring). */
+  kernelRingError(): void {
+    this.guestLog.warn("vhost ring error", "vhost-net could not access a vring; the device needs a reset");
+    this.active?.interrupt.signalNeedsReset("vhost-net could not access a vring");
   }
 
   /** TUNSETOFFLOAD on every TAP queue for the receive offloads `offloads`. */

@@ -1,0 +1,123 @@
+// virtio-net's data path on the host kernel's vhost-net (`--net ...,vhost-net=true`): one /dev/vhost-net fd per
+// queue pair, its vring 0 the pair's rx queue (2i) and vring 1 its tx queue (2i+1), both backed by the pair's
+// TAP queue (VHOST_NET_SET_BACKEND). The control queue stays in the device process (VQ_PAIRS_SET and
+// GUEST_OFFLOADS_SET still act on the TAP queues), as in crosvm (devices/src/virtio/vhost/net.rs) and QEMU.
+//
+// The TAP keeps its 12-byte virtio-net header (IFF_VNET_HDR, TUNSETVNETHDRSZ 12, open_tap.ts), so vhost-net is
+// never asked for VHOST_NET_F_VIRTIO_NET_HDR: the kernel passes the header between the ring and the TAP as it
+// is, with the offloads the TAP was told (TUNSETOFFLOAD).
+import { O_CLOEXEC, O_RDWR, open, SysError } from "../../../../ffi/libc.ts";
+import { errnoName } from "../../../../ffi/errno.ts";
+import type { GuestMemory } from "../../../vm_memory/guest_memory.ts";
+import {
+  featureBit,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_RING_F_EVENT_IDX,
+} from "../constants.ts";
+import type { DeviceEventFds } from "../kind.ts";
+import type { Queue } from "../split_queue.ts";
+import { type VhostIoctls, VhostRings } from "../vhost/vrings.ts";
+import { VIRTIO_NET_F_MRG_RXBUF } from "./constants.ts";
+
+/** One vhost-net fd as the NIC uses it (ffi/vhost.ts VhostFd). */
+export interface VhostNetIoctls extends VhostIoctls {
+  netSetBackend(index: number, fd: number): void;
+}
+
+/**
+ * The features the kernel must support for the device to offer them: the ring and header layout features it
+ * implements. Every other virtio-net feature (offloads, MAC, MTU, STATUS, CTRL_VQ, MQ) is the device's and the
+ * TAP's business, and is not told to vhost.
+ */
+export const VHOST_NET_KERNEL_FEATURES =
+  featureBit(VIRTIO_F_VERSION_1) |
+  featureBit(VIRTIO_RING_F_EVENT_IDX) |
+  featureBit(VIRTIO_F_INDIRECT_DESC) |
+  featureBit(VIRTIO_NET_F_MRG_RXBUF);
+
+export const VHOST_NET_DEVICE = "/dev/vhost-net";
+
+/** Opens one vhost-net instance; a missing node or module is one line naming `option` and what to do. */
+export function openVhostNet(option: string): number {
+  try {
+    return open(VHOST_NET_DEVICE, O_RDWR | O_CLOEXEC);
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    if (e.errno === 2 /* ENOENT */ || e.errno === 19 /* ENODEV */)
+      throw new Error(
+        `${option}: ${VHOST_NET_DEVICE} does not exist: load the host's vhost-net module (modprobe vhost_net)`,
+      );
+    throw new Error(`${option}: cannot open ${VHOST_NET_DEVICE}: ${errnoName(e.errno)}`);
+  }
+}
+
+/** Queues whose ioeventfd the kernel reads: rx and tx of every pair (the control queue, last, stays). */
+export function vhostNetKernelQueues(pairs: number): number[] {
+  return Array.from({ length: 2 * pairs }, (_, i) => i);
+}
+
+export class VhostNetBackend {
+  readonly #rings: readonly VhostRings[];
+  #attached = false;
+
+  constructor(
+    /** vhost-net fd of pair i at index i. */
+    readonly pairs: readonly VhostNetIoctls[],
+    /** TAP queue fd of pair i at index i. */
+    readonly tapFds: readonly number[],
+    readonly kernelFeatures: bigint,
+    events: DeviceEventFds,
+    errorFd: number,
+  ) {
+    if (pairs.length !== tapFds.length)
+      throw new Error(`vhost-net: ${pairs.length} vhost fds for ${tapFds.length} TAP queues`);
+    this.#rings = pairs.map((vhost, i) => new VhostRings(vhost, [2 * i, 2 * i + 1], events, errorFd));
+  }
+
+  get attached(): boolean {
+    return this.#attached;
+  }
+
+  /** The device's own features without the ring features the kernel lacks. */
+  offerable(deviceFeatures: bigint): bigint {
+    return deviceFeatures & ~(VHOST_NET_KERNEL_FEATURES & ~this.kernelFeatures);
+  }
+
+  /**
+   * Hands every pair the driver enabled to its vhost-net fd and attaches the TAP queue behind both its vrings.
+   * Pairs the driver left out (no rx or tx queue) stay with the kernel idle.
+   */
+  start(mem: GuestMemory, acked: bigint, queues: ReadonlyMap<number, Queue>): void {
+    const features = acked & VHOST_NET_KERNEL_FEATURES & this.kernelFeatures;
+    this.#rings.forEach((rings, i) => {
+      if (!queues.has(2 * i) || !queues.has(2 * i + 1)) return;
+      rings.start(mem, features, queues);
+    });
+    this.#attach(queues);
+  }
+
+  #attach(queues: ReadonlyMap<number, Queue>): void {
+    this.pairs.forEach((vhost, i) => {
+      if (!queues.has(2 * i) || !queues.has(2 * i + 1)) return;
+      vhost.netSetBackend(0, this.tapFds[i]!);
+      vhost.netSetBackend(1, this.tapFds[i]!);
+    });
+    this.#attached = true;
+  }
+
+  /** Detaches the TAP from every vring (fd -1): the kernel stops, keeping each vring's last available index. */
+  stop(): void {
+    if (!this.#attached) return;
+    this.#attached = false;
+    for (const vhost of this.pairs) {
+      vhost.netSetBackend(0, -1);
+      vhost.netSetBackend(1, -1);
+    }
+  }
+
+  /** Attaches the TAP again after stop() (wake), with the rings the kernel still has. */
+  resume(queues: ReadonlyMap<number, Queue>): void {
+    if (!this.#attached) this.#attach(queues);
+  }
+}

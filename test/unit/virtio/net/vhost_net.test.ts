@@ -1,0 +1,129 @@
+// virtio-net on vhost-net (src/devices/virtio/net/vhost_net.ts): what the kernel is told per queue pair, against
+// recording vhost-net fds and fake guest memory; the control queue stays with the device.
+import { describe, expect, test } from "bun:test";
+import {
+  featureBit,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_RING_F_EVENT_IDX,
+} from "../../../../src/devices/virtio/constants.ts";
+import { VIRTIO_NET_F_CSUM, VIRTIO_NET_F_MRG_RXBUF } from "../../../../src/devices/virtio/net/constants.ts";
+import { VirtioNet } from "../../../../src/devices/virtio/net/device.ts";
+import {
+  VhostNetBackend,
+  type VhostNetIoctls,
+  vhostNetKernelQueues,
+} from "../../../../src/devices/virtio/net/vhost_net.ts";
+import { FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
+import { queueAt, RecordingVhost, twoRegionMemory } from "../vsock/helpers.ts";
+import { FakeTap } from "./helpers.ts";
+
+class RecordingVhostNet extends RecordingVhost implements VhostNetIoctls {
+  netSetBackend(index: number, fd: number): void {
+    this.calls.push(["netSetBackend", index, fd]);
+  }
+}
+
+const KERNEL =
+  featureBit(VIRTIO_F_VERSION_1) | featureBit(VIRTIO_RING_F_EVENT_IDX) | featureBit(VIRTIO_NET_F_MRG_RXBUF);
+const TAP_FDS = [70, 71];
+const EVENTS = { queueEvents: [40, 41, 42, 43, 44], irqfds: [50, 51, 52, 53, 54, 55] };
+
+/** A NIC with `pairs` pairs on recording vhost-net fds, activated with every queue (vectors = queue index). */
+function vhostNic(pairs: number) {
+  const vhosts = Array.from({ length: pairs }, () => new RecordingVhostNet());
+  const backend = new VhostNetBackend(vhosts, TAP_FDS.slice(0, pairs), KERNEL, EVENTS, 60);
+  const taps = Array.from({ length: pairs }, () => new FakeTap());
+  const net = new VirtioNet({ taps, vhost: backend });
+  const mem = twoRegionMemory();
+  const queues = new Map(
+    Array.from({ length: 2 * pairs + 1 }, (_, i) => [i, queueAt(mem, 0x20000 + i * 0x10000, i)] as const),
+  );
+  return { vhosts, net, mem, queues, taps };
+}
+
+function activate(n: ReturnType<typeof vhostNic>) {
+  n.net.ackFeatures(n.net.features());
+  n.net.activate(n.mem, new FakeInterrupt(), n.queues);
+}
+
+describe("virtio-net on vhost-net", () => {
+  test("the kernel serves rx and tx of every pair; the control queue (last) stays with the device", () => {
+    expect(vhostNetKernelQueues(2)).toEqual([0, 1, 2, 3]);
+  });
+
+  test("ring features the kernel lacks are not offered; the device's offloads still are", () => {
+    const { net } = vhostNic(1);
+
+    expect(net.features() & featureBit(VIRTIO_NET_F_CSUM)).not.toBe(0n);
+    expect(net.features() & featureBit(VIRTIO_RING_F_EVENT_IDX)).not.toBe(0n);
+    expect(net.features() & featureBit(28 /* VIRTIO_F_INDIRECT_DESC */)).toBe(0n);
+  });
+
+  test("activation tells each pair's vhost-net only the ring features, then attaches the pair's TAP to both vrings", () => {
+    const n = vhostNic(2);
+
+    activate(n);
+
+    for (const [i, vhost] of n.vhosts.entries()) {
+      expect(vhost.calls[0]).toEqual(["setFeatures", n.net.ackedFeatures & KERNEL]);
+      expect(vhost.calls.slice(-2)).toEqual([
+        ["netSetBackend", 0, TAP_FDS[i]],
+        ["netSetBackend", 1, TAP_FDS[i]],
+      ]);
+    }
+  });
+
+  test("pair i's vrings are queues 2i (rx) and 2i+1 (tx), kicked by their ioeventfds", () => {
+    const n = vhostNic(2);
+
+    activate(n);
+
+    expect(n.vhosts[1]!.calls.filter((c) => c[0] === "setVringKick")).toEqual([
+      ["setVringKick", 0, EVENTS.queueEvents[2]],
+      ["setVringKick", 1, EVENTS.queueEvents[3]],
+    ]);
+  });
+
+  test("reset detaches the TAP from every vring", () => {
+    const n = vhostNic(1);
+    activate(n);
+
+    n.net.reset();
+
+    expect(n.vhosts[0]!.calls.slice(-2)).toEqual([
+      ["netSetBackend", 0, -1],
+      ["netSetBackend", 1, -1],
+    ]);
+  });
+
+  test("sleep detaches and wake attaches the TAP again, without handing the rings over again", () => {
+    const n = vhostNic(1);
+    activate(n);
+    n.vhosts[0]!.calls.length = 0;
+
+    n.net.sleep();
+    n.net.wake();
+
+    expect(n.vhosts[0]!.calls).toEqual([
+      ["netSetBackend", 0, -1],
+      ["netSetBackend", 1, -1],
+      ["netSetBackend", 0, TAP_FDS[0]],
+      ["netSetBackend", 1, TAP_FDS[0]],
+    ]);
+  });
+
+  test("the device never polls its TAP queues: the kernel reads them", () => {
+    const n = vhostNic(1);
+    activate(n);
+
+    expect(n.net.wantsRx(0)).toBe(false);
+  });
+
+  test("the device still sets the TAP's offloads from the features the guest accepted", () => {
+    const n = vhostNic(1);
+
+    activate(n);
+
+    expect(n.taps[0]!.offload).toBeDefined();
+  });
+});
