@@ -1,7 +1,7 @@
 // Single process mode end to end (issue 6, kept within CI's time by issue 15): one guest booted with
 // --disable-sandbox and one device of every kind, so each kind's device runs inside the VMM process instead of a
 // device process. Each test does one piece of real I/O through one device from the guest. The per-device files
-// (block, scsi, pmem, fs, net, input, balloon) hold the thorough tests and still run unconfined when asked
+// (block, scsi, pmem, fs, net with vsock, input, balloon) hold the thorough tests and still run unconfined when asked
 // (CROSVM_E2E_DISABLE_SANDBOX=1 bun test test/e2e/net.test.ts).
 // This file runs in the check's second pass only: CROSVM_E2E_DISABLE_SANDBOX=1 bun test test/e2e/unconfined.test.ts
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -25,6 +25,9 @@ const P9_SHARE = "unconfined-p9";
 const P9_TAG = "unconfined_p9";
 const HVC_OUT = "unconfined-hvc0.out";
 const HELPER = "input_host_helper.ts";
+const VSOCK_HELPER = "vsock_host_helper.ts";
+const GUEST_CID = 5;
+const VSOCK_PORT = 7101;
 const KEYBOARD_NAME = "Crosvm Virtio Keyboard 0";
 const TAG = "unconfined";
 const HOST_IP = "192.168.70.1";
@@ -64,7 +67,8 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
     rmSync(where.hostPath(QCOW), { force: true });
     host(["qemu-img", "create", "-q", "-f", "qcow2", where.hostPath(QCOW), "16M"]);
     copyFileSync(join(import.meta.dir, HELPER), where.hostPath(HELPER));
-    for (const name of [ROOTFS, DATA, QCOW, SCSI, PMEM, HELPER]) await where.importImage(name);
+    copyFileSync(join(import.meta.dir, VSOCK_HELPER), where.hostPath(VSOCK_HELPER));
+    for (const name of [ROOTFS, DATA, QCOW, SCSI, PMEM, HELPER, VSOCK_HELPER]) await where.importImage(name);
     const dir = where.workDir;
     await where.run(
       `rm -rf ${dir}/${SHARE} ${dir}/${P9_SHARE} ${dir}/keys.sock ${dir}/go-keys && ` +
@@ -100,6 +104,7 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
         ...["--net", `host-ip=${HOST_IP},netmask=255.255.255.0,mac=${MAC}`],
         ...["--shared-dir", `${where.vmmPath(SHARE)}:${TAG}:type=fs`],
         ...["--shared-dir", `${where.vmmPath(P9_SHARE)}:${P9_TAG}:type=p9`],
+        ...["--vsock", String(GUEST_CID)],
       ],
     });
   }, BOOT_HOOK_TIMEOUT_MS);
@@ -203,6 +208,29 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
     expect(stdout).toBe("from-host\n");
     expect(onHost).toBe("from-guest\n");
   });
+
+  test("the guest connects to the host (CID 2) over vhost-vsock and both sides get what the other sent", async () => {
+    const out = `${where.workDir}/vsock-listen`;
+    await where.run(
+      `echo from-host > ${out}.send && rm -f ${out} ${out}.ready && ` +
+        `{ BUN_BE_BUN=1 ${vmmExecutablePath()} ${where.vmmPath(VSOCK_HELPER)} listen ${VSOCK_PORT} ${out}.send ${out} ` +
+        `> ${out}.log 2>&1 < /dev/null & }`,
+    );
+    // Bun starts slowly under TCG: wait until the helper listens.
+    await where.run(
+      `for i in $(seq 2400); do [ -e ${out}.ready ] && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
+      300_000,
+    );
+
+    const guest = await vm.exec(`echo from-guest | vsock-io connect 2 ${VSOCK_PORT}`, EXEC);
+    const hostReceived = await where.run(
+      `for i in $(seq 600); do [ -s ${out} ] && cat ${out} && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
+    );
+
+    const sentByGuest = new Bun.CryptoHasher("sha256").update("from-guest\n").digest("hex");
+    expect(guest.stdout).toBe("from-host\n");
+    expect(hostReceived.trim()).toBe(`${sentByGuest} 11`);
+  }, 400_000);
 
   test("balloon to 32 MiB inflates the default balloon to 32 MiB", async () => {
     const inflated = await crosvmControl(["balloon", `${32 * MiB}`, socket], 60_000);
