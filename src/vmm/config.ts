@@ -123,6 +123,6 @@ export interface VmConfig {
   sharedDirs: SharedDirOption[];
   /** --gdb PORT: a GDB stub on 127.0.0.1:PORT; the VM waits at its first instruction for the debugger. */
   gdb?: number;
-  /** --trace-file PATH: a Chrome/Perfetto trace-event JSON of the VM's life (src/vmm/trace/). */
+  /** --trace-file PATH: a Chrome/Perfetto trace-event JSON of the VM's life (src/base/trace_events.ts). */
   traceFile?: string;
 }

@@ -1,6 +1,6 @@
 // Exit profile for boot-time work (bench/boot-time): with CROSVM_TRACE_EXITS=1 in the environment, each vCPU
 // Worker counts its port-I/O and MMIO exits by device and port, times how long the VMM took to answer them, and
-// prints a table on stderr when the vCPU stops. With --trace-file (src/vmm/trace/) it also cuts the same counts into
+// prints a table on stderr when the vCPU stops. With --trace-file (src/base/trace_events.ts) it also cuts the same counts into
 // time slices (ExitSlice) for the trace. Off by default: then the buses are used as they are.
 import type { Bus } from "../devices/bus.ts";
 
