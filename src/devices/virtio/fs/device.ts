@@ -1,10 +1,9 @@
 // virtio-fs (virtio 1.2 section 5.11): a hiprio queue and one request queue, both carrying FUSE requests to the
 // server (server.ts); the configuration space names the tag the guest mounts (`mount -t virtiofs TAG DIR`).
 import { logger } from "../../../base/log.ts";
-import { ChainBuffers } from "../descriptor_chain.ts";
-import { type ActiveState, BASE_FEATURES, VirtioDeviceBase } from "../device_base.ts";
-import { processQueueBuffers } from "../process_queue.ts";
-import type { Queue } from "../split_queue.ts";
+import type { ChainBuffers } from "../descriptor_chain.ts";
+import { BASE_FEATURES } from "../device_base.ts";
+import { RequestServerDevice } from "../request_server_device.ts";
 import type { FsContext } from "./context.ts";
 import { FuseServer } from "./server.ts";
 
@@ -17,15 +16,13 @@ export const FS_CONFIG_SIZE = FS_TAG_BYTES + 4;
 export const FS_QUEUE_SIZE = 1024;
 export const FS_REQUEST_QUEUES = 1;
 
-export class VirtioFs extends VirtioDeviceBase {
+export class VirtioFs extends RequestServerDevice {
   readonly debugLabel: string;
   readonly deviceType = VIRTIO_ID_FS;
   readonly queueMaxSizes = [FS_QUEUE_SIZE, ...Array<number>(FS_REQUEST_QUEUES).fill(FS_QUEUE_SIZE)];
   protected readonly log = logger("devices::virtio::fs");
   readonly #config = new Uint8Array(FS_CONFIG_SIZE);
   readonly server: FuseServer;
-  #buffers: ChainBuffers | undefined;
-  readonly #handle = (chain: ChainBuffers): number => this.server.handle(chain);
 
   constructor(
     readonly tag: string,
@@ -45,17 +42,12 @@ export class VirtioFs extends VirtioDeviceBase {
     return BASE_FEATURES;
   }
 
-  readConfig(offset: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) data[i] = this.#config[offset + i] ?? 0;
+  protected get configBytes(): Uint8Array {
+    return this.#config;
   }
 
-  protected processQueue(_index: number, queue: Queue, active: ActiveState): void {
-    let buffers = this.#buffers;
-    if (buffers === undefined || buffers.mem !== active.mem) {
-      buffers = new ChainBuffers(active.mem);
-      this.#buffers = buffers;
-    }
-    processQueueBuffers(queue, active.interrupt, buffers, this.#handle, this.guestLog);
+  protected handleRequest(chain: ChainBuffers): number {
+    return this.server.handle(chain);
   }
 
   override reset(): void {

@@ -4,11 +4,10 @@
 // u8 tag[tag_len]; }, offered with VIRTIO_9P_MOUNT_TAG (include/uapi/linux/virtio_9p.h).
 import { logger } from "../../../base/log.ts";
 import { featureBit } from "../constants.ts";
-import { ChainBuffers } from "../descriptor_chain.ts";
-import { type ActiveState, BASE_FEATURES, VirtioDeviceBase } from "../device_base.ts";
+import type { ChainBuffers } from "../descriptor_chain.ts";
+import { BASE_FEATURES } from "../device_base.ts";
 import type { HostFs } from "../fs/host_fs.ts";
-import { processQueueBuffers } from "../process_queue.ts";
-import type { Queue } from "../split_queue.ts";
+import { RequestServerDevice } from "../request_server_device.ts";
 import { P9Server } from "./server.ts";
 
 /** VIRTIO_ID_9P (include/uapi/linux/virtio_ids.h). */
@@ -20,15 +19,13 @@ export const P9_TAG_BYTES = 36;
 /** Queue size of the one request queue (crosvm's p9 QUEUE_SIZE; Linux's 9pnet_virtio uses up to 128 buffers). */
 export const P9_QUEUE_SIZE = 128;
 
-export class VirtioP9 extends VirtioDeviceBase {
+export class VirtioP9 extends RequestServerDevice {
   readonly debugLabel: string;
   readonly deviceType = VIRTIO_ID_9P;
   readonly queueMaxSizes = [P9_QUEUE_SIZE];
   protected readonly log = logger("devices::virtio::p9");
   readonly #config: Uint8Array;
   readonly server: P9Server;
-  #buffers: ChainBuffers | undefined;
-  readonly #handle = (chain: ChainBuffers): number => this.server.handle(chain);
 
   constructor(
     readonly tag: string,
@@ -49,17 +46,12 @@ export class VirtioP9 extends VirtioDeviceBase {
     return BASE_FEATURES | featureBit(VIRTIO_9P_MOUNT_TAG);
   }
 
-  readConfig(offset: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) data[i] = this.#config[offset + i] ?? 0;
+  protected get configBytes(): Uint8Array {
+    return this.#config;
   }
 
-  protected processQueue(_index: number, queue: Queue, active: ActiveState): void {
-    let buffers = this.#buffers;
-    if (buffers === undefined || buffers.mem !== active.mem) {
-      buffers = new ChainBuffers(active.mem);
-      this.#buffers = buffers;
-    }
-    processQueueBuffers(queue, active.interrupt, buffers, this.#handle, this.guestLog);
+  protected handleRequest(chain: ChainBuffers): number {
+    return this.server.handle(chain);
   }
 
   override reset(): void {
