@@ -12,19 +12,8 @@
  * waits for the other to read while it is writing itself. Exits 0, or 1 after a failed call, whose name and
  * errno it prints to stderr.
  */
-typedef unsigned long u64;
-typedef unsigned int u32;
-typedef unsigned short u16;
+#include "freestanding.h"
 
-static long sys3(long nr, long a, long b, long c) {
-  long ret;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-  return ret;
-}
-
-#define SYS_read 0
-#define SYS_write 1
-#define SYS_close 3
 #define SYS_nanosleep 35
 #define SYS_socket 41
 #define SYS_connect 42
@@ -52,24 +41,6 @@ struct sockaddr_vm {
 
 static char buf[65536];
 
-static void put(long fd, const char *s) {
-  long n = 0;
-  while (s[n]) n++;
-  sys3(SYS_write, fd, (long)s, n);
-}
-
-static void put_int(long fd, long v) {
-  char b[24];
-  int i = sizeof b - 1;
-  b[i] = 0;
-  if (v < 0) v = -v;
-  do {
-    b[--i] = '0' + v % 10;
-    v /= 10;
-  } while (v);
-  put(fd, b + i);
-}
-
 static long fail(const char *what, long err) {
   put(2, "vsock-io: ");
   put(2, what);
@@ -77,12 +48,6 @@ static long fail(const char *what, long err) {
   put_int(2, err);
   put(2, "\n");
   return 1;
-}
-
-static long parse(const char *s) {
-  long v = 0;
-  while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
-  return v;
 }
 
 /* Writes all of buf[0..n) to fd; returns 0 or a negative errno. */
@@ -173,14 +138,4 @@ long cmain(long *sp) {
   if (argc == 3 && same(argv[1], "listen")) return do_listen(parse(argv[2]));
   put(2, "usage: vsock-io connect CID PORT | vsock-io listen PORT\n");
   return 2;
-}
-
-__attribute__((naked, noreturn)) void _start(void) {
-  __asm__ volatile(
-      "mov %rsp, %rdi\n"
-      "and $-16, %rsp\n"
-      "call cmain\n"
-      "mov %rax, %rdi\n"
-      "mov $60, %eax\n"
-      "syscall\n");
 }
