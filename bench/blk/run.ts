@@ -95,12 +95,7 @@ function vmmArgs(kind: VmmKind, disks: VmmHost): string[] {
   ];
 }
 
-async function guest(vm: TestVm, script: string): Promise<string> {
-  const r = await vm.exec(script, EXEC);
-  if (r.exitCode !== 0)
-    throw new Error(`guest: \`${script}\` exited with ${r.exitCode}: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
+const guest = (vm: TestVm, script: string) => vm.execChecked(script, EXEC);
 
 async function measure(
   kind: VmmKind,
