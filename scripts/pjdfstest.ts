@@ -164,7 +164,7 @@ try {
       const s = summarize(files);
       console.log(
         `${dir} on ${mount.name}: ${s.files} files, ${s.ok} ok, ${s.notOk} not ok, ${s.todo} todo, ${s.missing} missing ` +
-          `(${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+          `(${((performance.now() - t0) / 1000).toFixed(0)} s)${s.failingFiles.length > 0 ? `; failing: ${s.failingFiles.join(" ")}` : ""}`,
       );
     }
     ran.push(dir);

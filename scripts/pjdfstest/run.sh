@@ -3,7 +3,7 @@
 #   sh run.sh WORKDIR DIR...
 # runs every tests/DIR/*.t in a fresh directory under WORKDIR (the file system under test), as the suite expects
 # (root, umask 022), and prints for each file a "### DIR/FILE" line followed by its TAP lines (the plan, "ok" and
-# "not ok"); the host counts them (scripts/pjdfstest/tap.ts). A file gets at most 600 s.
+# "not ok"); the host counts them (scripts/pjdfstest/tap.ts). A file gets at most 300 s.
 suite=$(cd "$(dirname "$0")" && pwd)
 work=$1
 shift
@@ -19,7 +19,7 @@ for d in "$@"; do
 			echo "not ok - cannot make $work/pjd.run"
 			continue
 		fi
-		(cd "$work/pjd.run" && timeout 600 sh "$t" 2>&1) | grep -E '^(1\.\.[0-9]+|ok|not ok)'
+		(cd "$work/pjd.run" && timeout 300 sh "$t" 2>&1) | grep -E '^(1\.\.[0-9]+|ok|not ok)'
 		rm -rf "$work/pjd.run"
 	done
 done
