@@ -14,7 +14,8 @@ fi
 # fio: the block e2e test's queue-depth peer, run in the guest from a disk image with its libraries.
 # gdb: the GDB stub's test (test/kvm/vmm/gdb_stub.test.ts).
 # mmdebstrap: the Debian guest system image (scripts/guest/debian/image.ts).
-PACKAGES=(binutils gcc qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs fio gdb mmdebstrap)
+# autoconf, automake, make: scripts/pjdfstest.ts builds the pjdfstest suite from its source.
+PACKAGES=(binutils gcc qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs fio gdb mmdebstrap autoconf automake make)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -116,12 +116,7 @@ function vmmArgs(setup: Setup, disks: VmmHost): string[] {
   ];
 }
 
-async function guest(vm: TestVm, script: string): Promise<string> {
-  const r = await vm.exec(script, EXEC);
-  if (r.exitCode !== 0)
-    throw new Error(`guest: \`${script}\` exited with ${r.exitCode}: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
+const guest = (vm: TestVm, script: string) => vm.execChecked(script, EXEC);
 
 /** Runs fio in the guest: 4 KiB random `rw` (randread or randwrite) on /dev/vda at iodepth 32; returns IOPS. */
 async function fioQd32(vm: TestVm, rw: "randread" | "randwrite"): Promise<number> {

@@ -35,12 +35,7 @@ async function onHost(kind: VmmKind, script: string): Promise<string> {
   return r.stdout;
 }
 
-async function guest(vm: TestVm, script: string): Promise<string> {
-  const r = await vm.exec(script, EXEC);
-  if (r.exitCode !== 0)
-    throw new Error(`guest: \`${script}\` exited with ${r.exitCode}: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
+const guest = (vm: TestVm, script: string) => vm.execChecked(script, EXEC);
 
 /** A receiver counting the bytes of one connection (stdin held open: busybox nc half-closes at stdin's EOF). */
 function counter(port: number): string {

@@ -56,9 +56,16 @@ function firmwareFile(name: string): PayloadFile {
   return { guestPath: join(dir, name), hostPath: realpathSync(join(dir, name)), mode: 0o644 };
 }
 
+/**
+ * virtiofsd, the vhost-user virtio-fs back end QEMU's vhost-user-fs-pci talks to (Debian's qemu-system-common ships
+ * it); bench/fs starts it in the outer VM next to QEMU.
+ */
+export const virtiofsdPath = "/usr/lib/qemu/virtiofsd";
+
 export function qemuPayload(qemuPath: string): PayloadFile[] {
   return [
     ...executableWithLibraries(qemuPath, "/usr/bin/qemu-system-x86_64"),
+    ...(existsSync(virtiofsdPath) ? executableWithLibraries(virtiofsdPath, virtiofsdPath) : []),
     ...qemuFirmware.map(firmwareFile),
   ];
 }

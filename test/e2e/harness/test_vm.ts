@@ -442,6 +442,14 @@ export class TestVm {
     });
   }
 
+  /** Runs a shell command in the guest and returns its stdout; throws with its status and output if it fails. */
+  async execChecked(cmd: string, opts?: ExecOptions): Promise<string> {
+    const r = await this.exec(cmd, opts);
+    if (r.exitCode !== 0)
+      throw new Error(`guest: \`${cmd}\` exited with ${r.exitCode}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  }
+
   /** Asks the guest to power off (`poweroff -f`); the agent cannot answer, so wait with waitForExit. */
   poweroff(): Promise<void> {
     return this.vmm.agent.sendNoReply("poweroff -f");
