@@ -9,19 +9,9 @@
  * unlink: unlinkat of each. Prints "PHASE COUNT NANOSECONDS" (CLOCK_MONOTONIC around the loop) and exits 0, or
  * names the first call that failed with its errno and exits 1.
  */
-typedef unsigned long u64;
-
-static long sys4(long nr, long a, long b, long c, long d) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-  return ret;
-}
+#include "freestanding.h"
 
 /* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
-#define SYS_write 1
-#define SYS_open 2
-#define SYS_close 3
 #define SYS_clock_gettime 228
 #define SYS_openat 257
 #define SYS_newfstatat 262
@@ -34,26 +24,6 @@ static long sys4(long nr, long a, long b, long c, long d) {
 #define CLOCK_MONOTONIC 1
 #define MAX_COUNT 10000000
 
-static void put(const char *s) {
-  long n = 0;
-  while (s[n]) n++;
-  sys4(SYS_write, 1, (long)s, n, 0);
-}
-
-static void put_int(long v) {
-  char buf[24];
-  int i = sizeof buf - 1;
-  int neg = v < 0;
-  u64 u = neg ? -(u64)v : (u64)v;
-  buf[i] = 0;
-  do {
-    buf[--i] = '0' + u % 10;
-    u /= 10;
-  } while (u);
-  if (neg) buf[--i] = '-';
-  put(buf + i);
-}
-
 /* A decimal count, or -1 when `s` is empty, not all digits, or above MAX_COUNT. */
 static long parse_count(const char *s) {
   long v = 0;
@@ -64,11 +34,6 @@ static long parse_count(const char *s) {
     if (v > MAX_COUNT) return -1;
   }
   return v;
-}
-
-static int same(const char *a, const char *b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
 }
 
 /* "f" followed by n in decimal. */
@@ -91,13 +56,13 @@ static long now_ns(void) {
 }
 
 static int fail(const char *what, long n, long err) {
-  put("file-churn: ");
-  put(what);
-  put(" f");
-  put_int(n);
-  put(" failed with errno ");
-  put_int(-err);
-  put("\n");
+  put(1, "file-churn: ");
+  put(1, what);
+  put(1, " f");
+  put_int(1, n);
+  put(1, " failed with errno ");
+  put_int(1, -err);
+  put(1, "\n");
   return 1;
 }
 
@@ -107,7 +72,7 @@ long cmain(long *sp) {
   long count = argc == 4 ? parse_count(argv[3]) : -1;
   int phase = argc != 4 ? -1 : same(argv[1], "create") ? 0 : same(argv[1], "stat") ? 1 : same(argv[1], "unlink") ? 2 : -1;
   if (phase < 0 || count < 0) {
-    put("usage: file-churn create|stat|unlink DIR COUNT (COUNT at most 10000000)\n");
+    put(1, "usage: file-churn create|stat|unlink DIR COUNT (COUNT at most 10000000)\n");
     return 2;
   }
   long dir = sys4(SYS_open, (long)argv[2], O_DIRECTORY, 0, 0);
@@ -131,21 +96,11 @@ long cmain(long *sp) {
     }
   }
   long elapsed = now_ns() - start;
-  put(argv[1]);
-  put(" ");
-  put_int(count);
-  put(" ");
-  put_int(elapsed);
-  put("\n");
+  put(1, argv[1]);
+  put(1, " ");
+  put_int(1, count);
+  put(1, " ");
+  put_int(1, elapsed);
+  put(1, "\n");
   return 0;
-}
-
-__attribute__((naked, noreturn)) void _start(void) {
-  __asm__ volatile(
-      "mov %rsp, %rdi\n"
-      "and $-16, %rsp\n"
-      "call cmain\n"
-      "mov %rax, %rdi\n"
-      "mov $60, %eax\n"
-      "syscall\n");
 }

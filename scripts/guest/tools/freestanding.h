@@ -1,5 +1,5 @@
 /*
- * What the guest tools share (scripts/guest/tools.ts builds each *.c here with this folder on the include path):
+ * What the guest tools share (scripts/guest/tools.ts builds each *.c here; gcc finds this header beside it):
  * no libc, so raw x86-64 syscalls, decimal output and input, and the process entry that calls the tool's
  * `long cmain(long *sp)` (sp: argc, then argv) and exits with what it returns.
  */
@@ -15,21 +15,35 @@ typedef unsigned short u16;
 #define SYS_ioctl 16
 #define SYS_exit 60
 
-static long sys3(long nr, long a, long b, long c) {
+static inline long sys3(long nr, long a, long b, long c) {
   long ret;
   __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
   return ret;
 }
 
+/* A syscall with a fourth argument (in r10). */
+static inline long sys4(long nr, long a, long b, long c, long d) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  return ret;
+}
+
+/* Whether the strings `a` and `b` are equal. */
+static inline int same(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
 /* Writes the string `s` to `fd`. */
-static void put(long fd, const char *s) {
+static inline void put(long fd, const char *s) {
   long n = 0;
   while (s[n]) n++;
   sys3(SYS_write, fd, (long)s, n);
 }
 
 /* Writes `v` in decimal to `fd`. */
-static void put_int(long fd, long v) {
+static inline void put_int(long fd, long v) {
   char b[24];
   int i = sizeof b - 1;
   int neg = v < 0;
@@ -44,7 +58,7 @@ static void put_int(long fd, long v) {
 }
 
 /* The decimal number `s` starts with (0 if none). */
-static long parse(const char *s) {
+static inline long parse(const char *s) {
   long v = 0;
   while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
   return v;

@@ -126,11 +126,6 @@ static long do_listen(u32 port) {
   return receive_then_send(conn);
 }
 
-static int same(const char *a, const char *b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
-}
-
 long cmain(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
