@@ -8,6 +8,7 @@ import {
   AT_SYMLINK_NOFOLLOW,
   closeFd,
   cstr,
+  fchmodat,
   fchownat,
   getdents64,
   O_DIRECTORY,
@@ -133,6 +134,19 @@ export class HostFs<C extends HostFsConfig = HostFsConfig> {
   node(nodeid: number): Inode | undefined {
     const inode = this.inodes.get(nodeid);
     return inode && this.insideShare(inode) ? inode : undefined;
+  }
+
+  /**
+   * Gives an entry just made below `parent` (not a symlink) exactly the permission bits the guest asked for,
+   * setuid, setgid and sticky included: the host applied this process's umask when it made the entry, and the
+   * fchownat to the caller cleared setuid and setgid (pjdfstest chmod/12). Through the entry's own O_PATH
+   * descriptor, so a name swapped for a symlink meanwhile is not followed.
+   */
+  setMadeMode(parent: Inode, name: Uint8Array, mode: number): void {
+    const fd = this.openPath(parent, name);
+    if (fd < 0) return;
+    fchmodat(this.procFd, procName(fd), mode & 0o7777);
+    closeFd(fd);
   }
 
   /** Opens `name` below `parent` as an O_PATH descriptor of the name itself (a symlink is not followed). */

@@ -25,9 +25,13 @@ import { EINVAL, ENOENT } from "./errnos.ts";
 import type { Inode } from "./inodes.ts";
 import { LINK_IN, MKDIR_IN, MKNOD_IN, RENAME2_IN, RENAME_IN } from "./layout.ts";
 
-/** The entry of a name just made below `parent`: owned by the caller, looked up (one reference), encoded. */
-function made(ctx: FsContext, req: FsRequest, parent: Inode, name: Uint8Array): OpResult {
+/**
+ * The entry of a name just made below `parent`: owned by the caller, with the asked `mode` when it is not a
+ * symlink or a link, looked up (one reference), encoded.
+ */
+function made(ctx: FsContext, req: FsRequest, parent: Inode, name: Uint8Array, mode?: number): OpResult {
   ctx.ownByCaller(req, parent, name);
+  if (mode !== undefined) ctx.setMadeMode(parent, name, mode);
   const inode = ctx.lookup(parent, name);
   return typeof inode === "number" ? inode : ctx.entryOut(inode);
 }
@@ -57,7 +61,7 @@ export function mknod(ctx: FsContext, req: FsRequest): OpResult {
   const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
   const dev = major * 2 ** 8 + (minor & 0xff) + (minor >> 8) * 2 ** 20;
   const e = mknodat(parent.fd, n.name, mode, dev);
-  return e < 0 ? e : made(ctx, req, parent, n.name);
+  return e < 0 ? e : made(ctx, req, parent, n.name, mode);
 }
 
 export function mkdir(ctx: FsContext, req: FsRequest): OpResult {
@@ -66,8 +70,9 @@ export function mkdir(ctx: FsContext, req: FsRequest): OpResult {
   if (req.args.length < MKDIR_IN.size) return -EINVAL;
   const n = readName(req.args, MKDIR_IN.size);
   if (typeof n === "number") return n;
-  const e = mkdirat(parent.fd, n.name, req.view.getUint32(MKDIR_IN.at.mode, true) & 0o7777);
-  return e < 0 ? e : made(ctx, req, parent, n.name);
+  const mode = req.view.getUint32(MKDIR_IN.at.mode, true) & 0o7777;
+  const e = mkdirat(parent.fd, n.name, mode);
+  return e < 0 ? e : made(ctx, req, parent, n.name, mode);
 }
 
 export function link(ctx: FsContext, req: FsRequest): OpResult {

@@ -119,6 +119,7 @@ export function create(ctx: FsContext, req: FsRequest): OpResult {
   const fd = openat2(parent.fd, n.name, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode, RESOLVE_IN_SHARE);
   if (fd < 0) return fd;
   ctx.ownByCaller(req, parent, n.name);
+  ctx.setMadeMode(parent, n.name, mode);
   const inode = ctx.lookup(parent, n.name);
   if (typeof inode === "number") {
     closeFd(fd);

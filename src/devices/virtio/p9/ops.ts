@@ -178,6 +178,7 @@ export function lcreate(req: P9Request): number {
   );
   if (fd < 0) return fd;
   own(s, f, dir, name, gid);
+  s.fs.setMadeMode(dir, name, mode);
   const inode = s.fs.lookup(dir, name);
   if (typeof inode === "number") {
     closeFd(fd);
@@ -432,6 +433,7 @@ export function mkdir(req: P9Request): number {
   const e = mkdirat(f.inode.fd, name, mode);
   if (e < 0) return e;
   own(s, f, f.inode, name, gid);
+  s.fs.setMadeMode(f.inode, name, mode);
   return qidOfName(req, f.inode, name);
 }
 
@@ -469,6 +471,7 @@ export function mknod(req: P9Request): number {
   const e = mknodat(f.inode.fd, name, mode & (S_IFMT | 0o7777), dev);
   if (e < 0) return e;
   own(s, f, f.inode, name, gid);
+  s.fs.setMadeMode(f.inode, name, mode);
   return qidOfName(req, f.inode, name);
 }
 

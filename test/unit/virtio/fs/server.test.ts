@@ -89,6 +89,16 @@ function read(node: number, fh: number, offset: number, size: number) {
   });
 }
 
+/** Runs `act` with the process umask set to 022, as a device process started from a shell has it. */
+function withUmask022(act: () => void): void {
+  const old = process.umask(0o022);
+  try {
+    act();
+  } finally {
+    process.umask(old);
+  }
+}
+
 describe("FUSE server", () => {
   test("INIT answers 7.31 with max_write and the flags both sides support", () => {
     const fresh = new FuseHarness();
@@ -191,6 +201,20 @@ describe("FUSE server", () => {
     writeFileSync(join(h.root, "g"), "x");
     const other = nodeOf(lookup(FUSE_ROOT_ID, "g"));
     expect(read(other, fh, 0, 10).error).toBe(-9);
+  });
+
+  test("CREATE gives the file exactly its mode, setuid included, whatever the server's umask (pjdfstest chmod/12)", () => {
+    withUmask022(() => create("suid", 0o4777));
+
+    expect(statSync(join(h.root, "suid")).mode & 0o7777).toBe(0o4777);
+  });
+
+  test("MKDIR gives the directory exactly its mode, sticky bit included, whatever the server's umask", () => {
+    withUmask022(() =>
+      h.call(OP.MKDIR, FUSE_ROOT_ID, concat(structBytes(MKDIR_IN, { mode: 0o1777 }), names("d"))),
+    );
+
+    expect(statSync(join(h.root, "d")).mode & 0o7777).toBe(0o1777);
   });
 
   test("CREATE of an existing name with O_EXCL is EEXIST", () => {

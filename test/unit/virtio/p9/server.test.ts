@@ -67,6 +67,16 @@ function read(fid: number, offset: number, count: number, replyHead = 11) {
   return h.call(MSG.TREAD, new Msg().u32(fid).u64(offset).u32(count), { replyHead });
 }
 
+/** Runs `act` with the process umask set to 022, as a device process started from a shell has it. */
+function withUmask022(act: () => void): void {
+  const old = process.umask(0o022);
+  try {
+    act();
+  } finally {
+    process.umask(old);
+  }
+}
+
 describe("Tversion and Tattach", () => {
   test("Tversion 9P2000.L is answered with the smaller msize and the same version", () => {
     h = new P9Harness();
@@ -256,6 +266,14 @@ describe("files", () => {
 
     expect([r.type, qidAt(r.view, 0).path]).toEqual([MSG.TLCREATE + 1, ino(join(h.root, "new"))]);
     expect(statSync(join(h.root, "new")).mode & 0o777).toBe(0o640);
+  });
+
+  test("Tlcreate gives the file exactly its mode, setuid included, whatever the server's umask (pjdfstest chmod/12)", () => {
+    session();
+
+    withUmask022(() => create(0, 1, "suid", O_RDWR, 0o4777));
+
+    expect(statSync(join(h.root, "suid")).mode & 0o7777).toBe(0o4777);
   });
 
   test("Twrite writes the data that follows the message in its own buffer", () => {
@@ -450,6 +468,14 @@ describe("directories and names", () => {
 
     expect(qidAt(r.view, 0).type).toBe(QTDIR);
     expect(statSync(join(h.root, "d")).mode & 0o777).toBe(0o750);
+  });
+
+  test("Tmkdir gives the directory exactly its mode, sticky bit included, whatever the server's umask", () => {
+    session();
+
+    withUmask022(() => h.call(MSG.TMKDIR, new Msg().u32(0).str("d").u32(0o1777).u32(0)));
+
+    expect(statSync(join(h.root, "d")).mode & 0o7777).toBe(0o1777);
   });
 
   test("a name longer than NAME_MAX is refused", () => {
