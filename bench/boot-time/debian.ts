@@ -81,6 +81,8 @@ console.log("boot-time debian: starting the outer rig VM (QEMU/TCG, emulated AMD
 const outer = await OuterVm.start({ scratchDir: scratch });
 try {
   await outer.writeFile("/run/boot_timer.ts", await Bun.file(join(import.meta.dir, "boot_timer.ts")).text());
+  // QEMU's snapshot=on keeps its temporary overlay in /var/tmp, which the outer VM's initramfs root lacks.
+  await outer.run("mkdir -p /var/tmp");
   const boot: Record<Vmm, number[]> = { crosvm: [], qemu: [] };
   console.log(`\n run | crosvm ms to login | qemu ms to login`);
   for (let i = 0; i < RUNS; i++) {
