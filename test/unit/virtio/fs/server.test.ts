@@ -54,6 +54,7 @@ import { closeSync, openSync } from "node:fs";
 import { cstr, fgetxattr } from "../../../../ffi/fs_calls.ts";
 import { IdMap } from "../../../../src/devices/virtio/fs/id_map.ts";
 import { concat, FuseHarness, names, structBytes } from "./fuse_harness.ts";
+import { withUmask022 } from "../umask.ts";
 
 const ENOENT = 2;
 const EIO = 5;
@@ -87,16 +88,6 @@ function read(node: number, fh: number, offset: number, size: number) {
   return h.call(OP.READ, node, structBytes(READ_IN, { fh, offset, size }), {
     replyRoom: OUT_HEADER.size + size,
   });
-}
-
-/** Runs `act` with the process umask set to 022, as a device process started from a shell has it. */
-function withUmask022(act: () => void): void {
-  const old = process.umask(0o022);
-  try {
-    act();
-  } finally {
-    process.umask(old);
-  }
 }
 
 describe("FUSE server", () => {

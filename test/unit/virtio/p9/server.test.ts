@@ -23,6 +23,7 @@ import {
   QTSYMLINK,
 } from "../../../../src/devices/virtio/p9/protocol.ts";
 import { Msg, P9Harness, qidAt } from "./p9_harness.ts";
+import { withUmask022 } from "../umask.ts";
 
 const ENOENT = 2;
 const EBADF = 9;
@@ -65,16 +66,6 @@ function write(fid: number, offset: number, data: Uint8Array) {
 }
 function read(fid: number, offset: number, count: number, replyHead = 11) {
   return h.call(MSG.TREAD, new Msg().u32(fid).u64(offset).u32(count), { replyHead });
-}
-
-/** Runs `act` with the process umask set to 022, as a device process started from a shell has it. */
-function withUmask022(act: () => void): void {
-  const old = process.umask(0o022);
-  try {
-    act();
-  } finally {
-    process.umask(old);
-  }
 }
 
 describe("Tversion and Tattach", () => {
