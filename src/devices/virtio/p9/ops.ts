@@ -234,9 +234,27 @@ export function write({ s, r, w, chain }: P9Request): number {
     if (!chain.readableIov(TWRITE_HEADER, count, iov)) return -EINVAL;
     n = pwritev(f.fd, iov.words, iov.count, offset);
     if (n < 0) return n;
+    if (n > 0) dropPrivilegeBits(s, f);
   }
   w.u32(n);
   return 0;
+}
+
+// include/uapi/linux/stat.h
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_IXGRP = 0o0010;
+
+/**
+ * After a write by a user other than root, the file loses setuid, and setgid when it is group-executable, as
+ * Linux's file_remove_privs does for a writer without CAP_FSETID: the server writes with its own privileges, so the
+ * host kernel keeps them (pjdfstest chmod/12).
+ */
+function dropPrivilegeBits(s: P9Server, f: Fid): void {
+  if (f.uid === 0 || s.fs.statFd(f.inode.fd) < 0) return;
+  const mode = new DataView(s.fs.stat.buffer).getUint16(STATX.mode, true);
+  const drop = (mode & S_ISUID) | ((mode & S_ISGID) !== 0 && (mode & S_IXGRP) !== 0 ? S_ISGID : 0);
+  if (drop !== 0) fchmodat(s.fs.procFd, procName(f.inode.fd), mode & 0o7777 & ~drop);
 }
 
 /** Tfsync fid[4] datasync[4] -> Rfsync. */

@@ -2,6 +2,7 @@
 // of Linux's net/9p/client.c, file data through guest memory, and hostile messages answered with Rlerror.
 import { afterEach, describe, expect, test } from "bun:test";
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -265,6 +266,31 @@ describe("files", () => {
     withUmask022(() => create(0, 1, "suid", O_RDWR, 0o4777));
 
     expect(statSync(join(h.root, "suid")).mode & 0o7777).toBe(0o4777);
+  });
+
+  test("a write by a user other than root clears setuid and a group-executable file's setgid (pjdfstest chmod/12)", () => {
+    session();
+    writeFileSync(join(h.root, "suid"), "");
+    chmodSync(join(h.root, "suid"), 0o6777);
+    h.attach(5, 65534);
+    h.walk(5, 6, "suid");
+    h.lopen(6, 1 /* O_WRONLY */);
+
+    write(6, 0, new TextEncoder().encode("x"));
+
+    expect(statSync(join(h.root, "suid")).mode & 0o7777).toBe(0o777);
+  });
+
+  test("a write by root keeps setuid and setgid", () => {
+    session();
+    writeFileSync(join(h.root, "suid"), "");
+    chmodSync(join(h.root, "suid"), 0o6777);
+    h.walk(0, 6, "suid");
+    h.lopen(6, 1 /* O_WRONLY */);
+
+    write(6, 0, new TextEncoder().encode("x"));
+
+    expect(statSync(join(h.root, "suid")).mode & 0o7777).toBe(0o6777);
   });
 
   test("Twrite writes the data that follows the message in its own buffer", () => {
