@@ -2,6 +2,7 @@
 // device processes can later map the same pages from the same memfd (spec: "Guest memory" in architecture.md).
 // The memfd is sealed against shrinking and growing before anyone else receives it: a compromised device process
 // that truncated it would make every mapping of the lost pages fault with SIGBUS, in its siblings and in the VMM.
+import { readFileSync } from "node:fs";
 import {
   close,
   F_ADD_SEALS,
@@ -69,6 +70,17 @@ export function shmemHugePagesRefused(settingText: string | undefined): string |
   if (chosen === "never" || chosen === "deny")
     return `${SHMEM_THP_SETTING} is "${chosen}" (as root: echo advise > ${SHMEM_THP_SETTING})`;
   return undefined;
+}
+
+/** Why this host gives guest RAM no huge pages under --hugepages (its shmem_enabled), or undefined. */
+export function hostShmemHugePagesRefused(): string | undefined {
+  let text: string | undefined;
+  try {
+    text = readFileSync(SHMEM_THP_SETTING, "utf8");
+  } catch {
+    text = undefined;
+  }
+  return shmemHugePagesRefused(text);
 }
 
 /** Unmaps every region and closes the memfd. */

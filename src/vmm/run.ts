@@ -2,7 +2,7 @@
 // PIT, vCPUs, devices, the boot loader, then the vCPU Workers; waits for the VM to end and returns the process
 // exit status (crosvm's CommandStatus, src/vm_control/exit_status.ts). With --socket it serves the control socket
 // (vm_controller.ts) while the VM runs.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import type { DebugExit } from "../../ffi/kvm_debug.ts";
 import {
   TRACE_SLICE_MS,
@@ -45,7 +45,7 @@ import { BiosLoader } from "./bios_loader.ts";
 import { BootError, type BootLoader } from "./boot_setup.ts";
 import type { VmConfig } from "./config.ts";
 import { GuestClock } from "./guest_clock.ts";
-import { releaseGuestRam, SHMEM_THP_SETTING, shmemHugePagesRefused } from "./guest_ram.ts";
+import { hostShmemHugePagesRefused, releaseGuestRam } from "./guest_ram.ts";
 import { createSizedGuestRam } from "./guest_ram_size.ts";
 import { KernelBootLoader } from "./kernel_boot.ts";
 import { MainThreadHub } from "./main_thread_hub.ts";
@@ -121,7 +121,7 @@ export async function runVm(config: VmConfig): Promise<number> {
       { hugepages: config.hugepages },
     );
     if (config.hugepages) {
-      const refused = shmemHugePagesRefused(readTextIfPresent(SHMEM_THP_SETTING));
+      const refused = hostShmemHugePagesRefused();
       if (refused) log.warn(`--hugepages: guest RAM stays in 4 KiB pages: ${refused}`);
     }
     cleanups.push(() => releaseGuestRam(memory));
@@ -317,14 +317,5 @@ async function runUntilEnd(
     gdbServer?.stop();
     // Answers requests in flight (the Exit that ended the VM), then removes the socket file.
     await server?.close();
-  }
-}
-
-/** A small text file's contents, or undefined when it cannot be read. */
-function readTextIfPresent(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
   }
 }

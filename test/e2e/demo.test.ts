@@ -34,14 +34,10 @@ async function paneShows(pattern: RegExp, timeoutMs: number): Promise<string | u
 }
 
 async function waitForPane(pattern: RegExp, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = pane();
-    if (pattern.test(text)) return text;
-    if (Date.now() > deadline)
-      throw new Error(`no ${pattern} on the demo's terminal in ${timeoutMs} ms:\n${text}`);
-    await Bun.sleep(1000);
-  }
+  const text = await paneShows(pattern, timeoutMs);
+  if (text === undefined)
+    throw new Error(`no ${pattern} on the demo's terminal in ${timeoutMs} ms:\n${pane()}`);
+  return text;
 }
 
 function sendLine(line: string): void {
