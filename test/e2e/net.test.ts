@@ -19,6 +19,7 @@ import { VmmHost } from "./block_support.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 import { endTestFile, execWhereVmmRuns, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
 import { controlSocketPath, crosvmControl } from "./harness/vmm_control.ts";
+import { startVsockListener } from "./vsock_listener.ts";
 
 const EXEC = { timeoutMs: 60_000 };
 const TRANSFER = { timeoutMs: 400_000 };
@@ -324,14 +325,7 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
         `mkdir -p ${VSOCK_DIR} && rm -f ${out}* && ` +
           `dd if=/dev/urandom of=${VSOCK_DIR}/h2g bs=1M count=${MIB_16} 2> /dev/null && sha256sum ${VSOCK_DIR}/h2g`,
       );
-      await onHost(
-        `{ ${vsockHelper(`listen ${port} ${VSOCK_DIR}/h2g ${out}`)} > ${out}.log 2>&1 < /dev/null & }`,
-      );
-      // Bun starts slowly under TCG: wait until the helper listens.
-      await onHost(
-        `for i in $(seq 2400); do [ -e ${out}.ready ] && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
-        300_000,
-      );
+      await startVsockListener(onHost, vmmHost.vmmPath(VSOCK_HELPER), port, `${VSOCK_DIR}/h2g`, out);
       const guestSent = await inGuest(
         vm,
         `dd if=/dev/urandom of=/tmp/vsock-g2h bs=1M count=${MIB_16} 2> /dev/null && sha256sum /tmp/vsock-g2h`,
@@ -382,13 +376,7 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
       const port = 7003;
       const out = `${VSOCK_DIR}/listen-${port}`;
       await onHost(`mkdir -p ${VSOCK_DIR} && rm -f ${out}* && : > ${VSOCK_DIR}/empty`);
-      await onHost(
-        `{ ${vsockHelper(`listen ${port} ${VSOCK_DIR}/empty ${out}`)} > ${out}.log 2>&1 < /dev/null & }`,
-      );
-      await onHost(
-        `for i in $(seq 2400); do [ -e ${out}.ready ] && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
-        300_000,
-      );
+      await startVsockListener(onHost, vmmHost.vmmPath(VSOCK_HELPER), port, `${VSOCK_DIR}/empty`, out);
       const guestSent = await inGuest(
         vm,
         `dd if=/dev/urandom of=/tmp/vsock-big bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/vsock-big`,

@@ -12,6 +12,7 @@ import { host, VmmHost } from "./block_support.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
 import { endTestFile, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
 import { controlSocketPath, crosvmControl } from "./harness/vmm_control.ts";
+import { startVsockListener } from "./vsock_listener.ts";
 
 const EXEC = { timeoutMs: 90_000 };
 const MiB = 1024 * 1024;
@@ -201,15 +202,13 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
 
   test("the guest connects to the host (CID 2) over vhost-vsock and both sides get what the other sent", async () => {
     const out = `${where.workDir}/vsock-listen`;
-    await where.run(
-      `echo from-host > ${out}.send && rm -f ${out} ${out}.ready && ` +
-        `{ BUN_BE_BUN=1 ${vmmExecutablePath()} ${where.vmmPath(VSOCK_HELPER)} listen ${VSOCK_PORT} ${out}.send ${out} ` +
-        `> ${out}.log 2>&1 < /dev/null & }`,
-    );
-    // Bun starts slowly under TCG: wait until the helper listens.
-    await where.run(
-      `for i in $(seq 2400); do [ -e ${out}.ready ] && exit 0; sleep 0.1; done; cat ${out}.log >&2; exit 1`,
-      300_000,
+    await where.run(`echo from-host > ${out}.send && rm -f ${out} ${out}.ready`);
+    await startVsockListener(
+      (s, t) => where.run(s, t),
+      where.vmmPath(VSOCK_HELPER),
+      VSOCK_PORT,
+      `${out}.send`,
+      out,
     );
 
     const guest = await vm.exec(`echo from-guest | timeout 60 vsock-io connect 2 ${VSOCK_PORT} 2>&1`, EXEC);
