@@ -9,6 +9,11 @@ let passed = 0;
 let failed = 0;
 /** Every failure's name, printed again just before the last line: CI shows only the tail of the output. */
 const failures: string[] = [];
+/** The lines bun test printed before each failure's first "(fail)" line (its error and the test's output). */
+const failureContexts = new Map<string, string[]>();
+/** Lines kept before a failure, and the bytes all failures' details may take at the end (CI shows about 12 KB). */
+const CONTEXT_LINES = 40;
+const DETAILS_BUDGET = 7000;
 
 async function step(name: string, cmd: string[], shown = cmd.join(" ")): Promise<boolean> {
   console.error(`\n=== ${name}: ${shown}`);
@@ -65,13 +70,22 @@ async function tests(
   const decoder = new TextDecoder();
   let tail = "";
   let line = "";
+  const recent: string[] = [];
   for await (const chunk of proc.stderr) {
     const text = decoder.decode(chunk, { stream: true });
     process.stderr.write(text);
     tail = (tail + text).slice(-4096);
     const lines = (line + text).split("\n");
     line = lines.pop() ?? "";
-    for (const l of lines) if (/^\(fail\) /.test(l)) failures.push(`${label}${l}`);
+    for (const l of lines) {
+      if (/^\(fail\) /.test(l)) {
+        const name = `${label}${l.replace(/ \[[\d.]+m?s\]$/, "")}`;
+        failures.push(`${label}${l}`);
+        if (!failureContexts.has(name)) failureContexts.set(name, [...recent]);
+      }
+      recent.push(l.length > 200 ? `${l.slice(0, 200)}...` : l);
+      if (recent.length > CONTEXT_LINES) recent.shift();
+    }
   }
   const exit = await proc.exited;
   // The last summary counts: a runner may print per-file summaries before its total (scripts/kvm_in_rig.ts).
@@ -103,6 +117,25 @@ else {
 const e2eArgs = args.length === 0 ? ["test/e2e/unconfined.test.ts"] : args.filter((a) => a.includes("e2e"));
 if (e2eArgs.length > 0) await tests(e2eArgs, { CROSVM_E2E_DISABLE_SANDBOX: "1" });
 
+/** Each failure's last context lines, as many as fit its share of DETAILS_BUDGET. */
+function failureDetails(): string {
+  const share = Math.floor(DETAILS_BUDGET / Math.max(1, failureContexts.size));
+  const parts: string[] = [];
+  for (const [name, lines] of failureContexts) {
+    const kept: string[] = [];
+    let size = 0;
+    for (const l of lines.toReversed()) {
+      if (size + l.length + 1 > share) break;
+      kept.unshift(l);
+      size += l.length + 1;
+    }
+    parts.push(`--- before ${name}:\n${kept.join("\n")}`);
+  }
+  return parts.join("\n");
+}
+
+if (failureContexts.size > 0)
+  console.log(`\n=== failure details (the output just before each failure):\n${failureDetails()}`);
 // bun test names each failure twice (as it happens and in its closing list).
 const named = [...new Set(failures)];
 if (named.length > 0) console.log(`\n=== ${named.length} failures:\n${named.join("\n")}`);
