@@ -12,7 +12,7 @@ const failures: string[] = [];
 /** The lines bun test printed before each failure's first "(fail)" line (its error and the test's output). */
 const failureContexts = new Map<string, string[]>();
 /** Lines kept before a failure, and the bytes all failures' details may take at the end (CI shows about 12 KB). */
-const CONTEXT_LINES = 40;
+const CONTEXT_LINES = 80;
 const DETAILS_BUDGET = 7000;
 
 async function step(name: string, cmd: string[], shown = cmd.join(" ")): Promise<boolean> {
@@ -83,6 +83,8 @@ async function tests(
         failures.push(`${label}${l}`);
         if (!failureContexts.has(name)) failureContexts.set(name, [...recent]);
       }
+      // A stack's frames after its first say little in a summary.
+      if (/^\s+at /.test(l) && /^\s+at /.test(recent.at(-1) ?? "")) continue;
       recent.push(l.length > 200 ? `${l.slice(0, 200)}...` : l);
       if (recent.length > CONTEXT_LINES) recent.shift();
     }
@@ -119,9 +121,12 @@ if (e2eArgs.length > 0) await tests(e2eArgs, { CROSVM_E2E_DISABLE_SANDBOX: "1" }
 
 /** Each failure's last context lines, as many as fit its share of DETAILS_BUDGET. */
 function failureDetails(): string {
-  const share = Math.floor(DETAILS_BUDGET / Math.max(1, failureContexts.size));
+  // The first failure often explains the rest (a guest that stopped answering fails every later test of its file).
+  const first = failureContexts.size === 1 ? DETAILS_BUDGET : Math.floor(DETAILS_BUDGET * 0.6);
+  const rest = Math.floor((DETAILS_BUDGET - first) / Math.max(1, failureContexts.size - 1));
   const parts: string[] = [];
   for (const [name, lines] of failureContexts) {
+    const share = parts.length === 0 ? first : rest;
     const kept: string[] = [];
     let size = 0;
     for (const l of lines.toReversed()) {

@@ -127,7 +127,8 @@ describe(`a ${MEM_MIB} MiB guest with the default balloon`, () => {
     const pssAfter = await guestRamPss(pid);
 
     const mib = (n: number) => (n / MIB).toFixed(1);
-    console.log(
+    // stderr: scripts/check.ts shows the lines before a failure from there.
+    console.error(
       `balloon ${mib(HALF)} MiB: guest MemFree ${mib(freeBefore)} -> ${mib(freeAfter)} MiB,` +
         ` host guest-RAM PSS ${mib(pssBefore)} -> ${mib(pssAfter)} MiB`,
     );

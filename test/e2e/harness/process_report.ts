@@ -5,6 +5,7 @@
 /** Reports every process whose command line names `match` (the VMM and its device processes). */
 export function processReportScript(match: string): string {
   return `
+echo "== host memory: $(grep -E '^(MemTotal|MemAvailable):' /proc/meminfo | tr -s ' ' | tr '\\n' ' ')"
 for d in /proc/[0-9]*; do
   cmd=$(tr '\\0' ' ' < $d/cmdline 2> /dev/null)
   case "$cmd" in *${match}*) ;; *) continue ;; esac
@@ -35,3 +36,17 @@ echo 1 > $t/events/kvm/kvm_exit/enable
 sleep 1
 echo 0 > $t/events/kvm/kvm_exit/enable
 sed -n 's/.*kvm_exit: *\\(vcpu [0-9]* reason [^ ]* rip [^ ]*\\).*/\\1/p' $t/trace | sort | uniq -c | sort -rn | head -40`;
+
+/**
+ * The lines of a process report that fit an error message (CI shows only the tail of the run): the host's memory,
+ * each process and each of its threads with state, CPU times and wait channel; no stacks or fds. At most `lines`.
+ */
+export function reportSummary(report: string, lines = 24): string {
+  const kept = report
+    .split("\n")
+    .filter((l) => /^(== |  tid |\s*\d+ vcpu )/.test(l))
+    .map((l) => (l.length > 160 ? `${l.slice(0, 160)}...` : l));
+  return kept.length > lines
+    ? [...kept.slice(0, lines), `(${kept.length - lines} more)`].join("\n")
+    : kept.join("\n");
+}

@@ -15,7 +15,7 @@ import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
 import { hostHasHardwareVirtualization, Rig, rigNestedPorts } from "./rig.ts";
 import { nestedLaunchScript } from "./rig_launcher.ts";
-import { kvmTraceScript, processReportScript } from "./process_report.ts";
+import { kvmTraceScript, processReportScript, reportSummary } from "./process_report.ts";
 import { SerialPipe } from "./serial_pipe.ts";
 import { HarnessTimeout, tail, withTimeout } from "./timeout.ts";
 import { guestCmdline, vmmCommand, type VmmKind, type VmmLaunch } from "./vmm_command.ts";
@@ -438,7 +438,9 @@ export class TestVm {
         processes: await this.vmm.processReport(),
         ...this.vmm.hostLogs(),
       };
-      throw new HarnessTimeout(`${error.message}\nfull logs: ${saveFailureLogs("exec", logs)}`);
+      throw new HarnessTimeout(
+        `${error.message}\nwhere the VMM runs:\n${reportSummary(logs.processes)}\nfull logs: ${saveFailureLogs("exec", logs)}`,
+      );
     });
   }
 
@@ -467,7 +469,9 @@ export class TestVm {
       const processes = await this.vmm.processReport();
       const logs = { console: this.console, vmm: await this.vmm.log(), processes, ...this.vmm.hostLogs() };
       await this.stop();
-      throw new Error(`${(error as Error).message}\nfull logs: ${saveFailureLogs("exit", logs)}`);
+      throw new Error(
+        `${(error as Error).message}\nwhere the VMM runs:\n${reportSummary(processes)}\nfull logs: ${saveFailureLogs("exit", logs)}`,
+      );
     }
   }
 
