@@ -51,11 +51,30 @@ if (process.argv.slice(2).every((a) => a.includes("e2e")))
  */
 const TEST_TIMEOUT_MS = "30000";
 
-/** Runs bun test with `args`, echoing its output; adds its pass/fail counts to the totals. */
+/** What one bun test run printed about one test file. */
+interface FileResult {
+  passes: number;
+  /** Each failure's "(fail) ..." line, without its time. */
+  fails: Set<string>;
+  /** Why the outer rig VM was lost while the file ran (the harness's "e2e: rig lost:" line), if it was. */
+  rigLost?: string;
+}
+
+/** Marks a test file's output in bun test's stderr ("test/e2e/x.test.ts:"), and the start of its closing list. */
+const FILE_HEADER = /^(test\/\S+\.test\.ts):$/;
+const CLOSING_LIST = /^\d+ tests? failed:$/;
+const RIG_LOST = /^e2e: rig lost: (.*)$/;
+
+/**
+ * Runs bun test with `args`, echoing its output; adds its pass/fail counts to the totals. An e2e file during which
+ * the outer rig VM was lost (it reset or stopped answering: the rig's doing, not the VMM's) and that had failures
+ * runs once more, alone, and its second result counts instead of its first.
+ */
 async function tests(
   args: string[],
   env: Record<string, string> = {},
   runner = ["bun", "test", "--timeout", TEST_TIMEOUT_MS],
+  rerunRigLosses = true,
 ): Promise<void> {
   const label = Object.entries(env)
     .map(([k, v]) => `${k}=${v} `)
@@ -71,6 +90,8 @@ async function tests(
   let tail = "";
   let line = "";
   const recent: string[] = [];
+  const files = new Map<string, FileResult>();
+  let current: FileResult | undefined;
   for await (const chunk of proc.stderr) {
     const text = decoder.decode(chunk, { stream: true });
     process.stderr.write(text);
@@ -78,9 +99,18 @@ async function tests(
     const lines = (line + text).split("\n");
     line = lines.pop() ?? "";
     for (const l of lines) {
+      const header = FILE_HEADER.exec(l);
+      if (header) {
+        current = files.get(header[1]!) ?? { passes: 0, fails: new Set() };
+        files.set(header[1]!, current);
+      } else if (CLOSING_LIST.test(l)) current = undefined;
+      const lost = RIG_LOST.exec(l);
+      if (lost && current) current.rigLost ??= lost[1];
+      if (/^\(pass\) /.test(l) && current) current.passes++;
       if (/^\(fail\) /.test(l)) {
         const name = `${label}${l.replace(/ \[[\d.]+m?s\]$/, "")}`;
         failures.push(`${label}${l}`);
+        current?.fails.add(name);
         if (!failureContexts.has(name)) failureContexts.set(name, [...recent]);
       }
       // A stack's frames after its first say little in a summary.
@@ -100,6 +130,19 @@ async function tests(
   if (exit !== 0 && fail === 0) {
     failed++;
     failures.push(`${label}${runner.join(" ")} ${args.join(" ")}: exit ${exit} without a test summary`);
+  }
+  if (!rerunRigLosses) return;
+  for (const [file, result] of files) {
+    if (!result.rigLost || result.fails.size === 0 || !file.startsWith("test/e2e/")) continue;
+    console.error(`\n=== ${file} again: the outer rig VM was lost while it ran (${result.rigLost})`);
+    passed -= result.passes;
+    failed -= result.fails.size;
+    for (const name of result.fails) {
+      failureContexts.delete(name);
+      for (let i = failures.length - 1; i >= 0; i--)
+        if (failures[i]!.replace(/ \[[\d.]+m?s\]$/, "") === name) failures.splice(i, 1);
+    }
+    await tests([file], env, runner, false);
   }
 }
 

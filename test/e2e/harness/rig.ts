@@ -78,6 +78,11 @@ export class Rig {
       const signal = proc.signalCode ? ` (${proc.signalCode})` : "";
       return `outer QEMU exited with ${code}${signal}${output ? `: ${output}` : ""}`;
     });
+    // Said on a line of its own for scripts/check.ts, which runs a test file once more when the rig (not the VMM
+    // under test) was lost during it. A rig that stop() ended is not lost.
+    void this.gone.then((cause) => {
+      if (rigsAlive.has(this)) globalThis.console.error(`e2e: rig lost: ${cause.split("\n")[0]}`);
+    });
   }
 
   #abandonedBecause: string | undefined;
