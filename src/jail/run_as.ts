@@ -133,7 +133,8 @@ export function applyRunAs(plan: RunAsPlan): string {
     (plan.uid !== undefined && !hasNoCapabilities());
   if (wrong)
     throw new SandboxError(
-      `sandbox: ${plan.what}: the device process has uids ${uids.join("/")} and gids ${gids.join("/")} after the change`,
+      `sandbox: ${plan.what}: after the change the device process has uids ${uids.join("/")}, gids ` +
+        `${gids.join("/")}${hasNoCapabilities() ? "" : " and capabilities"}`,
     );
   return `run as ${done.join(", ")}`;
 }
