@@ -4,9 +4,10 @@
 // setresgid and setgroups apply the change to every thread of the process (nptl's setxid broadcast, which aborts the
 // process rather than leave threads with different ids). A Bun process runs runtime threads (JIT, GC helpers)
 // beside the one running JavaScript, so a raw syscall would change the main thread only.
-// Capabilities (capget/capset, prctl) are per thread: they act on the calling thread alone.
+// Capabilities (capget/capset, prctl) and the parent-death signal are per thread: they act on the calling thread
+// alone.
 import { dlopen, FFIType, ptr } from "bun:ffi";
-import { errno, prctl, SysError, syscall } from "./libc.ts";
+import { addressOf, errno, prctl, SysError, syscall } from "./libc.ts";
 
 const lib = dlopen("libc.so.6", {
   setresuid: { args: [FFIType.u32, FFIType.u32, FFIType.u32], returns: FFIType.i32 },
@@ -51,6 +52,18 @@ export function getResGid(): [number, number, number] {
   return getres(lib.getresgid, "getresgid");
 }
 
+/** The signal the calling thread gets when its parent dies (PR_GET_PDEATHSIG; 0: none). */
+export function parentDeathSignal(): number {
+  const sig = new Int32Array(1);
+  prctl(PR_GET_PDEATHSIG, addressOf(sig), 0, 0, 0, "PR_GET_PDEATHSIG");
+  return sig[0]!;
+}
+
+/** PR_SET_PDEATHSIG: `signal` (0: none) for the calling thread when its parent dies. */
+export function setParentDeathSignal(signal: number): void {
+  prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0, "PR_SET_PDEATHSIG");
+}
+
 // include/uapi/linux/capability.h
 export const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 export const CAP_SETPCAP = 8;
@@ -61,6 +74,8 @@ export const CAP_DATA_BYTES = 12;
 export const SYS_CAPGET = 125;
 export const SYS_CAPSET = 126;
 // include/uapi/linux/prctl.h
+export const PR_SET_PDEATHSIG = 1;
+export const PR_GET_PDEATHSIG = 2;
 export const PR_CAPBSET_READ = 23;
 export const PR_CAPBSET_DROP = 24;
 export const PR_CAP_AMBIENT = 47;

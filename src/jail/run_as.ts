@@ -11,7 +11,7 @@
 //     uid it can run a device as is its own, where namespace uid 0 stays and the capabilities are dropped instead.
 // planRunAs reads the maps while /proc is still in reach (before the pivot); applyRunAs changes the ids after it
 // (the pivot needs CAP_SYS_ADMIN, which the change gives up), gid before uid (the uid change takes the right to
-// change gids with it), and checks what the thread ended up with.
+// change gids with it), keeps the launcher's parent-death signal, and checks what the thread ended up with.
 import { readFileSync } from "node:fs";
 import {
   clearCapabilities,
@@ -20,8 +20,10 @@ import {
   getResGid,
   getResUid,
   hasNoCapabilities,
+  parentDeathSignal,
   setAllGids,
   setAllUids,
+  setParentDeathSignal,
 } from "../../ffi/credentials.ts";
 import { SandboxError } from "./sandbox_launcher.ts";
 
@@ -110,6 +112,9 @@ function describeMap(map: string): string {
 export function applyRunAs(plan: RunAsPlan): string {
   const done: string[] = [];
   try {
+    // An id change clears the parent-death signal (kernel/cred.c commit_creds), by which unshare --kill-child
+    // makes the device die with its launcher: it is set again afterwards.
+    const deathSignal = parentDeathSignal();
     if (plan.clearGroups) clearSupplementaryGroups();
     if (plan.gid !== undefined) {
       setAllGids(plan.gid);
@@ -122,6 +127,7 @@ export function applyRunAs(plan: RunAsPlan): string {
       clearCapabilities();
       done.push(`uid ${plan.uid}`, "no capabilities");
     }
+    setParentDeathSignal(deathSignal);
   } catch (e) {
     throw new SandboxError(`sandbox: ${plan.what}: ${(e as Error).message}`);
   }

@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -363,6 +364,19 @@ describe.skipIf(process.getuid?.() !== 0)("an fs device process with uid=4321 an
     expect(c.error).toBe(0);
     const st = statSync(join(share, "made"));
     expect([st.uid, st.gid]).toEqual([4321, 4322]);
+  });
+
+  test("dies with its launcher: the id change keeps unshare --kill-child's parent-death signal", async () => {
+    await restart({ ...shareOptions, path: share, ...RUN_AS });
+    const pid = p!.pid;
+
+    p!.runner.kill(); // SIGKILL to unshare(1), the device process's parent
+    const alive = () =>
+      existsSync(`/proc/${pid}`) && !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const deadline = Date.now() + 5000;
+    while (alive() && Date.now() < deadline) await Bun.sleep(10);
+
+    expect(alive()).toBe(false);
   });
 
   test("a host file only root may read is refused (EACCES)", async () => {

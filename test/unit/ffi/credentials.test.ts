@@ -25,6 +25,7 @@ function fromHeaders(): Map<string, number> {
         `P("CAP_DATA_BYTES", sizeof(struct __user_cap_data_struct));\n` +
         `P("SYS_CAPGET", SYS_capget);\nP("SYS_CAPSET", SYS_capset);\n` +
         `P("PR_CAPBSET_READ", PR_CAPBSET_READ);\nP("PR_CAPBSET_DROP", PR_CAPBSET_DROP);\n` +
+        `P("PR_SET_PDEATHSIG", PR_SET_PDEATHSIG);\nP("PR_GET_PDEATHSIG", PR_GET_PDEATHSIG);\n` +
         `P("PR_CAP_AMBIENT", PR_CAP_AMBIENT);\nP("PR_CAP_AMBIENT_CLEAR_ALL", PR_CAP_AMBIENT_CLEAR_ALL);\n` +
         `return 0;\n}\n`,
     );
@@ -53,6 +54,8 @@ const NAMES = [
   "CAP_DATA_BYTES",
   "SYS_CAPGET",
   "SYS_CAPSET",
+  "PR_SET_PDEATHSIG",
+  "PR_GET_PDEATHSIG",
   "PR_CAPBSET_READ",
   "PR_CAPBSET_DROP",
   "PR_CAP_AMBIENT",

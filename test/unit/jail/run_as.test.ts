@@ -114,7 +114,9 @@ async function runChild(env: { RUN_AS_UID?: string; RUN_AS_GID?: string }, prefi
     proc.exited,
   ]);
   const report =
-    exitCode === 0 ? (JSON.parse(stdout) as { applied: string; threads: ThreadIds[] }) : undefined;
+    exitCode === 0
+      ? (JSON.parse(stdout) as { applied: string; threads: ThreadIds[]; deathSignal: number })
+      : undefined;
   return { report, stderr, exitCode };
 }
 
@@ -135,6 +137,17 @@ describe.skipIf(!isRoot)("changing the ids of a process (as root)", () => {
         NO_CAPS,
         NO_CAPS,
       ]);
+  });
+
+  test("the launcher's parent-death signal (unshare --kill-child) survives the change", async () => {
+    const { report } = await runChild({ RUN_AS_UID: "4321", RUN_AS_GID: "1234" }, [
+      "setpriv",
+      "--pdeathsig",
+      "KILL",
+      "--",
+    ]);
+
+    expect(report?.deathSignal).toBe(9);
   });
 
   test("a gid alone leaves the uid and its capabilities", async () => {
