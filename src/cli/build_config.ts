@@ -9,7 +9,7 @@ import {
   type SerialParameters,
 } from "../devices/serial/parameters.ts";
 import { MAC_EXPECTED, parseIpv4, parseMac, parseNetmask } from "../devices/virtio/net/address.ts";
-import { parseIdMap } from "../devices/virtio/fs/id_map.ts";
+import { IdMap, type IdRange, MAX_VALID_ID, parseIdMap } from "../devices/virtio/fs/id_map.ts";
 import { DEFAULT_VHOST_VSOCK_DEVICE, type VsockOption } from "../devices/virtio/vsock/config.ts";
 import type {
   DiskOption,
@@ -202,6 +202,19 @@ function buildSharedDirs(given: readonly Given<SharedDirArgs>[]): SharedDirOptio
     };
     const uidmap = map("uidmap");
     const gidmap = map("gidmap");
+    // crosvm's uid/gid: ids inside the device's user namespace, whose map is the uidmap/gidmap; here a guest id
+    // the share's map must cover (without a map, ids are the host's).
+    const id = (key: "uid" | "gid", ranges: IdRange[] | undefined) => {
+      const guest = d[key];
+      if (guest === 0) return undefined;
+      const host = new IdMap(ranges).toHost(guest);
+      if (host < 0) fail(`key "${key}": ${guest} is not mapped by the ${key}map (expected a ${key} it maps)`);
+      if (host > MAX_VALID_ID)
+        fail(`key "${key}": ${guest} maps to ${host}, which is not a valid host ${key}`);
+      return guest;
+    };
+    const uid = id("uid", uidmap);
+    const gid = id("gid", gidmap);
     return {
       path: d.path,
       tag: d.tag,
@@ -214,6 +227,8 @@ function buildSharedDirs(given: readonly Given<SharedDirArgs>[]): SharedDirOptio
       posixAcl: d.posix_acl,
       ...(uidmap ? { uidmap } : {}),
       ...(gidmap ? { gidmap } : {}),
+      ...(uid !== undefined ? { uid } : {}),
+      ...(gid !== undefined ? { gid } : {}),
     };
   });
 }

@@ -11,6 +11,7 @@ import {
   serialPortProblem,
   type SerialHardware,
 } from "../devices/serial/parameters.ts";
+import { MAX_VALID_ID } from "../devices/virtio/fs/id_map.ts";
 import { MAC_EXPECTED, parseIpv4, parseMac, parseNetmask } from "../devices/virtio/net/address.ts";
 import { MAX_VQ_PAIRS } from "../devices/virtio/net/constants.ts";
 import { cidSchema, DEFAULT_VHOST_VSOCK_DEVICE } from "../devices/virtio/vsock/config.ts";
@@ -441,7 +442,7 @@ export const sharedDirSpec = {
       described(
         v.picklist(["fs", "p9"], "fs or p9"),
         undefined,
-        "Indicates whether the directory should be shared via virtio-fs or virtio-9p (uidmap, gidmap and ascii_casefold apply to both; the cache keys to fs).",
+        "Indicates whether the directory should be shared via virtio-fs or virtio-9p (uidmap, gidmap, uid, gid and ascii_casefold apply to both; the cache keys to fs).",
       ),
       "fs",
     ),
@@ -483,6 +484,22 @@ export const sharedDirSpec = {
     ),
     gidmap: v.optional(
       described(idMapText, "GIDMAP", 'Guest to host gid map, "inner outer count[,inner outer count]".'),
+    ),
+    uid: v.optional(
+      described(
+        integer(`a uid from 0 to ${MAX_VALID_ID}`, 0, MAX_VALID_ID),
+        "UID",
+        "uid of the device process, a guest uid the uidmap maps (0: it keeps its own; otherwise it runs as that user, without privileges).",
+      ),
+      0,
+    ),
+    gid: v.optional(
+      described(
+        integer(`a gid from 0 to ${MAX_VALID_ID}`, 0, MAX_VALID_ID),
+        "GID",
+        "gid of the device process, a guest gid the gidmap maps (0: it keeps its own).",
+      ),
+      0,
     ),
     dax: v.optional(
       described(

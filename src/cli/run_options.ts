@@ -203,7 +203,7 @@ device. Can be given more than once.`,
   "shared-dir": (() => {
     const entry = option.keyValues(sharedDirSpec, {
       argName:
-        "PATH:TAG[:type=TYPE:writeback=BOOL:timeout=SECONDS:uidmap=UIDMAP:gidmap=GIDMAP:cache=CACHE:dax=BOOL:posix_acl=BOOL]",
+        "PATH:TAG[:type=TYPE:writeback=BOOL:timeout=SECONDS:uidmap=UIDMAP:gidmap=GIDMAP:uid=UID:gid=GID:cache=CACHE:dax=BOOL:posix_acl=BOOL]",
       repeatable: true,
       help: `colon-separated options for configuring a directory to be
 shared with the VM. The first field is the directory to be

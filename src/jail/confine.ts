@@ -1,6 +1,7 @@
 // Confinement of a device process, in the order crosvm's minijail applies it, before the device touches guest
-// data: close every descriptor it was not given, no_new_privs, namespaces, a pivot into an empty directory, and
-// last the seccomp filter (SECCOMP_FILTER_FLAG_TSYNC, so every Bun thread is covered).
+// data: close every descriptor it was not given, no_new_privs, namespaces, a pivot into an empty directory, the ids
+// a device asked to run as (run_as.ts), and last the seccomp filter (SECCOMP_FILTER_FLAG_TSYNC, so every Bun
+// thread is covered).
 //
 // Namespaces are per thread in Linux: unshare(2) moves only the calling thread, and a Bun process already runs
 // JavaScriptCore's and Bun's own threads before any script starts. So the namespaces are entered by the launcher
@@ -15,6 +16,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { close, prctl, SysError, syscall } from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
 import { checkPivotRoot, DEVICE_NAMESPACES, SandboxError } from "./sandbox_launcher.ts";
+import { applyRunAs, planRunAs, type RunAs } from "./run_as.ts";
 import { installSeccompFilter } from "./seccomp/install.ts";
 import { X86_64_SYSCALLS } from "./seccomp/syscall_table.ts";
 
@@ -41,6 +43,8 @@ export interface ConfineOptions {
   readonly pivotRoot: string;
   /** Compiled program and its policy name; installed last. */
   readonly seccomp: { readonly program: Uint8Array; readonly policy: string };
+  /** Host ids to run as after the pivot (run_as.ts; --shared-dir uid/gid); absent: the launcher's. */
+  readonly runAs?: RunAs;
 }
 
 export interface ConfineReport {
@@ -134,6 +138,7 @@ export function confine(o: ConfineOptions): ConfineReport {
   if (missing.length)
     throw new SandboxError(`sandbox: the launcher did not enter the ${missing.join(", ")} namespace(s)`);
   checkPivotRoot(o.pivotRoot);
+  const runAs = o.runAs && planRunAs(o.runAs); // reads /proc, which the pivot takes away
   const applied = o.namespaces.map((ns) => `${ns}-namespace`);
 
   try {
@@ -148,6 +153,8 @@ export function confine(o: ConfineOptions): ConfineReport {
   } catch (e) {
     throw new SandboxError(`sandbox: pivot into ${o.pivotRoot} failed: ${(e as Error).message}`);
   }
+
+  if (runAs) applied.push(applyRunAs(runAs));
 
   installSeccompFilter(o.seccomp.program, o.seccomp.policy);
   applied.push(`seccomp ${o.seccomp.policy}`);

@@ -1,7 +1,7 @@
 // Issue 12 end to end: Debian's virtiofs driver on our virtio-fs device, and its 9p driver on our virtio-9p
-// device. One guest boots with two --shared-dirs (directories in the outer VM's tmpfs, where the VMM runs), mounts
-// the first with `mount -t virtiofs` and the second with `mount -t 9p`; each test checks one behaviour from the
-// guest and, where it matters, on the VMM's machine. Run alone:
+// device. One guest boots with three --shared-dirs (directories in the outer VM's tmpfs, where the VMM runs), mounts
+// the first with `mount -t virtiofs`, the second and the third (whose device process runs as uid=/gid= 4321) with
+// `mount -t 9p`; each test checks one behaviour from the guest and, where it matters, on the VMM's machine. Run alone:
 // bun test test/e2e/fs.test.ts
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { VmmHost } from "./block_support.ts";
@@ -15,6 +15,13 @@ const MNT = "/mnt/share";
 const P9_TAG = "e2e_p9";
 const P9_SHARE = "p9share";
 const P9_MNT = "/mnt/p9";
+/** A 9p share whose device process runs as uid and gid 4321 (--shared-dir uid=, gid=): crosvm's RunAsUser. */
+const UID_TAG = "e2e_uid";
+const UID_SHARE = "uidshare";
+const UID_MNT = "/mnt/uid";
+const RUN_AS = 4321;
+/** The check's second pass runs crosvm with --disable-sandbox: no device process, so uid and gid are not applied. */
+const sandboxed = process.env.CROSVM_E2E_DISABLE_SANDBOX !== "1";
 
 setDefaultTimeout(240_000);
 afterAll(endTestFile, 60_000);
@@ -28,8 +35,9 @@ describe("a guest with a virtio-fs and a virtio-9p shared directory", () => {
       where = await VmmHost.open("crosvm");
       const dir = where.vmmPath(SHARE);
       const p9 = where.vmmPath(P9_SHARE);
+      const uid = where.vmmPath(UID_SHARE);
       await where.run(
-        `rm -rf ${dir} ${p9} && mkdir -p ${dir} ${p9} && dd if=/dev/urandom of=${dir}/from_host bs=1M count=10 2> /dev/null && dd if=/dev/urandom of=${p9}/from_host bs=1M count=10 2> /dev/null`,
+        `rm -rf ${dir} ${p9} ${uid} && mkdir -p ${dir} ${p9} ${uid} && dd if=/dev/urandom of=${dir}/from_host bs=1M count=10 2> /dev/null && dd if=/dev/urandom of=${p9}/from_host bs=1M count=10 2> /dev/null && chmod 777 ${uid} && echo root-only > ${uid}/secret && chmod 600 ${uid}/secret`,
       );
     };
     await prepare();
@@ -43,10 +51,12 @@ describe("a guest with a virtio-fs and a virtio-9p shared directory", () => {
         `${where.vmmPath(SHARE)}:${TAG}:type=fs:cache=auto`,
         "--shared-dir",
         `${where.vmmPath(P9_SHARE)}:${P9_TAG}:type=p9`,
+        "--shared-dir",
+        `${where.vmmPath(UID_SHARE)}:${UID_TAG}:type=p9:uid=${RUN_AS}:gid=${RUN_AS}`,
       ],
     });
     const mounted = await vm.exec(
-      `mkdir -p ${MNT} ${P9_MNT} && mount -t virtiofs ${TAG} ${MNT} && mount -t 9p -o trans=virtio,version=9p2000.L ${P9_TAG} ${P9_MNT}`,
+      `mkdir -p ${MNT} ${P9_MNT} ${UID_MNT} && mount -t virtiofs ${TAG} ${MNT} && mount -t 9p -o trans=virtio,version=9p2000.L ${P9_TAG} ${P9_MNT} && mount -t 9p -o trans=virtio,version=9p2000.L ${UID_TAG} ${UID_MNT}`,
       EXEC,
     );
     if (mounted.exitCode !== 0) throw new Error(`mounting the shared directories failed: ${mounted.stderr}`);
@@ -55,7 +65,9 @@ describe("a guest with a virtio-fs and a virtio-9p shared directory", () => {
   afterAll(async () => {
     await vm?.stop();
     await where
-      ?.run(`rm -rf ${where.vmmPath(SHARE)} ${where.vmmPath(P9_SHARE)} ${where.vmmPath("outside-secret")}`)
+      ?.run(
+        `rm -rf ${where.vmmPath(SHARE)} ${where.vmmPath(P9_SHARE)} ${where.vmmPath(UID_SHARE)} ${where.vmmPath("outside-secret")}`,
+      )
       .catch(() => {});
   }, 60_000);
 
@@ -212,5 +224,34 @@ describe("a guest with a virtio-fs and a virtio-9p shared directory", () => {
       expect(stdout).not.toContain("host-secret");
       expect(stdout).toContain("../outside-secret\n");
     });
+  });
+
+  describe(`a virtio-9p shared directory with uid=${RUN_AS}:gid=${RUN_AS}`, () => {
+    const onHost = (script: string) => where.run(`cd ${where.vmmPath(UID_SHARE)} && ${script}`, 120_000);
+
+    test(
+      sandboxed
+        ? "a file the guest's root creates belongs to the device process's uid and gid on the host"
+        : "without the sandbox a file the guest's root creates is the VMM's, as crosvm ignores uid and gid",
+      async () => {
+        const owner = sandboxed ? `${RUN_AS}:${RUN_AS}\n` : await onHost("echo $(id -u):$(id -g)");
+
+        const guest = await vm.exec(`echo made > ${UID_MNT}/made`, EXEC);
+
+        expect(guest.exitCode).toBe(0);
+        expect(await onHost("stat -c %u:%g made")).toBe(owner);
+      },
+    );
+
+    test(
+      sandboxed
+        ? "a host file only root may read is refused to the guest's root"
+        : "without the sandbox a host file only root may read is read by the guest's root",
+      async () => {
+        const { stdout, exitCode } = await vm.exec(`cat ${UID_MNT}/secret 2>&1`, EXEC);
+
+        expect([exitCode === 0, stdout.includes("root-only")]).toEqual([!sandboxed, !sandboxed]);
+      },
+    );
   });
 });

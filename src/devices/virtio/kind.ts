@@ -36,6 +36,12 @@ export interface BuiltDevice {
    */
   readonly pivotRoot?: string;
   /**
+   * Host ids a sandboxed device process takes after its pivot, giving up its privileges with a uid (crosvm's
+   * RunAsUser::Specified, from --shared-dir's uid and gid keys; src/jail/run_as.ts); absent: it keeps the ids the
+   * launcher gave it. `what` names the option for errors.
+   */
+  readonly runAs?: { readonly uid?: number; readonly gid?: number; readonly what: string };
+  /**
    * Queues whose ioeventfd a kernel back end reads itself (vhost: rx and tx of vhost-vsock): the serve loop does
    * not poll them, so that it never takes a kick away from the kernel.
    */

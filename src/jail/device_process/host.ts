@@ -383,8 +383,12 @@ export async function runDeviceProcess(argv: readonly string[], mode: DeviceHost
         namespaces: sandbox.namespaces,
         pivotRoot: built.pivotRoot ?? sandbox.pivotRoot,
         seccomp: { program, policy: built.policy },
+        ...(built.runAs ? { runAs: built.runAs } : {}),
       });
       log.debug(`${label} (pid ${pid}) confined: close-fds, ${report.applied.join(", ")}`);
+    } else if (built.runAs) {
+      // crosvm without a jail (--disable-sandbox) makes no device process to change, and ignores the keys too.
+      log.warn(`${label}: ${built.runAs.what} not applied: the device is not sandboxed (--disable-sandbox)`);
     }
     send(
       spec.fds.control,

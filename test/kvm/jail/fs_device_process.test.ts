@@ -1,8 +1,17 @@
 // The virtio-fs device in its sandboxed device process: pivoted into the shared directory, under
 // policy/fs_device.policy, serving FUSE requests from a queue in shared guest memory (no VM: the test plays KVM's
 // part with the eventfds). A syscall missing from the policy kills the process, which these requests would show.
-import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { eventfdRead, eventfdWrite } from "../../../ffi/libc.ts";
 import {
@@ -286,21 +295,10 @@ test("every other opcode runs under the policy without killing the device proces
   expect(died).toEqual([]);
 });
 
-test("ascii_casefold reads the directory under the policy", async () => {
+/** Replaces the device process with one started with `options`, on a fresh ring, and INITs it. */
+async function restart(options: Record<string, unknown>): Promise<void> {
   await p?.stop();
-  p = await start(rig, "fs", {
-    onDeviceDied: (m: string) => died.push(m),
-    options: {
-      path: share,
-      tag: "t",
-      cache: "auto",
-      timeout: 5,
-      writeback: true,
-      rewriteSecurityXattrs: true,
-      asciiCasefold: true,
-      posixAcl: true,
-    },
-  });
+  p = await start(rig, "fs", { onDeviceDied: (m: string) => died.push(m), options });
   rig.mem.slice(0, 0x20000).fill(0); // a fresh ring for the new device process
   q = new FakeDriverQueue(64, ALL_RING_FEATURES, 4 << 20, rig.mem);
   q.queue.vector = 1;
@@ -311,7 +309,84 @@ test("ascii_casefold reads the directory under the policy", async () => {
     new Uint8Array(48),
   );
   await call(OP.INIT, 0, init);
+}
+
+const shareOptions = {
+  tag: "t",
+  cache: "auto",
+  timeout: 5,
+  writeback: false,
+  rewriteSecurityXattrs: false,
+  asciiCasefold: false,
+  posixAcl: false,
+};
+
+test("ascii_casefold reads the directory under the policy", async () => {
+  await restart({
+    ...shareOptions,
+    path: share,
+    writeback: true,
+    rewriteSecurityXattrs: true,
+    asciiCasefold: true,
+    posixAcl: true,
+  });
 
   expect((await call(OP.LOOKUP, FUSE_ROOT_ID, names("HELLO"))).error).toBe(0);
   expect(died).toEqual([]);
+});
+
+// --shared-dir uid/gid (crosvm's RunAsUser::Specified): the device process works on the host as that user. The ids
+// are host ids here (no uidmap), which only a VMM run as root can take.
+describe.skipIf(process.getuid?.() !== 0)("an fs device process with uid=4321 and gid=4322", () => {
+  const RUN_AS = { uid: 4321, gid: 4322 };
+
+  test("runs as them on every id, with no capabilities and no supplementary groups", async () => {
+    await restart({ ...shareOptions, path: share, ...RUN_AS });
+
+    const status = readFileSync(`/proc/${p!.pid}/status`, "utf8");
+    expect(status).toMatch(/^Uid:\t4321\t4321\t4321\t4321$/m);
+    expect(status).toMatch(/^Gid:\t4322\t4322\t4322\t4322$/m);
+    expect(status).toMatch(/^CapEff:\t0000000000000000$/m);
+    expect(status).toMatch(/^Groups:[ \t]*$/m);
+    expect(status).toMatch(/^Seccomp:\s+2$/m);
+  });
+
+  test("a file the guest creates belongs to them on the host", async () => {
+    chmodSync(share, 0o777);
+    await restart({ ...shareOptions, path: share, ...RUN_AS });
+
+    const c = await call(
+      OP.CREATE,
+      FUSE_ROOT_ID,
+      concat(structBytes(CREATE_IN, { flags: 2, mode: 0o644 }), names("made")),
+    );
+
+    expect(c.error).toBe(0);
+    const st = statSync(join(share, "made"));
+    expect([st.uid, st.gid]).toEqual([4321, 4322]);
+  });
+
+  test("dies with its launcher: the id change keeps unshare --kill-child's parent-death signal", async () => {
+    await restart({ ...shareOptions, path: share, ...RUN_AS });
+    const pid = p!.pid;
+
+    p!.runner.kill(); // SIGKILL to unshare(1), the device process's parent
+    const alive = () =>
+      existsSync(`/proc/${pid}`) && !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const deadline = Date.now() + 5000;
+    while (alive() && Date.now() < deadline) await Bun.sleep(10);
+
+    expect(alive()).toBe(false);
+  });
+
+  test("a host file only root may read is refused (EACCES)", async () => {
+    writeFileSync(join(share, "secret"), "root only\n", { mode: 0o600 });
+    await restart({ ...shareOptions, path: share, ...RUN_AS });
+    const node = nodeOf(await call(OP.LOOKUP, FUSE_ROOT_ID, names("secret")));
+
+    const o = await call(OP.OPEN, node, structBytes(OPEN_IN, { flags: 0 }));
+
+    expect(o.error).toBe(-13);
+    expect(died).toEqual([]);
+  });
 });

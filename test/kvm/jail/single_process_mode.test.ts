@@ -1,6 +1,9 @@
 // Single process mode (--disable-sandbox): the device model's serve loop runs in a Worker of this process over the
 // same descriptors and protocol, so no device process is started, and nothing is confined.
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { eventfdRead, eventfdWrite } from "../../../ffi/libc.ts";
 import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../src/devices/virtio/testing.ts";
 import { readable, start, useRig } from "./helpers.ts";
@@ -45,4 +48,33 @@ test("the device Worker ends on stop() and this process stays unconfined", async
 
   expect(p.runner.running).toBe(false);
   expect([statusField("self", "Seccomp"), statusField("self", "NoNewPrivs")]).toEqual(["0", "0"]);
+});
+
+test("a shared directory's uid and gid do not change the VMM's ids: crosvm ignores them without a jail too", async () => {
+  const share = mkdtempSync(join(tmpdir(), "crosvm-single-share-"));
+  const ids = () => [process.getuid!(), process.getgid!(), statusField("self", "CapEff")];
+  const before = ids();
+  try {
+    const fsOptions = {
+      path: share,
+      tag: "t",
+      cache: "auto",
+      timeout: 5,
+      writeback: false,
+      rewriteSecurityXattrs: false,
+      asciiCasefold: false,
+      posixAcl: true,
+      uid: 4321,
+      gid: 4321,
+    };
+
+    // No queues: only what starting the device does to this process is looked at.
+    const p = await start(rig(), "fs", { inProcess: true, options: fsOptions, queueEvents: [], irqfds: [] });
+    running.push(p);
+
+    expect(p.runner.mode).toBe("worker");
+    expect(ids()).toEqual(before);
+  } finally {
+    rmSync(share, { recursive: true, force: true });
+  }
 });

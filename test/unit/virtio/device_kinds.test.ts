@@ -172,10 +172,22 @@ const cases: BadCase[] = [
     reason: 'key "cache": expected never, auto or always, got "sometimes"',
   },
   {
+    kind: fsKind,
+    what: "a negative uid",
+    options: { ...goodFs, uid: -1 },
+    reason: 'key "uid": expected an id, got -1',
+  },
+  {
+    kind: p9Kind,
+    what: "a gid of (gid_t)-1",
+    options: { path: "/tmp", tag: "t", asciiCasefold: false, gid: 2 ** 32 - 1 },
+    reason: 'key "gid": expected an id, got 4294967295',
+  },
+  {
     kind: p9Kind,
     what: "a FUSE cache key",
     options: { path: "/tmp", tag: "t", asciiCasefold: false, cache: "auto" },
-    reason: 'unknown key "cache" (known: path, tag, asciiCasefold, uidmap, gidmap)',
+    reason: 'unknown key "cache" (known: path, tag, asciiCasefold, uidmap, gidmap, uid, gid)',
   },
   {
     kind: p9Kind,
@@ -321,6 +333,51 @@ test("shared directories go to the fs or the p9 kind by their type, in the order
     { path: "/tmp", tag: "a", asciiCasefold: false },
     { path: "/tmp", tag: "c", asciiCasefold: false },
   ]);
+});
+
+test("a shared directory's uid and gid go to its kind with its id maps", () => {
+  const uidmap = [{ inner: 1000, outer: 5000, count: 1 }];
+  const dir = { ...goodFs, type: "p9" as const, cache: "auto" as const, uidmap, uid: 1000, gid: 100 };
+
+  expect(p9Kind.select({ sharedDirs: [dir] })).toEqual([
+    { path: "/tmp", tag: "t", asciiCasefold: false, uidmap, uid: 1000, gid: 100 },
+  ]);
+});
+
+describe.each([fsKind, p9Kind])("the $name device's process identity", (kind) => {
+  const base = kind === fsKind ? goodFs : { path: "/tmp", tag: "t", asciiCasefold: false };
+
+  test("uid and gid run it as the host ids the share's maps give them", () => {
+    const options = {
+      ...base,
+      uidmap: [{ inner: 1000, outer: 5000, count: 10 }],
+      gidmap: [{ inner: 100, outer: 600, count: 1 }],
+      uid: 1003,
+      gid: 100,
+    };
+
+    const built = buildVirtioDevice(kind.name, options, []);
+
+    expect(built.runAs).toEqual({ uid: 5003, gid: 600, what: "--shared-dir t uid=1003:gid=100" });
+  });
+
+  test("without maps the ids are the host's, and a gid alone changes only the gid", () => {
+    const built = buildVirtioDevice(kind.name, { ...base, gid: 4321 }, []);
+
+    expect(built.runAs).toEqual({ gid: 4321, what: "--shared-dir t gid=4321" });
+  });
+
+  test("without uid and gid the device keeps the launcher's ids", () => {
+    expect(buildVirtioDevice(kind.name, base, []).runAs).toBeUndefined();
+  });
+
+  test("a uid the uidmap does not map is refused where the model is built", () => {
+    const options = { ...base, uidmap: [{ inner: 0, outer: 5000, count: 1 }], uid: 7 };
+
+    expect(() => buildVirtioDevice(kind.name, options, [])).toThrow(
+      "uid 7 is not mapped by the share's uidmap",
+    );
+  });
 });
 
 test("the balloon is selected unless --no-balloon, starting at --mem minus --init-mem", () => {

@@ -10,6 +10,12 @@ export interface IdRange {
   readonly count: number;
 }
 
+/**
+ * The largest uid or gid a process can have: uid_t and gid_t are 32-bit, and (uid_t)-1 is no id
+ * (include/linux/uidgid.h uid_valid; setresuid(2) reads it as "leave unchanged").
+ */
+export const MAX_VALID_ID = 0xffff_fffe;
+
 /** The overflow uid/gid (/proc/sys/kernel/overflowuid). */
 export const OVERFLOW_ID = 65534;
 const MAX_ID = 0xffff_ffff;

@@ -7,7 +7,7 @@ import { O_DIRECTORY, O_PATH } from "../../../../ffi/fs_calls.ts";
 import { O_CLOEXEC, open } from "../../../../ffi/libc.ts";
 import { HostFs } from "../fs/host_fs.ts";
 import { IdMap } from "../fs/id_map.ts";
-import type { SharedDirConfig } from "../fs/kind.ts";
+import { idKeysOf, runAsKeys, runAsOf, type SharedDirConfig } from "../fs/kind.ts";
 import { defineDeviceKind } from "../kind.ts";
 import { P9_QUEUE_SIZE, P9_TAG_BYTES, VirtioP9 } from "./device.ts";
 
@@ -30,6 +30,7 @@ export const p9OptionsSchema = v.strictObject(
     asciiCasefold: v.boolean("a boolean"),
     uidmap: v.optional(v.array(range, "a list of id ranges")),
     gidmap: v.optional(v.array(range, "a list of id ranges")),
+    ...runAsKeys,
   },
   "an object",
 );
@@ -46,18 +47,16 @@ export const p9Kind = defineDeviceKind({
         path: d.path,
         tag: d.tag,
         asciiCasefold: d.asciiCasefold,
-        ...(d.uidmap ? { uidmap: [...d.uidmap] } : {}),
-        ...(d.gidmap ? { gidmap: [...d.gidmap] } : {}),
+        ...idKeysOf(d),
       })),
   prepare: (o, index) => ({ label: `virtio-9p ${index} (${o.tag}: ${o.path})`, backing: [] }),
   build(o) {
     const root = open(o.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     const procFd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    const fs = new HostFs(
-      { asciiCasefold: o.asciiCasefold, uidMap: new IdMap(o.uidmap), gidMap: new IdMap(o.gidmap) },
-      root,
-      procFd,
-    );
-    return { device: new VirtioP9(o.tag, fs), pivotRoot: o.path };
+    const uidMap = new IdMap(o.uidmap);
+    const gidMap = new IdMap(o.gidmap);
+    const runAs = runAsOf(o, uidMap, gidMap);
+    const fs = new HostFs({ asciiCasefold: o.asciiCasefold, uidMap, gidMap }, root, procFd);
+    return { device: new VirtioP9(o.tag, fs), pivotRoot: o.path, ...(runAs ? { runAs } : {}) };
   },
 });
