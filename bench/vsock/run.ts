@@ -6,7 +6,9 @@
 //   guest -> host   `vsock-io sink PORT` where the VMM runs, `vsock-io send 2 PORT SECONDS` in the guest
 //   host -> guest   `vsock-io sink PORT` in the guest, `vsock-io send 3 PORT SECONDS` where the VMM runs
 // The sender writes 64 KiB buffers of zeros for STREAM_SECONDS; the figure is the sink's: bytes over the time from
-// its first byte to the end of the stream (its own clock), and the sink must have read every byte sent.
+// its first byte to the end of the stream (its own clock), and the sink must have read every byte sent. Beside each
+// figure, the CPU time the VMM's processes spent while the host side ran (bench/vmm_cpu.ts): with the data path
+// in the kernel, user space outside the guest should stay near zero.
 // Each VMM is booted PASSES times, alternating, and the best figure of each is kept. Prints Mbit/s and
 // ours/QEMU (target >= 1.0x: the kernel does the work, so anything below means our set-up is wrong).
 // Usage: flock /tmp/crosvm-rig.lock bun bench/vsock/run.ts [STREAM_SECONDS] [PASSES]   (default 10 2; needs
@@ -14,9 +16,10 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { guestToolEntries } from "../../scripts/guest/tools.ts";
 import { VmmHost } from "../../test/e2e/block_support.ts";
-import { shutdownRigs, TestVm } from "../../test/e2e/harness/test_vm.ts";
+import { shutdownRigs, TestVm, vmmExecutablePath } from "../../test/e2e/harness/test_vm.ts";
 import type { VmmKind } from "../../test/e2e/harness/vmm_command.ts";
 import { alternate, onHost, ratioTable } from "../compare.ts";
+import { type VmmCpu, vmmCpuBetween, vmmCpuScript } from "../vmm_cpu.ts";
 import { mbitPerSecond, parseSendReport, parseSinkReport } from "./sink_report.ts";
 
 const STREAM_SECONDS = Number(process.argv[2] ?? 10);
@@ -38,14 +41,16 @@ function vmmArgs(kind: VmmKind): string[] {
   return ["-device", `vhost-vsock-pci,guest-cid=${GUEST_CID}`];
 }
 
-/** One stream: the sink started first (the sender retries its connect until it listens); returns Mbit/s. */
-async function stream(sink: () => Promise<string>, send: () => Promise<string>): Promise<number> {
-  const received = sink();
-  const sent = parseSendReport(await send());
-  const report = parseSinkReport(await received);
+/** What a stream's sink read and how long, checked against what its sender says it sent; in Mbit/s. */
+function rate(sinkLine: string, sendLine: string): number {
+  const sent = parseSendReport(sendLine);
+  const report = parseSinkReport(sinkLine);
   if (report.bytes !== sent) throw new Error(`the sink read ${report.bytes} bytes of ${sent} sent`);
   return mbitPerSecond(report);
 }
+
+const cpuText = (c: VmmCpu) =>
+  `VMM CPU: user space ${c.userS.toFixed(2)} s, kernel ${c.kernelS.toFixed(2)} s, guest ${c.guestS.toFixed(2)} s`;
 
 async function measure(setup: Setup, pass: number, tool: Uint8Array): Promise<void> {
   const { kind, best } = setup;
@@ -64,18 +69,33 @@ async function measure(setup: Setup, pass: number, tool: Uint8Array): Promise<vo
     },
   });
   try {
-    const host = (args: string) => onHost(kind, `${vmmTool} ${args}`, EXEC.timeoutMs);
+    const cpu = vmmCpuScript(vmmExecutablePath(kind));
+    /** `vsock-io ARGS` where the VMM runs: its line, and the VMM's CPU time meanwhile. */
+    const host = async (args: string) => {
+      const out = await onHost(
+        kind,
+        `c=$(${cpu}) && ${vmmTool} ${args} && echo "$c" && ${cpu}`,
+        EXEC.timeoutMs,
+      );
+      const [line, before, after] = out.trim().split("\n");
+      if (after === undefined)
+        throw new Error(`vsock-io ${args} where the VMM runs printed ${JSON.stringify(out)}`);
+      return { line: line!, cpu: vmmCpuBetween(before!, after) };
+    };
     const guest = (args: string) => vm.execChecked(`${TOOL} ${args}`, EXEC);
-    const g2h = await stream(
-      () => host("sink 5201"),
-      () => guest(`send ${HOST_CID} 5201 ${STREAM_SECONDS}`),
-    );
-    const h2g = await stream(
-      () => guest("sink 5202"),
-      () => host(`send ${GUEST_CID} 5202 ${STREAM_SECONDS}`),
-    );
+
+    // Each sink is started first; the sender retries its connect until the sink listens.
+    const hostSink = host("sink 5201");
+    const guestSent = await guest(`send ${HOST_CID} 5201 ${STREAM_SECONDS}`);
+    const sunk = await hostSink;
+    const g2h = rate(sunk.line, guestSent);
+
+    const guestSink = guest("sink 5202");
+    const sent = await host(`send ${GUEST_CID} 5202 ${STREAM_SECONDS}`);
+    const h2g = rate(await guestSink, sent.line);
     console.log(
-      `${setup.label} pass ${pass}: guest->host ${g2h.toFixed(1)} Mbit/s, host->guest ${h2g.toFixed(1)} Mbit/s`,
+      `${setup.label} pass ${pass}: guest->host ${g2h.toFixed(1)} Mbit/s (${cpuText(sunk.cpu)}), ` +
+        `host->guest ${h2g.toFixed(1)} Mbit/s (${cpuText(sent.cpu)})`,
     );
     best.g2hMbits = Math.max(best.g2hMbits, g2h);
     best.h2gMbits = Math.max(best.h2gMbits, h2g);
