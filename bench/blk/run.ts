@@ -15,9 +15,9 @@
 //   requests the guest's block layer completed and the interrupts on vda's queue, so that unlike request sizes
 //   or notification counts between the two VMMs show)
 // The rig is QEMU/TCG on a shared 2-core host, so a figure can halve while something else runs there: each VMM is
-// booted PASSES times, alternating (ours, QEMU, QEMU, ours, ...) so that a busy spell does not fall on one VMM
-// only, and each boot measures ROUNDS rounds; the best of all is kept. Prints MB/s (10^6 bytes), IOPS and
-// ours/QEMU.
+// booted PASSES times, alternating (ours, QEMU, QEMU, ours, ...: bench/compare.ts) so that a busy spell does not
+// fall on one VMM only, and each boot measures ROUNDS rounds; the best of all is kept. Prints MB/s (10^6 bytes),
+// IOPS and ours/QEMU.
 // Usage: flock /tmp/crosvm-rig.lock bun bench/blk/run.ts [ROUNDS] [PASSES]   (default 2 2; needs gcc with a
 // static libc; dist/crosvm)
 import { $ } from "bun";
@@ -28,6 +28,7 @@ import { VmmHost } from "../../test/e2e/block_support.ts";
 import { buildFioImage } from "../../test/e2e/fio_image.ts";
 import { shutdownRigs, TestVm } from "../../test/e2e/harness/test_vm.ts";
 import type { VmmKind } from "../../test/e2e/harness/vmm_command.ts";
+import { alternate } from "../compare.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 2);
 const PASSES = Number(process.argv[3] ?? 2);
@@ -193,19 +194,10 @@ try {
     { label: "QEMU aio=threads", kind: "qemu", aio: "threads", best: noFigures() },
     { label: "QEMU aio=io_uring", kind: "qemu", aio: "io_uring", best: noFigures() },
   ];
-  const failed = new Set<string>();
-  for (let pass = 1; pass <= PASSES; pass++) {
-    const order = pass % 2 === 0 ? [...setups].reverse() : setups;
-    for (const setup of order) {
-      try {
-        await measure(setup, pass, tools, toolsBytes, fioImage);
-      } catch (error) {
-        // A set-up that cannot run here (a QEMU built without io_uring) is reported; the others still count.
-        failed.add(setup.label);
-        console.log(`${setup.label} pass ${pass}: failed: ${(error as Error).message.split("\n")[0]}`);
-      }
-    }
-  }
+  // A set-up that cannot run here (a QEMU built without io_uring) is reported; the others still count.
+  const failed = await alternate(PASSES, setups, (setup, pass) =>
+    measure(setup, pass, tools, toolsBytes, fioImage),
+  );
 
   const rows: [string, keyof Figures, string][] = [
     ["sequential write, 1 MiB O_DIRECT", "seqWriteMBs", "MB/s"],

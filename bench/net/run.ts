@@ -1,16 +1,19 @@
-// virtio-net benchmark: our VMM against QEMU's virtio-net-pci with `-netdev tap,vhost=off`, same guest (Debian
-// kernel, busybox initramfs, 256 MiB, 1 vCPU), same TAP set-up where the VMM runs (a TAP made with busybox
-// tunctl, the host's address on it, up). In the guest and on its host (the outer rig VM):
+// virtio-net benchmark: our VMM against QEMU's virtio-net-pci, same guest (Debian kernel, busybox initramfs,
+// 256 MiB, 1 vCPU), same TAP set-up where the VMM runs (a TAP made with busybox tunctl, the host's address on it,
+// up), in two pairs: our user-space virtio-net against `-netdev tap,vhost=off`, and ours with `vhost-net=true`
+// (issue 11: the outer VM's kernel moves the packets) against `-netdev tap,vhost=on`. In the guest and on its host
+// (the outer rig VM):
 //   guest -> host TCP   one stream for STREAM_SECONDS: `timeout S nc HOST PORT < /dev/zero` in the guest,
 //                       `nc -l -p PORT | wc -c` on the host (bytes received / S)
 //   host -> guest TCP   the same the other way
 //   ping                `ping -c PINGS -i 0.2` from the guest, busybox's average round trip
 //   device memory       (ours) PSS of the net device process (/proc/PID/smaps_rollup), target <= 8 MiB
-// The rig is QEMU/TCG on a shared 2-core host, so each VMM is booted PASSES times, alternating, and the best
-// figure of each is kept. Prints the figures and ours/QEMU (targets: throughput >= 1.0x, latency <= 1.0x).
+// Each set-up is booted PASSES times, alternating (bench/compare.ts), and the best figure of each is kept. Prints
+// the figures and ours/QEMU of each pair (targets: throughput >= 1.0x, latency <= 1.0x).
 // Usage: flock /tmp/crosvm-rig.lock bun bench/net/run.ts [PASSES]   (default 1; needs dist/crosvm)
 import { execWhereVmmRuns, shutdownRigs, TestVm } from "../../test/e2e/harness/test_vm.ts";
 import type { VmmKind } from "../../test/e2e/harness/vmm_command.ts";
+import { alternate, onHost, type RatioRow, ratioTable } from "../compare.ts";
 
 const PASSES = Number(process.argv[2] ?? 1);
 const STREAM_SECONDS = 10;
@@ -28,11 +31,12 @@ interface Figures {
   devicePssKib: number;
 }
 
-async function onHost(kind: VmmKind, script: string): Promise<string> {
-  const r = await execWhereVmmRuns(script, { vmm: kind, ...EXEC });
-  if (r.exitCode !== 0)
-    throw new Error(`VMM host: \`${script}\` exited with ${r.exitCode}: ${r.stderr.trim()}`);
-  return r.stdout;
+interface Setup {
+  readonly label: string;
+  readonly kind: VmmKind;
+  /** The kernel's vhost-net back end (ours: vhost-net=true; QEMU: vhost=on). */
+  readonly vhost: boolean;
+  readonly best: Figures;
 }
 
 const guest = (vm: TestVm, script: string) => vm.execChecked(script, EXEC);
@@ -48,16 +52,18 @@ function streamer(host: string, port: number): string {
   return `for i in $(seq 60); do timeout ${STREAM_SECONDS} nc ${host} ${port} < /dev/zero; [ $? -ne 1 ] && exit 0; sleep 0.5; done; exit 1`;
 }
 
-function vmmArgs(kind: VmmKind): string[] {
-  if (kind === "crosvm") return ["--net", `tap-name=${TAP},mac=${MAC}`];
+function vmmArgs(setup: Setup): string[] {
+  if (setup.kind === "crosvm")
+    return ["--net", `tap-name=${TAP},mac=${MAC}${setup.vhost ? ",vhost-net=true" : ""}`];
   return [
-    ...["-netdev", `tap,id=n0,ifname=${TAP},script=no,downscript=no,vhost=off`],
+    ...["-netdev", `tap,id=n0,ifname=${TAP},script=no,downscript=no,vhost=${setup.vhost ? "on" : "off"}`],
     // romfile=: no PXE option ROM (the rig carries no efi-virtio.rom, and a -kernel boot needs none).
     ...["-device", `virtio-net-pci,netdev=n0,mac=${MAC},romfile=`],
   ];
 }
 
-async function measure(kind: VmmKind, pass: number, best: Figures): Promise<void> {
+async function measure(setup: Setup, pass: number): Promise<void> {
+  const { kind, best } = setup;
   await onHost(
     kind,
     [
@@ -67,7 +73,7 @@ async function measure(kind: VmmKind, pass: number, best: Figures): Promise<void
       `ip link set ${TAP} up`,
     ].join(" && "),
   );
-  const vm = await TestVm.boot({ vmm: kind, cmdline: "quiet", vmmArgs: vmmArgs(kind) });
+  const vm = await TestVm.boot({ vmm: kind, cmdline: "quiet", vmmArgs: vmmArgs(setup) });
   try {
     await guest(
       vm,
@@ -97,7 +103,7 @@ async function measure(kind: VmmKind, pass: number, best: Figures): Promise<void
       pss = Math.max(0, ...[...out.matchAll(/Pss:\s+(\d+)/g)].map((m) => Number(m[1])));
     }
     console.log(
-      `${kind} pass ${pass}: guest->host ${g2h.toFixed(1)} Mbit/s, host->guest ${h2g.toFixed(1)} Mbit/s, ` +
+      `${setup.label} pass ${pass}: guest->host ${g2h.toFixed(1)} Mbit/s, host->guest ${h2g.toFixed(1)} Mbit/s, ` +
         `ping avg ${avg.toFixed(3)} ms${kind === "crosvm" ? `, net device process PSS ${pss} KiB` : ""}`,
     );
     best.g2hMbits = Math.max(best.g2hMbits, g2h);
@@ -112,30 +118,45 @@ async function measure(kind: VmmKind, pass: number, best: Figures): Promise<void
   }
 }
 
+const noFigures = (): Figures => ({ g2hMbits: 0, h2gMbits: 0, pingMs: Infinity, devicePssKib: 0 });
+
 try {
-  const ours: Figures = { g2hMbits: 0, h2gMbits: 0, pingMs: Infinity, devicePssKib: 0 };
-  const qemu: Figures = { g2hMbits: 0, h2gMbits: 0, pingMs: Infinity, devicePssKib: 0 };
-  for (let pass = 1; pass <= PASSES; pass++) {
-    const order: [VmmKind, Figures][] = [
-      ["crosvm", ours],
-      ["qemu", qemu],
-    ];
-    if (pass % 2 === 0) order.reverse();
-    for (const [kind, best] of order) await measure(kind, pass, best);
-  }
-  console.log(`\nvirtio-net over TAP, one TCP stream for ${STREAM_SECONDS} s, best of ${PASSES} boots`);
-  console.log(`${"".padEnd(24)}${"ours".padStart(10)}${"QEMU".padStart(10)}  ours/QEMU  target`);
-  const rows: [string, number, number, string, boolean][] = [
-    ["guest -> host Mbit/s", ours.g2hMbits, qemu.g2hMbits, ">= 1.0", ours.g2hMbits >= qemu.g2hMbits],
-    ["host -> guest Mbit/s", ours.h2gMbits, qemu.h2gMbits, ">= 1.0", ours.h2gMbits >= qemu.h2gMbits],
-    ["ping round trip ms", ours.pingMs, qemu.pingMs, "<= 1.0", ours.pingMs <= qemu.pingMs],
+  const setups: Setup[] = [
+    { label: "ours", kind: "crosvm", vhost: false, best: noFigures() },
+    { label: "QEMU vhost=off", kind: "qemu", vhost: false, best: noFigures() },
+    { label: "QEMU vhost=on", kind: "qemu", vhost: true, best: noFigures() },
+    { label: "ours vhost-net", kind: "crosvm", vhost: true, best: noFigures() },
   ];
-  for (const [name, a, b, target, met] of rows)
-    console.log(
-      `${name.padEnd(24)}${a.toFixed(2).padStart(10)}${b.toFixed(2).padStart(10)}  ${(a / b).toFixed(2).padStart(8)}x  ${target}${met ? " (met)" : " (not met)"}`,
-    );
+  const failed = await alternate(PASSES, setups, measure);
+  const figures = (label: string) => {
+    const setup = setups.find((s) => s.label === label)!;
+    return failed.has(label) ? undefined : setup.best;
+  };
+  const pair = (ours: Figures | undefined, qemu: Figures | undefined, suffix: string): RatioRow[] => [
+    {
+      name: `guest -> host Mbit/s${suffix}`,
+      ours: ours?.g2hMbits,
+      qemu: qemu?.g2hMbits,
+      higherIsBetter: true,
+    },
+    {
+      name: `host -> guest Mbit/s${suffix}`,
+      ours: ours?.h2gMbits,
+      qemu: qemu?.h2gMbits,
+      higherIsBetter: true,
+    },
+    { name: `ping round trip ms${suffix}`, ours: ours?.pingMs, qemu: qemu?.pingMs, higherIsBetter: false },
+  ];
+  console.log(`\nvirtio-net over TAP, one TCP stream for ${STREAM_SECONDS} s, best of ${PASSES} boots`);
+  console.log("(user space: ours against QEMU vhost=off; vhost: ours vhost-net=true against QEMU vhost=on)");
+  for (const line of ratioTable([
+    ...pair(figures("ours"), figures("QEMU vhost=off"), ""),
+    ...pair(figures("ours vhost-net"), figures("QEMU vhost=on"), ", vhost"),
+  ]))
+    console.log(line);
+  const pss = figures("ours")?.devicePssKib ?? 0;
   console.log(
-    `net device process PSS: ${(ours.devicePssKib / 1024).toFixed(1)} MiB (target <= 8 MiB${ours.devicePssKib <= 8192 ? ", met" : ", not met"})`,
+    `net device process PSS: ${(pss / 1024).toFixed(1)} MiB (target <= 8 MiB${pss > 0 && pss <= 8192 ? ", met" : ", not met"})`,
   );
 } finally {
   await shutdownRigs();

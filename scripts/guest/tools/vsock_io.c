@@ -9,12 +9,21 @@
  *                               until it shuts down its side, then send stdin and close
  *
  * One direction at a time (the connecting side sends first, the listening side answers), so neither side ever
- * waits for the other to read while it is writing itself. Exits 0, or 1 after a failed call, whose name and
- * errno it prints to stderr.
+ * waits for the other to read while it is writing itself. For bench/vsock, a timed stream without stdin and
+ * stdout in its way:
+ *
+ *   vsock-io send CID PORT SECONDS   connect as `connect` does, send 64 KiB writes of zeros for SECONDS, shut down
+ *                                    the sending side, wait until the peer closes; print "BYTES" sent
+ *   vsock-io sink PORT               accept one connection as `listen` does, read until the peer shuts down its
+ *                                    side, close; print "BYTES NANOSECONDS", the time from the first byte to the
+ *                                    end of the stream (CLOCK_MONOTONIC)
+ *
+ * Exits 0, or 1 after a failed call, whose name and errno it prints to stderr.
  */
 #include "freestanding.h"
 
 #define SYS_nanosleep 35
+#define SYS_clock_gettime 228
 #define SYS_socket 41
 #define SYS_connect 42
 #define SYS_accept 43
@@ -28,6 +37,8 @@
 #define SHUT_WR 1
 #define VMADDR_CID_ANY 0xffffffffU
 #define EINTR 4
+/* linux/time.h */
+#define CLOCK_MONOTONIC 1
 
 /* struct sockaddr_vm (linux/vm_sockets.h): 16 bytes. */
 struct sockaddr_vm {
@@ -95,35 +106,101 @@ static long receive_then_send(long sock) {
   return 0;
 }
 
-static long do_connect(u32 cid, u32 port) {
+static long now_ns(void) {
+  long ts[2];
+  sys3(SYS_clock_gettime, CLOCK_MONOTONIC, (long)ts, 0);
+  return ts[0] * 1000000000L + ts[1];
+}
+
+/* A socket connected to CID:PORT, retrying for up to 120 s while nobody listens there yet; or -1 (reported). */
+static long connect_retrying(u32 cid, u32 port) {
   struct sockaddr_vm addr = {AF_VSOCK, 0, port, cid, 0, {0, 0, 0}};
   long r = 0;
   for (int attempt = 0; attempt < 240; attempt++) {
     long sock = sys3(SYS_socket, AF_VSOCK, SOCK_STREAM, 0);
-    if (sock < 0) return fail("socket", sock);
+    if (sock < 0) return fail("socket", sock), -1;
     r = sys3(SYS_connect, sock, (long)&addr, sizeof addr);
-    if (r == 0) return send_then_receive(sock);
+    if (r == 0) return sock;
     sys3(SYS_close, sock, 0, 0);
     long half_second[2] = {0, 500000000};
     sys3(SYS_nanosleep, (long)half_second, 0, 0);
   }
-  return fail("connect", r);
+  return fail("connect", r), -1;
 }
 
-static long do_listen(u32 port) {
+/* The first connection to PORT from any CID (the listening socket closed); or -1 (reported). */
+static long accept_one(u32 port) {
   struct sockaddr_vm addr = {AF_VSOCK, 0, port, VMADDR_CID_ANY, 0, {0, 0, 0}};
   long sock = sys3(SYS_socket, AF_VSOCK, SOCK_STREAM, 0);
-  if (sock < 0) return fail("socket", sock);
+  if (sock < 0) return fail("socket", sock), -1;
   long r = sys3(SYS_bind, sock, (long)&addr, sizeof addr);
-  if (r < 0) return fail("bind", r);
+  if (r < 0) return fail("bind", r), -1;
   r = sys3(SYS_listen, sock, 1, 0);
-  if (r < 0) return fail("listen", r);
+  if (r < 0) return fail("listen", r), -1;
   long conn;
   do conn = sys3(SYS_accept, sock, 0, 0);
   while (conn == -EINTR);
-  if (conn < 0) return fail("accept", conn);
+  if (conn < 0) return fail("accept", conn), -1;
   sys3(SYS_close, sock, 0, 0);
-  return receive_then_send(conn);
+  return conn;
+}
+
+static long do_connect(u32 cid, u32 port) {
+  long sock = connect_retrying(cid, port);
+  return sock < 0 ? 1 : send_then_receive(sock);
+}
+
+static long do_listen(u32 port) {
+  long sock = accept_one(port);
+  return sock < 0 ? 1 : receive_then_send(sock);
+}
+
+/* Reads and drops what arrives on `sock` until EOF; returns the byte count or a negative errno. */
+static long drain(long sock, long *first_byte_ns) {
+  long bytes = 0;
+  for (;;) {
+    long n = sys3(SYS_read, sock, (long)buf, sizeof buf);
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? n : bytes;
+    if (bytes == 0 && first_byte_ns) *first_byte_ns = now_ns();
+    bytes += n;
+  }
+}
+
+static long do_send(u32 cid, u32 port, long seconds) {
+  long sock = connect_retrying(cid, port);
+  if (sock < 0) return 1;
+  for (long i = 0; i < (long)sizeof buf; i++) buf[i] = 0;
+  long bytes = 0;
+  long end = now_ns() + seconds * 1000000000L;
+  while (now_ns() < end) {
+    long r = write_all(sock, buf, sizeof buf);
+    if (r < 0) return fail("sending", r);
+    bytes += sizeof buf;
+  }
+  long r = sys3(SYS_shutdown, sock, SHUT_WR, 0);
+  if (r < 0) return fail("shutdown", r);
+  r = drain(sock, 0);
+  if (r < 0) return fail("waiting for the peer to close", r);
+  sys3(SYS_close, sock, 0, 0);
+  put_int(1, bytes);
+  put(1, "\n");
+  return 0;
+}
+
+static long do_sink(u32 port) {
+  long sock = accept_one(port);
+  if (sock < 0) return 1;
+  long first = 0;
+  long bytes = drain(sock, &first);
+  if (bytes < 0) return fail("receiving", bytes);
+  long elapsed = bytes > 0 ? now_ns() - first : 0;
+  sys3(SYS_close, sock, 0, 0);
+  put_int(1, bytes);
+  put(1, " ");
+  put_int(1, elapsed);
+  put(1, "\n");
+  return 0;
 }
 
 long cmain(long *sp) {
@@ -131,6 +208,9 @@ long cmain(long *sp) {
   char **argv = (char **)(sp + 1);
   if (argc == 4 && same(argv[1], "connect")) return do_connect(parse(argv[2]), parse(argv[3]));
   if (argc == 3 && same(argv[1], "listen")) return do_listen(parse(argv[2]));
-  put(2, "usage: vsock-io connect CID PORT | vsock-io listen PORT\n");
+  if (argc == 5 && same(argv[1], "send")) return do_send(parse(argv[2]), parse(argv[3]), parse(argv[4]));
+  if (argc == 3 && same(argv[1], "sink")) return do_sink(parse(argv[2]));
+  put(2, "usage: vsock-io connect CID PORT | vsock-io listen PORT | vsock-io send CID PORT SECONDS | "
+         "vsock-io sink PORT\n");
   return 2;
 }
