@@ -4,12 +4,12 @@
 // One row per track, in this order: the VMM's start-up phases, each vCPU's exit slices, each device queue's
 // request slices, each device process, control-socket requests (a track is a thread of the trace and one
 // category; a thread with events of several categories gets one row for each). Under them a time axis in
-// seconds since the VMM process started (the trace's origin). A complete event ("X") is a bar at ts, dur wide (at
-// least MIN_BAR_PX, so a very short one still shows); an instant event ("i") is a tick. The 50 ms exit and request
-// slices all have the same width, so their darkness says how busy they were: the opacity grows with the slice's
-// count (exits, or requests) relative to the busiest slice of its row. Every bar has a <title> with its name,
-// times and args, which a browser shows on hover.
-// Usage: bun scripts/trace_picture.ts TRACE.json OUT.svg
+// time since the VMM process started (the trace's origin). A complete event ("X") is a bar at ts, dur wide (at
+// least MIN_BAR_PX, so a very short one still shows); an instant event ("i") is a triangle. The exit and request
+// slices are at most 50 ms long, a pixel or two at a boot's scale, so their darkness says how busy they were: the
+// opacity grows with the slice's count (exits, or requests) relative to the busiest slice of its row. Every bar
+// has a <title> with its name, times and args, which a browser shows on hover.
+// Usage: bun scripts/trace_picture.ts TRACE.json OUT.svg [TITLE]
 import { readFileSync, writeFileSync } from "node:fs";
 import * as v from "valibot";
 
@@ -122,10 +122,15 @@ const LABEL_PX = 230;
 const ROW_PX = 22;
 const BAR_PX = 16;
 const TOP_PX = 34;
-const AXIS_PX = 30;
+const AXIS_PX = 46;
 const FONT_PX = 11;
 /** A rough width of one character of the 11 px sans-serif font, to decide whether a name fits in its bar. */
 const CHAR_PX = 6.2;
+
+const LEGEND =
+  "A bar is a span of the trace (at least 1 px wide); the darker an exit or request slice, the more exits or " +
+  "requests it counts against the busiest of its row; a triangle is an instant (a device process's exit). Hover for " +
+  "each event's name, times and args.";
 
 export interface Bar {
   readonly x: number;
@@ -220,8 +225,11 @@ function barSvg(bar: Bar, row: Row): string {
     return `<path d="M${px(bar.x)} ${y + BAR_PX}l-4 -${BAR_PX}h8z" fill="${fill}">${title}</path>`;
   }
   const y = row.y + (ROW_PX - BAR_PX) / 2;
-  const rect = `<rect x="${px(bar.x)}" y="${y}" width="${px(bar.width)}" height="${BAR_PX}" fill="${fill}" fill-opacity="${+bar.opacity.toFixed(2)}">${title}</rect>`;
-  if (bar.width < m.name.length * CHAR_PX + 6) return rect;
+  // A thin white edge keeps back-to-back spans (the start-up phases) apart where there is room for it.
+  const edge = bar.width >= 3 ? ` stroke="#fff" stroke-width="0.5"` : "";
+  const rect = `<rect x="${px(bar.x)}" y="${y}" width="${px(bar.width)}" height="${BAR_PX}" fill="${fill}" fill-opacity="${+bar.opacity.toFixed(2)}"${edge}>${title}</rect>`;
+  // Counted slices are named by their count ("12 exits"), which their darkness already shows.
+  if (m.count !== undefined || bar.width < m.name.length * CHAR_PX + 6) return rect;
   const text = `<text x="${px(bar.x + 3)}" y="${y + BAR_PX - 4}" fill="#fff">${escapeXml(m.name)}</text>`;
   return rect + text;
 }
@@ -247,21 +255,22 @@ export function renderSvg(l: Layout, title: string): string {
         r.bars.map((b) => barSvg(b, r)).join(""),
     ),
     `<line x1="${l.left}" y1="${bottom}" x2="${l.width - 20}" y2="${bottom}" stroke="#888"/>`,
+    `<text x="8" y="${bottom + 16}" fill="#444">time since the VMM started</text>`,
+    `<text x="8" y="${l.height - 8}" fill="#666">${escapeXml(LEGEND)}</text>`,
     `</svg>`,
   ];
   return parts.join("\n") + "\n";
 }
 
 if (import.meta.main) {
-  const [input, output] = process.argv.slice(2);
+  const [input, output, title = "crosvm --trace-file"] = process.argv.slice(2);
   if (!input || !output) {
-    console.error("usage: bun scripts/trace_picture.ts TRACE.json OUT.svg");
+    console.error("usage: bun scripts/trace_picture.ts TRACE.json OUT.svg [TITLE]");
     process.exit(2);
   }
   try {
     const tracks = tracksOf(parseTrace(readFileSync(input, "utf8"), input));
     if (tracks.length === 0) throw new Error(`${input}: no complete or instant events to draw`);
-    const title = "crosvm --trace-file: one boot (our SVG timeline of the trace-event JSON)";
     writeFileSync(output, renderSvg(layout(tracks, 1400), title));
     console.log(`${output}: ${tracks.length} tracks`);
   } catch (e) {
