@@ -167,12 +167,13 @@ const tickLabel = (us: number, stepUs: number) =>
 
 /** Positions every track's marks on a `width`-pixel picture whose time axis runs from 0 to the trace's end. */
 export function layout(tracks: readonly Track[], width: number): Layout {
-  const endUs = Math.max(1, ...tracks.flatMap((t) => t.marks.map((m) => m.ts + m.dur)));
+  // Reductions, not Math.max(...list): a trace holds up to a million events (MAX_EVENTS), too many arguments.
+  const endUs = tracks.reduce((end, t) => t.marks.reduce((e, m) => Math.max(e, m.ts + m.dur), end), 1);
   const left = LABEL_PX;
   const plotPx = width - left - 20;
   const pxPerUs = plotPx / endUs;
   const rows = tracks.map((t, i) => {
-    const busiest = Math.max(0, ...t.marks.map((m) => m.count ?? 0));
+    const busiest = t.marks.reduce((most, m) => Math.max(most, m.count ?? 0), 0);
     return {
       label: t.label,
       cat: t.cat,

@@ -101,6 +101,20 @@ describe("scripts/trace_picture.ts (the README's boot picture)", () => {
     expect(quiet!.opacity).toBeLessThan(busy!.opacity);
   });
 
+  test("a trace of a million slices (the recorder's cap) is laid out", () => {
+    const marks = Array.from({ length: 1_000_000 }, (_, i) => ({
+      name: "1 exits",
+      ph: "X" as const,
+      ts: i * 50_000,
+      dur: 50_000,
+      count: 1,
+    }));
+
+    const l = layout([track("vCPU 0", "vcpu", marks)], 1230);
+
+    expect(l.rows[0]!.bars.at(-1)!.x).toBeCloseTo(1230 - 20, 1);
+  });
+
   test("the axis ticks are 1, 2 or 5 times a power of ten", () => {
     expect([niceStep(0.9e6), niceStep(1.7e6), niceStep(3e6), niceStep(7e5)]).toEqual([1e6, 2e6, 5e6, 1e6]);
   });
