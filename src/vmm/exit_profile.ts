@@ -60,7 +60,10 @@ export class ExitProfile {
         e.count += t.count;
         e.ms += t.ms;
       }
-      this.#slices.push({ cpu: this.cpu, startMs: this.#sliceStart, durMs: now - this.#sliceStart, exits });
+      // The slice's exits all came within sliceMs of its start: the exit that ends it (`now`) opens the next one,
+      // however long after. So the slice lasts sliceMs at most, not up to that exit (an idle tail is no slice).
+      const durMs = Math.min(now - this.#sliceStart, this.sliceMs ?? Infinity);
+      this.#slices.push({ cpu: this.cpu, startMs: this.#sliceStart, durMs, exits });
       this.#slice.clear();
     }
     this.#sliceStart = now;

@@ -79,6 +79,21 @@ describe("ExitProfile slices (--trace-file)", () => {
     expect(profile.slices().map((s) => s.exits["serial port 0x3f8 write"]!.count)).toEqual([1, 1]);
   });
 
+  test("a slice ended by an exit long after it lasts one slice length, not up to that exit", async () => {
+    const io = new Bus("io");
+    io.insert(device("serial"), 0x3f8, 8);
+    const profile = new ExitProfile(0, io, new Bus("mmio"), 5);
+    const data = new Uint8Array(1);
+
+    profile.io.write(0x3f8, data);
+    await Bun.sleep(40);
+    profile.io.write(0x3f8, data);
+
+    const [idleAfter, last] = profile.slices();
+    expect(idleAfter!.durMs).toBe(5);
+    expect(last!.startMs).toBeGreaterThanOrEqual(idleAfter!.startMs + 40);
+  });
+
   test("without a slice length no slices are kept", () => {
     const profile = new ExitProfile(0, new Bus("io"), new Bus("mmio"));
 
