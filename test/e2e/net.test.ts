@@ -17,7 +17,13 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { VmmHost } from "./block_support.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
-import { endTestFile, execWhereVmmRuns, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
+import {
+  endTestFile,
+  execWhereVmmRuns,
+  guestFilesWhereVmmRuns,
+  TestVm,
+  vmmExecutablePath,
+} from "./harness/test_vm.ts";
 import { controlSocketPath, crosvmControl } from "./harness/vmm_control.ts";
 import { startVsockListener } from "./vsock_listener.ts";
 
@@ -40,6 +46,11 @@ const MIB_64 = 64;
 const MAX_UNSEGMENTED_FRAME = 1514;
 const sandboxed = process.env.CROSVM_E2E_DISABLE_SANDBOX !== "1";
 const GUEST_CID = 3;
+/** A second VM's CID (the two-VMs test). */
+const SECOND_CID = 4;
+// asm-generic/errno-base.h, errno.h: what a vsock connect gets from a guest with no listener, and for a CID no VM has.
+const ENODEV = 19;
+const ECONNRESET = 104;
 /** The vhost-net NIC and its tests (see the top of the file). */
 const VHOST_NET = process.env.CROSVM_E2E_VHOST_NET === "1";
 const MIB_16 = 16;
@@ -413,6 +424,29 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
       `crosvm: --vsock: CID ${GUEST_CID} is already in use by another VM or by this host; choose another cid`,
     ]);
   });
+  test(`two VMs at once: a second VMM with CID ${SECOND_CID} serves its guest there while this guest keeps CID ${GUEST_CID}`, async () => {
+    const dir = "/tmp/net-e2e-second";
+    const { kernel, initrd } = guestFilesWhereVmmRuns();
+    await onHost(
+      `mkdir -p ${dir} && { ${vmmExecutablePath()} run -m 256 --vsock ${SECOND_CID} --serial type=file,path=${dir}/console -i ${initrd} ${kernel} > ${dir}/vmm.log 2>&1 < /dev/null & echo $! > ${dir}/pid; }`,
+    );
+    try {
+      // No one listens on the port: a guest kernel there resets the connection, while at a CID no VM has the
+      // host's vhost-vsock says there is no such device.
+      const second = await onHost(vsockHelper(`probe ${SECOND_CID} 9999 300`), 400_000);
+      const none = await onHost(vsockHelper(`probe ${SECOND_CID + 1} 9999 0`));
+      const first = await onHost(vsockHelper(`probe ${GUEST_CID} 9999 0`));
+      const running = await onHost(`kill -0 $(cat ${dir}/pid) && echo running`);
+
+      expect(second.trim()).toBe(`errno ${ECONNRESET}`);
+      expect(none.trim()).toBe(`errno ${ENODEV}`);
+      expect(first.trim()).toBe(`errno ${ECONNRESET}`);
+      expect(running.trim()).toBe("running");
+    } finally {
+      await onHost(`kill -9 $(cat ${dir}/pid); rm -rf ${dir}`).catch(() => {});
+    }
+  }, 600_000);
+
   test.if(VHOST_NET)("vhost-net: the guest and the host ping each other over the vhost-net NIC", async () => {
     const fromGuest = await vm.exec(`ping -c 3 -W 5 ${HOST_C}`, EXEC);
     const fromHost = await execWhereVmmRuns(`ping -c 3 -W 5 ${GUEST_C}`, EXEC);

@@ -7,6 +7,9 @@
 //                             close; write "SHA256 BYTES" of what arrived to OUT
 //   connect CID PORT FILE     connect to CID:PORT (retrying for up to 120 s), send FILE, shut down the sending
 //                             side, read until the peer closes; print "SHA256 BYTES" of what arrived
+//   probe CID PORT SECONDS    connect to CID:PORT until the answer is other than ENODEV (no VM has that CID) or
+//                             ETIMEDOUT (a VM has it, but its guest's driver is not up yet), or SECONDS have passed;
+//                             print "connected" or "errno N" of the last attempt
 import { dlopen, FFIType, ptr, toArrayBuffer } from "bun:ffi";
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -113,11 +116,36 @@ async function connectOnce(cid: number, port: number, file: string): Promise<voi
   }
 }
 
+// asm-generic/errno-base.h, errno.h
+const ENODEV = 19;
+const ETIMEDOUT = 110;
+
+/** Whether anything answers at CID (see `probe` above). */
+async function probe(cid: number, port: number, seconds: number): Promise<void> {
+  const addr = sockaddrVm(cid, port);
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const sock = check(libc.socket(AF_VSOCK, SOCK_STREAM, 0), "socket");
+    const connected = libc.connect(sock, ptr(addr), addr.length) === 0;
+    const e = connected ? 0 : errno();
+    libc.close(sock);
+    if (connected || (e !== ENODEV && e !== ETIMEDOUT) || performance.now() > deadline) {
+      console.log(connected ? "connected" : `errno ${e}`);
+      return;
+    }
+    await Bun.sleep(500);
+  }
+}
+
 const [mode, ...args] = process.argv.slice(2);
 if (mode === "listen" && args.length === 3) listenOnce(Number(args[0]), args[1]!, args[2]!);
 else if (mode === "connect" && args.length === 3)
   await connectOnce(Number(args[0]), Number(args[1]), args[2]!);
+else if (mode === "probe" && args.length === 3)
+  await probe(Number(args[0]), Number(args[1]), Number(args[2]));
 else {
-  console.error("usage: vsock_host_helper.ts listen PORT FILE OUT | connect CID PORT FILE");
+  console.error(
+    "usage: vsock_host_helper.ts listen PORT FILE OUT | connect CID PORT FILE | probe CID PORT SECONDS",
+  );
   process.exit(2);
 }

@@ -533,3 +533,13 @@ export async function execWhereVmmRuns(
 export function vmmExecutablePath(kind: VmmKind = "crosvm"): string {
   return e2eMode() === "rig" ? rigLayout.vmmPath(kind) : hostVmmPath(kind);
 }
+
+/** The test guests' kernel and initramfs of `flavour` as the VMM's machine sees them (for a VMM a test starts). */
+export function guestFilesWhereVmmRuns(flavour: KernelFlavour = "generic"): {
+  kernel: string;
+  initrd: string;
+} {
+  return e2eMode() === "rig"
+    ? { kernel: rigLayout.bzImage(flavour), initrd: rigLayout.initrd(flavour) }
+    : { kernel: flavourPaths(flavour).bzImage, initrd: flavourPaths(flavour).initrd };
+}
