@@ -28,6 +28,14 @@ export const PCI_SUBCLASS_BRIDGE_PCI = 0x04;
 /** Header type 1: PCI-to-PCI bridge. */
 export const PCI_HEADER_TYPE_BRIDGE = 1;
 
+/**
+ * At most this many root ports (--pci-hotplug-slots): each takes a device number on bus 0, a secondary bus (1..N,
+ * inside the 64 buses the MCFG announces) and a window of the low MMIO area.
+ */
+export const MAX_PCI_HOTPLUG_SLOTS = 16;
+/** Each port's memory window: room for a virtio-pci function's BAR (32 KiB) at the bridge granularity. */
+export const ROOT_PORT_WINDOW_SIZE = 1 << 20;
+
 /** Type 1 header dwords (PCI-to-PCI Bridge spec 1.2 section 3.2, figure 3-2). */
 export const PCI_PRIMARY_BUS = 0x18; // primary, secondary, subordinate bus, secondary latency timer
 export const PCI_IO_BASE = 0x1c; // I/O base, I/O limit, secondary status
