@@ -61,6 +61,7 @@ export interface PciHotplugDeps {
 export class PciHotplug {
   readonly #plugged = new Map<PcieRootPort, Plugged>();
   #serial: Promise<unknown> = Promise.resolve();
+  #closed = false;
 
   constructor(
     readonly ports: readonly PcieRootPort[],
@@ -81,7 +82,10 @@ export class PciHotplug {
 
   /** Ends every hot-plugged device process (VM teardown, after the vCPUs stopped). */
   async close(): Promise<void> {
+    this.#closed = true;
     const all = [...this.#plugged.values()];
+    // A remove waiting for the guest stops waiting; the device is ended here.
+    for (const p of all) p.poweredOff?.();
     this.#plugged.clear();
     await Promise.all(
       all.map(async (p) => {
@@ -99,6 +103,7 @@ export class PciHotplug {
   }
 
   async #addNet(tapName: string): Promise<number> {
+    if (this.#closed) throw new PciHotplugError("the VM is stopping");
     const port = this.ports.find((p) => !p.downstream);
     if (!port) throw new PciHotplugError(`no free PCI hotplug slot (all ${this.ports.length} are in use)`);
     const { vm, memory, root, routes } = this.deps;
@@ -164,6 +169,7 @@ export class PciHotplug {
       };
       p.port.unplug();
     });
+    if (this.#closed) throw new PciHotplugError(`the VM stopped before PCI bus ${bus} was unplugged`);
     if (!guestDone)
       log.warn(
         `${p.label}: the guest did not power PCI bus ${bus}'s slot off within ${grace} ms; removing it anyway`,
