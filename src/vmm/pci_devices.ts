@@ -109,18 +109,27 @@ export async function createPciDevices(opts: {
   // crosvm's --pvpanic: after the virtio functions, so their addresses do not depend on it.
   if (config.pvpanic) attachPvPanic(slots, opts.onGuestPanic);
   // Root ports last: a VM without hot-plug slots keeps every address it had.
-  const hotplug =
-    (config.pciHotplugSlots ?? 0) > 0
-      ? new PciHotplug(addRootPorts(slots, config.pciHotplugSlots!, routes, fds), {
-          vm,
-          memory,
-          root: slots.root,
-          routes,
-          netKind: netDeviceKind(),
-          sandbox,
-          onDeviceDied: opts.onDeviceDied,
-        })
-      : undefined;
+  let hotplug: PciHotplug | undefined;
+  const slotCount = config.pciHotplugSlots ?? 0;
+  if (slotCount > 0) {
+    try {
+      hotplug = new PciHotplug(addRootPorts(slots, slotCount, routes, fds), {
+        vm,
+        memory,
+        root: slots.root,
+        routes,
+        netKind: netDeviceKind(),
+        sandbox,
+        onDeviceDied: opts.onDeviceDied,
+      });
+    } catch (e) {
+      events.stop();
+      await Promise.all(children.map((child) => child.stop()));
+      fds.closeAll();
+      deviceMemory.close();
+      throw new Error(`--pci-hotplug-slots ${slotCount}: ${(e as Error).message}`);
+    }
+  }
 
   return {
     control: (group, index, request) => controls.request(group, index, request),
