@@ -310,5 +310,7 @@ export function buildVmConfig(args: RunArgs, globals: { extendedStatus: boolean 
   const vsock = buildVsock(args);
   if (vsock !== undefined) config.vsock = vsock;
   if (args["trace-file"] !== undefined) config.traceFile = args["trace-file"].value;
+  const hotplugSlots = args["pci-hotplug-slots"]?.value ?? 0;
+  if (hotplugSlots > 0) config.pciHotplugSlots = hotplugSlots;
   return config;
 }

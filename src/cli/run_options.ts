@@ -17,6 +17,7 @@ import {
   type BlockArgs,
   type PmemArgs,
 } from "./option_specs.ts";
+import { MAX_PCI_HOTPLUG_SLOTS } from "../devices/pci/pcie_root_port.ts";
 import { MAX_GUEST_CID, MIN_GUEST_CID } from "../devices/virtio/vsock/config.ts";
 import { inputOption } from "./input_option.ts";
 import { option, type ArgsOf, type DeprecatedForm } from "./option_table.ts";
@@ -121,6 +122,15 @@ command-line parameters.`,
     deprecated: [deprecatedPmem("pmem-device", true), deprecatedPmem("rw-pmem-device", false)],
   }),
   pvpanic: option.switch({ help: "enable pvpanic device" }),
+  // crosvm's pci_hotplug_slots (a u8 there); each slot is a PCIe root port on bus 0 with its own secondary bus.
+  "pci-hotplug-slots": option.integer({
+    help: `number of PCI hotplug slots (PCIe root ports) for
+devices added with "crosvm virtio-net add" through the control
+socket (-s). (default: 0)`,
+    min: 0,
+    max: MAX_PCI_HOTPLUG_SLOTS,
+    example: "3",
+  }),
   "scsi-block": option.keyValues(scsiSpec, {
     repeatable: true,
     help: "parameters for setting up a SCSI disk.",

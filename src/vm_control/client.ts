@@ -248,3 +248,27 @@ export async function balloonStats(
   if (response.kind !== "BalloonStats") throw vmAnsweredError(socketPath, request, response);
   return { stats: response.stats, balloonActual: response.balloonActual };
 }
+
+/**
+ * `crosvm virtio-net add TAP_NAME`: hot-plugs a virtio-net device on the TAP `tapName` into a free PCI hotplug
+ * slot of the VM (started with --pci-hotplug-slots); resolves to the PCI bus it went to.
+ */
+export async function hotplugNetAdd(
+  socketPath: string,
+  tapName: string,
+  options?: ControlClientOptions,
+): Promise<number> {
+  const request: VmRequest = { kind: "HotPlugNetCommand", command: { kind: "AddTap", tapName } };
+  const response = await sendRequest(socketPath, request, options);
+  if (response.kind !== "PciHotPlugResponse") throw vmAnsweredError(socketPath, request, response);
+  return response.bus;
+}
+
+/** `crosvm virtio-net remove BUS`: unplugs the hot-plugged device on PCI bus `bus`; its device process ends. */
+export function hotplugNetRemove(
+  socketPath: string,
+  bus: number,
+  options?: ControlClientOptions,
+): Promise<void> {
+  return requestOk(socketPath, { kind: "HotPlugNetCommand", command: { kind: "RemoveTap", bus } }, options);
+}

@@ -22,6 +22,11 @@ export type BalloonControlCommand =
   | { readonly kind: "Adjust"; readonly numBytes: number; readonly waitForSuccess: boolean }
   | { readonly kind: "Stats" };
 
+/** crosvm NetControlCommand (vm_control/src/lib.rs, feature pci-hotplug): add a NIC on a TAP, remove one by bus. */
+export type NetControlCommand =
+  | { readonly kind: "AddTap"; readonly tapName: string }
+  | { readonly kind: "RemoveTap"; readonly bus: number };
+
 /** crosvm VmRequest, the variants served here. */
 export type VmRequest =
   /** Break the VM's run loop and exit (status 0). */
@@ -36,7 +41,9 @@ export type VmRequest =
   | { readonly kind: "ResumeVm" }
   /** `diskIndex` counts --disk/--rwdisk/--root options in order, from 0. */
   | { readonly kind: "DiskCommand"; readonly diskIndex: number; readonly command: DiskControlCommand }
-  | { readonly kind: "BalloonCommand"; readonly command: BalloonControlCommand };
+  | { readonly kind: "BalloonCommand"; readonly command: BalloonControlCommand }
+  /** `crosvm virtio-net add|remove`: PCI hot-plug of a virtio-net device. */
+  | { readonly kind: "HotPlugNetCommand"; readonly command: NetControlCommand };
 
 export type VmRequestKind = VmRequest["kind"];
 
@@ -62,7 +69,9 @@ export type VmResponse =
   /** A system error, as crosvm's base::Error (serialized as the bare errno number). */
   | { readonly kind: "Err"; readonly errno: number }
   | { readonly kind: "ErrString"; readonly message: string }
-  | { readonly kind: "BalloonStats"; readonly stats: BalloonStats; readonly balloonActual: number };
+  | { readonly kind: "BalloonStats"; readonly stats: BalloonStats; readonly balloonActual: number }
+  /** The PCI bus a hot-plugged device went to (crosvm VmResponse::PciHotPlugResponse { bus: u8 }). */
+  | { readonly kind: "PciHotPlugResponse"; readonly bus: number };
 
 export type VmResponseKind = VmResponse["kind"];
 
@@ -119,6 +128,17 @@ const balloonControlCommandWire = v.union(
   ],
   'expected "Stats" or {"Adjust": {"num_bytes": N, "wait_for_success": BOOL}}',
 );
+const u8 = v.pipe(
+  v.number("expected a number"),
+  v.integer("expected an integer"),
+  v.minValue(0, "expected an integer from 0 to 255"),
+  v.maxValue(255, "expected an integer from 0 to 255"),
+);
+// serde: NetControlCommand::AddTap(String) is {"AddTap": "name"}, RemoveTap(u8) is {"RemoveTap": 3}.
+const netControlCommandWire = v.union(
+  [v.strictObject({ AddTap: v.string("expected a string") }), v.strictObject({ RemoveTap: u8 })],
+  'expected {"AddTap": "TAP_NAME"} or {"RemoveTap": BUS}',
+);
 const optionalU64 = v.nullish(u64, null);
 const balloonStatsWire = v.object({
   swap_in: optionalU64,
@@ -174,6 +194,10 @@ const REQUEST_VARIANTS: Readonly<Record<VmRequestKind, VariantDecoder<VmRequest>
         ? { kind: "Stats" }
         : { kind: "Adjust", numBytes: b.Adjust.num_bytes, waitForSuccess: b.Adjust.wait_for_success },
   })),
+  HotPlugNetCommand: withBody(netControlCommandWire, (b) => ({
+    kind: "HotPlugNetCommand",
+    command: "AddTap" in b ? { kind: "AddTap", tapName: b.AddTap } : { kind: "RemoveTap", bus: b.RemoveTap },
+  })),
 };
 
 const RESPONSE_VARIANTS: Readonly<Record<VmResponseKind, VariantDecoder<VmResponse>>> = {
@@ -198,6 +222,7 @@ const RESPONSE_VARIANTS: Readonly<Record<VmResponseKind, VariantDecoder<VmRespon
       unevictableMemory: b.stats.unevictable_memory,
     },
   })),
+  PciHotPlugResponse: withBody(v.object({ bus: u8 }), (b) => ({ kind: "PciHotPlugResponse", bus: b.bus })),
 };
 
 // ---- Encoding -------------------------------------------------------------------------------------------------
@@ -222,6 +247,11 @@ export function requestToJson(req: VmRequest): unknown {
           req.command.kind === "Stats"
             ? "Stats"
             : { Adjust: { num_bytes: req.command.numBytes, wait_for_success: req.command.waitForSuccess } },
+      };
+    case "HotPlugNetCommand":
+      return {
+        HotPlugNetCommand:
+          req.command.kind === "AddTap" ? { AddTap: req.command.tapName } : { RemoveTap: req.command.bus },
       };
   }
 }
@@ -257,6 +287,8 @@ export function responseToJson(resp: VmResponse): unknown {
         },
       };
     }
+    case "PciHotPlugResponse":
+      return { PciHotPlugResponse: { bus: resp.bus } };
   }
 }
 

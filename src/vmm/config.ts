@@ -95,6 +95,8 @@ export interface VmConfig {
   rng: boolean;
   /** A pvpanic PCI device (1b36:0011) through which the guest reports a panic (--pvpanic). */
   pvpanic: boolean;
+  /** --pci-hotplug-slots: PCIe root ports for hot-plugged NICs (absent or 0: none, nothing changes on bus 0). */
+  pciHotplugSlots?: number;
   /** Control socket path (-s/--socket); a folder given there already became FOLDER/crosvm-PID.sock. */
   socket?: string;
   disableSandbox: boolean;

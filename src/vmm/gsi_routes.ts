@@ -38,15 +38,27 @@ interface MsiVector {
 
 export class GsiRoutes {
   #nextGsi = IOAPIC_PINS;
+  /** GSIs of removed vectors (a hot-unplugged device's), reused before new ones. */
+  readonly #freeGsis: number[] = [];
   readonly #vectors: MsiVector[] = [];
 
   constructor(readonly vm: Vm) {}
 
   /** Reserves a GSI for one MSI-X vector whose interrupts are written to `irqfd`; returns a change listener. */
   addMsiVector(irqfd: number, label: string): (state: MsixVectorState) => void {
-    const v: MsiVector = { gsi: this.#nextGsi++, irqfd, bound: false };
+    const v: MsiVector = { gsi: this.#freeGsis.pop() ?? this.#nextGsi++, irqfd, bound: false };
     this.#vectors.push(v);
     return (state) => this.#update(v, state, label);
+  }
+
+  /** Drops the vector of `irqfd` (its device was unplugged): unbinds the irqfd, removes its route, frees its GSI. */
+  removeMsiVector(irqfd: number): void {
+    const i = this.#vectors.findIndex((v) => v.irqfd === irqfd);
+    if (i < 0) return;
+    const [v] = this.#vectors.splice(i, 1);
+    if (v!.bound) this.vm.unregisterIrqfd(v!.irqfd, v!.gsi);
+    if (v!.route) this.#apply();
+    this.#freeGsis.push(v!.gsi);
   }
 
   #update(v: MsiVector, state: MsixVectorState, label: string): void {

@@ -40,6 +40,7 @@ export class KernelBootLoader implements BootLoader {
       cmdline,
       cpus: vcpus.length,
       physAddrBits: bits,
+      nativePcieHotplug: (config.pciHotplugSlots ?? 0) > 0,
     });
     log.debug(
       `kernel (${boot.kernelType}) entry 0x${boot.entry.toString(16)}, command line "${boot.cmdline}"`,

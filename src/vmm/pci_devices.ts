@@ -9,6 +9,8 @@ import { logger } from "../base/log.ts";
 import type { Bus } from "../devices/bus.ts";
 import { formatPciAddress } from "../devices/pci/pci_root.ts";
 import { PvPanic } from "../devices/pvpanic.ts";
+import { EventFdIrq } from "../devices/irq.ts";
+import type { PcieRootPort } from "../devices/pci/pcie_root_port.ts";
 import type { DeviceControlReply, DeviceControlRequest } from "../devices/virtio/kind.ts";
 import { highMmioStart, MIB } from "../arch/x86_64/layout.ts";
 import { physAddrBits } from "../arch/x86_64/cpuid.ts";
@@ -23,7 +25,14 @@ import { GsiRoutes } from "./gsi_routes.ts";
 import type { MainThreadHub } from "./main_thread_hub.ts";
 import { OwnedFds } from "./owned_fds.ts";
 import { createPciSlots, type PciSlots } from "./pci_slots.ts";
-import { attachVirtioDevices, planVirtioDevices, startVirtioDevices } from "./virtio_devices.ts";
+import { PciHotplug } from "./pci_hotplug.ts";
+import {
+  attachVirtioDevices,
+  planVirtioDevices,
+  startVirtioDevices,
+  type VmDeviceKind,
+  vmDeviceKinds,
+} from "./virtio_devices.ts";
 
 const log = logger("vmm::pci");
 
@@ -33,6 +42,8 @@ export interface PciDevices {
    * devices, in --block order); rejects with a one-line reason.
    */
   control(group: string, index: number, request: DeviceControlRequest): Promise<DeviceControlReply>;
+  /** With --pci-hotplug-slots: adds and removes hot-plugged NICs (crosvm virtio-net add/remove). */
+  readonly hotplug?: PciHotplug;
   /** Ends every device process (after the vCPUs stopped). */
   close(): Promise<void>;
 }
@@ -62,6 +73,7 @@ export async function createPciDevices(opts: {
   const controls = new DeviceControlGroups();
   let events: { stop(): void };
   let slots: PciSlots;
+  const routes = new GsiRoutes(vm);
   try {
     const plans = planVirtioDevices(config, fds, undefined, (request, label) =>
       deviceMemory.map(request, label),
@@ -78,7 +90,7 @@ export async function createPciDevices(opts: {
     const functions = attachVirtioDevices(
       plans,
       children.map((c) => c.device),
-      { vm, memory, slots, routes: new GsiRoutes(vm) },
+      { vm, memory, slots, routes },
     );
     plans.forEach((plan, i) => {
       if (plan.kind.control) controls.add(plan.kind.control, plan.options, children[i]!.device);
@@ -96,10 +108,34 @@ export async function createPciDevices(opts: {
 
   // crosvm's --pvpanic: after the virtio functions, so their addresses do not depend on it.
   if (config.pvpanic) attachPvPanic(slots, opts.onGuestPanic);
+  // Root ports last: a VM without hot-plug slots keeps every address it had.
+  let hotplug: PciHotplug | undefined;
+  const slotCount = config.pciHotplugSlots ?? 0;
+  if (slotCount > 0) {
+    try {
+      hotplug = new PciHotplug(addRootPorts(slots, slotCount, routes, fds), {
+        vm,
+        memory,
+        root: slots.root,
+        routes,
+        netKind: netDeviceKind(),
+        sandbox,
+        onDeviceDied: opts.onDeviceDied,
+      });
+    } catch (e) {
+      events.stop();
+      await Promise.all(children.map((child) => child.stop()));
+      fds.closeAll();
+      deviceMemory.close();
+      throw new Error(`--pci-hotplug-slots ${slotCount}: ${(e as Error).message}`);
+    }
+  }
 
   return {
     control: (group, index, request) => controls.request(group, index, request),
+    ...(hotplug ? { hotplug } : {}),
     async close() {
+      await hotplug?.close();
       events.stop();
       await Promise.all(children.map((child) => child.stop()));
       fds.closeAll();
@@ -114,6 +150,27 @@ const MAX_GUEST_PHYS_BITS = 46;
 /** The end of the high MMIO area the guest can address (CPUID 0x80000008 as KVM reports it, at most 46 bits). */
 function highMmioEnd(vm: Vm): number {
   return 2 ** Math.min(physAddrBits(vm.kvm.supportedCpuid()), MAX_GUEST_PHYS_BITS);
+}
+
+/** `count` hot-plug root ports, slots 1..count, each with its MSI routed through an irqfd of `fds`. */
+function addRootPorts(slots: PciSlots, count: number, routes: GsiRoutes, fds: OwnedFds): PcieRootPort[] {
+  return Array.from({ length: count }, (_, i) => {
+    const port = slots.addRootPort(i + 1);
+    const irqfd = fds.eventfd();
+    port.msi.irq = new EventFdIrq(irqfd);
+    port.msi.onChange = routes.addMsiVector(irqfd, `${port.debugLabel} MSI`);
+    log.debug(
+      `${port.debugLabel}: secondary bus ${port.secondaryBus}, window 0x${port.windowBase.toString(16)}`,
+    );
+    return port;
+  });
+}
+
+/** The net kind, which hot-plugged NICs use. */
+function netDeviceKind(): VmDeviceKind {
+  const kind = vmDeviceKinds().find((k) => k.name === "net");
+  if (!kind) throw new Error("the net device kind is not registered");
+  return kind;
 }
 
 function attachPvPanic(slots: PciSlots, onPanic: () => void): void {

@@ -14,6 +14,7 @@ import {
   PCIE_ECAM_SIZE,
   PciRoot,
 } from "../devices/pci/pci_root.ts";
+import { PcieRootPort, ROOT_PORT_WINDOW_SIZE } from "../devices/pci/pcie_root_port.ts";
 import type { MainThreadHub } from "./main_thread_hub.ts";
 
 const log = logger("vmm::pci");
@@ -22,6 +23,11 @@ export interface PciSlots {
   readonly root: PciRoot;
   /** Puts `device` in the next free slot of bus 0 and maps its BARs, reached through the hub. */
   attach(device: PciDevice): AttachedPciDevice;
+  /**
+   * Puts a hot-plug root port in the next free slot of bus 0: physical slot `slotNumber`, secondary bus
+   * `slotNumber`, a memory window from the low MMIO area mapped (through the hub) whether a device is plugged or not.
+   */
+  addRootPort(slotNumber: number): PcieRootPort;
 }
 
 export function createPciSlots(o: {
@@ -54,6 +60,18 @@ export function createPciSlots(o: {
         mmio.insert(hub.wrap(new PciBarBusDevice(device, bar.index)), bar.addr, bar.size);
       }
       return at;
+    },
+    addRootPort(slotNumber) {
+      const windowBase = allocator.allocateLow(ROOT_PORT_WINDOW_SIZE, `pcie root port ${slotNumber} window`);
+      const port = new PcieRootPort({
+        slotNumber,
+        secondaryBus: slotNumber,
+        windowBase,
+        windowSize: ROOT_PORT_WINDOW_SIZE,
+      });
+      attachPciDevice(root, allocator, mmio, port);
+      mmio.insert(hub.wrap(port.window()), windowBase, ROOT_PORT_WINDOW_SIZE);
+      return port;
     },
   };
 }

@@ -12,7 +12,13 @@ import { EventFdIrq, type IrqEvent } from "../devices/irq.ts";
 import { createLegacyDevices, type LegacyDevices } from "../devices/legacy.ts";
 import type { Vm } from "../hypervisor/vm.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
-import { type BalloonControlCommand, errString, OK, type VmResponse } from "../vm_control/protocol.ts";
+import {
+  type BalloonControlCommand,
+  errString,
+  type NetControlCommand,
+  OK,
+  type VmResponse,
+} from "../vm_control/protocol.ts";
 import type { ExitState } from "../vm_control/exit_status.ts";
 import type { VmConfig } from "./config.ts";
 import type { MainThreadHub } from "./main_thread_hub.ts";
@@ -58,6 +64,11 @@ export interface PlatformDevices {
    * hook (group "balloon") carries it out; without a balloon (--no-balloon) it is refused.
    */
   balloon(command: BalloonControlCommand): Promise<VmResponse>;
+  /**
+   * The control socket's HotPlugNetCommand (`crosvm virtio-net add|remove`): AddTap answers PciHotPlugResponse with
+   * the bus; without --pci-hotplug-slots it is refused.
+   */
+  hotplugNet(command: NetControlCommand): Promise<VmResponse>;
   /** Resolves with the message when a device process dies; the VM then stops with a failure status. */
   readonly deviceFailure: Promise<string>;
   /** Ends the device processes and closes the eventfds (after the vCPUs have stopped). */
@@ -187,6 +198,18 @@ export async function createPlatformDevices(
           const report = await pci.control("balloon", 0, { type: "balloon-stats" });
           if (!report) return errString("the balloon gave no statistics");
           return { kind: "BalloonStats", stats: report.stats, balloonActual: report.actualBytes };
+        } catch (e) {
+          return errString((e as Error).message);
+        }
+      },
+      async hotplugNet(command) {
+        try {
+          if (!pci.hotplug)
+            return errString("the VM has no PCI hotplug slots (start it with --pci-hotplug-slots N)");
+          if (command.kind === "AddTap")
+            return { kind: "PciHotPlugResponse", bus: await pci.hotplug.addNet(command.tapName) };
+          await pci.hotplug.remove(command.bus);
+          return OK;
         } catch (e) {
           return errString((e as Error).message);
         }

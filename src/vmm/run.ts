@@ -205,6 +205,7 @@ function controllerFor(
     pressPowerButton: () => devices.acpi.pressPowerButton(),
     diskResize: (index, newSize) => devices.diskResize(index, newSize),
     balloon: (command) => devices.balloon(command),
+    hotplugNet: (command) => devices.hotplugNet(command),
     requestExit: () => finish({ state: "Stop", why: "stopped through the control socket" }),
   });
 }

@@ -62,20 +62,31 @@ export function planVirtioDevices(
   const plans: VirtioDevicePlan[] = [];
   for (const kind of kinds) {
     kind.select(config).forEach((raw, index) => {
-      const options = parseDeviceOptions(kind, raw, "VMM");
-      const { label, backing, guestMapping } = kind.prepare(options, index);
-      fds.adopt(backing);
-      let mapping: GuestMapping | undefined;
-      if (guestMapping) {
-        if (!placeMapping) throw new Error(`${label}: this VMM places no guest mappings`);
-        mapping = placeMapping(guestMapping, label);
-      }
-      const queueEvents = fds.eventfds(kindQueueSizes(kind, options).length);
-      const irqfds = fds.eventfds(msixVectorCount(kind, options));
-      plans.push({ kind, options, label, backing, queueEvents, irqfds, ...(mapping ? { mapping } : {}) });
+      plans.push(planVirtioDevice(kind, raw, index, fds, placeMapping));
     });
   }
   return plans;
+}
+
+/** Plans device `index` of `kind` from its raw options (checked with the kind's schema); `fds` owns what is made. */
+export function planVirtioDevice(
+  kind: VmDeviceKind,
+  raw: unknown,
+  index: number,
+  fds: OwnedFds,
+  placeMapping?: PlaceGuestMapping,
+): VirtioDevicePlan {
+  const options = parseDeviceOptions(kind, raw, "VMM");
+  const { label, backing, guestMapping } = kind.prepare(options, index);
+  fds.adopt(backing);
+  let mapping: GuestMapping | undefined;
+  if (guestMapping) {
+    if (!placeMapping) throw new Error(`${label}: this VMM places no guest mappings`);
+    mapping = placeMapping(guestMapping, label);
+  }
+  const queueEvents = fds.eventfds(kindQueueSizes(kind, options).length);
+  const irqfds = fds.eventfds(msixVectorCount(kind, options));
+  return { kind, options, label, backing, queueEvents, irqfds, ...(mapping ? { mapping } : {}) };
 }
 
 /** Starts every planned device process at once; if one fails, stops the others and throws its error. */

@@ -2,13 +2,15 @@
 // knows): Exit ends the VM, SuspendVcpus/ResumeVcpus pause and resume every vCPU with the guest's kvmclock frozen
 // across the pause (guest_clock.ts says what is and is not frozen), SuspendVm/ResumeVm also put the devices to sleep,
 // Powerbtn presses the ACPI power button, DiskCommand goes to the devices' diskResize hook, and BalloonCommand to
-// the balloon device's control hook (refused when the VM has no balloon). Requests that change the run state run
+// the balloon device's control hook (refused when the VM has no balloon), HotPlugNetCommand to the PCI hot-plug
+// slots (refused without --pci-hotplug-slots). Requests that change the run state run
 // one at a time, in arrival order, whatever connection they came on.
 import { logger } from "../base/log.ts";
 import type { VmControlHandler } from "../vm_control/server.ts";
 import {
   type BalloonControlCommand,
   errString,
+  type NetControlCommand,
   OK,
   type VmRequest,
   type VmResponse,
@@ -31,6 +33,8 @@ export interface ControlledVm {
   diskResize(index: number, newSize: number): Promise<VmResponse>;
   /** BalloonCommand: Adjust or Stats, to the balloon device (absent: the VM has none). */
   balloon?(command: BalloonControlCommand): Promise<VmResponse>;
+  /** HotPlugNetCommand: add (answers PciHotPlugResponse with the bus) or remove a NIC (absent: no hot-plug slots). */
+  hotplugNet?(command: NetControlCommand): Promise<VmResponse>;
   /** Ends the VM with status 0 once the Exit response is on its way (the server's close() waits for it). */
   requestExit(): void;
 }
@@ -75,6 +79,11 @@ export class VmController implements VmControlHandler {
         return this.vm.diskResize(request.diskIndex, request.command.newSize);
       case "BalloonCommand":
         return this.vm.balloon?.(request.command) ?? Promise.resolve(errString("no balloon device"));
+      case "HotPlugNetCommand":
+        return (
+          this.vm.hotplugNet?.(request.command) ??
+          Promise.resolve(errString("the VM has no PCI hotplug slots (start it with --pci-hotplug-slots N)"))
+        );
     }
   }
 

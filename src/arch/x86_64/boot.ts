@@ -41,6 +41,8 @@ export interface X86BootOptions {
   readonly pmIoBase?: number;
   /** More DSDT AML from devices. */
   readonly extraDsdtAml?: readonly Uint8Array[];
+  /** The VM has PCIe hot-plug root ports (the host bridge's _OSC grants native control). */
+  readonly nativePcieHotplug?: boolean;
   /** Pass a SETUP_RNG_SEED (default true, as crosvm). */
   readonly rngSeed?: boolean;
 }
@@ -125,6 +127,7 @@ export function setupX86Boot(mem: GuestMemory, opts: X86BootOptions): X86Boot {
     pmIoBase: opts.pmIoBase,
     pciIrqs: opts.pciIrqs,
     extraDsdtAml: opts.extraDsdtAml,
+    nativePcieHotplug: opts.nativePcieHotplug,
   });
 
   const cpu = bootCpuState(kernel.entry, writeBootCpuTables(mem));

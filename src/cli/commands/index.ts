@@ -17,4 +17,5 @@ export const COMMANDS: Readonly<Record<string, CrosvmCommand>> = {
   stop: controlCommands.stop,
   suspend: controlCommands.suspend,
   version: versionCommand,
+  "virtio-net": controlCommands["virtio-net"],
 };

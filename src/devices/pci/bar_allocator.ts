@@ -50,6 +50,11 @@ export class BarAllocator {
     this.#high = new Window("high MMIO", Math.max(highStart, 2 ** 32), highEnd);
   }
 
+  /** A range of the low MMIO window aligned to `size` (a bridge's memory window), for `what`. */
+  allocateLow(size: number, what: string): number {
+    return this.#low.allocate(size, what);
+  }
+
   /** Allocates and programs every memory BAR of `device`; returns where each went. */
   placeDevice(device: PciDevice): PlacedBar[] {
     const placed: PlacedBar[] = [];

@@ -54,6 +54,8 @@ export interface PciHeader {
   readonly subsystemId?: number;
   /** 1 = INTA# ... 4 = INTD#, 0 = none. */
   readonly interruptPin?: number;
+  /** Header Type (0x0E) layout: 0 = a function, 1 = a PCI-to-PCI bridge (PCI-to-PCI Bridge spec 1.2 section 3.2). */
+  readonly headerType?: number;
 }
 
 export class PciConfigError extends Error {
@@ -82,6 +84,7 @@ export class PciConfiguration {
       0;
     this.#regs[0x2c / 4] = ((header.subsystemId ?? 0) << 16) | (header.subsystemVendorId ?? 0);
     this.#regs[0x3c / 4] = (header.interruptPin ?? 0) << 8;
+    this.#regs[PCI_HEADER_TYPE >> 2] = ((header.headerType ?? 0) & 0x7f) << 16;
     this.#wmask[1] = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
     this.#wmask[0x3c / 4] = 0xff; // Interrupt Line is scratch space for the OS (6.2.4).
   }
@@ -118,6 +121,20 @@ export class PciConfiguration {
     }
     const writable = this.#wmask[reg]! & mask;
     this.#regs[reg] = ((this.#regs[reg]! & ~writable) | (value & writable)) >>> 0;
+  }
+
+  /**
+   * Sets dword `reg` and which of its bits the guest may change, for header fields the type 0 layout does not
+   * have (a bridge's bus numbers and windows). Refuses a register outside the header or one holding a BAR.
+   */
+  defineRegister(reg: number, value: number, writable: number): void {
+    if (reg < 0 || reg >= PCI_CAP_START / 4)
+      throw new PciConfigError(`register 0x${(reg * 4).toString(16)} is not in the header`);
+    const barReg = reg - PCI_BAR0 / 4;
+    if (barReg >= 0 && barReg < PCI_BAR_COUNT && (this.#bars[barReg] || this.#isUpperHalf(barReg)))
+      throw new PciConfigError(`register 0x${(reg * 4).toString(16)} holds BAR ${barReg}`);
+    this.#regs[reg] = value >>> 0;
+    this.#wmask[reg] = writable >>> 0;
   }
 
   /** Declares a BAR; refuses a bad size or an index already taken (a 64-bit BAR takes two). */

@@ -107,6 +107,16 @@ export class PciRoot {
     this.presence.add(at);
   }
 
+  /** Takes the function at `at` off the bus (a hot-unplugged device); returns it. The host bridge stays. */
+  remove(at: PciAddress): PciDevice | undefined {
+    const k = key(at.bus, at.device, at.function);
+    const d = this.#devices.get(k);
+    if (!d || k === 0) return undefined;
+    this.#devices.delete(k);
+    this.presence.remove(at);
+    return d;
+  }
+
   /** The first free device number on bus 0 (function 0), for devices given no address. */
   nextFreeDevice(): number {
     for (let d = 1; d < 32; d++) if (!this.#devices.has(key(0, d, 0))) return d;

@@ -22,6 +22,11 @@ export class PciPresence {
     Atomics.or(this.#bits, i >> 3, 1 << (i & 7));
   }
 
+  remove(at: PciAddress): void {
+    const i = PciPresence.index(at.bus, at.device, at.function);
+    Atomics.and(this.#bits, i >> 3, ~(1 << (i & 7)) & 0xff);
+  }
+
   has(bus: number, dev: number, fn: number): boolean {
     const i = PciPresence.index(bus, dev, fn);
     return (this.#bits[i >> 3]! & (1 << (i & 7))) !== 0;

@@ -55,6 +55,20 @@ describe("PCI bus 0 through 0xCF8/0xCFC", () => {
     expect(r.status).toBe(0);
   });
 
+  test("--pci-hotplug-slots 2 adds two root ports (8086:3420) after the other functions", async () => {
+    const r = await runCrosvm([
+      "run",
+      "--no-rng",
+      "--pci-hotplug-slots",
+      "2",
+      "--bios",
+      await guestImage("pci_scan"),
+    ]);
+
+    expect(r.stdout).toBe("12378086\n10451AF4\n34208086\n34208086\n");
+    expect(r.status).toBe(0);
+  });
+
   test("devices also run unconfined with --disable-sandbox", async () => {
     const r = await runCrosvm(["run", "--disable-sandbox", "--bios", await guestImage("pci_scan")]);
 

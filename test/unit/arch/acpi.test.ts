@@ -197,6 +197,16 @@ describe("DSDT", () => {
     expect(body).toContain("085f4849440c41d00a08");
   });
 
+  test("has no _OSC without hot-plug root ports, so firmware keeps PCIe control as before", () => {
+    const { mem, addrs } = setup();
+    expect(hex(readTable(mem, addrs.dsdt).body.bytes)).not.toContain("5f4f5343");
+  });
+
+  test("with hot-plug root ports the host bridge's _OSC returns the OS's buffer (grants native control)", () => {
+    const { mem, addrs } = setup({ nativePcieHotplug: true });
+    expect(hex(readTable(mem, addrs.dsdt).body.bytes)).toContain("14085f4f534304a46b");
+  });
+
   test("carries extra AML from devices", () => {
     const { mem, addrs } = setup({ extraDsdtAml: [Uint8Array.of(0x08, 0x54, 0x45, 0x53, 0x54, 0x0a, 0x2a)] });
     expect(hex(readTable(mem, addrs.dsdt).body.bytes).endsWith("0854455354" + "0a2a")).toBe(true);

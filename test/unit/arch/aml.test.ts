@@ -27,6 +27,14 @@ describe("AML encoding", () => {
     expect(hex(sleepStatesAml())).toBe("085f53315f1206040101000008" + "5f53355f12060400000000");
   });
 
+  test("Method(_OSC, 4) { Return(Arg3) } encodes as ASL compilers emit it (MethodOp, length, name, flags)", () => {
+    expect(hex(aml.method("_OSC", 4, [aml.ret(aml.arg(3))]))).toBe("14085f4f534304a46b");
+  });
+
+  test("a method with more than 7 arguments is refused", () => {
+    expect(() => aml.method("_FOO", 8, [])).toThrow(aml.AmlError);
+  });
+
   test("integers use the shortest constant", () => {
     expect([0, 1, 5, 0x1234, 0x1234_5678].map((n) => hex(aml.int(n)))).toEqual([
       "00",

@@ -178,3 +178,23 @@ describe("MSI-X", () => {
     expect(irq.count).toBe(0);
   });
 });
+
+describe("header registers beyond type 0 (defineRegister)", () => {
+  test("a defined register keeps only its writable bits", () => {
+    const c = new PciConfiguration(header);
+    c.defineRegister(8, 0x1000_2000, 0xfff0_0000);
+    c.writeReg(8, 0, le32(0xffff_ffff));
+    expect(c.readReg(8)).toBe(0xfff0_2000);
+  });
+
+  test("a register holding a BAR is refused", () => {
+    const c = new PciConfiguration(header);
+    c.addBar({ index: 0, size: 0x1000, kind: "mem32" });
+    expect(() => c.defineRegister(4, 0, 0)).toThrow("holds BAR 0");
+  });
+
+  test("header type 1 reads back at 0x0E", () => {
+    const c = new PciConfiguration({ ...header, headerType: 1 });
+    expect((c.readReg(3) >>> 16) & 0xff).toBe(1);
+  });
+});

@@ -101,3 +101,32 @@ describe("PCIe ECAM", () => {
     );
   });
 });
+
+describe("removing a function (hot-unplug)", () => {
+  test("a removed function reads all ones again, through the root and its presence map", () => {
+    const root = new PciRoot();
+    root.add(testDevice(), { bus: 3, device: 0, function: 0 });
+
+    root.remove({ bus: 3, device: 0, function: 0 });
+
+    expect([root.configRead(3, 0, 0, 0), root.presence.has(3, 0, 0)]).toEqual([0xffffffff, false]);
+  });
+
+  test("the host bridge cannot be removed", () => {
+    const root = new PciRoot();
+
+    root.remove({ bus: 0, device: 0, function: 0 });
+
+    expect(root.configRead(0, 0, 0, 0)).toBe(0x1237_8086);
+  });
+
+  test("the address can be used again after removal", () => {
+    const root = new PciRoot();
+    root.add(testDevice(), { bus: 3, device: 0, function: 0 });
+    root.remove({ bus: 3, device: 0, function: 0 });
+
+    root.add(testDevice(0x4321), { bus: 3, device: 0, function: 0 });
+
+    expect(root.configRead(3, 0, 0, 0)).toBe(0x5678_4321);
+  });
+});

@@ -5,6 +5,8 @@ import {
   balloonAdjust,
   balloonStats,
   ControlClientError,
+  hotplugNetAdd,
+  hotplugNetRemove,
   powerButton,
   resizeDisk,
   resumeVm,
@@ -100,6 +102,29 @@ describe("control client against a ControlServer", () => {
       { kind: "BalloonCommand", command: { kind: "Adjust", numBytes: 4096, waitForSuccess: false } },
       { kind: "BalloonCommand", command: { kind: "Adjust", numBytes: 8192, waitForSuccess: true } },
     ]);
+  });
+
+  test("hotplugNetAdd sends AddTap with the TAP name and resolves to the bus the VM answers", async () => {
+    vm.answer = { kind: "PciHotPlugResponse", bus: 2 };
+
+    const bus = await hotplugNetAdd(server.path, "tap7");
+
+    expect([bus, vm.requests.at(-1)]).toEqual([
+      2,
+      { kind: "HotPlugNetCommand", command: { kind: "AddTap", tapName: "tap7" } },
+    ]);
+  });
+
+  test("hotplugNetAdd rejects an Ok answer as unexpected (it carries no bus)", async () => {
+    const error = await rejection(hotplugNetAdd(server.path, "tap7"));
+
+    expect(error.reason).toBe("unexpected-response");
+  });
+
+  test("hotplugNetRemove sends RemoveTap with the bus", async () => {
+    await hotplugNetRemove(server.path, 4);
+
+    expect(vm.requests).toEqual([{ kind: "HotPlugNetCommand", command: { kind: "RemoveTap", bus: 4 } }]);
   });
 
   test("balloonStats returns the VM's statistics", async () => {

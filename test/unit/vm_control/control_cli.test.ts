@@ -40,7 +40,7 @@ describe("control subcommands", () => {
 
   test("the record holds every control command under its crosvm name", () => {
     expect(Object.keys(controlCommands).sort()).toEqual(
-      ["balloon", "balloon_stats", "disk", "powerbtn", "resume", "stop", "suspend"].sort(),
+      ["balloon", "balloon_stats", "disk", "powerbtn", "resume", "stop", "suspend", "virtio-net"].sort(),
     );
   });
 
@@ -119,6 +119,35 @@ describe("control subcommands", () => {
     expect(out.stderr).toBe(
       `crosvm balloon: the VM at ${server.path} answered BalloonCommand with an error: no balloon device\n`,
     );
+  });
+
+  test("virtio-net add sends AddTap and prints the bus in the book's words", async () => {
+    vm.answer = { kind: "PciHotPlugResponse", bus: 3 };
+
+    const out = await crosvm("virtio-net", "add", "crosvm_tap", server.path);
+    vm.answer = { kind: "Ok" };
+
+    expect([out.code, out.stdout]).toEqual([0, "Tap device crosvm_tap plugged to PCI bus 3\n"]);
+    expect(lastRequest()).toEqual({
+      kind: "HotPlugNetCommand",
+      command: { kind: "AddTap", tapName: "crosvm_tap" },
+    });
+  });
+
+  test("virtio-net remove sends RemoveTap with the bus", async () => {
+    const out = await crosvm("virtio-net", "remove", "3", server.path);
+
+    expect(out.code).toBe(0);
+    expect(lastRequest()).toEqual({ kind: "HotPlugNetCommand", command: { kind: "RemoveTap", bus: 3 } });
+  });
+
+  test("virtio-net remove refuses a bus above 255 as an invalid argument (35)", async () => {
+    const out = await crosvm("virtio-net", "remove", "256", server.path);
+
+    expect([out.code, out.stderr]).toEqual([
+      35,
+      "crosvm virtio-net remove: BUS: expected a PCI bus number from 0 to 255, got 256\n",
+    ]);
   });
 
   test("balloon_stats prints the response as crosvm's pretty JSON", async () => {

@@ -31,6 +31,15 @@ const REQUEST_WIRE: [VmRequest, string][] = [
     '{"BalloonCommand":{"Adjust":{"num_bytes":268435456,"wait_for_success":false}}}',
   ],
   [{ kind: "BalloonCommand", command: { kind: "Stats" } }, '{"BalloonCommand":"Stats"}'],
+  // vm_control NetControlCommand::AddTap(String) / RemoveTap(u8) inside VmRequest::HotPlugNetCommand.
+  [
+    { kind: "HotPlugNetCommand", command: { kind: "AddTap", tapName: "crosvm_tap" } },
+    '{"HotPlugNetCommand":{"AddTap":"crosvm_tap"}}',
+  ],
+  [
+    { kind: "HotPlugNetCommand", command: { kind: "RemoveTap", bus: 3 } },
+    '{"HotPlugNetCommand":{"RemoveTap":3}}',
+  ],
 ];
 
 const STATS: BalloonStats = {
@@ -52,6 +61,8 @@ const RESPONSE_WIRE: [VmResponse, string][] = [
   [{ kind: "Ok" }, '"Ok"'],
   [{ kind: "Err", errno: 22 }, '{"Err":22}'],
   [{ kind: "ErrString", message: "no balloon device" }, '{"ErrString":"no balloon device"}'],
+  // VmResponse::PciHotPlugResponse { bus: u8 }.
+  [{ kind: "PciHotPlugResponse", bus: 3 }, '{"PciHotPlugResponse":{"bus":3}}'],
   [
     { kind: "BalloonStats", stats: STATS, balloonActual: 4096 },
     '{"BalloonStats":{"stats":{"swap_in":0,"swap_out":0,"major_faults":12,"minor_faults":3400,' +
@@ -197,5 +208,17 @@ describe("encoding", () => {
     const decoded = decodeResponse(bytes('{"Err":"EINVAL"}'));
 
     expect(decoded.ok).toBe(false);
+  });
+});
+
+describe("hot-plug requests from a hostile client", () => {
+  test("RemoveTap with a bus above 255 (not a u8) is refused", () => {
+    const decoded = decodeRequest(bytes('{"HotPlugNetCommand":{"RemoveTap":256}}'));
+    expect(decoded.ok ? "decoded" : decoded.error.reason).toBe("invalid-fields");
+  });
+
+  test("an unknown NetControlCommand variant is refused", () => {
+    const decoded = decodeRequest(bytes('{"HotPlugNetCommand":{"AddVfio":"x"}}'));
+    expect(decoded.ok ? "decoded" : decoded.error.reason).toBe("invalid-fields");
   });
 });

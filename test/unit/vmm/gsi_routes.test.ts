@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { defaultIrqchipRoutes } from "../../../src/vmm/gsi_routes.ts";
+import type { KvmIrqRoute } from "../../../ffi/kvm_structs.ts";
+import type { Vm } from "../../../src/hypervisor/vm.ts";
+import { defaultIrqchipRoutes, GsiRoutes } from "../../../src/vmm/gsi_routes.ts";
 
 describe("default GSI routes", () => {
   test("ISA GSIs 0-15 go to both the PIC and the IOAPIC pin of the same number", () => {
@@ -20,5 +22,46 @@ describe("default GSI routes", () => {
 
     expect(routes.filter((r) => r.gsi === 20)).toEqual([{ gsi: 20, type: "irqchip", irqchip: 2, pin: 20 }]);
     expect(routes.length).toBe(16 * 2 + 8);
+  });
+});
+
+/** Records what GsiRoutes asks of KVM. */
+class RecordingVm {
+  routing: KvmIrqRoute[] = [];
+  readonly bound = new Map<number, number>();
+  setGsiRouting(routes: KvmIrqRoute[]): void {
+    this.routing = routes;
+  }
+  registerIrqfd(fd: number, gsi: number): void {
+    this.bound.set(fd, gsi);
+  }
+  unregisterIrqfd(fd: number): void {
+    this.bound.delete(fd);
+  }
+}
+
+const unmasked = { addressLo: 0xfee0_0000, addressHi: 0, data: 0x41, masked: false };
+
+describe("removing an MSI vector (a hot-unplugged device)", () => {
+  test("unbinds its irqfd and drops its route", () => {
+    const vm = new RecordingVm();
+    const routes = new GsiRoutes(vm as unknown as Vm);
+    routes.addMsiVector(7, "test")(unmasked);
+
+    routes.removeMsiVector(7);
+
+    expect([vm.bound.size, vm.routing.filter((r) => r.type === "msi").length]).toEqual([0, 0]);
+  });
+
+  test("its GSI goes to the next vector added", () => {
+    const vm = new RecordingVm();
+    const routes = new GsiRoutes(vm as unknown as Vm);
+    routes.addMsiVector(7, "first")(unmasked);
+    const gsi = vm.bound.get(7);
+    routes.removeMsiVector(7);
+
+    routes.addMsiVector(8, "second")(unmasked);
+
+    expect(vm.bound.get(8)).toBe(gsi!);
   });
 });

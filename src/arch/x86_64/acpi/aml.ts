@@ -12,6 +12,9 @@ const QWORD_PREFIX = 0x0e;
 const SCOPE_OP = 0x10;
 const BUFFER_OP = 0x11;
 const PACKAGE_OP = 0x12;
+const METHOD_OP = 0x14;
+const ARG0_OP = 0x68;
+const RETURN_OP = 0xa4;
 const EXT_OP_PREFIX = 0x5b;
 const DEVICE_OP = 0x82;
 const ROOT_CHAR = 0x5c;
@@ -129,6 +132,25 @@ export function scope(path: string, body: readonly Uint8Array[]): Uint8Array {
 export function device(path: string, body: readonly Uint8Array[]): Uint8Array {
   const content = concat([nameString(path), ...body]);
   return concat([Uint8Array.of(EXT_OP_PREFIX, DEVICE_OP), pkgLength(content.length), content]);
+}
+
+/** Method(path, argCount, NotSerialized) { body } (§20.2.5.2 DefMethod: MethodFlags bits 2:0 = ArgCount). */
+export function method(path: string, argCount: number, body: readonly Uint8Array[]): Uint8Array {
+  if (!Number.isInteger(argCount) || argCount < 0 || argCount > 7)
+    throw new AmlError(`AML method ${path}: ${argCount} arguments is not between 0 and 7`);
+  const content = concat([nameString(path), Uint8Array.of(argCount), ...body]);
+  return concat([Uint8Array.of(METHOD_OP), pkgLength(content.length), content]);
+}
+
+/** ArgN (§20.2.6.1 ArgObj: Arg0Op 0x68 ... Arg6Op 0x6E). */
+export function arg(n: number): Uint8Array {
+  if (!Number.isInteger(n) || n < 0 || n > 6) throw new AmlError(`AML Arg${n} does not exist`);
+  return Uint8Array.of(ARG0_OP + n);
+}
+
+/** Return(value) (§20.2.5.3 DefReturn). */
+export function ret(value: Uint8Array): Uint8Array {
+  return concat([Uint8Array.of(RETURN_OP), value]);
 }
 
 /** Buffer() { bytes }. */

@@ -36,6 +36,12 @@ export interface PciRootOptions {
   readonly lowMmio: readonly [number, number];
   readonly highMmio?: readonly [bigint, bigint];
   readonly prt: readonly PrtEntry[];
+  /**
+   * Grant the OS native control of the PCIe features it asks for (_OSC), which Linux needs before its pciehp
+   * drives the hot-plug root ports. Off (no _OSC, firmware keeps control) unless the VM has hot-plug slots, so a
+   * VM without them sees the same tables as before.
+   */
+  readonly nativePcieControl?: boolean;
 }
 
 /**
@@ -61,7 +67,18 @@ export function pciRootBridgeAml(o: PciRootOptions): Uint8Array {
     aml.name("_UID", aml.int(0)),
     aml.name("_CRS", aml.resourceTemplate(crs)),
     aml.name("_PRT", aml.pkg(prt)),
+    ...(o.nativePcieControl ? [oscGrantingAll()] : []),
   ]);
+}
+
+/**
+ * Method(_OSC, 4) { Return(Arg3) }: the capabilities buffer comes back as the OS sent it, so Status (DWORD 1) has
+ * no error bit and Control (DWORD 3) grants every feature the OS requested, native PCIe hot-plug among them (PCI
+ * Firmware spec 3.2 section 4.5.1; ACPI 6.4 section 6.2.11). Linux (drivers/acpi/pci_root.c) then sets
+ * native_pcie_hotplug on the host bridge and its port driver binds pciehp to the root ports.
+ */
+export function oscGrantingAll(): Uint8Array {
+  return aml.method("_OSC", 4, [aml.ret(aml.arg(3))]);
 }
 
 /** Device(\_SB_.MB00): a PNP0C02 motherboard resource reserving the ECAM window, as Linux's MMCONFIG check wants. */

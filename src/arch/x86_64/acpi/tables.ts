@@ -38,6 +38,8 @@ export interface AcpiOptions {
   readonly sciIrq?: number;
   readonly pmIoBase?: number;
   readonly pciIrqs?: readonly PciIrq[];
+  /** The VM has PCIe hot-plug root ports: the host bridge gets an _OSC granting native PCIe control. */
+  readonly nativePcieHotplug?: boolean;
   /** More AML for the DSDT (device descriptions from other modules). */
   readonly extraDsdtAml?: readonly Uint8Array[];
 }
@@ -72,6 +74,7 @@ export function defaultDsdtAml(o: AcpiOptions): Uint8Array[] {
       lowMmio: [LOW_MMIO_START, PCIE_ECAM_START - 1],
       highMmio: [BigInt(highMmioStart(o.memBytes)), highEnd],
       prt: (o.pciIrqs ?? []).filter((p) => p.bus === 0).map((p) => ({ dev: p.dev, pin: p.pin, gsi: p.gsi })),
+      nativePcieControl: o.nativePcieHotplug ?? false,
     }),
     ecamReservationAml(PCIE_ECAM_START, PCIE_ECAM_SIZE),
     ...(o.extraDsdtAml ?? []),
