@@ -1,13 +1,11 @@
 // Pins the vhost ioctl numbers and struct layouts of ffi/vhost.ts to the installed uapi headers
 // (/usr/include/linux/vhost.h, vhost_types.h): a C program prints what the compiler computes from them.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import * as vhost from "../../../ffi/vhost.ts";
+import { CC, headerValues } from "./header_values.ts";
 
 const HEADER = "/usr/include/linux/vhost.h";
-const CC = Bun.which("cc");
 
 const IOCTLS = [
   "VHOST_GET_FEATURES",
@@ -26,51 +24,32 @@ const IOCTLS = [
   "VHOST_VSOCK_SET_RUNNING",
 ] as const;
 
-/** NAME=value lines the compiler computes from the header. */
+/** NAME=value of what the compiler computes from the header. */
 function fromHeader(): Map<string, number> {
-  const dir = mkdtempSync(join(tmpdir(), "vhost-layout-"));
-  try {
-    const lines = [
-      ...IOCTLS.map((n) => `P("${n}", ${n});`),
-      `P("VHOST_F_LOG_ALL", VHOST_F_LOG_ALL);`,
-      `P("sizeof_state", sizeof(struct vhost_vring_state));`,
-      `P("sizeof_file", sizeof(struct vhost_vring_file));`,
-      `P("sizeof_addr", sizeof(struct vhost_vring_addr));`,
-      `P("sizeof_memory", sizeof(struct vhost_memory));`,
-      `P("sizeof_region", sizeof(struct vhost_memory_region));`,
-      ...Object.keys(vhost.VHOST_VRING_ADDR_OFFSETS).map(
-        (f) => `P("addr.${f}", offsetof(struct vhost_vring_addr, ${f}));`,
-      ),
-      ...Object.keys(vhost.VHOST_MEMORY_REGION_OFFSETS).map(
-        (f) => `P("region.${f}", offsetof(struct vhost_memory_region, ${f}));`,
-      ),
-      `P("state.num", offsetof(struct vhost_vring_state, num));`,
-      `P("file.fd", offsetof(struct vhost_vring_file, fd));`,
-      `P("memory.regions", offsetof(struct vhost_memory, regions));`,
-    ];
-    const src = join(dir, "v.c");
-    writeFileSync(
-      src,
-      `#include <stdio.h>\n#include <stddef.h>\n#include <linux/vhost.h>\n` +
-        `#define P(n, v) printf("%s=%llu\\n", n, (unsigned long long)(v))\n` +
-        `int main(void) {\n${lines.join("\n")}\nreturn 0;\n}\n`,
-    );
-    const exe = join(dir, "v");
-    const cc = Bun.spawnSync([CC!, "-o", exe, src]);
-    if (cc.exitCode !== 0) throw new Error(`cc failed: ${cc.stderr.toString()}`);
-    const out = Bun.spawnSync([exe]).stdout.toString();
-    return new Map(
-      out
-        .trim()
-        .split("\n")
-        .map((l) => {
-          const [k, val] = l.split("=");
-          return [k!, Number(val)] as const;
-        }),
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return headerValues(["linux/vhost.h"], {
+    ...Object.fromEntries(IOCTLS.map((n) => [n, n])),
+    VHOST_F_LOG_ALL: "VHOST_F_LOG_ALL",
+    sizeof_state: "sizeof(struct vhost_vring_state)",
+    sizeof_file: "sizeof(struct vhost_vring_file)",
+    sizeof_addr: "sizeof(struct vhost_vring_addr)",
+    sizeof_memory: "sizeof(struct vhost_memory)",
+    sizeof_region: "sizeof(struct vhost_memory_region)",
+    ...Object.fromEntries(
+      Object.keys(vhost.VHOST_VRING_ADDR_OFFSETS).map((f) => [
+        `addr.${f}`,
+        `offsetof(struct vhost_vring_addr, ${f})`,
+      ]),
+    ),
+    ...Object.fromEntries(
+      Object.keys(vhost.VHOST_MEMORY_REGION_OFFSETS).map((f) => [
+        `region.${f}`,
+        `offsetof(struct vhost_memory_region, ${f})`,
+      ]),
+    ),
+    "state.num": "offsetof(struct vhost_vring_state, num)",
+    "file.fd": "offsetof(struct vhost_vring_file, fd)",
+    "memory.regions": "offsetof(struct vhost_memory, regions)",
+  });
 }
 
 describe.skipIf(!existsSync(HEADER) || !CC)("vhost uapi against linux/vhost.h", () => {
