@@ -191,6 +191,32 @@ export class HostFs<C extends HostFsConfig = HostFsConfig> {
     closeFd(fd);
   }
 
+  /**
+   * The node of an entry just made below `parent` (LOOKUP's work: one more lookup, its stat left in `stat`), given
+   * the caller's (mapped) owner and, when `mode` is given (not for a symlink or a link), exactly those permission
+   * bits, as ownByCaller and setMadeMode do; but each change is made only when the entry lacks it (a chown, even
+   * to the same ids, clears setuid and setgid, so the mode follows every chown). The common case, a caller whose
+   * ids the entry already has and a mode the umask left alone, costs no call beyond the lookup.
+   */
+  madeNode(req: Caller, parent: Inode, name: Uint8Array, mode?: number): Inode | number {
+    const inode = this.lookup(parent, name);
+    if (typeof inode === "number") return inode;
+    const uid = this.config.uidMap.toHost(req.uid);
+    const gid = this.config.gidMap.toHost(req.gid);
+    let changed = false;
+    if (uid >= 0 && gid >= 0 && (this.statUid() !== uid || this.statGid() !== gid)) {
+      fchownat(parent.fd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+      changed = true;
+    }
+    if (mode !== undefined && (changed || (this.statMode() & 0o7777) !== (mode & 0o7777))) {
+      // Through the node's own O_PATH descriptor: a name swapped for a symlink meanwhile is not followed.
+      fchmodat(this.procFd, procName(inode.fd), mode & 0o7777);
+      changed = true;
+    }
+    if (changed) this.statFd(inode.fd);
+    return inode;
+  }
+
   /** Opens `name` below `parent` as an O_PATH descriptor of the name itself (a symlink is not followed). */
   openPath(parent: Inode, name: Uint8Array): number {
     return openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_IN_SHARE);

@@ -118,9 +118,7 @@ export function create(ctx: FsContext, req: FsRequest): OpResult {
   const mode = req.view.getUint32(CREATE_IN.at.mode, true) & 0o7777;
   const fd = openat2(parent.fd, n.name, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode, RESOLVE_IN_SHARE);
   if (fd < 0) return fd;
-  ctx.ownByCaller(req, parent, n.name);
-  ctx.setMadeMode(parent, n.name, mode);
-  const inode = ctx.lookup(parent, n.name);
+  const inode = ctx.madeNode(req, parent, n.name, mode);
   if (typeof inode === "number") {
     closeFd(fd);
     return inode;
