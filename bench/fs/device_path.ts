@@ -7,7 +7,8 @@
 // small-file churn of file-churn (create = LOOKUP miss + CREATE + FLUSH + RELEASE; stat = LOOKUP + GETATTR;
 // unlink = LOOKUP + UNLINK + FORGET) on FILES files in a subdirectory of the share, and 1 MiB READ/WRITE of 256
 // scattered 4 KiB pages. Each is compared with the bare system calls a server cannot avoid for it (openat2,
-// statx, unlinkat, close, preadv, pwritev, made here directly), so the share spent outside them shows.
+// statx, unlinkat, close, preadv, pwritev, made here directly), so the share spent outside them shows. The same
+// churn then goes through a VirtioP9 as Linux's v9fs sends it (Twalk, Tlcreate, Tgetattr, Tunlinkat, Tclunk).
 // Usage: [TMPDIR=DIR] bun bench/fs/device_path.ts [FILES]   (default 10000; 1 MiB requests: 256 x 4 KiB; best of 5 runs)
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,6 +33,7 @@ import {
 import { open } from "../../ffi/libc.ts";
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_SIZE } from "../../src/devices/virtio/constants.ts";
 import { FsContext } from "../../src/devices/virtio/fs/context.ts";
+import { HostFs } from "../../src/devices/virtio/fs/host_fs.ts";
 import { VirtioFs } from "../../src/devices/virtio/fs/device.ts";
 import { RESOLVE_IN_SHARE } from "../../src/devices/virtio/fs/host_fs.ts";
 import { IdMap } from "../../src/devices/virtio/fs/id_map.ts";
@@ -56,6 +58,8 @@ import {
   WRITE_IN,
   WRITE_OUT,
 } from "../../src/devices/virtio/fs/layout.ts";
+import { VirtioP9 } from "../../src/devices/virtio/p9/device.ts";
+import { MSG, NOFID } from "../../src/devices/virtio/p9/protocol.ts";
 import { DESC_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
 import { IovecList } from "../../src/disk/raw.ts";
 
@@ -375,4 +379,149 @@ row("1 MiB WRITE (256 x 4 KiB pages) vs pwritev", devWrite, rawWrite);
 
 ctx.handles.clear();
 ctx.inodes.clear();
+
+// virtio-9p: the same churn as Linux's v9fs (9P2000.L, cache=none) sends it, on a share of its own. Each message
+// is one readable buffer and the reply one writable buffer (9pnet_virtio's p9_virtio_request), in an indirect
+// table. create = Twalk miss + Twalk clone + Tlcreate + Tclunk; stat = Twalk + Tgetattr + Tclunk;
+// unlink = Twalk + Tunlinkat + Tclunk.
+const p9Share = join(dir, "p9share");
+mkdirSync(join(p9Share, "files"), { recursive: true });
+const p9Root = open(p9Share, O_PATH | O_DIRECTORY | O_CLOEXEC);
+const p9Fs = new HostFs(
+  { asciiCasefold: false, uidMap: new IdMap(undefined), gidMap: new IdMap(undefined) },
+  p9Root,
+  open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC),
+);
+const p9Device = new VirtioP9("bench9p", p9Fs);
+const p9drv = new FakeDriverQueue(256, undefined, 1 << 20);
+p9Device.activate(p9drv.mem, new FakeInterrupt(), new Map([[0, p9drv.activate()]]));
+const p9mem = p9drv.mem;
+const p9Msg = p9drv.alloc(4096);
+const p9Reply = p9drv.alloc(8192);
+const p9Table = p9drv.alloc(2 * VIRTQ_DESC_SIZE);
+p9drv.writeLinkedDescriptors(p9Table, 0, [
+  { addr: p9Msg, len: 0 },
+  { addr: p9Reply, len: 8192, writable: true },
+]);
+p9drv.writeDescriptor(DESC_BASE, 0, {
+  addr: p9Table,
+  len: 2 * VIRTQ_DESC_SIZE,
+  flags: VIRTQ_DESC_F_INDIRECT,
+  next: 0,
+});
+
+/** A T-message being built at p9Msg: size[4] type[1] tag[2], then the fields. */
+let p9At = 0;
+const p9 = {
+  begin(type: number): void {
+    p9mem.writeU8(p9Msg + 4, type);
+    p9mem.writeU16(p9Msg + 5, 1);
+    p9At = 7;
+  },
+  u32(v: number): void {
+    p9mem.writeU32(p9Msg + p9At, v);
+    p9At += 4;
+  },
+  u64(v: bigint): void {
+    p9mem.writeU64(p9Msg + p9At, v);
+    p9At += 8;
+  },
+  str(bytes: Uint8Array): void {
+    p9mem.writeU16(p9Msg + p9At, bytes.length);
+    p9mem.write(p9Msg + p9At + 2, bytes);
+    p9At += 2 + bytes.length;
+  },
+  /** Sends the message; its R-type (Rlerror's errno checked against `expectErrno`). */
+  send(expectErrno = 0): void {
+    p9mem.writeU32(p9Msg, p9At);
+    p9mem.writeU32(p9Table + 8, p9At); // the readable descriptor's len: the message, as 9pnet_virtio gives it
+    const before = p9drv.usedIdx();
+    p9drv.publish(0);
+    p9Device.queueNotify(0);
+    if (p9drv.usedIdx() === before) throw new Error("9P message was not completed");
+    const type = p9mem.readU8(p9Reply + 4);
+    const errno = type === MSG.RLERROR ? p9mem.readU32(p9Reply + 7) : 0;
+    if (errno !== expectErrno) throw new Error(`9P message: errno ${errno}, expected ${expectErrno}`);
+  },
+};
+
+const bare9 = (names: readonly Uint8Array[]) => names.map((n) => n.subarray(0, n.length - 1)); // 9P strings: no NUL
+const names9 = bare9(names);
+p9.begin(MSG.TVERSION);
+p9.u32(8192 + 11);
+p9.str(new TextEncoder().encode("9P2000.L"));
+p9.send();
+const [ROOT_FID, DIR_FID, NEW_FID] = [1, 2, 3];
+p9.begin(MSG.TATTACH);
+p9.u32(ROOT_FID);
+p9.u32(NOFID);
+p9.str(new TextEncoder().encode("root"));
+p9.str(new Uint8Array(0));
+p9.u32(uid);
+p9.send();
+function walk(from: number, to: number, name?: Uint8Array, expectErrno = 0): void {
+  p9.begin(MSG.TWALK);
+  p9.u32(from);
+  p9.u32(to);
+  if (name) {
+    p9mem.writeU16(p9Msg + p9At, 1);
+    p9At += 2;
+    p9.str(name);
+  } else {
+    p9mem.writeU16(p9Msg + p9At, 0);
+    p9At += 2;
+  }
+  p9.send(expectErrno);
+}
+function clunk(fid: number): void {
+  p9.begin(MSG.TCLUNK);
+  p9.u32(fid);
+  p9.send();
+}
+walk(ROOT_FID, DIR_FID, new TextEncoder().encode("files"));
+const churn9 = { create: Infinity, stat: Infinity, unlink: Infinity };
+const p9Phases = {
+  create(i: number): void {
+    walk(DIR_FID, NEW_FID, names9[i]!, ENOENT);
+    walk(DIR_FID, NEW_FID);
+    p9.begin(MSG.TLCREATE);
+    p9.u32(NEW_FID);
+    p9.str(names9[i]!);
+    p9.u32(O_RDWR | 0o100000);
+    p9.u32(0o644);
+    p9.u32(gid);
+    p9.send();
+    clunk(NEW_FID);
+  },
+  stat(i: number): void {
+    walk(DIR_FID, NEW_FID, names9[i]!);
+    p9.begin(MSG.TGETATTR);
+    p9.u32(NEW_FID);
+    p9.u64(0x3fffn);
+    p9.send();
+    clunk(NEW_FID);
+  },
+  unlink(i: number): void {
+    walk(DIR_FID, NEW_FID, names9[i]!);
+    p9.begin(MSG.TUNLINKAT);
+    p9.u32(DIR_FID);
+    p9.str(names9[i]!);
+    p9.u32(0);
+    p9.send();
+    clunk(NEW_FID);
+  },
+};
+for (let round = 0; round < ROUNDS + 1; round++) {
+  for (const name of ["create", "stat", "unlink"] as const) {
+    const t0 = performance.now();
+    for (let i = 0; i < FILES; i++) p9Phases[name](i);
+    const perOp = ((performance.now() - t0) * 1000) / FILES;
+    if (round > 0) churn9[name] = Math.min(churn9[name], perOp);
+  }
+}
+row("9p create: Twalk miss + clone + Tlcreate + Tclunk", churn9.create, bare.create);
+row("9p stat: Twalk + Tgetattr + Tclunk", churn9.stat, bare.stat);
+row("9p unlink: Twalk + Tunlinkat + Tclunk", churn9.unlink, bare.unlink);
+p9Device.reset();
+
 rmSync(dir, { recursive: true, force: true });
