@@ -5,15 +5,16 @@
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { errno } from "./libc.ts";
 
-const { i32, u32, i64, u64, ptr: p } = FFIType;
+// Calls returning ssize_t/off_t use i64_fast: a number (no BigInt made per call) for every value they return here.
+const { i32, u32, i64, i64_fast, u64, ptr: p } = FFIType;
 
 const lib = dlopen("libc.so.6", {
-  syscall: { args: [i64, u64, u64, u64, u64, u64, u64], returns: i64 },
+  syscall: { args: [i64, u64, u64, u64, u64, u64, u64], returns: i64_fast },
   statx: { args: [i32, p, i32, u32, p], returns: i32 },
   mkdirat: { args: [i32, p, u32], returns: i32 },
   mknodat: { args: [i32, p, u32, u64], returns: i32 },
   symlinkat: { args: [p, i32, p], returns: i32 },
-  readlinkat: { args: [i32, p, p, u64], returns: i64 },
+  readlinkat: { args: [i32, p, p, u64], returns: i64_fast },
   unlinkat: { args: [i32, p, i32], returns: i32 },
   renameat2: { args: [i32, p, i32, p, u32], returns: i32 },
   linkat: { args: [i32, p, i32, p, i32], returns: i32 },
@@ -23,18 +24,18 @@ const lib = dlopen("libc.so.6", {
   futimens: { args: [i32, p], returns: i32 },
   ftruncate: { args: [i32, i64], returns: i32 },
   fstatfs: { args: [i32, p], returns: i32 },
-  getdents64: { args: [i32, p, u64], returns: i64 },
-  lseek: { args: [i32, i64, i32], returns: i64 },
+  getdents64: { args: [i32, p, u64], returns: i64_fast },
+  lseek: { args: [i32, i64, i32], returns: i64_fast },
   fsync: { args: [i32], returns: i32 },
   fdatasync: { args: [i32], returns: i32 },
   fallocate: { args: [i32, i32, i64, i64], returns: i32 },
-  copy_file_range: { args: [i32, p, i32, p, u64, u32], returns: i64 },
-  preadv: { args: [i32, p, i32, i64], returns: i64 },
-  pwritev: { args: [i32, p, i32, i64], returns: i64 },
+  copy_file_range: { args: [i32, p, i32, p, u64, u32], returns: i64_fast },
+  preadv: { args: [i32, p, i32, i64], returns: i64_fast },
+  pwritev: { args: [i32, p, i32, i64], returns: i64_fast },
   close: { args: [i32], returns: i32 },
-  fgetxattr: { args: [i32, p, p, u64], returns: i64 },
+  fgetxattr: { args: [i32, p, p, u64], returns: i64_fast },
   fsetxattr: { args: [i32, p, p, u64, i32], returns: i32 },
-  flistxattr: { args: [i32, p, u64], returns: i64 },
+  flistxattr: { args: [i32, p, u64], returns: i64_fast },
   fremovexattr: { args: [i32, p], returns: i32 },
 }).symbols;
 
@@ -127,6 +128,8 @@ function r(ret: number | bigint): number {
 }
 
 const how = new BigUint64Array(3);
+/** `how` as 32-bit words, so that a call sets its fields without making BigInts (x86-64: low word first). */
+const howWords = new Uint32Array(how.buffer);
 
 /** openat2(2): `resolve` is RESOLVE_* bits; returns the fd or -errno. */
 export function openat2(
@@ -136,9 +139,12 @@ export function openat2(
   mode: number,
   resolve: number,
 ): number {
-  how[0] = BigInt(flags);
-  how[1] = BigInt(mode);
-  how[2] = BigInt(resolve);
+  howWords[0] = flags >>> 0;
+  howWords[1] = 0;
+  howWords[2] = mode >>> 0;
+  howWords[3] = 0;
+  howWords[4] = resolve >>> 0;
+  howWords[5] = 0;
   return r(lib.syscall(SYS_OPENAT2, dirfd, Number(ptr(name)), Number(ptr(how)), OPEN_HOW_SIZE, 0, 0));
 }
 

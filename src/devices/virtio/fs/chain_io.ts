@@ -30,15 +30,22 @@ export class FsChain {
 
   /** Copies the first min(n, readableBytes) readable bytes. */
   readIn(n: number): Uint8Array {
-    const c = this.#chain;
     const out = new Uint8Array(Math.min(n, this.readableBytes));
+    this.copyIn(out, out.length);
+    return out;
+  }
+
+  /** Copies the first min(n, readableBytes, out.length) readable bytes to the start of `out`; returns the count. */
+  copyIn(out: Uint8Array, n: number): number {
+    const c = this.#chain;
+    const want = Math.min(n, this.readableBytes, out.length);
     let done = 0;
-    for (let i = 0; i < this.#firstWritable && done < out.length; i++) {
-      const take = Math.min(c.len[i]!, out.length - done);
+    for (let i = 0; i < this.#firstWritable && done < want; i++) {
+      const take = Math.min(c.len[i]!, want - done);
       out.set(c.mem.slice(c.addr[i]!, take), done);
       done += take;
     }
-    return out;
+    return done;
   }
 
   /** Appends the readable bytes [skip, skip+len) to `iov`; false when they are not all there or do not fit. */

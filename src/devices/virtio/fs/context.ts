@@ -77,8 +77,13 @@ export function setU64(view: DataView, at: number, value: number): void {
   view.setUint32(at + 4, Math.floor(value / 2 ** 32), true);
 }
 
+/** Largest reply body replyBody makes: CREATE's fuse_entry_out and fuse_open_out, with room to spare. */
+export const REPLY_SCRATCH_BYTES = 512;
+
 export class FsContext extends HostFs<FsConfig> {
   initialized = false;
+  readonly #reply = new Uint8Array(REPLY_SCRATCH_BYTES);
+  readonly #replyView = new DataView(this.#reply.buffer);
   /** FUSE_WRITEBACK_CACHE was negotiated: the kernel may read from files the guest opened write-only. */
   writebackActive = false;
 
@@ -120,17 +125,26 @@ export class FsContext extends HostFs<FsConfig> {
     view.setUint32(at + a.blksize, s.getUint32(STATX.blksize, true), true);
   }
 
+  /**
+   * A zeroed reply body of `size` bytes (at most REPLY_SCRATCH_BYTES) in a buffer kept from request to request: the
+   * server writes an operation's reply into the chain before it takes the next request, so the bytes are only
+   * ever needed until then.
+   */
+  replyBody(size: number): Uint8Array {
+    return this.#reply.fill(0, 0, size).subarray(0, size);
+  }
+
   /** struct fuse_attr_out for the last stat. */
   attrOut(): Uint8Array {
-    const out = new Uint8Array(ATTR_OUT_SIZE);
-    const v = new DataView(out.buffer);
+    const out = this.replyBody(ATTR_OUT_SIZE);
+    const v = this.#replyView;
     setU64(v, ATTR_OUT_HEAD.at.attr_valid, this.validSeconds);
     this.encodeAttr(v, ATTR_OUT_ATTR_OFFSET);
     return out;
   }
 
-  /** struct fuse_entry_out for `inode` and the last stat, into `out` at `at` (a fresh buffer when absent). */
-  entryOut(inode: Inode, out = new Uint8Array(ENTRY_OUT_SIZE), at = 0): Uint8Array {
+  /** struct fuse_entry_out for `inode` and the last stat, into `out` at `at` (a reply body when absent). */
+  entryOut(inode: Inode, out = this.replyBody(ENTRY_OUT_SIZE), at = 0): Uint8Array {
     const v = new DataView(out.buffer, out.byteOffset);
     const e = ENTRY_OUT_HEAD.at;
     setU64(v, at + e.nodeid, inode.nodeid);

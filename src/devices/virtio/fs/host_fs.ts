@@ -52,7 +52,38 @@ const SLASH = 0x2f;
 
 /** Deepest ".." walk insideShare makes. */
 export const MAX_DEPTH = 4096;
-const DOTDOT = new Uint8Array([DOT, DOT, 0]);
+/**
+ * Most ".." components in one path insideShare passes to statx: each statx walks its whole path, so a deep walk
+ * opens a descriptor every DOTDOT_HOP levels and goes on from there (linear in the depth, not quadratic).
+ */
+export const DOTDOT_HOP = 16;
+/** dotdots(k) for the shallow k, made once. */
+const shallowDotdots: Uint8Array[] = [];
+
+/** "..", "../..", ...: `k` ".." components, NUL-terminated. */
+export function dotdots(k: number): Uint8Array {
+  const known = shallowDotdots[k];
+  if (known) return known;
+  const out = new Uint8Array(3 * k);
+  for (let i = 0; i < k; i++) out.set(i === k - 1 ? [DOT, DOT, 0] : [DOT, DOT, SLASH], 3 * i);
+  if (k <= DOTDOT_HOP) shallowDotdots[k] = out;
+  return out;
+}
+
+/** (st_dev, st_ino) of the statx in `v`, as the inode table's key. */
+function keyOf(v: DataView): string {
+  return `${v.getUint32(STATX.devMajor, true)}:${v.getUint32(STATX.devMinor, true)}:${v.getBigUint64(STATX.ino, true)}`;
+}
+
+/** Whether the statx in `v` is of the file whose (dev major, dev minor, ino low, ino high) are `id`. */
+function sameFile(v: DataView, id: Uint32Array): boolean {
+  return (
+    v.getUint32(STATX.ino, true) === id[2] &&
+    v.getUint32(STATX.ino + 4, true) === id[3] &&
+    v.getUint32(STATX.devMinor, true) === id[1] &&
+    v.getUint32(STATX.devMajor, true) === id[0]
+  );
+}
 
 /** Resolution rules of every open the server makes below a node. */
 export const RESOLVE_IN_SHARE = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
@@ -89,6 +120,11 @@ export class HostFs<C extends HostFsConfig = HostFsConfig> {
   readonly stat = new Uint8Array(STATX_SIZE);
   protected readonly statView = new DataView(this.stat.buffer);
   readonly inodes: InodeTable;
+  /** insideShare's statx buffer (apart from `stat`), the root's (dev, ino) and the last ancestor's. */
+  readonly #walkStat = new Uint8Array(STATX_SIZE);
+  readonly #walkView = new DataView(this.#walkStat.buffer);
+  readonly #rootId = new Uint32Array(4);
+  readonly #previousId = new Uint32Array(4);
 
   constructor(
     readonly config: C,
@@ -99,6 +135,13 @@ export class HostFs<C extends HostFsConfig = HostFsConfig> {
     const e = this.statFd(rootFd);
     if (e < 0) throw new Error(`shared directory: statx failed (errno ${-e})`);
     this.inodes = new InodeTable(rootFd, this.statKey(), this.statType());
+    const v = this.statView;
+    this.#rootId.set([
+      v.getUint32(STATX.devMajor, true),
+      v.getUint32(STATX.devMinor, true),
+      v.getUint32(STATX.ino, true),
+      v.getUint32(STATX.ino + 4, true),
+    ]);
   }
 
   statFd(fd: number): number {
@@ -107,8 +150,7 @@ export class HostFs<C extends HostFsConfig = HostFsConfig> {
 
   /** (st_dev, st_ino) of the last stat, as the inode table's key. */
   statKey(): string {
-    const v = this.statView;
-    return `${v.getUint32(STATX.devMajor, true)}:${v.getUint32(STATX.devMinor, true)}:${v.getBigUint64(STATX.ino, true)}`;
+    return keyOf(this.statView);
   }
 
   statType(): number {
@@ -149,6 +191,32 @@ export class HostFs<C extends HostFsConfig = HostFsConfig> {
     closeFd(fd);
   }
 
+  /**
+   * The node of an entry just made below `parent` (LOOKUP's work: one more lookup, its stat left in `stat`), given
+   * the caller's (mapped) owner and, when `mode` is given (not for a symlink or a link), exactly those permission
+   * bits, as ownByCaller and setMadeMode do; but each change is made only when the entry lacks it (a chown, even
+   * to the same ids, clears setuid and setgid, so the mode follows every chown). The common case, a caller whose
+   * ids the entry already has and a mode the umask left alone, costs no call beyond the lookup.
+   */
+  madeNode(req: Caller, parent: Inode, name: Uint8Array, mode?: number): Inode | number {
+    const inode = this.lookup(parent, name);
+    if (typeof inode === "number") return inode;
+    const uid = this.config.uidMap.toHost(req.uid);
+    const gid = this.config.gidMap.toHost(req.gid);
+    let changed = false;
+    if (uid >= 0 && gid >= 0 && (this.statUid() !== uid || this.statGid() !== gid)) {
+      fchownat(parent.fd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+      changed = true;
+    }
+    if (mode !== undefined && (changed || (this.statMode() & 0o7777) !== (mode & 0o7777))) {
+      // Through the node's own O_PATH descriptor: a name swapped for a symlink meanwhile is not followed.
+      fchmodat(this.procFd, procName(inode.fd), mode & 0o7777);
+      changed = true;
+    }
+    if (changed) this.statFd(inode.fd);
+    return inode;
+  }
+
   /** Opens `name` below `parent` as an O_PATH descriptor of the name itself (a symlink is not followed). */
   openPath(parent: Inode, name: Uint8Array): number {
     return openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_IN_SHARE);
@@ -170,30 +238,42 @@ export class HostFs<C extends HostFsConfig = HostFsConfig> {
   }
 
   /**
-   * Whether `inode` still lies below the shared directory: its ".." chain is walked (at most MAX_DEPTH steps)
-   * until the root's (dev, ino) or the top of the file system. A directory a host process renamed out of the
-   * share keeps its node (its descriptor follows it), and this is what stops the guest from working in it.
+   * Whether `inode` still lies below the shared directory: its ancestors are statted ("..", "../..", ... from its
+   * descriptor, one statx each, at most MAX_DEPTH of them) until the root's (dev, ino) or the top of the file
+   * system. A directory a host process renamed out of the share keeps its node (its descriptor follows it), and
+   * this is what stops the guest from working in it. Leaves `stat` as it was.
    */
   insideShare(inode: Inode): boolean {
     if (inode.nodeid === FUSE_ROOT_ID) return true;
-    const rootKey = this.inodes.get(FUSE_ROOT_ID)!.key;
     if (inode.type !== S_IFDIR) return true; // checked through its parent: non-directories are reached by name
-    let fd = openat2(inode.fd, DOTDOT, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
-    let previous = inode.key;
+    const seen = this.#walkView;
+    const root = this.#rootId;
+    const previous = this.#previousId;
+    // The ".." paths start from `base`, which is `hop` levels above the node (a path is at most DOTDOT_HOP
+    // levels long; deeper walks continue from a descriptor opened that far up).
+    let base = inode.fd;
+    let hop = 0;
     try {
-      for (let depth = 0; depth < MAX_DEPTH && fd >= 0; depth++) {
-        if (this.statFd(fd) < 0) return false;
-        const key = this.statKey();
-        if (key === rootKey) return true;
-        if (key === previous) return false; // ".." of the top is itself
-        previous = key;
-        const up = openat2(fd, DOTDOT, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
-        closeFd(fd);
-        fd = up;
+      for (let depth = 1; depth <= MAX_DEPTH; depth++) {
+        if (depth - hop > DOTDOT_HOP) {
+          const up = openat2(base, dotdots(DOTDOT_HOP), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
+          if (up < 0) return false;
+          if (base !== inode.fd) closeFd(base);
+          base = up;
+          hop += DOTDOT_HOP;
+        }
+        if (statx(base, dotdots(depth - hop), AT_SYMLINK_NOFOLLOW, this.#walkStat) < 0) return false;
+        if (sameFile(seen, root)) return true;
+        // ".." of the top is itself.
+        if (depth === 1 ? keyOf(seen) === inode.key : sameFile(seen, previous)) return false;
+        previous[0] = seen.getUint32(STATX.devMajor, true);
+        previous[1] = seen.getUint32(STATX.devMinor, true);
+        previous[2] = seen.getUint32(STATX.ino, true);
+        previous[3] = seen.getUint32(STATX.ino + 4, true);
       }
       return false;
     } finally {
-      if (fd >= 0) closeFd(fd);
+      if (base !== inode.fd) closeFd(base);
     }
   }
 

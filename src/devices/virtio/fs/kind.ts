@@ -4,6 +4,7 @@
 import * as v from "valibot";
 import { open, O_CLOEXEC } from "../../../../ffi/libc.ts";
 import { O_DIRECTORY, O_PATH } from "../../../../ffi/fs_calls.ts";
+import { raiseOpenFileLimit } from "../../../jail/open_files.ts";
 import { type BuiltDevice, defineDeviceKind, DeviceOptionsError } from "../kind.ts";
 import { FsContext } from "./context.ts";
 import { FS_QUEUE_SIZE, FS_REQUEST_QUEUES, FS_TAG_BYTES, VirtioFs } from "./device.ts";
@@ -128,6 +129,8 @@ export const fsKind = defineDeviceKind({
       })),
   prepare: (o, index) => ({ label: `virtio-fs ${index} (${o.tag}: ${o.path})`, backing: [] }),
   build(o) {
+    // One descriptor per inode the guest holds: before confinement, as crosvm's fs jail and virtiofsd do.
+    raiseOpenFileLimit();
     const root = open(o.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     const procFd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     const uidMap = new IdMap(o.uidmap);

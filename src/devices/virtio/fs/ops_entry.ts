@@ -30,9 +30,7 @@ import { LINK_IN, MKDIR_IN, MKNOD_IN, RENAME2_IN, RENAME_IN } from "./layout.ts"
  * symlink or a link, looked up (one reference), encoded.
  */
 function made(ctx: FsContext, req: FsRequest, parent: Inode, name: Uint8Array, mode?: number): OpResult {
-  ctx.ownByCaller(req, parent, name);
-  if (mode !== undefined) ctx.setMadeMode(parent, name, mode);
-  const inode = ctx.lookup(parent, name);
+  const inode = ctx.madeNode(req, parent, name, mode);
   return typeof inode === "number" ? inode : ctx.entryOut(inode);
 }
 

@@ -88,7 +88,12 @@ export function isDirOrFile(inode: Inode): boolean {
 }
 
 /** fuse_open_out for handle `fh`, with the cache mode's flags. */
-export function openOut(ctx: FsContext, fh: number, out = new Uint8Array(OPEN_OUT.size), at = 0): Uint8Array {
+export function openOut(
+  ctx: FsContext,
+  fh: number,
+  out: Uint8Array = new Uint8Array(OPEN_OUT.size),
+  at = 0,
+): Uint8Array {
   const v = new DataView(out.buffer, out.byteOffset);
   setU64(v, at + OPEN_OUT.at.fh, fh);
   const flags =
@@ -105,7 +110,7 @@ export function open(ctx: FsContext, req: FsRequest): OpResult {
   if (inode.type !== S_IFREG) return -EINVAL; // devices, FIFOs and sockets are not opened on the host's side
   const fd = ctx.reopen(inode, hostOpenFlags(ctx, req.view.getUint32(OPEN_IN.at.flags, true)) & ~O_CREAT);
   if (fd < 0) return fd;
-  return openOut(ctx, ctx.handles.add(fd, inode));
+  return openOut(ctx, ctx.handles.add(fd, inode), ctx.replyBody(OPEN_OUT.size));
 }
 
 export function create(ctx: FsContext, req: FsRequest): OpResult {
@@ -118,14 +123,12 @@ export function create(ctx: FsContext, req: FsRequest): OpResult {
   const mode = req.view.getUint32(CREATE_IN.at.mode, true) & 0o7777;
   const fd = openat2(parent.fd, n.name, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode, RESOLVE_IN_SHARE);
   if (fd < 0) return fd;
-  ctx.ownByCaller(req, parent, n.name);
-  ctx.setMadeMode(parent, n.name, mode);
-  const inode = ctx.lookup(parent, n.name);
+  const inode = ctx.madeNode(req, parent, n.name, mode);
   if (typeof inode === "number") {
     closeFd(fd);
     return inode;
   }
-  const out = new Uint8Array(ENTRY_OUT_SIZE + OPEN_OUT.size);
+  const out = ctx.replyBody(ENTRY_OUT_SIZE + OPEN_OUT.size);
   ctx.entryOut(inode, out, 0);
   return openOut(ctx, ctx.handles.add(fd, inode), out, ENTRY_OUT_SIZE);
 }
@@ -165,8 +168,8 @@ export function write(ctx: FsContext, req: FsRequest): OpResult {
     n = pwritev(h.fd, iov.words, iov.count, offset);
     if (n < 0) return n;
   }
-  const out = new Uint8Array(WRITE_OUT.size);
-  new DataView(out.buffer).setUint32(WRITE_OUT.at.size, n, true);
+  const out = ctx.replyBody(WRITE_OUT.size);
+  new DataView(out.buffer, out.byteOffset).setUint32(WRITE_OUT.at.size, n, true);
   return out;
 }
 

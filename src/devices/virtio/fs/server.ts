@@ -65,6 +65,9 @@ export interface ServerLog {
 
 export class FuseServer {
   readonly #chain = new FsChain();
+  /** The request's fuse_in_header and arguments, copied out of the chain (at most MAX_ARGS_BYTES of them). */
+  readonly #in = new Uint8Array(IN_HEADER.size + MAX_ARGS_BYTES);
+  readonly #inView = new DataView(this.#in.buffer);
   readonly #header = new Uint8Array(OUT_HEADER.size);
   readonly #headerView = new DataView(this.#header.buffer);
 
@@ -81,8 +84,10 @@ export class FuseServer {
       this.log.warn("short request", `request of ${c.readableBytes} bytes has no fuse_in_header`);
       return 0;
     }
-    const head = c.readIn(IN_HEADER.size);
-    const hv = new DataView(head.buffer);
+    // The header and arguments are copied into one buffer kept from request to request (no allocation).
+    const bytes = this.#in;
+    const hv = this.#inView;
+    c.copyIn(bytes, IN_HEADER.size);
     const len = hv.getUint32(IN_HEADER.at.len, true);
     const opcode = hv.getUint32(IN_HEADER.at.opcode, true);
     const unique = hv.getBigUint64(IN_HEADER.at.unique, true);
@@ -91,8 +96,8 @@ export class FuseServer {
     // WRITE: only its fuse_write_in is copied; the data is written to the file from guest memory.
     const argsLen = opcode === OP.WRITE ? Math.min(len, IN_HEADER.size + WRITE_IN.size) : len;
     if (argsLen - IN_HEADER.size > MAX_ARGS_BYTES) return reply(-EINVAL);
-    const all = c.readIn(argsLen);
-    const args = all.subarray(IN_HEADER.size);
+    c.copyIn(bytes, argsLen);
+    const args = bytes.subarray(IN_HEADER.size, argsLen);
     const nodeid =
       hv.getUint32(IN_HEADER.at.nodeid + 4, true) > 0x1f_ffff
         ? -1

@@ -8,6 +8,7 @@ import { O_CLOEXEC, open } from "../../../../ffi/libc.ts";
 import { HostFs } from "../fs/host_fs.ts";
 import { IdMap } from "../fs/id_map.ts";
 import { idKeysOf, runAsKeys, runAsOf, type SharedDirConfig } from "../fs/kind.ts";
+import { raiseOpenFileLimit } from "../../../jail/open_files.ts";
 import { defineDeviceKind } from "../kind.ts";
 import { P9_QUEUE_SIZE, P9_TAG_BYTES, VirtioP9 } from "./device.ts";
 
@@ -51,6 +52,8 @@ export const p9Kind = defineDeviceKind({
       })),
   prepare: (o, index) => ({ label: `virtio-9p ${index} (${o.tag}: ${o.path})`, backing: [] }),
   build(o) {
+    // One descriptor per inode the guest holds: before confinement, as crosvm's fs jail and virtiofsd do.
+    raiseOpenFileLimit();
     const root = open(o.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     const procFd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     const uidMap = new IdMap(o.uidmap);

@@ -2,6 +2,7 @@
 // layouts (layout.ts, checked against fuse.h by layout.test.ts), file data through guest memory.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
+  chmodSync,
   existsSync,
   linkSync,
   lstatSync,
@@ -53,7 +54,7 @@ import {
 import { closeSync, openSync } from "node:fs";
 import { cstr, fgetxattr } from "../../../../ffi/fs_calls.ts";
 import { IdMap } from "../../../../src/devices/virtio/fs/id_map.ts";
-import { concat, FuseHarness, names, structBytes } from "./fuse_harness.ts";
+import { concat, FuseHarness, names, type Reply, structBytes } from "./fuse_harness.ts";
 import { withUmask022 } from "../umask.ts";
 
 const ENOENT = 2;
@@ -206,6 +207,39 @@ describe("FUSE server", () => {
     );
 
     expect(statSync(join(h.root, "d")).mode & 0o7777).toBe(0o1777);
+  });
+
+  test("CREATE by another guest uid gives the file that owner and still exactly its setuid mode", () => {
+    const args = concat(structBytes(CREATE_IN, { flags: 2, mode: 0o4755 }), names("theirs"));
+
+    let r: Reply | undefined;
+    withUmask022(() => (r = h.call(OP.CREATE, FUSE_ROOT_ID, args, { uid: 1234, gid: 1234 })));
+
+    const st = statSync(join(h.root, "theirs"));
+    expect([r!.error, st.uid, st.gid, st.mode & 0o7777]).toEqual([0, 1234, 1234, 0o4755]);
+  });
+
+  test("CREATE's reply shows the owner and mode the file ends with", () => {
+    const args = concat(structBytes(CREATE_IN, { flags: 2, mode: 0o4755 }), names("theirs"));
+
+    let r: Reply | undefined;
+    withUmask022(() => (r = h.call(OP.CREATE, FUSE_ROOT_ID, args, { uid: 1234, gid: 1234 })));
+
+    const a = ENTRY_ATTR_OFFSET;
+    expect([
+      r!.view.getUint32(a + ATTR.at.uid, true),
+      r!.view.getUint32(a + ATTR.at.mode, true) & 0o7777,
+    ]).toEqual([1234, 0o4755]);
+  });
+
+  test("MKDIR below a setgid directory gives exactly the asked mode (the inherited setgid bit is taken off)", () => {
+    mkdirSync(join(h.root, "sg"));
+    chmodSync(join(h.root, "sg"), 0o2775);
+    const sg = nodeOf(lookup(FUSE_ROOT_ID, "sg"));
+
+    withUmask022(() => h.call(OP.MKDIR, sg, concat(structBytes(MKDIR_IN, { mode: 0o755 }), names("d"))));
+
+    expect(statSync(join(h.root, "sg", "d")).mode & 0o7777).toBe(0o755);
   });
 
   test("CREATE of an existing name with O_EXCL is EEXIST", () => {
