@@ -5,36 +5,54 @@
 // every run is the image's first boot. Both run in one outer rig VM that reads the image over 9p (/scratch),
 // alternating, timed inside it by boot_timer.ts (markerText). Prints every run, the medians and the ratio.
 // Usage (rig runs must not overlap on this machine):
-//   flock /tmp/crosvm-rig.lock bun bench/boot-time/debian.ts [RUNS]
-import { linkSync, mkdtempSync, rmSync } from "node:fs";
+//   flock /tmp/crosvm-rig.lock bun bench/boot-time/debian.ts [RUNS] [--hugepages] [--timeline] [--trace]
+// --hugepages adds a third column, crosvm --hugepages, on an outer VM whose shmem_enabled is "advise".
+// --timeline boots without "quiet" and keeps each VMM's console with every line's arrival (ms after the exec) in
+// /tmp/crosvm-bench-timeline/ (the kernel's own [uptime] stamps are in the lines). --trace gives crosvm
+// --trace-file and CROSVM_TRACE_EXITS=1 and keeps the trace and its stderr (exit profile, start-up phases) there too.
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { debianImage, ensureDebianImage, HOSTNAME } from "../../scripts/guest/debian/image.ts";
 import { rigLayout } from "../../scripts/guest/rig/outer_image.ts";
+import { SHMEM_THP_SETTING } from "../../src/vmm/guest_ram.ts";
 import { OuterVm } from "./outer_vm.ts";
 import { median, summary } from "./stats.ts";
 
-const RUNS = Number(process.argv[2] ?? 3);
-if (!Number.isInteger(RUNS) || RUNS < 1)
-  throw new Error(`RUNS ${process.argv[2]}: expected a positive integer`);
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const at = args.indexOf(name);
+  if (at >= 0) args.splice(at, 1);
+  return at >= 0;
+};
+const hugepages = flag("--hugepages");
+const timeline = flag("--timeline");
+const trace = flag("--trace");
+const RUNS = Number(args[0] ?? 3);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`RUNS ${args[0]}: expected a positive integer`);
+/** Where --timeline and --trace keep what they collect (on the host). */
+const KEEP_DIR = "/tmp/crosvm-bench-timeline";
 
 const MEM_MIB = 512;
 const CPUS = 1;
 const at = (path: string) => `/scratch/${basename(path)}`;
 // crosvm puts "panic=-1 console=ttyS0" before -p and "root=/dev/vda rw" after; QEMU gets the same line whole.
-const extraParams = "quiet";
-const cmdline = `panic=-1 console=ttyS0 ${extraParams} root=/dev/vda rw`;
+const extraParams = timeline ? "" : "quiet";
+const cmdline = `panic=-1 console=ttyS0 ${extraParams} root=/dev/vda rw`.replace("  ", " ");
 const MARKER_TEXT = `${HOSTNAME} login:`;
 const OVERLAY = "/tmp/bench-overlay.qcow2";
 
-type Vmm = "crosvm" | "qemu";
+type Vmm = "crosvm" | "qemu" | "crosvm-hugepages";
 
 function argv(vmm: Vmm): string[] {
-  if (vmm === "crosvm")
+  if (vmm !== "qemu")
     return [
       ...[rigLayout.vmmPath("crosvm"), "run", "--mem", `${MEM_MIB}`, "--cpus", `${CPUS}`],
       ...["--block", `${OVERLAY},root`],
-      ...["-p", extraParams, "-i", at(debianImage.initrd), at(debianImage.kernel)],
+      ...(vmm === "crosvm-hugepages" ? ["--hugepages"] : []),
+      ...(trace ? ["--trace-file", `/scratch/trace-${vmm}.json`] : []),
+      ...(extraParams ? ["-p", extraParams] : []),
+      ...["-i", at(debianImage.initrd), at(debianImage.kernel)],
     ];
   return [
     rigLayout.vmmPath("qemu"),
@@ -58,6 +76,8 @@ async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
     stdout: `/run/bench-${vmm}.out`,
     stderr: `/run/bench-${vmm}.err`,
     timeoutMs: 600_000,
+    stampLines: timeline,
+    env: trace && vmm !== "qemu" ? { CROSVM_TRACE_EXITS: "1" } : {},
   };
   await outer.writeFile("/run/bench-plan.json", JSON.stringify(plan));
   const out = await outer.run(
@@ -70,6 +90,7 @@ async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
     output?: string;
   };
   if (result.error) throw new Error(`${vmm}: ${result.error}; its output ends:\n${result.output}`);
+  if (timeline || trace) await outer.run(`cp ${plan.stdout} ${plan.stderr} /scratch/`);
   return result.bootMs;
 }
 
@@ -83,10 +104,12 @@ try {
   await outer.writeFile("/run/boot_timer.ts", await Bun.file(join(import.meta.dir, "boot_timer.ts")).text());
   // QEMU's snapshot=on keeps its temporary overlay in /var/tmp, which the outer VM's initramfs root lacks.
   await outer.run("mkdir -p /var/tmp");
-  const boot: Record<Vmm, number[]> = { crosvm: [], qemu: [] };
-  console.log(`\n run | crosvm ms to login | qemu ms to login`);
+  if (hugepages) await outer.run(`echo advise > ${SHMEM_THP_SETTING}`);
+  const boot: Record<Vmm, number[]> = { crosvm: [], qemu: [], "crosvm-hugepages": [] };
+  console.log(`\n run | crosvm ms to login | qemu ms to login${hugepages ? " | crosvm --hugepages ms" : ""}`);
   for (let i = 0; i < RUNS; i++) {
     const order: Vmm[] = i % 2 === 0 ? ["crosvm", "qemu"] : ["qemu", "crosvm"];
+    if (hugepages) order.push("crosvm-hugepages");
     const row: Partial<Record<Vmm, number>> = {};
     try {
       for (const vmm of order) row[vmm] = await runOnce(outer, vmm);
@@ -96,10 +119,10 @@ try {
       );
       continue;
     }
-    boot.crosvm.push(row.crosvm!);
-    boot.qemu.push(row.qemu!);
+    for (const vmm of order) boot[vmm].push(row[vmm]!);
+    const huge = hugepages ? ` | ${row["crosvm-hugepages"]!.toFixed(0).padStart(21)}` : "";
     console.log(
-      `${String(i + 1).padStart(4)} | ${row.crosvm!.toFixed(0).padStart(18)} | ${row.qemu!.toFixed(0).padStart(16)}`,
+      `${String(i + 1).padStart(4)} | ${row.crosvm!.toFixed(0).padStart(18)} | ${row.qemu!.toFixed(0).padStart(16)}${huge}`,
     );
   }
   if (boot.crosvm.length === 0) throw new Error("no run finished");
@@ -108,11 +131,22 @@ try {
   console.log(`  crosvm (dist/crosvm)              ${summary(boot.crosvm)} ms`);
   console.log(`  qemu (-M pc, -accel kvm -cpu host) ${summary(boot.qemu)} ms`);
   console.log(`  ratio crosvm/qemu (medians)       ${ratio.toFixed(2)}`);
+  if (hugepages) {
+    const hugeRatio = median(boot["crosvm-hugepages"]) / median(boot.qemu);
+    console.log(`  crosvm --hugepages (shmem advise) ${summary(boot["crosvm-hugepages"])} ms`);
+    console.log(`  ratio crosvm --hugepages/qemu     ${hugeRatio.toFixed(2)}`);
+  }
   console.log(
     `\nsame for both: Debian bookworm's kernel and initrd, ${MEM_MIB} MiB, ${CPUS} vCPU, cmdline "${cmdline}", the` +
       ` raw image under a qcow2 overlay; inside one QEMU/TCG outer VM (nested KVM on emulated AMD-V).`,
   );
 } finally {
   await outer.stop();
+  if (timeline || trace) {
+    mkdirSync(KEEP_DIR, { recursive: true });
+    for (const name of readdirSync(scratch))
+      if (/^(bench-|trace-)/.test(name)) renameSync(join(scratch, name), join(KEEP_DIR, name));
+    console.log(`consoles, stderr and traces: ${KEEP_DIR}`);
+  }
   rmSync(scratch, { recursive: true, force: true });
 }
