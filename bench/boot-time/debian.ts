@@ -6,11 +6,12 @@
 // alternating, timed inside it by boot_timer.ts (markerText). Prints every run, the medians and the ratio.
 // Usage (rig runs must not overlap on this machine):
 //   flock /tmp/crosvm-rig.lock bun bench/boot-time/debian.ts [RUNS] [--hugepages] [--timeline] [--trace]
-// --hugepages adds a third column, crosvm --hugepages, on an outer VM whose shmem_enabled is "advise".
+// --baseline PATH adds a column for another crosvm build (e.g. the one before a change), run from the outer VM's
+// /usr/bin/crosvm-baseline. --hugepages adds a column, crosvm --hugepages, on an outer VM whose shmem_enabled is "advise".
 // --timeline boots without "quiet" and keeps each VMM's console with every line's arrival (ms after the exec) in
 // /tmp/crosvm-bench-timeline/ (the kernel's own [uptime] stamps are in the lines). --trace gives crosvm
 // --trace-file and CROSVM_TRACE_EXITS=1 and keeps the trace and its stderr (exit profile, start-up phases) there too.
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { debianImage, ensureDebianImage, HOSTNAME } from "../../scripts/guest/debian/image.ts";
@@ -28,6 +29,10 @@ const flag = (name: string) => {
 const hugepages = flag("--hugepages");
 const timeline = flag("--timeline");
 const trace = flag("--trace");
+const baselineAt = args.indexOf("--baseline");
+const baseline = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
+if (baselineAt >= 0 && !baseline) throw new Error("--baseline: expected the path of a crosvm executable");
+const BASELINE_PATH = "/usr/bin/crosvm-baseline";
 const RUNS = Number(args[0] ?? 3);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`RUNS ${args[0]}: expected a positive integer`);
 /** Where --timeline and --trace keep what they collect (on the host). */
@@ -42,12 +47,13 @@ const cmdline = `panic=-1 console=ttyS0 ${extraParams} root=/dev/vda rw`.replace
 const MARKER_TEXT = `${HOSTNAME} login:`;
 const OVERLAY = "/tmp/bench-overlay.qcow2";
 
-type Vmm = "crosvm" | "qemu" | "crosvm-hugepages";
+type Vmm = "crosvm" | "qemu" | "crosvm-hugepages" | "crosvm-baseline";
 
 function argv(vmm: Vmm): string[] {
   if (vmm !== "qemu")
     return [
-      ...[rigLayout.vmmPath("crosvm"), "run", "--mem", `${MEM_MIB}`, "--cpus", `${CPUS}`],
+      ...[vmm === "crosvm-baseline" ? BASELINE_PATH : rigLayout.vmmPath("crosvm"), "run"],
+      ...["--mem", `${MEM_MIB}`, "--cpus", `${CPUS}`],
       ...["--block", `${OVERLAY},root`],
       ...(vmm === "crosvm-hugepages" ? ["--hugepages"] : []),
       ...(trace ? ["--trace-file", `/scratch/trace-${vmm}.json`] : []),
@@ -98,6 +104,7 @@ await ensureDebianImage();
 const scratch = mkdtempSync(join(tmpdir(), "crosvm-bench-debian-"));
 for (const path of [debianImage.raw, debianImage.kernel, debianImage.initrd])
   linkSync(path, join(scratch, basename(path)));
+if (baseline) copyFileSync(baseline, join(scratch, "crosvm-baseline"));
 console.log("boot-time debian: starting the outer rig VM (QEMU/TCG, emulated AMD-V) with both nested VMMs");
 const outer = await OuterVm.start({ scratchDir: scratch });
 try {
@@ -105,11 +112,18 @@ try {
   // QEMU's snapshot=on keeps its temporary overlay in /var/tmp, which the outer VM's initramfs root lacks.
   await outer.run("mkdir -p /var/tmp");
   if (hugepages) await outer.run(`echo advise > ${SHMEM_THP_SETTING}`);
-  const boot: Record<Vmm, number[]> = { crosvm: [], qemu: [], "crosvm-hugepages": [] };
-  console.log(`\n run | crosvm ms to login | qemu ms to login${hugepages ? " | crosvm --hugepages ms" : ""}`);
+  // Off the 9p share: its exec would otherwise read the executable over 9p in the first timed run.
+  if (baseline)
+    await outer.run(`cp /scratch/crosvm-baseline ${BASELINE_PATH} && chmod +x ${BASELINE_PATH}`, 300_000);
+  const boot: Record<Vmm, number[]> = { crosvm: [], qemu: [], "crosvm-hugepages": [], "crosvm-baseline": [] };
+  const extra: Vmm[] = [
+    ...(baseline ? ["crosvm-baseline" as const] : []),
+    ...(hugepages ? ["crosvm-hugepages" as const] : []),
+  ];
+  console.log(`\n run | crosvm ms to login | qemu ms to login${extra.map((v) => ` | ${v} ms`).join("")}`);
   for (let i = 0; i < RUNS; i++) {
     const order: Vmm[] = i % 2 === 0 ? ["crosvm", "qemu"] : ["qemu", "crosvm"];
-    if (hugepages) order.push("crosvm-hugepages");
+    order.push(...extra);
     const row: Partial<Record<Vmm, number>> = {};
     try {
       for (const vmm of order) row[vmm] = await runOnce(outer, vmm);
@@ -120,7 +134,7 @@ try {
       continue;
     }
     for (const vmm of order) boot[vmm].push(row[vmm]!);
-    const huge = hugepages ? ` | ${row["crosvm-hugepages"]!.toFixed(0).padStart(21)}` : "";
+    const huge = extra.map((v) => ` | ${row[v]!.toFixed(0).padStart(v.length + 3)}`).join("");
     console.log(
       `${String(i + 1).padStart(4)} | ${row.crosvm!.toFixed(0).padStart(18)} | ${row.qemu!.toFixed(0).padStart(16)}${huge}`,
     );
@@ -131,10 +145,11 @@ try {
   console.log(`  crosvm (dist/crosvm)              ${summary(boot.crosvm)} ms`);
   console.log(`  qemu (-M pc, -accel kvm -cpu host) ${summary(boot.qemu)} ms`);
   console.log(`  ratio crosvm/qemu (medians)       ${ratio.toFixed(2)}`);
-  if (hugepages) {
-    const hugeRatio = median(boot["crosvm-hugepages"]) / median(boot.qemu);
-    console.log(`  crosvm --hugepages (shmem advise) ${summary(boot["crosvm-hugepages"])} ms`);
-    console.log(`  ratio crosvm --hugepages/qemu     ${hugeRatio.toFixed(2)}`);
+  for (const v of extra) {
+    const label = v === "crosvm-baseline" ? `${v} (${baseline})` : `${v} (shmem advise)`;
+    console.log(
+      `  ${label} ${summary(boot[v])} ms, ratio to qemu ${(median(boot[v]) / median(boot.qemu)).toFixed(2)}`,
+    );
   }
   console.log(
     `\nsame for both: Debian bookworm's kernel and initrd, ${MEM_MIB} MiB, ${CPUS} vCPU, cmdline "${cmdline}", the` +
