@@ -14,6 +14,7 @@ const lib = dlopen("libc.so.6", {
   },
   munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
   madvise: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  lseek: { args: [FFIType.i32, FFIType.i64, FFIType.i32], returns: FFIType.i64 },
   memfd_create: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
   ftruncate: { args: [FFIType.i32, FFIType.i64], returns: FFIType.i32 },
   fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
@@ -199,9 +200,32 @@ export function munmap(addr: number, length: number, what: string): void {
 
 // madvise(2) advice, include/uapi/asm-generic/mman-common.h.
 export const MADV_HUGEPAGE = 14;
+/** Collapse the range into transparent huge pages now, whatever the THP sysfs settings (Linux 6.1+). */
+export const MADV_COLLAPSE = 25;
 
 export function madvise(addr: number, length: number, advice: number, what: string): void {
   check(c.madvise(addr as unknown as Pointer, length, advice), "madvise", what);
+}
+
+/** madvise(2) returning 0 or -errno instead of throwing (for advice whose failure is an expected outcome). */
+export function madviseRaw(addr: number, length: number, advice: number): number {
+  return c.madvise(addr as unknown as Pointer, length, advice) < 0 ? -errno() : 0;
+}
+
+// lseek(2) whence values for sparse files, include/uapi/linux/fs.h.
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+
+/**
+ * lseek(fd, offset, SEEK_DATA): the first offset at or after `offset` holding data (a page in a memfd's page
+ * cache), or undefined when there is none (ENXIO); other failures throw.
+ */
+export function seekData(fd: number, offset: number, what: string): number | undefined {
+  const ret = Number(c.lseek(fd, offset, SEEK_DATA));
+  if (ret >= 0) return ret;
+  const e = errno();
+  if (e === 6 /* ENXIO */) return undefined;
+  throw new SysError("lseek(SEEK_DATA)", what, e);
 }
 
 /** The most bytes one ArrayBuffer can view in JavaScriptCore (Bun 1.4.5: 4 GiB works, 4 GiB + 1 page fails). */

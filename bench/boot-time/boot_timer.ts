@@ -18,6 +18,10 @@ interface Plan {
    * and is written to `stdout` at the end), e.g. a distribution's login prompt.
    */
   markerText?: string;
+  /** With markerText: each console line is written to `stdout` after the ms from the exec it arrived at and a tab. */
+  stampLines?: boolean;
+  /** Extra environment for the VMM (e.g. CROSVM_TRACE_EXITS=1). */
+  env?: Record<string, string>;
 }
 
 const plan = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as Plan;
@@ -29,6 +33,9 @@ const markerStream = createReadStream("", { fd: openSync(plan.marker, "r+") });
 const MARKER_BYTE = 0xff;
 /** The console so far, when it goes through the marker FIFO (markerText). */
 let consoleText = "";
+/** With stampLines: the console's complete lines so far, each after its arrival time. */
+let stampedText = "";
+let lineStart = 0;
 const marker = new Promise<number>((resolve) =>
   markerStream.on("data", (chunk) => {
     if (plan.markerText === undefined) {
@@ -36,11 +43,20 @@ const marker = new Promise<number>((resolve) =>
       return;
     }
     consoleText += (chunk as Buffer).toString("latin1");
+    if (plan.stampLines)
+      for (
+        let nl = consoleText.indexOf("\n", lineStart);
+        nl >= 0;
+        nl = consoleText.indexOf("\n", lineStart)
+      ) {
+        stampedText += `${(performance.now() - t0).toFixed(0)}\t${consoleText.slice(lineStart, nl + 1)}`;
+        lineStart = nl + 1;
+      }
     if (consoleText.includes(plan.markerText)) resolve(performance.now());
   }),
 );
 
-const env: Record<string, string | undefined> = { ...process.env, CROSVM_TRACE_STARTUP: "1" };
+const env: Record<string, string | undefined> = { ...process.env, CROSVM_TRACE_STARTUP: "1", ...plan.env };
 delete env.BUN_BE_BUN;
 const wallClock = (now: number) => performance.timeOrigin + now;
 const t0 = performance.now();
@@ -66,7 +82,8 @@ if (!died) {
   process.exit(0);
 }
 
-if (plan.markerText !== undefined) writeFileSync(plan.stdout, consoleText);
+if (plan.markerText !== undefined)
+  writeFileSync(plan.stdout, plan.stampLines ? stampedText + consoleText.slice(lineStart) : consoleText);
 const startup: Record<string, number> = {};
 for (const m of readFileSync(plan.stderr, "utf8").matchAll(
   /^startup: (.+) after [\d.]+ ms \(wall clock ([\d.]+) ms\)$/gm,

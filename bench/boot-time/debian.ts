@@ -5,36 +5,60 @@
 // every run is the image's first boot. Both run in one outer rig VM that reads the image over 9p (/scratch),
 // alternating, timed inside it by boot_timer.ts (markerText). Prints every run, the medians and the ratio.
 // Usage (rig runs must not overlap on this machine):
-//   flock /tmp/crosvm-rig.lock bun bench/boot-time/debian.ts [RUNS]
-import { linkSync, mkdtempSync, rmSync } from "node:fs";
+//   flock /tmp/crosvm-rig.lock bun bench/boot-time/debian.ts [RUNS] [--hugepages] [--timeline] [--trace]
+// --baseline PATH adds a column for another crosvm build (e.g. the one before a change), run from the outer VM's
+// /usr/bin/crosvm-baseline. --hugepages adds a column, crosvm --hugepages, on an outer VM whose shmem_enabled is "advise".
+// --timeline boots without "quiet" and keeps each VMM's console with every line's arrival (ms after the exec) in
+// /tmp/crosvm-bench-timeline/ (the kernel's own [uptime] stamps are in the lines). --trace gives crosvm
+// --trace-file and CROSVM_TRACE_EXITS=1 and keeps the trace and its stderr (exit profile, start-up phases) there too.
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { debianImage, ensureDebianImage, HOSTNAME } from "../../scripts/guest/debian/image.ts";
 import { rigLayout } from "../../scripts/guest/rig/outer_image.ts";
+import { SHMEM_THP_SETTING } from "../../src/vmm/guest_ram.ts";
 import { OuterVm } from "./outer_vm.ts";
 import { median, summary } from "./stats.ts";
 
-const RUNS = Number(process.argv[2] ?? 3);
-if (!Number.isInteger(RUNS) || RUNS < 1)
-  throw new Error(`RUNS ${process.argv[2]}: expected a positive integer`);
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const at = args.indexOf(name);
+  if (at >= 0) args.splice(at, 1);
+  return at >= 0;
+};
+const hugepages = flag("--hugepages");
+const timeline = flag("--timeline");
+const trace = flag("--trace");
+const baselineAt = args.indexOf("--baseline");
+const baseline = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
+if (baselineAt >= 0 && !baseline) throw new Error("--baseline: expected the path of a crosvm executable");
+const BASELINE_PATH = "/usr/bin/crosvm-baseline";
+const RUNS = Number(args[0] ?? 3);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`RUNS ${args[0]}: expected a positive integer`);
+/** Where --timeline and --trace keep what they collect (on the host). */
+const KEEP_DIR = "/tmp/crosvm-bench-timeline";
 
 const MEM_MIB = 512;
 const CPUS = 1;
 const at = (path: string) => `/scratch/${basename(path)}`;
 // crosvm puts "panic=-1 console=ttyS0" before -p and "root=/dev/vda rw" after; QEMU gets the same line whole.
-const extraParams = "quiet";
-const cmdline = `panic=-1 console=ttyS0 ${extraParams} root=/dev/vda rw`;
+const extraParams = timeline ? "" : "quiet";
+const cmdline = `panic=-1 console=ttyS0 ${extraParams} root=/dev/vda rw`.replace("  ", " ");
 const MARKER_TEXT = `${HOSTNAME} login:`;
 const OVERLAY = "/tmp/bench-overlay.qcow2";
 
-type Vmm = "crosvm" | "qemu";
+type Vmm = "crosvm" | "qemu" | "crosvm-hugepages" | "crosvm-baseline";
 
 function argv(vmm: Vmm): string[] {
-  if (vmm === "crosvm")
+  if (vmm !== "qemu")
     return [
-      ...[rigLayout.vmmPath("crosvm"), "run", "--mem", `${MEM_MIB}`, "--cpus", `${CPUS}`],
+      ...[vmm === "crosvm-baseline" ? BASELINE_PATH : rigLayout.vmmPath("crosvm"), "run"],
+      ...["--mem", `${MEM_MIB}`, "--cpus", `${CPUS}`],
       ...["--block", `${OVERLAY},root`],
-      ...["-p", extraParams, "-i", at(debianImage.initrd), at(debianImage.kernel)],
+      ...(vmm === "crosvm-hugepages" ? ["--hugepages"] : []),
+      ...(trace ? ["--trace-file", `/scratch/trace-${vmm}.json`] : []),
+      ...(extraParams ? ["-p", extraParams] : []),
+      ...["-i", at(debianImage.initrd), at(debianImage.kernel)],
     ];
   return [
     rigLayout.vmmPath("qemu"),
@@ -58,6 +82,8 @@ async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
     stdout: `/run/bench-${vmm}.out`,
     stderr: `/run/bench-${vmm}.err`,
     timeoutMs: 600_000,
+    stampLines: timeline,
+    env: trace && vmm !== "qemu" ? { CROSVM_TRACE_EXITS: "1" } : {},
   };
   await outer.writeFile("/run/bench-plan.json", JSON.stringify(plan));
   const out = await outer.run(
@@ -70,6 +96,7 @@ async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
     output?: string;
   };
   if (result.error) throw new Error(`${vmm}: ${result.error}; its output ends:\n${result.output}`);
+  if (timeline || trace) await outer.run(`cp ${plan.stdout} ${plan.stderr} /scratch/`);
   return result.bootMs;
 }
 
@@ -77,16 +104,26 @@ await ensureDebianImage();
 const scratch = mkdtempSync(join(tmpdir(), "crosvm-bench-debian-"));
 for (const path of [debianImage.raw, debianImage.kernel, debianImage.initrd])
   linkSync(path, join(scratch, basename(path)));
+if (baseline) copyFileSync(baseline, join(scratch, "crosvm-baseline"));
 console.log("boot-time debian: starting the outer rig VM (QEMU/TCG, emulated AMD-V) with both nested VMMs");
 const outer = await OuterVm.start({ scratchDir: scratch });
 try {
   await outer.writeFile("/run/boot_timer.ts", await Bun.file(join(import.meta.dir, "boot_timer.ts")).text());
   // QEMU's snapshot=on keeps its temporary overlay in /var/tmp, which the outer VM's initramfs root lacks.
   await outer.run("mkdir -p /var/tmp");
-  const boot: Record<Vmm, number[]> = { crosvm: [], qemu: [] };
-  console.log(`\n run | crosvm ms to login | qemu ms to login`);
+  if (hugepages) await outer.run(`echo advise > ${SHMEM_THP_SETTING}`);
+  // Off the 9p share: its exec would otherwise read the executable over 9p in the first timed run.
+  if (baseline)
+    await outer.run(`cp /scratch/crosvm-baseline ${BASELINE_PATH} && chmod +x ${BASELINE_PATH}`, 300_000);
+  const boot: Record<Vmm, number[]> = { crosvm: [], qemu: [], "crosvm-hugepages": [], "crosvm-baseline": [] };
+  const extra: Vmm[] = [
+    ...(baseline ? ["crosvm-baseline" as const] : []),
+    ...(hugepages ? ["crosvm-hugepages" as const] : []),
+  ];
+  console.log(`\n run | crosvm ms to login | qemu ms to login${extra.map((v) => ` | ${v} ms`).join("")}`);
   for (let i = 0; i < RUNS; i++) {
     const order: Vmm[] = i % 2 === 0 ? ["crosvm", "qemu"] : ["qemu", "crosvm"];
+    order.push(...extra);
     const row: Partial<Record<Vmm, number>> = {};
     try {
       for (const vmm of order) row[vmm] = await runOnce(outer, vmm);
@@ -96,10 +133,10 @@ try {
       );
       continue;
     }
-    boot.crosvm.push(row.crosvm!);
-    boot.qemu.push(row.qemu!);
+    for (const vmm of order) boot[vmm].push(row[vmm]!);
+    const huge = extra.map((v) => ` | ${row[v]!.toFixed(0).padStart(v.length + 3)}`).join("");
     console.log(
-      `${String(i + 1).padStart(4)} | ${row.crosvm!.toFixed(0).padStart(18)} | ${row.qemu!.toFixed(0).padStart(16)}`,
+      `${String(i + 1).padStart(4)} | ${row.crosvm!.toFixed(0).padStart(18)} | ${row.qemu!.toFixed(0).padStart(16)}${huge}`,
     );
   }
   if (boot.crosvm.length === 0) throw new Error("no run finished");
@@ -108,11 +145,23 @@ try {
   console.log(`  crosvm (dist/crosvm)              ${summary(boot.crosvm)} ms`);
   console.log(`  qemu (-M pc, -accel kvm -cpu host) ${summary(boot.qemu)} ms`);
   console.log(`  ratio crosvm/qemu (medians)       ${ratio.toFixed(2)}`);
+  for (const v of extra) {
+    const label = v === "crosvm-baseline" ? `${v} (${baseline})` : `${v} (shmem advise)`;
+    console.log(
+      `  ${label} ${summary(boot[v])} ms, ratio to qemu ${(median(boot[v]) / median(boot.qemu)).toFixed(2)}`,
+    );
+  }
   console.log(
     `\nsame for both: Debian bookworm's kernel and initrd, ${MEM_MIB} MiB, ${CPUS} vCPU, cmdline "${cmdline}", the` +
       ` raw image under a qcow2 overlay; inside one QEMU/TCG outer VM (nested KVM on emulated AMD-V).`,
   );
 } finally {
   await outer.stop();
+  if (timeline || trace) {
+    mkdirSync(KEEP_DIR, { recursive: true });
+    for (const name of readdirSync(scratch))
+      if (/^(bench-|trace-)/.test(name)) renameSync(join(scratch, name), join(KEEP_DIR, name));
+    console.log(`consoles, stderr and traces: ${KEEP_DIR}`);
+  }
   rmSync(scratch, { recursive: true, force: true });
 }

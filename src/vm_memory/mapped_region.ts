@@ -1,7 +1,19 @@
 // Guest memory regions mapped from a memfd: the VMM maps guest RAM this way (src/vmm/guest_ram.ts), and so does
 // every device process, from the same memfd at the same offsets (src/jail/device_process/host.ts). A region is
 // one MAP_SHARED mapping of any size; GuestMemory sees it through views of at most 4 GiB (guest_memory.ts).
-import { MAP_NORESERVE, MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE, viewOf } from "../../ffi/libc.ts";
+import {
+  MAP_ANONYMOUS,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  mmap,
+  mmapFixed,
+  munmap,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  viewOf,
+} from "../../ffi/libc.ts";
 import type { MemoryRegion } from "./guest_memory.ts";
 
 export interface MemfdRegionSpec {
@@ -27,13 +39,25 @@ export class MappedRegion implements MemoryRegion {
   }
 }
 
-/** Maps each region of `layout` from `memfd` (read-write, shared); unmaps what it mapped if one fails. */
-export function mapMemfdRegions(memfd: number, layout: readonly MemfdRegionSpec[]): MappedRegion[] {
+/**
+ * Maps each region of `layout` from `memfd` (read-write, shared); unmaps what it mapped if one fails. With
+ * `alignment` (a power of two) every region starts at a host address that is a multiple of it, e.g. 2 MiB so that
+ * the kernel can map the region's huge pages with one page-table entry each (and KVM then map them whole).
+ */
+export function mapMemfdRegions(
+  memfd: number,
+  layout: readonly MemfdRegionSpec[],
+  alignment = 0,
+): MappedRegion[] {
   const regions: MappedRegion[] = [];
   try {
     for (const r of layout) {
       const what = `guest memory at 0x${r.guestAddr.toString(16)} (${r.size} bytes)`;
-      const addr = mmap(r.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd, r.fdOffset, what);
+      const flags = MAP_SHARED | MAP_NORESERVE;
+      const addr =
+        alignment > 0
+          ? mmapAligned(r.size, alignment, flags, memfd, r.fdOffset, what)
+          : mmap(r.size, PROT_READ | PROT_WRITE, flags, memfd, r.fdOffset, what);
       regions.push(new MappedRegion(r.guestAddr, r.size, r.fdOffset, addr));
     }
     return regions;
@@ -41,6 +65,33 @@ export function mapMemfdRegions(memfd: number, layout: readonly MemfdRegionSpec[
     unmapRegions(regions);
     throw e;
   }
+}
+
+/** The first multiple of `alignment` (a power of two) at or after `addr`. */
+export const alignUp = (addr: number, alignment: number) => Math.ceil(addr / alignment) * alignment;
+
+/** mmap of `size` bytes of `fd` at a multiple of `alignment`: reserves size + alignment, maps inside, trims. */
+function mmapAligned(
+  size: number,
+  alignment: number,
+  flags: number,
+  fd: number,
+  offset: number,
+  what: string,
+): number {
+  const span = size + alignment;
+  const reserved = mmap(span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, what);
+  const addr = alignUp(reserved, alignment);
+  try {
+    mmapFixed(addr, size, PROT_READ | PROT_WRITE, flags, fd, offset, what);
+  } catch (e) {
+    munmap(reserved, span, what);
+    throw e;
+  }
+  if (addr > reserved) munmap(reserved, addr - reserved, what);
+  const tail = reserved + span - (addr + size);
+  if (tail > 0) munmap(addr + size, tail, what);
+  return addr;
 }
 
 /** Unmaps regions made by mapMemfdRegions. */

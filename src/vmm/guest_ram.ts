@@ -18,6 +18,7 @@ import {
 } from "../../ffi/libc.ts";
 import { GuestMemory } from "../vm_memory/guest_memory.ts";
 import { mapMemfdRegions, unmapRegions } from "../vm_memory/mapped_region.ts";
+import { HUGE_PAGE_SIZE } from "./ram_collapse.ts";
 
 export interface RegionSpec {
   readonly guestAddr: number;
@@ -47,7 +48,8 @@ export function createGuestRam(layout: readonly RegionSpec[], options: GuestRamO
       fdOffset += r.size;
       return spec;
     });
-    const regions = mapMemfdRegions(memfd, specs);
+    // At 2 MiB boundaries, so that a huge page of the memfd (--hugepages, ram_collapse.ts) is mapped whole.
+    const regions = mapMemfdRegions(memfd, specs, HUGE_PAGE_SIZE);
     if (options.hugepages)
       for (const r of regions) madvise(r.hostAddr, r.size, MADV_HUGEPAGE, "guest memory (--hugepages)");
     return new GuestMemory(regions, memfd);

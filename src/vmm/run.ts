@@ -47,6 +47,7 @@ import type { VmConfig } from "./config.ts";
 import { GuestClock } from "./guest_clock.ts";
 import { hostShmemHugePagesRefused, releaseGuestRam } from "./guest_ram.ts";
 import { createSizedGuestRam } from "./guest_ram_size.ts";
+import { startRamCollapse } from "./ram_collapse.ts";
 import { KernelBootLoader } from "./kernel_boot.ts";
 import { MainThreadHub } from "./main_thread_hub.ts";
 import { createPlatformDevices, type PlatformDevices } from "./platform_devices.ts";
@@ -156,6 +157,8 @@ export async function runVm(config: VmConfig): Promise<number> {
     if (loadError !== undefined) throw loadError;
     const dev = devices;
     traceStartup("devices created");
+    // Guest RAM in 2 MiB pages as the guest touches it (ram_collapse.ts), starting with the loaded kernel.
+    cleanups.push(startRamCollapse(memory));
 
     await threads.start(vcpus, shareBus(dev.io), shareBus(dev.mmio));
     traceStartup("vCPU threads ready");

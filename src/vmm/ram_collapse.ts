@@ -1,0 +1,166 @@
+// Guest RAM in 2 MiB pages on a host that gives a memfd none by itself. Guest RAM is shmem (one memfd shared with
+// the device processes: guest_ram.ts), and Linux backs shmem with transparent huge pages only where
+// /sys/kernel/mm/transparent_hugepage/shmem_enabled allows it; Debian's default is "never". QEMU's anonymous RAM
+// gets a huge page at the guest's first touch of each 2 MiB (THP "always", or "madvise" with its MADV_HUGEPAGE),
+// so KVM maps it with one 2 MiB nested page-table entry where we need 512 of 4 KiB, each its own nested page fault
+// (in the nested rig each one is a trip through the L1 hypervisor: bench/boot-time/README.md has the numbers).
+// MADV_COLLAPSE (Linux 6.1, mm/khugepaged.c madvise_collapse; for shmem hugepage_vma_check passes
+// shmem_huge_force, so every shmem_enabled setting but "deny" allows it) collapses a range into a huge page now and
+// maps it with one PMD. The collapser does for guest RAM what khugepaged would: every 2 MiB range of which the
+// guest has touched a page (the memfd holds data there: lseek SEEK_DATA) is collapsed once. The rest of that range
+// then costs the guest no further faults, and memory is committed 2 MiB at a time as THP "always" commits it for
+// QEMU. A range is never collapsed twice, so what the balloon later punches out of it (a 4 KiB page of a huge page
+// splits it) stays returned. The guest decides which ranges are touched, but each is collapsed at most once and a
+// pass collapses at most `maxPerPass`: the work is bounded by the RAM size.
+import { MADV_COLLAPSE, madviseRaw, seekData } from "../../ffi/libc.ts";
+import { logger } from "../base/log.ts";
+import type { GuestMemory } from "../vm_memory/guest_memory.ts";
+
+const log = logger("ram-collapse");
+
+/** x86-64's PMD page size (HPAGE_PMD_SIZE): what MADV_COLLAPSE makes and one page-table entry maps. */
+export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
+/** How often the collapser looks for newly touched ranges. */
+export const COLLAPSE_INTERVAL_MS = 100;
+/** Collapses per pass: each copies up to 2 MiB on the VMM's main thread. */
+export const MAX_COLLAPSES_PER_PASS = 8;
+const EINVAL = 22;
+
+/** A region of guest RAM as mapped in the VMM (MappedRegion's fields). */
+export interface CollapseRegion {
+  readonly hostAddr: number;
+  readonly size: number;
+  readonly fdOffset: number;
+}
+
+export interface CollapseOps {
+  /** The first memfd offset at or after `offset` that holds a page, or undefined when none does. */
+  nextData(offset: number): number | undefined;
+  /** MADV_COLLAPSE on [addr, addr + length): 0, or -errno. */
+  collapse(addr: number, length: number): number;
+}
+
+export interface CollapseTotals {
+  /** Ranges made huge. */
+  collapsed: number;
+  /** Ranges the kernel refused (each is not tried again). */
+  failed: number;
+}
+
+interface Range {
+  readonly fdOffset: number;
+  readonly hostAddr: number;
+}
+
+/** The 2 MiB ranges of `regions` that a PMD can map: host address and memfd offset both 2 MiB aligned. */
+export function hugeRanges(regions: readonly CollapseRegion[]): Range[] {
+  const ranges: Range[] = [];
+  for (const r of regions) {
+    const skip = (HUGE_PAGE_SIZE - (r.hostAddr % HUGE_PAGE_SIZE)) % HUGE_PAGE_SIZE;
+    if ((r.fdOffset + skip) % HUGE_PAGE_SIZE !== 0) continue; // no range of it can be one huge page
+    for (let at = skip; at + HUGE_PAGE_SIZE <= r.size; at += HUGE_PAGE_SIZE)
+      ranges.push({ fdOffset: r.fdOffset + at, hostAddr: r.hostAddr + at });
+  }
+  return ranges.sort((a, b) => a.fdOffset - b.fdOffset);
+}
+
+export class RamCollapser {
+  readonly #ranges: Range[];
+  /** 1 for a range collapsed or refused: never tried again. */
+  readonly #done: Uint8Array;
+  #remaining: number;
+  #unsupported = false;
+  readonly totals: CollapseTotals = { collapsed: 0, failed: 0 };
+
+  constructor(
+    regions: readonly CollapseRegion[],
+    private readonly ops: CollapseOps,
+    private readonly maxPerPass = MAX_COLLAPSES_PER_PASS,
+  ) {
+    this.#ranges = hugeRanges(regions);
+    this.#done = new Uint8Array(this.#ranges.length);
+    this.#remaining = this.#ranges.length;
+  }
+
+  /** True once every range was tried, or the kernel cannot collapse shmem (then no pass does anything). */
+  get finished(): boolean {
+    return this.#remaining === 0 || this.#unsupported;
+  }
+
+  /** True when the first collapse failed with EINVAL: a kernel before 6.1, or shmem_enabled "deny". */
+  get unsupported(): boolean {
+    return this.#unsupported;
+  }
+
+  /** Collapses up to maxPerPass ranges that hold data and were not tried yet; returns how many it tried. */
+  pass(): number {
+    let tried = 0;
+    let i = 0;
+    const n = this.#ranges.length;
+    while (i < n && tried < this.maxPerPass && !this.#unsupported) {
+      if (this.#done[i]) {
+        i++;
+        continue;
+      }
+      const data = this.ops.nextData(this.#ranges[i]!.fdOffset);
+      if (data === undefined) break;
+      // The range holding `data`, or the first one after it (data in a region's unaligned head or tail).
+      while (i < n && this.#ranges[i]!.fdOffset + HUGE_PAGE_SIZE <= data) i++;
+      if (i === n) break;
+      const range = this.#ranges[i]!;
+      if (range.fdOffset > data || this.#done[i]) continue;
+      this.#tryCollapse(i, range);
+      tried++;
+      i++;
+    }
+    return tried;
+  }
+
+  #tryCollapse(i: number, range: Range): void {
+    const ret = this.ops.collapse(range.hostAddr, HUGE_PAGE_SIZE);
+    if (ret === -EINVAL && this.totals.collapsed === 0) {
+      this.#unsupported = true;
+      return;
+    }
+    this.#done[i] = 1;
+    this.#remaining--;
+    if (ret === 0) this.totals.collapsed++;
+    else this.totals.failed++;
+  }
+}
+
+/**
+ * Starts collapsing `memory`'s touched ranges: one pass now (the kernel and initrd the loader wrote), then one
+ * every COLLAPSE_INTERVAL_MS until every range was tried. Returns the function that stops it.
+ */
+export function startRamCollapse(memory: GuestMemory): () => void {
+  const collapser = new RamCollapser(memory.regions, {
+    nextData: (offset) => seekData(memory.memfd, offset, "the guest memory memfd"),
+    collapse: (addr, length) => madviseRaw(addr, length, MADV_COLLAPSE),
+  });
+  const step = () => {
+    try {
+      collapser.pass();
+    } catch (e) {
+      log.debug(`stopped: ${(e as Error).message}`);
+      stop();
+    }
+    if (collapser.finished) stop();
+  };
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    if (timer !== undefined) clearInterval(timer);
+    const { collapsed, failed } = collapser.totals;
+    log.debug(
+      collapser.unsupported
+        ? "guest RAM stays in 4 KiB pages: this kernel cannot MADV_COLLAPSE shared memory"
+        : `${collapsed} ranges of guest RAM collapsed into 2 MiB pages, ${failed} refused`,
+    );
+  };
+  step();
+  if (!stopped) timer = setInterval(step, COLLAPSE_INTERVAL_MS);
+  return stop;
+}

@@ -1,0 +1,237 @@
+// Guest RAM collapsed into 2 MiB pages as the guest touches it (src/vmm/ram_collapse.ts, issue 13 item 2): the
+// range arithmetic and the pass logic against a fake memfd, then the real thing on this host's kernel.
+import { afterEach, expect, test } from "bun:test";
+import { fstatSync, readFileSync } from "node:fs";
+import { punchHoles } from "../../../src/devices/virtio/balloon/device.ts";
+import { MADV_COLLAPSE, madviseRaw, SEEK_DATA, SEEK_HOLE, seekData } from "../../../ffi/libc.ts";
+import type { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
+import { createGuestRam, releaseGuestRam } from "../../../src/vmm/guest_ram.ts";
+import { HUGE_PAGE_SIZE, hugeRanges, RamCollapser, type CollapseOps } from "../../../src/vmm/ram_collapse.ts";
+
+const MIB = 1 << 20;
+const BASE = 0x7f00_0000_0000; // a 2 MiB aligned host address
+
+/** A memfd holding pages at `touched` offsets; records each collapse as a memfd offset (via `regions`). */
+function fakeOps(touched: number[], result = 0) {
+  const collapsedAt: number[] = [];
+  const seeks: number[] = [];
+  const ops: CollapseOps = {
+    nextData: (offset) => {
+      seeks.push(offset);
+      return touched.filter((t) => t >= offset).sort((a, b) => a - b)[0];
+    },
+    collapse: (addr, length) => {
+      expect(length).toBe(HUGE_PAGE_SIZE);
+      collapsedAt.push(addr - BASE);
+      return result;
+    },
+  };
+  return { ops, collapsedAt, seeks };
+}
+
+test("constants: MADV_COLLAPSE 25 (include/uapi/asm-generic/mman-common.h), SEEK_DATA 3 and SEEK_HOLE 4 (include/uapi/linux/fs.h), the PMD page 2 MiB", () => {
+  expect([MADV_COLLAPSE, SEEK_DATA, SEEK_HOLE, HUGE_PAGE_SIZE]).toEqual([25, 3, 4, 2 * MIB]);
+});
+
+test("an aligned region of 8 MiB has four 2 MiB ranges", () => {
+  const ranges = hugeRanges([{ hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }]);
+
+  expect(ranges.map((r) => r.fdOffset / MIB)).toEqual([0, 2, 4, 6]);
+});
+
+test("a region's unaligned head and partial tail give no range", () => {
+  const ranges = hugeRanges([{ hostAddr: BASE + MIB, size: 6 * MIB, fdOffset: MIB }]);
+
+  expect(ranges.map((r) => [r.fdOffset / MIB, (r.hostAddr - BASE) / MIB])).toEqual([
+    [2, 2],
+    [4, 4],
+  ]);
+});
+
+test("a region whose host address and memfd offset disagree modulo 2 MiB gives no range", () => {
+  expect(hugeRanges([{ hostAddr: BASE, size: 8 * MIB, fdOffset: MIB }])).toEqual([]);
+});
+
+test("a pass collapses exactly the ranges holding a touched page", () => {
+  const { ops, collapsedAt } = fakeOps([3 * MIB, 3 * MIB + 4096, 9 * MIB]);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 16 * MIB, fdOffset: 0 }], ops);
+
+  collapser.pass();
+
+  expect(collapsedAt).toEqual([2 * MIB, 8 * MIB]);
+  expect(collapser.totals).toEqual({ collapsed: 2, failed: 0 });
+});
+
+test("a range is collapsed once: a second pass over the same pages collapses nothing", () => {
+  const { ops, collapsedAt } = fakeOps([MIB, 5 * MIB]);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }], ops);
+  collapser.pass();
+
+  collapsedAt.length = 0;
+  const tried = collapser.pass();
+
+  expect(tried).toBe(0);
+  expect(collapsedAt).toEqual([]);
+});
+
+test("a pass skips the collapsed ranges without asking the memfd about them", () => {
+  const touched = [0, 2 * MIB, 4 * MIB];
+  const { ops, seeks } = fakeOps(touched);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }], ops);
+  collapser.pass();
+  seeks.length = 0;
+  touched.push(6 * MIB);
+
+  collapser.pass();
+
+  expect(seeks).toEqual([6 * MIB]);
+});
+
+test("a pass collapses at most maxPerPass ranges; the next pass goes on", () => {
+  const { ops, collapsedAt } = fakeOps([0, 2 * MIB, 4 * MIB, 6 * MIB, 8 * MIB]);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 16 * MIB, fdOffset: 0 }], ops, 2);
+
+  const first = collapser.pass();
+  const firstAt = [...collapsedAt];
+  collapser.pass();
+  collapser.pass();
+
+  expect(first).toBe(2);
+  expect(firstAt).toEqual([0, 2 * MIB]);
+  expect(collapsedAt).toEqual([0, 2, 4, 6, 8].map((m) => m * MIB));
+});
+
+test("data in a region's unaligned tail is passed over and the next region's ranges are still found", () => {
+  // Region 0: 5 MiB (ranges at 0 and 2 MiB; 4..5 MiB is a tail); region 1 follows in the memfd at 6 MiB.
+  const { ops, collapsedAt } = fakeOps([4 * MIB + 4096, 6 * MIB]);
+  const collapser = new RamCollapser(
+    [
+      { hostAddr: BASE, size: 5 * MIB, fdOffset: 0 },
+      { hostAddr: BASE + 6 * MIB, size: 2 * MIB, fdOffset: 6 * MIB },
+    ],
+    ops,
+  );
+
+  collapser.pass();
+
+  expect(collapsedAt).toEqual([6 * MIB]);
+});
+
+test("a refused range counts as failed and is not tried again", () => {
+  const { ops, collapsedAt } = fakeOps([0, 2 * MIB], -11 /* EAGAIN */);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 4 * MIB, fdOffset: 0 }], ops);
+
+  collapser.pass();
+  collapser.pass();
+
+  expect(collapsedAt).toEqual([0, 2 * MIB]);
+  expect(collapser.totals).toEqual({ collapsed: 0, failed: 2 });
+  expect(collapser.finished).toBe(true);
+});
+
+test("EINVAL on the first collapse (a kernel without shmem MADV_COLLAPSE) stops the collapser", () => {
+  const { ops, collapsedAt } = fakeOps([0, 2 * MIB], -22 /* EINVAL */);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }], ops);
+
+  collapser.pass();
+  collapser.pass();
+
+  expect(collapsedAt).toEqual([0]);
+  expect(collapser.unsupported).toBe(true);
+  expect(collapser.finished).toBe(true);
+});
+
+test("the collapser is finished once every range was tried", () => {
+  const { ops } = fakeOps([0, 2 * MIB]);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 4 * MIB, fdOffset: 0 }], ops);
+
+  collapser.pass();
+
+  expect(collapser.finished).toBe(true);
+});
+
+// On this host's kernel (MADV_COLLAPSE of shmem needs Linux 6.1; it ignores shmem_enabled unless "deny").
+let memory: GuestMemory | undefined;
+afterEach(() => {
+  if (memory) releaseGuestRam(memory);
+  memory = undefined;
+});
+
+/** ShmemPmdMapped of the mapping at `hostAddr`, in kB, from /proc/self/smaps. */
+function shmemPmdMappedKb(hostAddr: number): number {
+  const block = readFileSync("/proc/self/smaps", "utf8")
+    .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+    .find((b) => b.startsWith(`${hostAddr.toString(16)}-`));
+  return Number(/ShmemPmdMapped:\s+(\d+) kB/.exec(block ?? "")?.[1] ?? -1);
+}
+
+test("guest RAM regions are mapped at 2 MiB aligned host addresses", () => {
+  memory = createGuestRam(
+    [
+      { guestAddr: 0, size: 6 * MIB },
+      { guestAddr: 1 << 30, size: 4 * MIB },
+    ],
+    { name: "align_test" },
+  );
+
+  expect(memory.regions.map((r) => r.hostAddr % HUGE_PAGE_SIZE)).toEqual([0, 0]);
+});
+
+test("SEEK_DATA on the guest-RAM memfd finds the first touched page and undefined past the last", () => {
+  memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "seek_test" });
+  memory.writeU8(5 * MIB + 100, 1);
+
+  expect(seekData(memory.memfd, 0, "test")).toBe(5 * MIB);
+  expect(seekData(memory.memfd, 6 * MIB, "test")).toBeUndefined();
+});
+
+const collapseWorks = (() => {
+  const probe = createGuestRam([{ guestAddr: 0, size: 2 * MIB }], { name: "probe" });
+  probe.writeU8(0, 1);
+  const ok = madviseRaw(probe.regions[0]!.hostAddr, 2 * MIB, MADV_COLLAPSE) === 0;
+  releaseGuestRam(probe);
+  return ok;
+})();
+
+test.if(collapseWorks)(
+  "touched ranges of real guest RAM become PMD-mapped huge pages and keep their bytes",
+  () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 16 * MIB }], { name: "collapse_test" });
+    const mem = memory;
+    mem.writeU32(3 * MIB, 0xfeed_f00d);
+    mem.writeU32(12 * MIB + 8, 0x1234_5678);
+    const collapser = new RamCollapser(mem.regions, {
+      nextData: (o) => seekData(mem.memfd, o, "test"),
+      collapse: (a, l) => madviseRaw(a, l, MADV_COLLAPSE),
+    });
+
+    collapser.pass();
+
+    expect(collapser.totals).toEqual({ collapsed: 2, failed: 0 });
+    expect(shmemPmdMappedKb(mem.regions[0]!.hostAddr)).toBe(4096);
+    expect([mem.readU32(3 * MIB), mem.readU32(12 * MIB + 8), mem.readU32(2 * MIB)]).toEqual([
+      0xfeed_f00d, 0x1234_5678, 0,
+    ]);
+  },
+);
+
+test.if(collapseWorks)(
+  "a 4 KiB page the balloon punches out of a collapsed range goes back to the host and stays back",
+  () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 4 * MIB }], { name: "collapse_punch_test" });
+    const mem = memory;
+    mem.slice(0, 2 * MIB).fill(0x5a);
+    const collapser = new RamCollapser(mem.regions, {
+      nextData: (o) => seekData(mem.memfd, o, "test"),
+      collapse: (a, l) => madviseRaw(a, l, MADV_COLLAPSE),
+    });
+    collapser.pass();
+    const before = fstatSync(mem.memfd).blocks * 512;
+
+    punchHoles(mem, [{ offset: MIB, length: 4096 }]);
+    collapser.pass();
+
+    expect(before - fstatSync(mem.memfd).blocks * 512).toBe(4096);
+    expect([mem.readU8(MIB), mem.readU8(MIB + 4096)]).toEqual([0, 0x5a]);
+  },
+);
