@@ -100,7 +100,7 @@ export interface VmConfig {
   /** Control socket path (-s/--socket); a folder given there already became FOLDER/crosvm-PID.sock. */
   socket?: string;
   disableSandbox: boolean;
-  /** madvise(MADV_HUGEPAGE) on guest RAM (--hugepages); huge pages only where the host's shmem THP allows them. */
+  /** --hugepages: MADV_HUGEPAGE on guest RAM, and each 2 MiB range the guest touches collapsed into a huge page (ram_collapse.ts). */
   hugepages: boolean;
   pivotRoot?: string;
   seccompLogFailures: boolean;

@@ -63,13 +63,14 @@ export function createGuestRam(layout: readonly RegionSpec[], options: GuestRamO
 export const SHMEM_THP_SETTING = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 
 /**
- * Why MADV_HUGEPAGE on guest RAM gives no huge pages here, or undefined when it can: shmem_enabled is "never" or
- * "deny" (the chosen value is the bracketed one, e.g. "always within_size advise [never] deny force"), or absent.
+ * Why --hugepages gives guest RAM no huge pages here, or undefined when it can: shmem_enabled is "deny" (the
+ * chosen value is the bracketed one, e.g. "always within_size advise never [deny] force"), or absent. "never" only
+ * stops MADV_HUGEPAGE; the collapser (ram_collapse.ts, MADV_COLLAPSE) still makes huge pages under it.
  */
 export function shmemHugePagesRefused(settingText: string | undefined): string | undefined {
   if (settingText === undefined) return `${SHMEM_THP_SETTING} is absent (no transparent huge pages)`;
   const chosen = /\[(\w+)\]/.exec(settingText)?.[1];
-  if (chosen === "never" || chosen === "deny")
+  if (chosen === "deny")
     return `${SHMEM_THP_SETTING} is "${chosen}" (as root: echo advise > ${SHMEM_THP_SETTING})`;
   return undefined;
 }

@@ -122,9 +122,13 @@ test("--hugepages gets huge pages where shmem_enabled chooses advise", () => {
   expect(shmemHugePagesRefused("always within_size [advise] never deny force")).toBeUndefined();
 });
 
-test("--hugepages warns where shmem_enabled chooses never, and says how to allow huge pages", () => {
-  expect(shmemHugePagesRefused("always within_size advise [never] deny force")).toContain(
-    `"never" (as root: echo advise > ${SHMEM_THP_SETTING})`,
+test("--hugepages does not warn where shmem_enabled chooses never: MADV_COLLAPSE still makes huge pages", () => {
+  expect(shmemHugePagesRefused("always within_size advise [never] deny force")).toBeUndefined();
+});
+
+test("--hugepages warns where shmem_enabled chooses deny, and says how to allow huge pages", () => {
+  expect(shmemHugePagesRefused("always within_size advise never [deny] force")).toContain(
+    `"deny" (as root: echo advise > ${SHMEM_THP_SETTING})`,
   );
 });
 
