@@ -67,8 +67,11 @@ export function mapMemfdRegions(
   }
 }
 
-/** The first multiple of `alignment` (a power of two) at or after `addr`. */
-export const alignUp = (addr: number, alignment: number) => Math.ceil(addr / alignment) * alignment;
+/**
+ * The first multiple of `alignment` at or after `addr`. arch/x86_64/bytes.ts has the same for the layers above;
+ * guest memory sits below arch, so it keeps its own.
+ */
+const alignUp = (addr: number, alignment: number) => Math.ceil(addr / alignment) * alignment;
 
 /** mmap of `size` bytes of `fd` at a multiple of `alignment`: reserves size + alignment, maps inside, trims. */
 function mmapAligned(

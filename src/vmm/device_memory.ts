@@ -20,6 +20,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../ffi/libc.ts";
+import { alignUp } from "../arch/x86_64/bytes.ts";
 import { MIB, PAGE_SIZE } from "../arch/x86_64/layout.ts";
 import { logger } from "../base/log.ts";
 import type { GuestMapping, GuestMappingRequest } from "../devices/virtio/kind.ts";
@@ -44,8 +45,6 @@ interface HostMapping {
   readonly hostAddr: number;
   readonly size: number;
 }
-
-const alignUp = (n: number, align: number) => Math.ceil(n / align) * align;
 
 export class DeviceMemoryArea {
   #next: number;

@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { idInNamespace, planRunAs } from "../../../src/jail/run_as.ts";
 import { SandboxError } from "../../../src/jail/sandbox_launcher.ts";
+import { thrown } from "./thrown.ts";
 
 const CHILD = join(import.meta.dir, "fixtures", "run_as_child.ts");
 /** /proc/self/uid_map outside any user namespace: every id is itself. */
@@ -12,15 +13,6 @@ const IDENTITY = "         0          0 4294967295\n";
 /** A non-root VMM's device namespace (unshare --map-root-user) for a VMM run by uid 1000. */
 const ROOT_IS_1000 = "         0       1000          1\n";
 const isRoot = process.getuid?.() === 0;
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("host ids in the device process's user namespace", () => {
   test("without a user namespace a host id is itself", () => {

@@ -12,18 +12,10 @@ import {
   SandboxError,
 } from "../../../src/jail/sandbox_launcher.ts";
 import { createGuestRam, releaseGuestRam } from "../../../src/vmm/guest_ram.ts";
+import { thrown } from "./thrown.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crosvm-launcher-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("the pivot root", () => {
   test("a missing pivot root is refused with what to do", () => {
