@@ -64,6 +64,8 @@ interface FileResult {
 const FILE_HEADER = /^(test\/\S+\.test\.ts):$/;
 const CLOSING_LIST = /^\d+ tests? failed:$/;
 const RIG_LOST = /^e2e: rig lost: (.*)$/;
+/** A "(fail) ..." line without bun's time at its end, so that its two printings compare equal. */
+const withoutTime = (line: string) => line.replace(/ \[[\d.]+m?s\]$/, "");
 
 /**
  * Runs bun test with `args`, echoing its output; adds its pass/fail counts to the totals. An e2e file during which
@@ -108,7 +110,7 @@ async function tests(
       if (lost && current) current.rigLost ??= lost[1];
       if (/^\(pass\) /.test(l) && current) current.passes++;
       if (/^\(fail\) /.test(l)) {
-        const name = `${label}${l.replace(/ \[[\d.]+m?s\]$/, "")}`;
+        const name = `${label}${withoutTime(l)}`;
         failures.push(`${label}${l}`);
         current?.fails.add(name);
         if (!failureContexts.has(name)) failureContexts.set(name, [...recent]);
@@ -140,7 +142,7 @@ async function tests(
     for (const name of result.fails) {
       failureContexts.delete(name);
       for (let i = failures.length - 1; i >= 0; i--)
-        if (failures[i]!.replace(/ \[[\d.]+m?s\]$/, "") === name) failures.splice(i, 1);
+        if (withoutTime(failures[i]!) === name) failures.splice(i, 1);
     }
     await tests([file], env, runner, false);
   }
