@@ -361,9 +361,16 @@ export class TestVm {
     /** Milliseconds from starting the VMM to the guest agent's ready line. */
     readonly bootMs: number,
   ) {
-    void vmm.exited.then((status) => {
+    void vmm.exited.then(async (status) => {
       this.#exitStatus = status;
-      vmm.agent.failAll(new Error(`the VMM exited with ${status}\nconsole:\n${tail(this.console)}`));
+      // The VMM's last lines say why it stopped (a guest reset, a signal, a vCPU error); without them an exit
+      // in the middle of a test has no cause.
+      const log = await vmm.log().catch((e: Error) => `(no VMM log: ${e.message})`);
+      vmm.agent.failAll(
+        new Error(
+          `the VMM exited with ${status}\nconsole:\n${tail(this.console)}\nVMM output:\n${tail(log, 10)}`,
+        ),
+      );
     });
   }
 
@@ -428,6 +435,10 @@ export class TestVm {
 
   /** Runs a shell command in the guest (busybox sh). */
   exec(cmd: string, opts?: ExecOptions): Promise<ExecResult> {
+    if (this.#exitStatus !== undefined)
+      return Promise.reject(
+        new Error(`guest: cannot run \`${cmd}\`: the VMM already exited with ${this.#exitStatus}`),
+      );
     return this.vmm.agent.exec(cmd, opts).catch(async (error: unknown) => {
       if (!(error instanceof HarnessTimeout)) throw error;
       // Say where a guest that stopped answering was: what the VMM's threads do, and (in the rig) whether the
