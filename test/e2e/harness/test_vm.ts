@@ -365,10 +365,13 @@ export class TestVm {
       this.#exitStatus = status;
       // The VMM's last lines say why it stopped (a guest reset, a signal, a vCPU error); without them an exit
       // in the middle of a test has no cause.
+      // In the rig, the outer VM's own kernel lines show what its KVM saw (a nested triple fault, a lockup).
       const log = await vmm.log().catch((e: Error) => `(no VMM log: ${e.message})`);
+      const outer = vmm.hostLogs()["rig-console"];
+      const outerTail = outer === undefined ? "" : `\nrig console:\n${tail(outer, 5)}`;
       vmm.agent.failAll(
         new Error(
-          `the VMM exited with ${status}\nconsole:\n${tail(this.console)}\nVMM output:\n${tail(log, 10)}`,
+          `the VMM exited with ${status}\nconsole:\n${tail(this.console)}\nVMM output:\n${tail(log, 10)}${outerTail}`,
         ),
       );
     });
