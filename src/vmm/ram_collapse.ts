@@ -12,8 +12,16 @@
 // QEMU. A range is never collapsed twice, so what the balloon later punches out of it (a 4 KiB page of a huge page
 // splits it) stays returned. The guest decides which ranges are touched, but each is collapsed at most once and a
 // pass collapses at most `maxPerPass`: the work is bounded by the RAM size.
+//
+// The balloon: a collapse fills the holes of its range, and the memfd cannot tell a page the balloon punched from
+// one the guest never touched, so a range first collapsed after an inflate could take ballooned pages back. The
+// VMM therefore stops the collapser for good before the first inflate (`stopsCollapse`, run.ts), and does not
+// start it when the balloon starts inflated (--init-mem). Free page reporting needs no stop: Linux reports free
+// blocks of pageblock order (2 MiB on x86-64, mm/page_reporting.c), whole aligned ranges, and punching a whole
+// range leaves no data there that a collapse would act on.
 import { MADV_COLLAPSE, madviseRaw, seekData } from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
+import type { BalloonControlCommand } from "../vm_control/protocol.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
 
 const log = logger("ram-collapse");
@@ -45,6 +53,26 @@ export interface CollapseTotals {
   collapsed: number;
   /** Ranges the kernel refused (each is not tried again). */
   failed: number;
+}
+
+/** True for a balloon command after which the collapser must stop: an inflate (a non-zero target), see above. */
+export function stopsCollapse(command: BalloonControlCommand): boolean {
+  return command.kind === "Adjust" && command.numBytes > 0;
+}
+
+/** What the passes cost the thread that ran them. */
+export interface PassTimes {
+  passes: number;
+  totalMs: number;
+  longestMs: number;
+}
+
+/** The stderr line CROSVM_TRACE_STARTUP=1 prints when the collapser stops (bench/boot-time reads it). */
+export function collapseSummaryLine(totals: CollapseTotals, times: PassTimes): string {
+  return (
+    `collapse: ${totals.collapsed} ranges collapsed, ${totals.failed} refused, ${times.passes} passes, ` +
+    `${times.totalMs.toFixed(1)} ms on the main thread (longest pass ${times.longestMs.toFixed(1)} ms)\n`
+  );
 }
 
 interface Range {
@@ -138,13 +166,19 @@ export function startRamCollapse(memory: GuestMemory): () => void {
     nextData: (offset) => seekData(memory.memfd, offset, "the guest memory memfd"),
     collapse: (addr, length) => madviseRaw(addr, length, MADV_COLLAPSE),
   });
+  const times: PassTimes = { passes: 0, totalMs: 0, longestMs: 0 };
   const step = () => {
+    const started = performance.now();
     try {
       collapser.pass();
     } catch (e) {
       log.debug(`stopped: ${(e as Error).message}`);
       stop();
     }
+    const ms = performance.now() - started;
+    times.passes++;
+    times.totalMs += ms;
+    times.longestMs = Math.max(times.longestMs, ms);
     if (collapser.finished) stop();
   };
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -159,6 +193,8 @@ export function startRamCollapse(memory: GuestMemory): () => void {
         ? "guest RAM stays in 4 KiB pages: this kernel cannot MADV_COLLAPSE shared memory"
         : `${collapsed} ranges of guest RAM collapsed into 2 MiB pages, ${failed} refused`,
     );
+    if (process.env.CROSVM_TRACE_STARTUP === "1")
+      process.stderr.write(collapseSummaryLine(collapser.totals, times));
   };
   step();
   if (!stopped) timer = setInterval(step, COLLAPSE_INTERVAL_MS);

@@ -6,7 +6,14 @@ import { punchHoles } from "../../../src/devices/virtio/balloon/device.ts";
 import { MADV_COLLAPSE, madviseRaw, SEEK_DATA, SEEK_HOLE, seekData } from "../../../ffi/libc.ts";
 import type { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
 import { createGuestRam, releaseGuestRam } from "../../../src/vmm/guest_ram.ts";
-import { HUGE_PAGE_SIZE, hugeRanges, RamCollapser, type CollapseOps } from "../../../src/vmm/ram_collapse.ts";
+import {
+  collapseSummaryLine,
+  HUGE_PAGE_SIZE,
+  hugeRanges,
+  RamCollapser,
+  stopsCollapse,
+  type CollapseOps,
+} from "../../../src/vmm/ram_collapse.ts";
 
 const MIB = 1 << 20;
 const BASE = 0x7f00_0000_0000; // a 2 MiB aligned host address
@@ -148,6 +155,28 @@ test("the collapser is finished once every range was tried", () => {
   collapser.pass();
 
   expect(collapser.finished).toBe(true);
+});
+
+test("a balloon inflate (a non-zero target) stops the collapser", () => {
+  expect(stopsCollapse({ kind: "Adjust", numBytes: 4096, waitForSuccess: false })).toBe(true);
+});
+
+test("deflating the balloon to zero and asking for its statistics leave the collapser running", () => {
+  expect([
+    stopsCollapse({ kind: "Adjust", numBytes: 0, waitForSuccess: false }),
+    stopsCollapse({ kind: "Stats" }),
+  ]).toEqual([false, false]);
+});
+
+test("the summary line names the ranges, the passes and the main thread's time", () => {
+  const line = collapseSummaryLine(
+    { collapsed: 200, failed: 1 },
+    { passes: 90, totalMs: 812.34, longestMs: 41.2 },
+  );
+
+  expect(line).toBe(
+    "collapse: 200 ranges collapsed, 1 refused, 90 passes, 812.3 ms on the main thread (longest pass 41.2 ms)\n",
+  );
 });
 
 // On this host's kernel (MADV_COLLAPSE of shmem needs Linux 6.1; it ignores shmem_enabled unless "deny").
