@@ -19,10 +19,11 @@
 // start it when the balloon starts inflated (--init-mem). Free page reporting needs no stop: Linux reports free
 // blocks of pageblock order (2 MiB on x86-64, mm/page_reporting.c), whole aligned ranges, and punching a whole
 // range leaves no data there that a collapse would act on.
-import { MADV_COLLAPSE, madviseRaw, seekData } from "../../ffi/libc.ts";
 import { logger } from "../base/log.ts";
+import { workerEntryUrl } from "../base/worker_url.ts";
 import type { BalloonControlCommand } from "../vm_control/protocol.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
+import type { CollapseWorkerInit } from "./ram_collapse_worker.ts";
 
 const log = logger("ram-collapse");
 
@@ -30,7 +31,7 @@ const log = logger("ram-collapse");
 export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
 /** How often the collapser looks for newly touched ranges. */
 export const COLLAPSE_INTERVAL_MS = 100;
-/** Collapses per pass: each copies up to 2 MiB on the VMM's main thread. */
+/** Collapses per pass: each copies up to 2 MiB (on the collapser's own thread). */
 export const MAX_COLLAPSES_PER_PASS = 8;
 const EINVAL = 22;
 
@@ -71,7 +72,7 @@ export interface PassTimes {
 export function collapseSummaryLine(totals: CollapseTotals, times: PassTimes): string {
   return (
     `collapse: ${totals.collapsed} ranges collapsed, ${totals.failed} refused, ${times.passes} passes, ` +
-    `${times.totalMs.toFixed(1)} ms on the main thread (longest pass ${times.longestMs.toFixed(1)} ms)\n`
+    `${times.totalMs.toFixed(1)} ms in the collapser's thread (longest pass ${times.longestMs.toFixed(1)} ms)\n`
   );
 }
 
@@ -157,46 +158,81 @@ export class RamCollapser {
   }
 }
 
+/** The collapser thread's shared counters (a Float64Array), by index. */
+export const CollapseCounter = {
+  Collapsed: 0,
+  Failed: 1,
+  Passes: 2,
+  TotalMs: 3,
+  LongestMs: 4,
+  /** 1 when the kernel cannot collapse shmem. */
+  Unsupported: 5,
+} as const;
+export const COLLAPSE_COUNTERS = 6;
+
+/** The running collapser (its own thread: ram_collapse_worker.ts). */
+export interface RamCollapse {
+  /**
+   * Stops it: no collapse starts after this call (a copy in flight finishes); the promise resolves once the thread
+   * has said it touches guest RAM no more. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+function workerUrl(): string {
+  return workerEntryUrl(import.meta.url, "vmm/ram_collapse_worker.ts", "./ram_collapse_worker.ts");
+}
+
 /**
- * Starts collapsing `memory`'s touched ranges: one pass now (the kernel and initrd the loader wrote), then one
- * every COLLAPSE_INTERVAL_MS until every range was tried. Returns the function that stops it.
+ * Starts collapsing `memory`'s touched ranges on a thread of its own: one pass now (the kernel and initrd the
+ * loader wrote), then one every COLLAPSE_INTERVAL_MS until every range was tried or it is stopped.
  */
-export function startRamCollapse(memory: GuestMemory): () => void {
-  const collapser = new RamCollapser(memory.regions, {
-    nextData: (offset) => seekData(memory.memfd, offset, "the guest memory memfd"),
-    collapse: (addr, length) => madviseRaw(addr, length, MADV_COLLAPSE),
-  });
-  const times: PassTimes = { passes: 0, totalMs: 0, longestMs: 0 };
-  const step = () => {
-    const started = performance.now();
-    try {
-      collapser.pass();
-    } catch (e) {
-      log.debug(`stopped: ${(e as Error).message}`);
-      stop();
-    }
-    const ms = performance.now() - started;
-    times.passes++;
-    times.totalMs += ms;
-    times.longestMs = Math.max(times.longestMs, ms);
-    if (collapser.finished) stop();
+export function startRamCollapse(memory: GuestMemory): RamCollapse {
+  const stopWord = new SharedArrayBuffer(4);
+  const counterBuffer = new SharedArrayBuffer(COLLAPSE_COUNTERS * 8);
+  const counters = new Float64Array(counterBuffer);
+  const worker = new Worker(workerUrl());
+  const stopped = Promise.withResolvers<void>();
+  worker.onmessage = () => stopped.resolve();
+  worker.onerror = (ev: ErrorEvent) => {
+    log.debug(`collapser thread failed: ${ev.message}`);
+    stopped.resolve();
   };
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    if (timer !== undefined) clearInterval(timer);
-    const { collapsed, failed } = collapser.totals;
-    log.debug(
-      collapser.unsupported
-        ? "guest RAM stays in 4 KiB pages: this kernel cannot MADV_COLLAPSE shared memory"
-        : `${collapsed} ranges of guest RAM collapsed into 2 MiB pages, ${failed} refused`,
-    );
-    if (process.env.CROSVM_TRACE_STARTUP === "1")
-      process.stderr.write(collapseSummaryLine(collapser.totals, times));
+  const init: CollapseWorkerInit = {
+    regions: memory.regions.map((r) => ({ hostAddr: r.hostAddr, size: r.size, fdOffset: r.fdOffset })),
+    memfd: memory.memfd,
+    intervalMs: COLLAPSE_INTERVAL_MS,
+    maxPerPass: MAX_COLLAPSES_PER_PASS,
+    stop: stopWord,
+    counters: counterBuffer,
   };
-  step();
-  if (!stopped) timer = setInterval(step, COLLAPSE_INTERVAL_MS);
-  return stop;
+  worker.postMessage(init);
+  // Not a reason to keep the process alive.
+  worker.unref();
+  let stopping: Promise<void> | undefined;
+  return {
+    stop() {
+      if (stopping) return stopping;
+      Atomics.store(new Int32Array(stopWord), 0, 1);
+      const totals = {
+        collapsed: counters[CollapseCounter.Collapsed]!,
+        failed: counters[CollapseCounter.Failed]!,
+      };
+      log.debug(
+        counters[CollapseCounter.Unsupported]
+          ? "guest RAM stays in 4 KiB pages: this kernel cannot MADV_COLLAPSE shared memory"
+          : `${totals.collapsed} ranges of guest RAM collapsed into 2 MiB pages, ${totals.failed} refused`,
+      );
+      if (process.env.CROSVM_TRACE_STARTUP === "1")
+        process.stderr.write(
+          collapseSummaryLine(totals, {
+            passes: counters[CollapseCounter.Passes]!,
+            totalMs: counters[CollapseCounter.TotalMs]!,
+            longestMs: counters[CollapseCounter.LongestMs]!,
+          }),
+        );
+      stopping = stopped.promise.then(() => void worker.terminate());
+      return stopping;
+    },
+  };
 }

@@ -161,8 +161,9 @@ export async function runVm(config: VmConfig): Promise<number> {
     // QEMU's anonymous RAM gets from THP (bench/boot-time/README.md has the cost and the gain). Not with a balloon
     // that starts inflated (--init-mem), and stopped before the first inflate: a collapse would take ballooned
     // pages back.
-    const stopCollapse = config.initMemMib === undefined ? startRamCollapse(memory) : () => {};
-    cleanups.push(stopCollapse);
+    const collapse = config.initMemMib === undefined ? startRamCollapse(memory) : undefined;
+    const stopCollapse = async () => collapse?.stop();
+    cleanups.push(() => void stopCollapse());
 
     await threads.start(vcpus, shareBus(dev.io), shareBus(dev.mmio));
     traceStartup("vCPU threads ready");
@@ -200,7 +201,7 @@ function controllerFor(
   threads: VcpuThreads,
   devices: PlatformDevices,
   finish: (end: VmEnd) => void,
-  stopCollapse: () => void,
+  stopCollapse: () => Promise<void>,
 ): VmController {
   const clock = new GuestClock(vm.fd);
   return new VmController({
@@ -212,8 +213,9 @@ function controllerFor(
     wakeDevices: () => devices.wake(),
     pressPowerButton: () => devices.acpi.pressPowerButton(),
     diskResize: (index, newSize) => devices.diskResize(index, newSize),
-    balloon: (command) => {
-      if (stopsCollapse(command)) stopCollapse();
+    balloon: async (command) => {
+      // Before the inflate, and once no collapse can fill the holes it punches (ram_collapse.ts).
+      if (stopsCollapse(command)) await stopCollapse();
       return devices.balloon(command);
     },
     hotplugNet: (command) => devices.hotplugNet(command),
@@ -265,7 +267,7 @@ async function runUntilEnd(
   devices: PlatformDevices,
   hub: MainThreadHub,
   debug: DebugContext,
-  stopCollapse: () => void,
+  stopCollapse: () => Promise<void>,
 ): Promise<number> {
   const end = Promise.withResolvers<VmEnd>();
   const finish = (e: VmEnd) => end.resolve(e);
