@@ -23,12 +23,14 @@ import { logger } from "../base/log.ts";
 import { workerEntryUrl } from "../base/worker_url.ts";
 import type { BalloonControlCommand } from "../vm_control/protocol.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
+import type { GuestRange } from "./boot_setup.ts";
 import type { CollapseWorkerInit } from "./ram_collapse_worker.ts";
 
 const log = logger("ram-collapse");
 
 /** x86-64's PMD page size (HPAGE_PMD_SIZE): what MADV_COLLAPSE makes and one page-table entry maps. */
 export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
+const PAGE_SIZE = 4096;
 /** How often the collapser looks for newly touched ranges. */
 export const COLLAPSE_INTERVAL_MS = 100;
 /** Collapses per pass: each copies up to 2 MiB (on the collapser's own thread). */
@@ -47,6 +49,8 @@ export interface CollapseOps {
   nextData(offset: number): number | undefined;
   /** MADV_COLLAPSE on [addr, addr + length): 0, or -errno. */
   collapse(addr: number, length: number): number;
+  /** MADV_POPULATE_WRITE on [addr, addr + length) (a range must hold a page before it can be collapsed). */
+  populate(addr: number, length: number): number;
 }
 
 export interface CollapseTotals {
@@ -79,6 +83,28 @@ export function collapseSummaryLine(totals: CollapseTotals, times: PassTimes): s
 interface Range {
   readonly fdOffset: number;
   readonly hostAddr: number;
+}
+
+/** A region of guest RAM with its guest-physical address. */
+export interface GuestCollapseRegion extends CollapseRegion {
+  readonly guestAddr: number;
+}
+
+/**
+ * The memfd offsets of the 2 MiB ranges of `regions` that overlap a guest-physical range of `writes` (the
+ * loader's BootLoader.bootWrites), in memfd order; `writes` come from our loader, the bound is the RAM size.
+ */
+export function aheadOffsets(
+  regions: readonly GuestCollapseRegion[],
+  writes: readonly { start: number; end: number }[],
+): number[] {
+  const out: number[] = [];
+  for (const r of regions)
+    for (const range of hugeRanges([r])) {
+      const guest = r.guestAddr + (range.fdOffset - r.fdOffset);
+      if (writes.some((w) => w.start < guest + HUGE_PAGE_SIZE && guest < w.end)) out.push(range.fdOffset);
+    }
+  return out.sort((a, b) => a - b);
 }
 
 /** The 2 MiB ranges of `regions` that a PMD can map: host address and memfd offset both 2 MiB aligned. */
@@ -145,6 +171,26 @@ export class RamCollapser {
     return tried;
   }
 
+  /**
+   * Collapses the ranges at these memfd offsets now, touched or not (a range without a page gets one first):
+   * memory the guest is about to write (aheadOffsets). Returns how many it tried.
+   */
+  ahead(fdOffsets: readonly number[]): number {
+    let tried = 0;
+    for (const fdOffset of fdOffsets) {
+      if (this.#unsupported) break;
+      const i = this.#ranges.findIndex((r) => r.fdOffset === fdOffset);
+      if (i < 0 || this.#done[i]) continue;
+      const range = this.#ranges[i]!;
+      const data = this.ops.nextData(range.fdOffset);
+      if (data === undefined || data >= range.fdOffset + HUGE_PAGE_SIZE)
+        this.ops.populate(range.hostAddr, PAGE_SIZE);
+      this.#tryCollapse(i, range);
+      tried++;
+    }
+    return tried;
+  }
+
   #tryCollapse(i: number, range: Range): void {
     const ret = this.ops.collapse(range.hostAddr, HUGE_PAGE_SIZE);
     if (ret === -EINVAL && this.totals.collapsed === 0) {
@@ -184,10 +230,11 @@ function workerUrl(): string {
 }
 
 /**
- * Starts collapsing `memory`'s touched ranges on a thread of its own: one pass now (the kernel and initrd the
- * loader wrote), then one every COLLAPSE_INTERVAL_MS until every range was tried or it is stopped.
+ * Starts collapsing `memory`'s touched ranges on a thread of its own: first the ranges overlapping `ahead` (what the
+ * guest writes early in every boot: BootLoader.bootWrites), then one pass (the kernel and initrd the loader wrote),
+ * then one every COLLAPSE_INTERVAL_MS until every range was tried or it is stopped.
  */
-export function startRamCollapse(memory: GuestMemory): RamCollapse {
+export function startRamCollapse(memory: GuestMemory, ahead: readonly GuestRange[] = []): RamCollapse {
   const stopWord = new SharedArrayBuffer(4);
   const counterBuffer = new SharedArrayBuffer(COLLAPSE_COUNTERS * 8);
   const counters = new Float64Array(counterBuffer);
@@ -201,6 +248,7 @@ export function startRamCollapse(memory: GuestMemory): RamCollapse {
   const init: CollapseWorkerInit = {
     regions: memory.regions.map((r) => ({ hostAddr: r.hostAddr, size: r.size, fdOffset: r.fdOffset })),
     memfd: memory.memfd,
+    ahead: aheadOffsets(memory.regions, ahead),
     intervalMs: COLLAPSE_INTERVAL_MS,
     maxPerPass: MAX_COLLAPSES_PER_PASS,
     stop: stopWord,

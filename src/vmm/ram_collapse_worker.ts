@@ -4,13 +4,15 @@
 // and memfd, so this thread needs only the numbers: the regions' host addresses and the memfd. The owner stops it
 // through a shared word, read before every pass and every collapse (the copy in flight finishes), and reads the
 // totals from shared counters; the thread posts "stopped" once it will touch guest RAM no more.
-import { MADV_COLLAPSE, madviseRaw, seekData } from "../../ffi/libc.ts";
+import { MADV_COLLAPSE, MADV_POPULATE_WRITE, madviseRaw, seekData } from "../../ffi/libc.ts";
 import { type CollapseRegion, COLLAPSE_COUNTERS, CollapseCounter, RamCollapser } from "./ram_collapse.ts";
 
 /** What the owner sends once, right after creating the Worker. */
 export interface CollapseWorkerInit {
   readonly regions: readonly CollapseRegion[];
   readonly memfd: number;
+  /** Memfd offsets of ranges to collapse first, touched or not (aheadOffsets). */
+  readonly ahead: readonly number[];
   readonly intervalMs: number;
   readonly maxPerPass: number;
   /** Int32Array[1]: non-zero = stop. */
@@ -35,10 +37,12 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
         if (stopped()) throw new Error("stopped");
         return madviseRaw(addr, length, MADV_COLLAPSE);
       },
+      populate: (addr, length) => madviseRaw(addr, length, MADV_POPULATE_WRITE),
     },
     init.maxPerPass,
   );
   let timer: ReturnType<typeof setInterval> | undefined;
+  let first = true;
   const end = () => {
     if (timer !== undefined) clearInterval(timer);
     counters[CollapseCounter.Unsupported] = collapser.unsupported ? 1 : 0;
@@ -48,6 +52,8 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
     if (stopped()) return end();
     const started = performance.now();
     try {
+      if (first) collapser.ahead(init.ahead);
+      first = false;
       collapser.pass();
     } catch {
       return end();

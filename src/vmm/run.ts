@@ -161,7 +161,8 @@ export async function runVm(config: VmConfig): Promise<number> {
     // QEMU's anonymous RAM gets from THP (bench/boot-time/README.md has the cost and the gain). Not with a balloon
     // that starts inflated (--init-mem), and stopped before the first inflate: a collapse would take ballooned
     // pages back.
-    const collapse = config.initMemMib === undefined ? startRamCollapse(memory) : undefined;
+    const collapse =
+      config.initMemMib === undefined ? startRamCollapse(memory, loader.bootWrites()) : undefined;
     const stopCollapse = async () => collapse?.stop();
     cleanups.push(() => void stopCollapse());
 
