@@ -97,6 +97,7 @@ export function summarizeReport(text: string): string {
 interface Usage {
   vcpu: { guestS: number; exitsUserS: number; exitsKernelS: number };
   otherS: number;
+  processes?: { label: string; cpuS: number }[];
   rssMiB: number;
   hugeMiB: number;
 }
@@ -107,7 +108,10 @@ function describeUsage(u: Usage): string {
   return (
     `vCPU thread: guest ${s(u.vcpu.guestS)}, host kernel ${s(u.vcpu.exitsKernelS)}, user space ` +
     `${s(u.vcpu.exitsUserS)}; other threads and processes ${s(u.otherS)}; RSS ${u.rssMiB.toFixed(0)} MiB, ` +
-    `${u.hugeMiB.toFixed(0)} MiB of it in 2 MiB mappings`
+    `${u.hugeMiB.toFixed(0)} MiB of it in 2 MiB mappings` +
+    (u.processes && u.processes.length > 1
+      ? `\n      outside the vCPU, by process: ${u.processes.map((p) => `${p.label} ${s(p.cpuS)}`).join("; ")}`
+      : "")
   );
 }
 
