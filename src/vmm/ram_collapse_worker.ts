@@ -1,11 +1,18 @@
-// The thread of the guest-RAM collapser (ram_collapse.ts): one pass when it starts, then one every intervalMs,
-// each pass at most maxPerPass MADV_COLLAPSE calls, so that the copies (up to 2 MiB each) never hold up the VMM's
+// The thread of the guest-RAM collapser (ram_collapse.ts): one pass when it starts, then one every intervalMs or
+// more (nextPassDelayMs paces it; a slow collapse stops it), each pass at most maxPerPass MADV_COLLAPSE calls, so that the copies (up to 2 MiB each) never hold up the VMM's
 // main thread, which answers the vCPUs' PCI configuration accesses. madvise and lseek act on the process's memory
 // and memfd, so this thread needs only the numbers: the regions' host addresses and the memfd. The owner stops it
 // through a shared word, read before every pass and every collapse (the copy in flight finishes), and reads the
 // totals from shared counters; the thread posts "stopped" once it will touch guest RAM no more.
 import { MADV_COLLAPSE, MADV_POPULATE_WRITE, madviseRaw, seekData } from "../../ffi/libc.ts";
-import { type CollapseRegion, COLLAPSE_COUNTERS, CollapseCounter, RamCollapser } from "./ram_collapse.ts";
+import {
+  type CollapseRegion,
+  COLLAPSE_COUNTERS,
+  CollapseCounter,
+  nextPassDelayMs,
+  RamCollapser,
+  SLOW_COLLAPSE_MS,
+} from "./ram_collapse.ts";
 
 /** What the owner sends once, right after creating the Worker. */
 export interface CollapseWorkerInit {
@@ -34,18 +41,22 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
     {
       nextData: (offset) => seekData(init.memfd, offset, "the guest memory memfd"),
       collapse: (addr, length) => {
-        if (stopped()) throw new Error("stopped");
-        return madviseRaw(addr, length, MADV_COLLAPSE);
+        if (stopped() || slowMs > 0) throw new Error("stopped");
+        const started = performance.now();
+        const ret = madviseRaw(addr, length, MADV_COLLAPSE);
+        const ms = performance.now() - started;
+        if (ms >= SLOW_COLLAPSE_MS) slowMs = ms;
+        return ret;
       },
       populate: (addr, length) => madviseRaw(addr, length, MADV_POPULATE_WRITE),
     },
     init.maxPerPass,
   );
-  let timer: ReturnType<typeof setInterval> | undefined;
   let first = true;
+  let slowMs = 0;
   const end = () => {
-    if (timer !== undefined) clearInterval(timer);
     counters[CollapseCounter.Unsupported] = collapser.unsupported ? 1 : 0;
+    counters[CollapseCounter.SlowMs] = slowMs;
     postMessage("stopped");
   };
   const step = () => {
@@ -56,6 +67,7 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
       first = false;
       collapser.pass();
     } catch {
+      // Stopped, or a slow collapse: the counters of this pass are not kept.
       return end();
     }
     const ms = performance.now() - started;
@@ -64,8 +76,8 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
     counters[CollapseCounter.Passes]! += 1;
     counters[CollapseCounter.TotalMs]! += ms;
     counters[CollapseCounter.LongestMs] = Math.max(counters[CollapseCounter.LongestMs]!, ms);
-    if (collapser.finished) end();
+    if (collapser.finished || slowMs > 0) return end();
+    setTimeout(step, nextPassDelayMs(ms, init.intervalMs));
   };
-  timer = setInterval(step, init.intervalMs);
   step();
 };

@@ -18,6 +18,8 @@ import {
   HUGE_PAGE_SIZE,
   hugeRanges,
   aheadOffsets,
+  nextPassDelayMs,
+  PACE_FACTOR,
   RamCollapser,
   startRamCollapse,
   stopsCollapse,
@@ -250,6 +252,19 @@ test("the summary line names the ranges, the passes and the collapser thread's t
   expect(line).toBe(
     "collapse: 200 ranges collapsed, 1 refused, 90 passes, 812.3 ms in the collapser's thread (longest pass 41.2 ms)\n",
   );
+});
+
+test("a quick pass is followed by the interval, a slow one by PACE_FACTOR times its duration", () => {
+  expect([nextPassDelayMs(3, 100), nextPassDelayMs(80, 100)]).toEqual([100, 80 * PACE_FACTOR]);
+});
+
+test("the summary line says when a slow collapse stopped the collapser", () => {
+  const line = collapseSummaryLine(
+    { collapsed: 12, failed: 0 },
+    { passes: 5, totalMs: 900, longestMs: 700, slowMs: 612.4 },
+  );
+
+  expect(line).toEndWith("(longest pass 700.0 ms), stopped after a collapse of 612 ms\n");
 });
 
 // On this host's kernel (MADV_COLLAPSE of shmem needs Linux 6.1; it ignores shmem_enabled unless "deny").
