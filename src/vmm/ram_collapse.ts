@@ -35,17 +35,11 @@ const PAGE_SIZE = 4096;
 export const COLLAPSE_INTERVAL_MS = 100;
 /**
  * Pacing: the next pass starts at least PACE_FACTOR times the last pass's duration after it ends, so the
- * collapser's thread takes at most 1 / (1 + PACE_FACTOR) of a CPU from the vCPUs (in the nested rig a pass of
- * 8 collapses took up to seconds: bench/boot-time/README.md).
+ * collapser's thread takes at most 1 / (1 + PACE_FACTOR) of a CPU from the vCPUs. A collapse may have to reclaim
+ * or compact memory for its huge page (MADV_COLLAPSE always may, whatever THP's defrag setting): in the nested rig
+ * a single one took up to a second and a pass of 8 up to 5.6 s (bench/boot-time/README.md).
  */
 export const PACE_FACTOR = 4;
-/**
- * A single collapse slower than this means the kernel had to reclaim or compact memory for the huge page
- * (MADV_COLLAPSE always may, whatever THP's defrag setting): huge pages are dear on this host now, and the
- * collapser stops for good rather than keep the host busy.
- */
-export const SLOW_COLLAPSE_MS = 250;
-
 /** Milliseconds from the end of a pass that took `passMs` to the start of the next one. */
 export function nextPassDelayMs(passMs: number, intervalMs = COLLAPSE_INTERVAL_MS): number {
   return Math.max(intervalMs, PACE_FACTOR * passMs);
@@ -88,8 +82,8 @@ export interface PassTimes {
   passes: number;
   totalMs: number;
   longestMs: number;
-  /** The collapse that took SLOW_COLLAPSE_MS or more and stopped the collapser, in ms; 0 when none did. */
-  slowMs?: number;
+  /** The slowest single collapse, in ms (a slow one is the kernel reclaiming or compacting for the huge page). */
+  longestCollapseMs?: number;
 }
 
 /** The stderr line CROSVM_TRACE_STARTUP=1 prints when the collapser stops (bench/boot-time reads it). */
@@ -97,7 +91,7 @@ export function collapseSummaryLine(totals: CollapseTotals, times: PassTimes): s
   return (
     `collapse: ${totals.collapsed} ranges collapsed, ${totals.failed} refused, ${times.passes} passes, ` +
     `${times.totalMs.toFixed(1)} ms in the collapser's thread (longest pass ${times.longestMs.toFixed(1)} ms)` +
-    `${times.slowMs ? `, stopped after a collapse of ${times.slowMs.toFixed(0)} ms` : ""}\n`
+    `${times.longestCollapseMs !== undefined ? `, longest collapse ${times.longestCollapseMs.toFixed(1)} ms` : ""}\n`
   );
 }
 
@@ -234,8 +228,8 @@ export const CollapseCounter = {
   LongestMs: 4,
   /** 1 when the kernel cannot collapse shmem. */
   Unsupported: 5,
-  /** PassTimes.slowMs. */
-  SlowMs: 6,
+  /** PassTimes.longestCollapseMs. */
+  LongestCollapseMs: 6,
 } as const;
 export const COLLAPSE_COUNTERS = 7;
 
@@ -255,8 +249,7 @@ function workerUrl(): string {
 /**
  * Starts collapsing `memory`'s touched ranges on a thread of its own: first the ranges overlapping `ahead` (what the
  * guest writes early in every boot: BootLoader.bootWrites), then one pass (the kernel and initrd the loader wrote),
- * then one every COLLAPSE_INTERVAL_MS or more (nextPassDelayMs) until every range was tried, a collapse was slow
- * (SLOW_COLLAPSE_MS), or it is stopped.
+ * then one every COLLAPSE_INTERVAL_MS or more (nextPassDelayMs) until every range was tried or it is stopped.
  */
 export function startRamCollapse(memory: GuestMemory, ahead: readonly GuestRange[] = []): RamCollapse {
   const stopWord = new SharedArrayBuffer(4);
@@ -301,7 +294,7 @@ export function startRamCollapse(memory: GuestMemory, ahead: readonly GuestRange
             passes: counters[CollapseCounter.Passes]!,
             totalMs: counters[CollapseCounter.TotalMs]!,
             longestMs: counters[CollapseCounter.LongestMs]!,
-            slowMs: counters[CollapseCounter.SlowMs]!,
+            longestCollapseMs: counters[CollapseCounter.LongestCollapseMs]!,
           }),
         );
       stopping = stopped.promise.then(() => void worker.terminate());

@@ -1,5 +1,5 @@
 // The thread of the guest-RAM collapser (ram_collapse.ts): one pass when it starts, then one every intervalMs or
-// more (nextPassDelayMs paces it; a slow collapse stops it), each pass at most maxPerPass MADV_COLLAPSE calls, so that the copies (up to 2 MiB each) never hold up the VMM's
+// more (nextPassDelayMs paces it), each pass at most maxPerPass MADV_COLLAPSE calls, so that the copies (up to 2 MiB each) never hold up the VMM's
 // main thread, which answers the vCPUs' PCI configuration accesses. madvise and lseek act on the process's memory
 // and memfd, so this thread needs only the numbers: the regions' host addresses and the memfd. The owner stops it
 // through a shared word, read before every pass and every collapse (the copy in flight finishes), and reads the
@@ -11,7 +11,6 @@ import {
   CollapseCounter,
   nextPassDelayMs,
   RamCollapser,
-  SLOW_COLLAPSE_MS,
 } from "./ram_collapse.ts";
 
 /** What the owner sends once, right after creating the Worker. */
@@ -41,11 +40,14 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
     {
       nextData: (offset) => seekData(init.memfd, offset, "the guest memory memfd"),
       collapse: (addr, length) => {
-        if (stopped() || slowMs > 0) throw new Error("stopped");
+        if (stopped()) throw new Error("stopped");
         const started = performance.now();
         const ret = madviseRaw(addr, length, MADV_COLLAPSE);
         const ms = performance.now() - started;
-        if (ms >= SLOW_COLLAPSE_MS) slowMs = ms;
+        counters[CollapseCounter.LongestCollapseMs] = Math.max(
+          counters[CollapseCounter.LongestCollapseMs]!,
+          ms,
+        );
         return ret;
       },
       populate: (addr, length) => madviseRaw(addr, length, MADV_POPULATE_WRITE),
@@ -53,10 +55,8 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
     init.maxPerPass,
   );
   let first = true;
-  let slowMs = 0;
   const end = () => {
     counters[CollapseCounter.Unsupported] = collapser.unsupported ? 1 : 0;
-    counters[CollapseCounter.SlowMs] = slowMs;
     postMessage("stopped");
   };
   const step = () => {
@@ -67,7 +67,7 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
       first = false;
       collapser.pass();
     } catch {
-      // Stopped, or a slow collapse: the counters of this pass are not kept.
+      // Stopped: the pass's counters are not kept.
       return end();
     }
     const ms = performance.now() - started;
@@ -76,7 +76,7 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
     counters[CollapseCounter.Passes]! += 1;
     counters[CollapseCounter.TotalMs]! += ms;
     counters[CollapseCounter.LongestMs] = Math.max(counters[CollapseCounter.LongestMs]!, ms);
-    if (collapser.finished || slowMs > 0) return end();
+    if (collapser.finished) return end();
     setTimeout(step, nextPassDelayMs(ms, init.intervalMs));
   };
   step();
