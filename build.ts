@@ -20,6 +20,7 @@ const entrypoints = [
   "src/vmm/vcpu_worker.ts",
   "src/base/wait_loop_worker.ts",
   "src/jail/device_process/device_worker.ts",
+  "src/vmm/ram_collapse_worker.ts",
 ].map((p) => join(root, p));
 for (const entry of entrypoints) {
   if (!existsSync(entry)) throw new Error(`build: entry point ${entry} is missing`);

@@ -202,6 +202,8 @@ export function munmap(addr: number, length: number, what: string): void {
 export const MADV_HUGEPAGE = 14;
 /** Collapse the range into transparent huge pages now, whatever the THP sysfs settings (Linux 6.1+). */
 export const MADV_COLLAPSE = 25;
+/** Fault the range in writable now (Linux 5.14+): allocates its pages as a first write would. */
+export const MADV_POPULATE_WRITE = 23;
 
 export function madvise(addr: number, length: number, advice: number, what: string): void {
   check(c.madvise(addr as unknown as Pointer, length, advice), "madvise", what);

@@ -3,7 +3,15 @@
 // (the byte 0xFF: scripts/guest/rootfs/init, boot_marker=1), which the VMM writes into a FIFO this process holds open.
 // Prints one JSON line: {"bootMs":..,"startup":{"<phase>":<ms after exec>,..}}. With CROSVM_TRACE_STARTUP=1
 // crosvm prints its setup phases on stderr with wall-clock stamps (src/vmm/startup_trace.ts); QEMU prints none.
-import { createReadStream, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  createReadStream,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 
 interface Plan {
   argv: string[];
@@ -22,6 +30,136 @@ interface Plan {
   stampLines?: boolean;
   /** Extra environment for the VMM (e.g. CROSVM_TRACE_EXITS=1). */
   env?: Record<string, string>;
+  /**
+   * With markerText, after the marker (the time is taken by then): wait for `prompt` on the console (a shell the
+   * getty logged in), type `command`, and keep the console from there to `endText` in `path`. The VMM's stdin is
+   * then a pipe (the console's input).
+   */
+  report?: { prompt: string; command: string; endText: string; path: string; timeoutMs: number };
+}
+
+/** USER_HZ, the unit of /proc/PID/stat times on x86-64 (sysconf(_SC_CLK_TCK)). */
+const TICKS_PER_S = 100;
+
+/** proc(5) stat fields after the ") " that ends the command name: utime 14, stime 15, guest_time 43. */
+function statTimes(path: string): { user: number; sys: number; guest: number } | undefined {
+  try {
+    const f = readFileSync(path, "utf8")
+      .replace(/^.*\) /s, "")
+      .split(" ");
+    return {
+      user: Number(f[11]) / TICKS_PER_S,
+      sys: Number(f[12]) / TICKS_PER_S,
+      guest: Number(f[40]) / TICKS_PER_S,
+    };
+  } catch {
+    return undefined; // the thread or process ended meanwhile
+  }
+}
+
+/** The pids of `root` and its descendants (device processes), from /proc/PID/stat's ppid (field 4). */
+function processTree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const ppid = Number(
+        readFileSync(`/proc/${p}/stat`, "utf8")
+          .replace(/^.*\) /s, "")
+          .split(" ")[1],
+      );
+      parent.set(Number(p), ppid);
+    } catch {}
+  }
+  const inTree = (pid: number): boolean => {
+    for (let at: number | undefined = pid, hops = 0; at !== undefined && at > 1 && hops < 64; hops++) {
+      if (at === root) return true;
+      at = parent.get(at);
+    }
+    return false;
+  };
+  return [...parent.keys()].filter(inTree);
+}
+
+/** A process's name for the report: its command line's first three words, without the path. */
+function processLabel(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    return argv
+      .slice(0, 3)
+      .map((a) => a.split("/").at(-1)!.slice(0, 24))
+      .join(" ");
+  } catch {
+    return String(pid);
+  }
+}
+
+/**
+ * The VMM's CPU time so far, split into its vCPU thread (the thread with guest time: guest = running the guest,
+ * sys = the host kernel handling its exits and nested page faults, user - guest = answering exits in user space)
+ * and everything else (its other threads, and its child processes: device processes), with the seconds of each
+ * process; and its memory (smaps_rollup of the VMM process: Rss, and what of it is mapped by 2 MiB pages).
+ */
+function vmmUsage(pid: number) {
+  let vcpu = { user: 0, sys: 0, guest: 0 };
+  const other = { user: 0, sys: 0 };
+  const processes: { label: string; cpuS: number }[] = [];
+  for (const p of processTree(pid)) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {}
+    let cpuS = 0;
+    for (const tid of tasks) {
+      const t = statTimes(`/proc/${p}/task/${tid}/stat`);
+      if (!t) continue;
+      if (t.guest > 0) {
+        // A vCPU thread (one here: the benchmark runs one vCPU).
+        vcpu = { user: vcpu.user + t.user, sys: vcpu.sys + t.sys, guest: vcpu.guest + t.guest };
+        continue;
+      }
+      other.user += t.user;
+      other.sys += t.sys;
+      cpuS += t.user + t.sys;
+    }
+    processes.push({ label: processLabel(p), cpuS });
+  }
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0);
+  return {
+    vcpu: { guestS: vcpu.guest, exitsUserS: vcpu.user - vcpu.guest, exitsKernelS: vcpu.sys },
+    otherS: other.user + other.sys,
+    processes,
+    rssMiB: kib("Rss") / 1024,
+    hugeMiB: (kib("AnonHugePages") + kib("ShmemPmdMapped")) / 1024,
+  };
+}
+
+/** Resolves once `text` is on the console after `from`, or after `ms` (false). */
+async function consoleShows(text: string, from: number, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    if (consoleText.indexOf(text, from) >= 0) return true;
+    await Bun.sleep(100);
+  }
+  return false;
+}
+
+/** plan.report: types the command at the shell prompt and keeps its output. */
+async function typeReport(r: NonNullable<Plan["report"]>): Promise<void> {
+  const stdin = vmm.stdin as import("bun").FileSink;
+  const from = consoleText.length - (plan.markerText?.length ?? 0);
+  if (!(await consoleShows(r.prompt, from, r.timeoutMs))) {
+    writeFileSync(r.path, `no prompt ${JSON.stringify(r.prompt)} within ${r.timeoutMs} ms\n`);
+    return;
+  }
+  const start = consoleText.length;
+  stdin.write(`${r.command}\n`);
+  await stdin.flush();
+  const done = await consoleShows(r.endText, start, r.timeoutMs);
+  writeFileSync(
+    r.path,
+    consoleText.slice(start) + (done ? "" : `\n(no ${r.endText} within ${r.timeoutMs} ms)\n`),
+  );
 }
 
 const plan = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as Plan;
@@ -61,7 +199,8 @@ delete env.BUN_BE_BUN;
 const wallClock = (now: number) => performance.timeOrigin + now;
 const t0 = performance.now();
 const stdout = plan.markerText === undefined ? Bun.file(plan.stdout) : openSync(plan.marker, "w");
-const vmm = Bun.spawn(plan.argv, { stdio: ["ignore", stdout, Bun.file(plan.stderr)], env });
+const report = plan.markerText !== undefined ? plan.report : undefined;
+const vmm = Bun.spawn(plan.argv, { stdio: [report ? "pipe" : "ignore", stdout, Bun.file(plan.stderr)], env });
 const outcome = await Promise.race([
   marker.then((t) => ({ t })),
   vmm.exited.then((code) => ({ exited: code })),
@@ -71,6 +210,9 @@ const outcome = await Promise.race([
 // answering right after a nested VMM was SIGKILLed mid-boot; whether that was the cause is not known.)
 const exitedWithin = (ms: number) =>
   Promise.race([vmm.exited.then(() => true), Bun.sleep(ms).then(() => false)]);
+// Where the VMM's CPU went and how much memory it holds, read before it is stopped (the same for both VMMs).
+const usage = "t" in outcome ? vmmUsage(vmm.pid) : undefined;
+if ("t" in outcome && report) await typeReport(report);
 vmm.kill("SIGTERM");
 if (!(await exitedWithin(10_000))) vmm.kill("SIGKILL");
 const died = await exitedWithin(10_000);
@@ -90,7 +232,9 @@ for (const m of readFileSync(plan.stderr, "utf8").matchAll(
 ))
   startup[m[1]!] = Number(m[2]) - wallClock(t0);
 if ("t" in outcome) {
-  console.log(JSON.stringify({ bootMs: outcome.t - t0, startup }));
+  // ram_collapse.ts's summary, printed when the collapser stopped (at the latest when the VMM ended).
+  const collapse = /^collapse: (.+)$/m.exec(readFileSync(plan.stderr, "utf8"))?.[1];
+  console.log(JSON.stringify({ bootMs: outcome.t - t0, startup, usage, collapse }));
 } else {
   const why =
     "exited" in outcome ? `the VMM exited with ${outcome.exited}` : `no marker in ${plan.timeoutMs} ms`;

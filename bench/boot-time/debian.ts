@@ -8,6 +8,8 @@
 //   flock /tmp/crosvm-rig.lock bun bench/boot-time/debian.ts [RUNS] [--hugepages] [--timeline] [--trace]
 // --baseline PATH adds a column for another crosvm build (e.g. the one before a change), run from the outer VM's
 // /usr/bin/crosvm-baseline. --hugepages adds a column, crosvm --hugepages, on an outer VM whose shmem_enabled is "advise".
+// After each boot's login line (timed by then) the autologin shell is asked for systemd-analyze, the CPU flags and
+// the kernel log's milestones (--no-report skips it); each VMM's CPU and memory at the login line are printed too.
 // --timeline boots without "quiet" and keeps each VMM's console with every line's arrival (ms after the exec) in
 // /tmp/crosvm-bench-timeline/ (the kernel's own [uptime] stamps are in the lines). --trace gives crosvm
 // --trace-file and CROSVM_TRACE_EXITS=1 and keeps the trace and its stderr (exit profile, start-up phases) there too.
@@ -29,6 +31,7 @@ const flag = (name: string) => {
 const hugepages = flag("--hugepages");
 const timeline = flag("--timeline");
 const trace = flag("--trace");
+const report = !flag("--no-report");
 const baselineAt = args.indexOf("--baseline");
 const baseline = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
 if (baselineAt >= 0 && !baseline) throw new Error("--baseline: expected the path of a crosvm executable");
@@ -70,6 +73,48 @@ function argv(vmm: Vmm): string[] {
   ];
 }
 
+/**
+ * Typed at the autologin shell after the login line (the time is taken by then): systemd's own split, the guest's
+ * CPU flags, and the kernel log lines of the boot's milestones with their uptime stamps (the log keeps them with
+ * `quiet` too). The quotes in the end marker keep the echoed command line from matching it.
+ */
+const REPORT_COMMAND =
+  "systemd-analyze | head -1; grep -m1 '^flags' /proc/cpuinfo; dmesg | grep -E " +
+  `'${["Trying to unpack", "PCI: Using ACPI", "Switched to clocksource", "Freeing initrd", "initmem", "Run /init", "virtio_blk", "EXT4-fs .vda.: mounted", "systemd 2", "Queued start job", "Started systemd-journald"].join("|")}'` +
+  "; echo BENCH-REPORT''-END";
+const reports: string[] = [];
+
+/** The report's lines without the shell's echo and prompt. */
+export function summarizeReport(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== "" && !l.includes("BENCH-REPORT") && !l.includes("# "))
+    .map((l) => `    ${l.length > 160 ? `${l.slice(0, 160)}...` : l}`)
+    .join("\n");
+}
+
+/** boot_timer.ts's `usage`: the VMM's CPU and memory at the login line. */
+interface Usage {
+  vcpu: { guestS: number; exitsUserS: number; exitsKernelS: number };
+  otherS: number;
+  processes?: { label: string; cpuS: number }[];
+  rssMiB: number;
+  hugeMiB: number;
+}
+const usages: string[] = [];
+
+function describeUsage(u: Usage): string {
+  const s = (n: number) => `${n.toFixed(1)} s`;
+  return (
+    `vCPU thread: guest ${s(u.vcpu.guestS)}, host kernel ${s(u.vcpu.exitsKernelS)}, user space ` +
+    `${s(u.vcpu.exitsUserS)}; other threads and processes ${s(u.otherS)}; RSS ${u.rssMiB.toFixed(0)} MiB, ` +
+    `${u.hugeMiB.toFixed(0)} MiB of it in 2 MiB mappings` +
+    (u.processes && u.processes.length > 1
+      ? `\n      outside the vCPU, by process: ${u.processes.map((p) => `${p.label} ${s(p.cpuS)}`).join("; ")}`
+      : "")
+  );
+}
+
 async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
   // A fresh overlay: every run boots the image as built (QEMU's snapshot=on makes its own, under TMPDIR).
   await outer.run(
@@ -84,6 +129,17 @@ async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
     timeoutMs: 600_000,
     stampLines: timeline,
     env: trace && vmm !== "qemu" ? { CROSVM_TRACE_EXITS: "1" } : {},
+    ...(report
+      ? {
+          report: {
+            prompt: "# ",
+            command: REPORT_COMMAND,
+            endText: "BENCH-REPORT-END",
+            path: `/run/bench-${vmm}.report`,
+            timeoutMs: 120_000,
+          },
+        }
+      : {}),
   };
   await outer.writeFile("/run/bench-plan.json", JSON.stringify(plan));
   const out = await outer.run(
@@ -92,11 +148,20 @@ async function runOnce(outer: OuterVm, vmm: Vmm): Promise<number> {
   );
   const result = JSON.parse(out.trim().split("\n").at(-1)!) as {
     bootMs: number;
+    usage?: Usage;
+    collapse?: string;
     error?: string;
     output?: string;
   };
   if (result.error) throw new Error(`${vmm}: ${result.error}; its output ends:\n${result.output}`);
+  if (result.usage) usages.push(`${vmm.padEnd(16)} ${describeUsage(result.usage)}`);
+  if (result.collapse) usages.push(`${vmm.padEnd(16)} ${result.collapse}`);
   if (timeline || trace) await outer.run(`cp ${plan.stdout} ${plan.stderr} /scratch/`);
+  if (report) {
+    const text = await outer.run(`cat /run/bench-${vmm}.report`);
+    reports.push(`${vmm}:\n${summarizeReport(text)}`);
+    await outer.run(`cp /run/bench-${vmm}.report /scratch/`);
+  }
   return result.bootMs;
 }
 
@@ -151,6 +216,10 @@ try {
       `  ${label} ${summary(boot[v])} ms, ratio to qemu ${(median(boot[v]) / median(boot.qemu)).toFixed(2)}`,
     );
   }
+  if (reports.length > 0)
+    console.log(`\nthe guests' own account (systemd-analyze, kernel log uptimes):\n${reports.join("\n")}`);
+  console.log("\nCPU and memory of each VMM at the login line (every run, in order):");
+  for (const line of usages) console.log(`  ${line}`);
   console.log(
     `\nsame for both: Debian bookworm's kernel and initrd, ${MEM_MIB} MiB, ${CPUS} vCPU, cmdline "${cmdline}", the` +
       ` raw image under a qcow2 overlay; inside one QEMU/TCG outer VM (nested KVM on emulated AMD-V).`,

@@ -4,7 +4,7 @@
 // for INIT/SIPI from the firmware, as on hardware.
 import { readFileSync, statSync } from "node:fs";
 import type { KvmCpuidEntry } from "../../ffi/kvm_types.ts";
-import { BootError, type BootContext, type BootLoader } from "./boot_setup.ts";
+import { BootError, type BootContext, type BootLoader, type GuestRange } from "./boot_setup.ts";
 import type { RegionSpec } from "./guest_ram.ts";
 
 const FOUR_GIB = 0x1_0000_0000;
@@ -46,6 +46,10 @@ export class BiosLoader implements BootLoader {
 
   extraRegions(): readonly RegionSpec[] {
     return [{ guestAddr: FOUR_GIB - this.#mappedSize, size: this.#mappedSize }];
+  }
+
+  bootWrites(): readonly GuestRange[] {
+    return [];
   }
 
   load(ctx: BootContext): void {

@@ -25,6 +25,16 @@ export interface BootLoader {
    * Throws an Error with a one-line message naming the input on bad input.
    */
   load(ctx: BootContext): void;
+  /**
+   * After load: guest-physical ranges [start, end) the guest writes early in every boot (a kernel's decompression
+   * area), which the RAM collapser makes huge before the guest gets there (ram_collapse.ts). Empty for firmware.
+   */
+  bootWrites(): readonly GuestRange[];
+}
+
+export interface GuestRange {
+  readonly start: number;
+  readonly end: number;
 }
 
 export class BootError extends Error {

@@ -100,7 +100,7 @@ export interface VmConfig {
   /** Control socket path (-s/--socket); a folder given there already became FOLDER/crosvm-PID.sock. */
   socket?: string;
   disableSandbox: boolean;
-  /** --hugepages: MADV_HUGEPAGE on guest RAM, and each 2 MiB range the guest touches collapsed into a huge page (ram_collapse.ts). */
+  /** --hugepages: MADV_HUGEPAGE on guest RAM (the collapser, ram_collapse.ts, runs with or without it). */
   hugepages: boolean;
   pivotRoot?: string;
   seccompLogFailures: boolean;

@@ -9,7 +9,7 @@ import { withLintConfigured } from "../arch/x86_64/lapic.ts";
 import { isMtrrMsr, variableMtrrCount } from "../arch/x86_64/msrs.ts";
 import { logger } from "../base/log.ts";
 import { withDefaultSerialParameters } from "../devices/serial/parameters.ts";
-import type { BootContext, BootLoader } from "./boot_setup.ts";
+import type { BootContext, BootLoader, GuestRange } from "./boot_setup.ts";
 import type { RegionSpec } from "./guest_ram.ts";
 
 /** IA32_MTRRCAP (Intel SDM Vol. 3A §11.11.2.1): bits 7:0 are the number of variable-range MTRRs. */
@@ -17,7 +17,14 @@ const MSR_MTRR_CAP = 0xfe;
 const log = logger("vmm::boot");
 
 export class KernelBootLoader implements BootLoader {
+  #bootWrites: readonly GuestRange[] = [];
+
   constructor(readonly kernel: string) {}
+
+  /** The kernel's image and decompression area: Linux decompresses itself there and clears its bss. */
+  bootWrites(): readonly GuestRange[] {
+    return this.#bootWrites;
+  }
 
   extraRegions(): readonly RegionSpec[] {
     return [];
@@ -42,6 +49,7 @@ export class KernelBootLoader implements BootLoader {
       physAddrBits: bits,
       nativePcieHotplug: (config.pciHotplugSlots ?? 0) > 0,
     });
+    this.#bootWrites = [boot.kernelRange];
     log.debug(
       `kernel (${boot.kernelType}) entry 0x${boot.entry.toString(16)}, command line "${boot.cmdline}"`,
     );

@@ -12,17 +12,40 @@
 // QEMU. A range is never collapsed twice, so what the balloon later punches out of it (a 4 KiB page of a huge page
 // splits it) stays returned. The guest decides which ranges are touched, but each is collapsed at most once and a
 // pass collapses at most `maxPerPass`: the work is bounded by the RAM size.
-import { MADV_COLLAPSE, madviseRaw, seekData } from "../../ffi/libc.ts";
+//
+// The balloon: a collapse fills the holes of its range, and the memfd cannot tell a page the balloon punched from
+// one the guest never touched, so a range first collapsed after an inflate could take ballooned pages back. The
+// VMM therefore stops the collapser for good before the first inflate (`stopsCollapse`, run.ts), and does not
+// start it when the balloon starts inflated (--init-mem). Free page reporting needs no stop: Linux reports free
+// blocks of pageblock order (2 MiB on x86-64, mm/page_reporting.c), whole aligned ranges, and punching a whole
+// range leaves no data there that a collapse would act on.
 import { logger } from "../base/log.ts";
+import { workerEntryUrl } from "../base/worker_url.ts";
+import type { BalloonControlCommand } from "../vm_control/protocol.ts";
 import type { GuestMemory } from "../vm_memory/guest_memory.ts";
+import type { GuestRange } from "./boot_setup.ts";
+import type { CollapseWorkerInit } from "./ram_collapse_worker.ts";
 
 const log = logger("ram-collapse");
 
 /** x86-64's PMD page size (HPAGE_PMD_SIZE): what MADV_COLLAPSE makes and one page-table entry maps. */
 export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
+const PAGE_SIZE = 4096;
 /** How often the collapser looks for newly touched ranges. */
 export const COLLAPSE_INTERVAL_MS = 100;
-/** Collapses per pass: each copies up to 2 MiB on the VMM's main thread. */
+/**
+ * Pacing: the next pass starts at least PACE_FACTOR times the last pass's duration after it ends, so the
+ * collapser's thread takes at most 1 / (1 + PACE_FACTOR) of a CPU from the vCPUs. A collapse may have to reclaim
+ * or compact memory for its huge page (MADV_COLLAPSE always may, whatever THP's defrag setting): in the nested rig
+ * a single one took up to a second and a pass of 8 up to 5.6 s (bench/boot-time/README.md).
+ */
+export const PACE_FACTOR = 4;
+/** Milliseconds from the end of a pass that took `passMs` to the start of the next one. */
+export function nextPassDelayMs(passMs: number, intervalMs = COLLAPSE_INTERVAL_MS): number {
+  return Math.max(intervalMs, PACE_FACTOR * passMs);
+}
+
+/** Collapses per pass: each copies up to 2 MiB (on the collapser's own thread). */
 export const MAX_COLLAPSES_PER_PASS = 8;
 const EINVAL = 22;
 
@@ -38,6 +61,8 @@ export interface CollapseOps {
   nextData(offset: number): number | undefined;
   /** MADV_COLLAPSE on [addr, addr + length): 0, or -errno. */
   collapse(addr: number, length: number): number;
+  /** MADV_POPULATE_WRITE on [addr, addr + length) (a range must hold a page before it can be collapsed). */
+  populate(addr: number, length: number): number;
 }
 
 export interface CollapseTotals {
@@ -47,9 +72,54 @@ export interface CollapseTotals {
   failed: number;
 }
 
+/** True for a balloon command after which the collapser must stop: an inflate (a non-zero target), see above. */
+export function stopsCollapse(command: BalloonControlCommand): boolean {
+  return command.kind === "Adjust" && command.numBytes > 0;
+}
+
+/** What the passes cost the thread that ran them. */
+export interface PassTimes {
+  passes: number;
+  totalMs: number;
+  longestMs: number;
+  /** The slowest single collapse, in ms (a slow one is the kernel reclaiming or compacting for the huge page). */
+  longestCollapseMs?: number;
+}
+
+/** The stderr line CROSVM_TRACE_STARTUP=1 prints when the collapser stops (bench/boot-time reads it). */
+export function collapseSummaryLine(totals: CollapseTotals, times: PassTimes): string {
+  return (
+    `collapse: ${totals.collapsed} ranges collapsed, ${totals.failed} refused, ${times.passes} passes, ` +
+    `${times.totalMs.toFixed(1)} ms in the collapser's thread (longest pass ${times.longestMs.toFixed(1)} ms)` +
+    `${times.longestCollapseMs !== undefined ? `, longest collapse ${times.longestCollapseMs.toFixed(1)} ms` : ""}\n`
+  );
+}
+
 interface Range {
   readonly fdOffset: number;
   readonly hostAddr: number;
+}
+
+/** A region of guest RAM with its guest-physical address. */
+export interface GuestCollapseRegion extends CollapseRegion {
+  readonly guestAddr: number;
+}
+
+/**
+ * The memfd offsets of the 2 MiB ranges of `regions` that overlap a guest-physical range of `writes` (the
+ * loader's BootLoader.bootWrites), in memfd order; `writes` come from our loader, the bound is the RAM size.
+ */
+export function aheadOffsets(
+  regions: readonly GuestCollapseRegion[],
+  writes: readonly { start: number; end: number }[],
+): number[] {
+  const out: number[] = [];
+  for (const r of regions)
+    for (const range of hugeRanges([r])) {
+      const guest = r.guestAddr + (range.fdOffset - r.fdOffset);
+      if (writes.some((w) => w.start < guest + HUGE_PAGE_SIZE && guest < w.end)) out.push(range.fdOffset);
+    }
+  return out.sort((a, b) => a - b);
 }
 
 /** The 2 MiB ranges of `regions` that a PMD can map: host address and memfd offset both 2 MiB aligned. */
@@ -116,6 +186,26 @@ export class RamCollapser {
     return tried;
   }
 
+  /**
+   * Collapses the ranges at these memfd offsets now, touched or not (a range without a page gets one first):
+   * memory the guest is about to write (aheadOffsets). Returns how many it tried.
+   */
+  ahead(fdOffsets: readonly number[]): number {
+    let tried = 0;
+    for (const fdOffset of fdOffsets) {
+      if (this.#unsupported) break;
+      const i = this.#ranges.findIndex((r) => r.fdOffset === fdOffset);
+      if (i < 0 || this.#done[i]) continue;
+      const range = this.#ranges[i]!;
+      const data = this.ops.nextData(range.fdOffset);
+      if (data === undefined || data >= range.fdOffset + HUGE_PAGE_SIZE)
+        this.ops.populate(range.hostAddr, PAGE_SIZE);
+      this.#tryCollapse(i, range);
+      tried++;
+    }
+    return tried;
+  }
+
   #tryCollapse(i: number, range: Range): void {
     const ret = this.ops.collapse(range.hostAddr, HUGE_PAGE_SIZE);
     if (ret === -EINVAL && this.totals.collapsed === 0) {
@@ -129,38 +219,86 @@ export class RamCollapser {
   }
 }
 
+/** The collapser thread's shared counters (a Float64Array), by index. */
+export const CollapseCounter = {
+  Collapsed: 0,
+  Failed: 1,
+  Passes: 2,
+  TotalMs: 3,
+  LongestMs: 4,
+  /** 1 when the kernel cannot collapse shmem. */
+  Unsupported: 5,
+  /** PassTimes.longestCollapseMs. */
+  LongestCollapseMs: 6,
+} as const;
+export const COLLAPSE_COUNTERS = 7;
+
+/** The running collapser (its own thread: ram_collapse_worker.ts). */
+export interface RamCollapse {
+  /**
+   * Stops it: no collapse starts after this call (a copy in flight finishes); the promise resolves once the thread
+   * has said it touches guest RAM no more. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+function workerUrl(): string {
+  return workerEntryUrl(import.meta.url, "vmm/ram_collapse_worker.ts", "./ram_collapse_worker.ts");
+}
+
 /**
- * Starts collapsing `memory`'s touched ranges: one pass now (the kernel and initrd the loader wrote), then one
- * every COLLAPSE_INTERVAL_MS until every range was tried. Returns the function that stops it.
+ * Starts collapsing `memory`'s touched ranges on a thread of its own: first the ranges overlapping `ahead` (what the
+ * guest writes early in every boot: BootLoader.bootWrites), then one pass (the kernel and initrd the loader wrote),
+ * then one every COLLAPSE_INTERVAL_MS or more (nextPassDelayMs) until every range was tried or it is stopped.
  */
-export function startRamCollapse(memory: GuestMemory): () => void {
-  const collapser = new RamCollapser(memory.regions, {
-    nextData: (offset) => seekData(memory.memfd, offset, "the guest memory memfd"),
-    collapse: (addr, length) => madviseRaw(addr, length, MADV_COLLAPSE),
-  });
-  const step = () => {
-    try {
-      collapser.pass();
-    } catch (e) {
-      log.debug(`stopped: ${(e as Error).message}`);
-      stop();
-    }
-    if (collapser.finished) stop();
+export function startRamCollapse(memory: GuestMemory, ahead: readonly GuestRange[] = []): RamCollapse {
+  const stopWord = new SharedArrayBuffer(4);
+  const counterBuffer = new SharedArrayBuffer(COLLAPSE_COUNTERS * 8);
+  const counters = new Float64Array(counterBuffer);
+  const worker = new Worker(workerUrl());
+  const stopped = Promise.withResolvers<void>();
+  worker.onmessage = () => stopped.resolve();
+  worker.onerror = (ev: ErrorEvent) => {
+    log.debug(`collapser thread failed: ${ev.message}`);
+    stopped.resolve();
   };
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    if (timer !== undefined) clearInterval(timer);
-    const { collapsed, failed } = collapser.totals;
-    log.debug(
-      collapser.unsupported
-        ? "guest RAM stays in 4 KiB pages: this kernel cannot MADV_COLLAPSE shared memory"
-        : `${collapsed} ranges of guest RAM collapsed into 2 MiB pages, ${failed} refused`,
-    );
+  const init: CollapseWorkerInit = {
+    regions: memory.regions.map((r) => ({ hostAddr: r.hostAddr, size: r.size, fdOffset: r.fdOffset })),
+    memfd: memory.memfd,
+    ahead: aheadOffsets(memory.regions, ahead),
+    intervalMs: COLLAPSE_INTERVAL_MS,
+    maxPerPass: MAX_COLLAPSES_PER_PASS,
+    stop: stopWord,
+    counters: counterBuffer,
   };
-  step();
-  if (!stopped) timer = setInterval(step, COLLAPSE_INTERVAL_MS);
-  return stop;
+  worker.postMessage(init);
+  // Not a reason to keep the process alive.
+  worker.unref();
+  let stopping: Promise<void> | undefined;
+  return {
+    stop() {
+      if (stopping) return stopping;
+      Atomics.store(new Int32Array(stopWord), 0, 1);
+      const totals = {
+        collapsed: counters[CollapseCounter.Collapsed]!,
+        failed: counters[CollapseCounter.Failed]!,
+      };
+      log.debug(
+        counters[CollapseCounter.Unsupported]
+          ? "guest RAM stays in 4 KiB pages: this kernel cannot MADV_COLLAPSE shared memory"
+          : `${totals.collapsed} ranges of guest RAM collapsed into 2 MiB pages, ${totals.failed} refused`,
+      );
+      if (process.env.CROSVM_TRACE_STARTUP === "1")
+        process.stderr.write(
+          collapseSummaryLine(totals, {
+            passes: counters[CollapseCounter.Passes]!,
+            totalMs: counters[CollapseCounter.TotalMs]!,
+            longestMs: counters[CollapseCounter.LongestMs]!,
+            longestCollapseMs: counters[CollapseCounter.LongestCollapseMs]!,
+          }),
+        );
+      stopping = stopped.promise.then(() => void worker.terminate());
+      return stopping;
+    },
+  };
 }

@@ -47,7 +47,7 @@ import type { VmConfig } from "./config.ts";
 import { GuestClock } from "./guest_clock.ts";
 import { hostShmemHugePagesRefused, releaseGuestRam } from "./guest_ram.ts";
 import { createSizedGuestRam } from "./guest_ram_size.ts";
-import { startRamCollapse } from "./ram_collapse.ts";
+import { startRamCollapse, stopsCollapse } from "./ram_collapse.ts";
 import { KernelBootLoader } from "./kernel_boot.ts";
 import { MainThreadHub } from "./main_thread_hub.ts";
 import { createPlatformDevices, type PlatformDevices } from "./platform_devices.ts";
@@ -157,14 +157,18 @@ export async function runVm(config: VmConfig): Promise<number> {
     if (loadError !== undefined) throw loadError;
     const dev = devices;
     traceStartup("devices created");
-    // --hugepages: guest RAM in 2 MiB pages as the guest touches it (ram_collapse.ts), starting with the loaded
-    // kernel. Not by default yet: its effect on memory (2 MiB committed per touched range) and on the main thread
-    // (each collapse copies up to 2 MiB there) has been measured in one boot only.
-    if (config.hugepages) cleanups.push(startRamCollapse(memory));
+    // Guest RAM in 2 MiB pages as the guest touches it (ram_collapse.ts), starting with the loaded kernel: what
+    // QEMU's anonymous RAM gets from THP (bench/boot-time/README.md has the cost and the gain). Not with a balloon
+    // that starts inflated (--init-mem), and stopped before the first inflate: a collapse would take ballooned
+    // pages back.
+    const collapse =
+      config.initMemMib === undefined ? startRamCollapse(memory, loader.bootWrites()) : undefined;
+    const stopCollapse = async () => collapse?.stop();
+    cleanups.push(() => void stopCollapse());
 
     await threads.start(vcpus, shareBus(dev.io), shareBus(dev.mmio));
     traceStartup("vCPU threads ready");
-    return await runUntilEnd(config, vm, threads, dev, hub, { vcpus, memory, gdb });
+    return await runUntilEnd(config, vm, threads, dev, hub, { vcpus, memory, gdb }, stopCollapse);
   } finally {
     if (threads) await threads.stop();
     hub.close();
@@ -198,6 +202,7 @@ function controllerFor(
   threads: VcpuThreads,
   devices: PlatformDevices,
   finish: (end: VmEnd) => void,
+  stopCollapse: () => Promise<void>,
 ): VmController {
   const clock = new GuestClock(vm.fd);
   return new VmController({
@@ -209,7 +214,11 @@ function controllerFor(
     wakeDevices: () => devices.wake(),
     pressPowerButton: () => devices.acpi.pressPowerButton(),
     diskResize: (index, newSize) => devices.diskResize(index, newSize),
-    balloon: (command) => devices.balloon(command),
+    balloon: async (command) => {
+      // Before the inflate, and once no collapse can fill the holes it punches (ram_collapse.ts).
+      if (stopsCollapse(command)) await stopCollapse();
+      return devices.balloon(command);
+    },
     hotplugNet: (command) => devices.hotplugNet(command),
     requestExit: () => finish({ state: "Stop", why: "stopped through the control socket" }),
   });
@@ -259,6 +268,7 @@ async function runUntilEnd(
   devices: PlatformDevices,
   hub: MainThreadHub,
   debug: DebugContext,
+  stopCollapse: () => Promise<void>,
 ): Promise<number> {
   const end = Promise.withResolvers<VmEnd>();
   const finish = (e: VmEnd) => end.resolve(e);
@@ -271,7 +281,7 @@ async function runUntilEnd(
     // Requests are served from the wait loop, on this thread after this function yields, so none reaches the vCPUs
     // before go() below.
     if (config.socket !== undefined)
-      server = ControlServer.listen(config.socket, controllerFor(vm, threads, devices, finish));
+      server = ControlServer.listen(config.socket, controllerFor(vm, threads, devices, finish, stopCollapse));
     stopWatching = watchEndEvents(devices, finish);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);

@@ -53,6 +53,8 @@ export interface X86Boot {
   readonly entry: number;
   readonly cmdline: string;
   readonly initrd?: LoadedInitrd;
+  /** [start, end): guest memory the kernel image occupies or decompresses into (LoadedKernel's). */
+  readonly kernelRange: { readonly start: number; readonly end: number };
   readonly acpi: AcpiTableAddrs;
   /** For KVM_SET_IDENTITY_MAP_ADDR and KVM_SET_TSS_ADDR, before any vCPU is created. */
   readonly identityMapAddr: number;
@@ -134,6 +136,7 @@ export function setupX86Boot(mem: GuestMemory, opts: X86BootOptions): X86Boot {
   return {
     kernelType: kernel.type,
     entry: kernel.entry,
+    kernelRange: { start: kernel.start, end: kernel.end },
     cmdline: cmdline.toString(),
     initrd,
     acpi,

@@ -46,6 +46,12 @@ describe("setupX86Boot", () => {
     expect(readE820(mem.read(ZERO_PAGE_ADDR, 4096))).toEqual(e820Map(64 * MIB));
   });
 
+  test("reports the kernel's range: from its load address to the end of its decompression area (pref_address + init_size)", () => {
+    const boot = setupX86Boot(guestMemory(64), options({ kernel: fakeBzImage({ initSize: 3 * MIB }) }));
+
+    expect(boot.kernelRange).toEqual({ start: 0x20_0000, end: 16 * MIB + 3 * MIB });
+  });
+
   test("places the initrd high and records it", () => {
     const mem = guestMemory(64);
     const initrd = Uint8Array.from({ length: 10_000 }, (_, i) => i & 0xff);

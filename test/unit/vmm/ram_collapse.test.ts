@@ -3,10 +3,28 @@
 import { afterEach, expect, test } from "bun:test";
 import { fstatSync, readFileSync } from "node:fs";
 import { punchHoles } from "../../../src/devices/virtio/balloon/device.ts";
-import { MADV_COLLAPSE, madviseRaw, SEEK_DATA, SEEK_HOLE, seekData } from "../../../ffi/libc.ts";
+import {
+  MADV_COLLAPSE,
+  MADV_POPULATE_WRITE,
+  madviseRaw,
+  SEEK_DATA,
+  SEEK_HOLE,
+  seekData,
+} from "../../../ffi/libc.ts";
 import type { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
 import { createGuestRam, releaseGuestRam } from "../../../src/vmm/guest_ram.ts";
-import { HUGE_PAGE_SIZE, hugeRanges, RamCollapser, type CollapseOps } from "../../../src/vmm/ram_collapse.ts";
+import {
+  collapseSummaryLine,
+  HUGE_PAGE_SIZE,
+  hugeRanges,
+  aheadOffsets,
+  nextPassDelayMs,
+  PACE_FACTOR,
+  RamCollapser,
+  startRamCollapse,
+  stopsCollapse,
+  type CollapseOps,
+} from "../../../src/vmm/ram_collapse.ts";
 
 const MIB = 1 << 20;
 const BASE = 0x7f00_0000_0000; // a 2 MiB aligned host address
@@ -15,7 +33,14 @@ const BASE = 0x7f00_0000_0000; // a 2 MiB aligned host address
 function fakeOps(touched: number[], result = 0) {
   const collapsedAt: number[] = [];
   const seeks: number[] = [];
+  const populatedAt: number[] = [];
   const ops: CollapseOps = {
+    populate: (addr, length) => {
+      expect(length).toBe(4096);
+      populatedAt.push(addr - BASE);
+      touched.push(addr - BASE);
+      return 0;
+    },
     nextData: (offset) => {
       seeks.push(offset);
       return touched.filter((t) => t >= offset).sort((a, b) => a - b)[0];
@@ -26,11 +51,17 @@ function fakeOps(touched: number[], result = 0) {
       return result;
     },
   };
-  return { ops, collapsedAt, seeks };
+  return { ops, collapsedAt, seeks, populatedAt };
 }
 
-test("constants: MADV_COLLAPSE 25 (include/uapi/asm-generic/mman-common.h), SEEK_DATA 3 and SEEK_HOLE 4 (include/uapi/linux/fs.h), the PMD page 2 MiB", () => {
-  expect([MADV_COLLAPSE, SEEK_DATA, SEEK_HOLE, HUGE_PAGE_SIZE]).toEqual([25, 3, 4, 2 * MIB]);
+test("constants: MADV_COLLAPSE 25 and MADV_POPULATE_WRITE 23 (include/uapi/asm-generic/mman-common.h), SEEK_DATA 3 and SEEK_HOLE 4 (include/uapi/linux/fs.h), the PMD page 2 MiB", () => {
+  expect([MADV_COLLAPSE, MADV_POPULATE_WRITE, SEEK_DATA, SEEK_HOLE, HUGE_PAGE_SIZE]).toEqual([
+    25,
+    23,
+    3,
+    4,
+    2 * MIB,
+  ]);
 });
 
 test("an aligned region of 8 MiB has four 2 MiB ranges", () => {
@@ -150,6 +181,92 @@ test("the collapser is finished once every range was tried", () => {
   expect(collapser.finished).toBe(true);
 });
 
+test("ahead: the 2 MiB ranges overlapping a kernel's range [1 MiB, 7 MiB + 4 KiB) are those at 0, 2, 4 and 6 MiB", () => {
+  const offsets = aheadOffsets(
+    [{ guestAddr: 0, hostAddr: BASE, size: 16 * MIB, fdOffset: 0 }],
+    [{ start: MIB, end: 7 * MIB + 4096 }],
+  );
+
+  expect(offsets.map((o) => o / MIB)).toEqual([0, 2, 4, 6]);
+});
+
+test("ahead: a range of a region above 4 GiB is found at its own memfd offset", () => {
+  const offsets = aheadOffsets(
+    [
+      { guestAddr: 0, hostAddr: BASE, size: 8 * MIB, fdOffset: 0 },
+      { guestAddr: 4 * 1024 * MIB, hostAddr: BASE + 8 * MIB, size: 8 * MIB, fdOffset: 8 * MIB },
+    ],
+    [{ start: 4 * 1024 * MIB + 2 * MIB, end: 4 * 1024 * MIB + 3 * MIB }],
+  );
+
+  expect(offsets.map((o) => o / MIB)).toEqual([10]);
+});
+
+test("ahead: nothing outside guest RAM is chosen", () => {
+  const offsets = aheadOffsets(
+    [{ guestAddr: 0, hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }],
+    [{ start: 64 * MIB, end: 128 * MIB }],
+  );
+
+  expect(offsets).toEqual([]);
+});
+
+test("ahead collapses untouched ranges after giving each one page, and touched ones as they are", () => {
+  const { ops, collapsedAt, populatedAt } = fakeOps([2 * MIB + 4096]);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }], ops);
+
+  const tried = collapser.ahead([0, 2 * MIB]);
+
+  expect(tried).toBe(2);
+  expect(populatedAt).toEqual([0]);
+  expect(collapsedAt).toEqual([0, 2 * MIB]);
+});
+
+test("a range collapsed ahead is not collapsed again by a pass", () => {
+  const { ops, collapsedAt } = fakeOps([]);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 4 * MIB, fdOffset: 0 }], ops);
+  collapser.ahead([2 * MIB]);
+
+  collapser.pass();
+
+  expect(collapsedAt).toEqual([2 * MIB]);
+});
+
+test("a balloon inflate (a non-zero target) stops the collapser", () => {
+  expect(stopsCollapse({ kind: "Adjust", numBytes: 4096, waitForSuccess: false })).toBe(true);
+});
+
+test("deflating the balloon to zero and asking for its statistics leave the collapser running", () => {
+  expect([
+    stopsCollapse({ kind: "Adjust", numBytes: 0, waitForSuccess: false }),
+    stopsCollapse({ kind: "Stats" }),
+  ]).toEqual([false, false]);
+});
+
+test("the summary line names the ranges, the passes and the collapser thread's time", () => {
+  const line = collapseSummaryLine(
+    { collapsed: 200, failed: 1 },
+    { passes: 90, totalMs: 812.34, longestMs: 41.2 },
+  );
+
+  expect(line).toBe(
+    "collapse: 200 ranges collapsed, 1 refused, 90 passes, 812.3 ms in the collapser's thread (longest pass 41.2 ms)\n",
+  );
+});
+
+test("a quick pass is followed by the interval, a slow one by PACE_FACTOR times its duration", () => {
+  expect([nextPassDelayMs(3, 100), nextPassDelayMs(80, 100)]).toEqual([100, 80 * PACE_FACTOR]);
+});
+
+test("the summary line names the slowest single collapse when it is known", () => {
+  const line = collapseSummaryLine(
+    { collapsed: 12, failed: 0 },
+    { passes: 5, totalMs: 900, longestMs: 700, longestCollapseMs: 612.4 },
+  );
+
+  expect(line).toEndWith("(longest pass 700.0 ms), longest collapse 612.4 ms\n");
+});
+
 // On this host's kernel (MADV_COLLAPSE of shmem needs Linux 6.1; it ignores shmem_enabled unless "deny").
 let memory: GuestMemory | undefined;
 afterEach(() => {
@@ -203,6 +320,7 @@ test.if(collapseWorks)(
     const collapser = new RamCollapser(mem.regions, {
       nextData: (o) => seekData(mem.memfd, o, "test"),
       collapse: (a, l) => madviseRaw(a, l, MADV_COLLAPSE),
+      populate: (a, l) => madviseRaw(a, l, MADV_POPULATE_WRITE),
     });
 
     collapser.pass();
@@ -224,6 +342,7 @@ test.if(collapseWorks)(
     const collapser = new RamCollapser(mem.regions, {
       nextData: (o) => seekData(mem.memfd, o, "test"),
       collapse: (a, l) => madviseRaw(a, l, MADV_COLLAPSE),
+      populate: (a, l) => madviseRaw(a, l, MADV_POPULATE_WRITE),
     });
     collapser.pass();
     const before = fstatSync(mem.memfd).blocks * 512;
@@ -233,5 +352,59 @@ test.if(collapseWorks)(
 
     expect(before - fstatSync(mem.memfd).blocks * 512).toBe(4096);
     expect([mem.readU8(MIB), mem.readU8(MIB + 4096)]).toEqual([0, 0x5a]);
+  },
+);
+
+/** Polls `done` every 20 ms for up to `ms`. */
+async function eventually(done: () => boolean, ms = 5000): Promise<boolean> {
+  for (const end = performance.now() + ms; performance.now() < end; await Bun.sleep(20))
+    if (done()) return true;
+  return done();
+}
+
+test.if(collapseWorks)("the collapser's own thread collapses a range the guest touched", async () => {
+  memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "collapse_thread_test" });
+  const mem = memory;
+  mem.writeU32(2 * MIB + 64, 0xabcd_0123);
+  const collapse = startRamCollapse(mem);
+
+  const huge = await eventually(() => shmemPmdMappedKb(mem.regions[0]!.hostAddr) === 2048);
+  await collapse.stop();
+
+  expect(huge).toBe(true);
+  expect(mem.readU32(2 * MIB + 64)).toBe(0xabcd_0123);
+});
+
+test.if(collapseWorks)(
+  "once stop() has resolved, a range touched afterwards stays in 4 KiB pages",
+  async () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "collapse_stop_test" });
+    const mem = memory;
+    const collapse = startRamCollapse(mem);
+    await collapse.stop();
+
+    mem.writeU8(4 * MIB, 1);
+    await Bun.sleep(300); // three collapse intervals
+
+    expect(shmemPmdMappedKb(mem.regions[0]!.hostAddr)).toBe(0);
+  },
+);
+
+test.if(collapseWorks)(
+  "a range of real guest RAM collapsed ahead is a PMD-mapped huge page before the guest writes it",
+  () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "collapse_ahead_test" });
+    const mem = memory;
+    const collapser = new RamCollapser(mem.regions, {
+      nextData: (o) => seekData(mem.memfd, o, "test"),
+      collapse: (a, l) => madviseRaw(a, l, MADV_COLLAPSE),
+      populate: (a, l) => madviseRaw(a, l, MADV_POPULATE_WRITE),
+    });
+
+    collapser.ahead([4 * MIB]);
+
+    expect(collapser.totals).toEqual({ collapsed: 1, failed: 0 });
+    expect(shmemPmdMappedKb(mem.regions[0]!.hostAddr)).toBe(2048);
+    expect(mem.readU32(4 * MIB)).toBe(0);
   },
 );
