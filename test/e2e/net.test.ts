@@ -20,6 +20,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { VmmHost } from "./block_support.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
+import { saveFailureLogs } from "./harness/failure_logs.ts";
 import {
   endTestFile,
   execWhereVmmRuns,
@@ -109,6 +110,56 @@ async function stats(vm: TestVm, mac: string): Promise<Record<string, number>> {
   const out = await inGuest(vm, `cd /sys/class/net/${ifaceOf(mac)}/statistics && cat ${names.join(" ")}`);
   const values = out.trim().split("\n").map(Number);
   return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
+}
+
+/**
+ * For a vhost-net transfer that failed (a stall): what the kernel's side and the guest's side of the vhost-net NIC
+ * looked like, saved under build/e2e-logs/ (the vhost workers' kernel stacks, the TAP's counters twice 5 s apart,
+ * the host's TCP sockets; the guest's counters, virtio interrupts and last kernel lines), so that a stall says
+ * whether frames stopped leaving the guest's tx ring, stopped reaching its rx ring, or an interrupt went missing.
+ */
+async function vhostNetReport(vm: TestVm): Promise<string> {
+  const host = (script: string) =>
+    execWhereVmmRuns(script, { timeoutMs: 30_000 }).then(
+      (r) => `${r.stdout}${r.stderr}`,
+      (e: unknown) => `(failed: ${(e as Error).message})`,
+    );
+  const guest = (script: string) =>
+    vm.exec(script, { timeoutMs: 30_000 }).then(
+      (r) => `${r.stdout}${r.stderr}`,
+      (e: unknown) => `(failed: ${(e as Error).message.split("\n")[0]})`,
+    );
+  const tapCounters = `cd /sys/class/net/${TAP_C}/statistics && grep . rx_packets rx_bytes rx_dropped tx_packets tx_bytes tx_dropped`;
+  const logs = {
+    "vhost-workers": await host(
+      'for c in /proc/[0-9]*/comm; do n=$(cat $c 2> /dev/null); case "$n" in vhost-*) d=${c%/comm}; echo "== ${d#/proc/} $n $(sed -n "s/^State:\t//p" $d/status)"; cat $d/stack 2> /dev/null;; esac; done',
+    ),
+    "tap-counters": `${await host(tapCounters)}== 5 s later\n${await host(`sleep 5; ${tapCounters}`)}`,
+    "host-sockets": await host(
+      "netstat -tn 2> /dev/null | grep -E ':500[56]' ; cat /proc/net/snmp | grep Tcp",
+    ),
+    guest: await guest(
+      [
+        `C=${ifaceOf(MAC_C)}`,
+        "ip -s link show $C",
+        "grep virtio /proc/interrupts",
+        "netstat -tn | grep -E ':500[56]'",
+        "grep Tcp /proc/net/snmp",
+        "dmesg | tail -40",
+      ].join("; "),
+    ),
+  };
+  return saveFailureLogs("vhost-net", logs);
+}
+
+/** Awaits `work`; if it fails, adds where vhostNetReport saved the NIC's state to its error. */
+async function withVhostNetReport<T>(vm: TestVm, what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    const saved = await vhostNetReport(vm);
+    throw new Error(`vhost-net ${what}: ${(e as Error).message}\nvhost-net state: ${saved}`);
+  }
 }
 
 describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP the VMM creates (host-ip), a vsock device${VHOST_NET ? " and a vhost-net NIC" : ""}`, () => {
@@ -477,18 +528,26 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
         `dd if=/dev/urandom of=/tmp/g2h-c bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/g2h-c`,
       );
       const hostGot = onHost(receiver(5005), TRANSFER.timeoutMs);
-      await inGuest(vm, sender(HOST_C, 5005, "/tmp/g2h-c"), TRANSFER);
+      await withVhostNetReport(
+        vm,
+        "guest to host",
+        inGuest(vm, sender(HOST_C, 5005, "/tmp/g2h-c"), TRANSFER),
+      );
       const hostMade = await onHost(
         `dd if=/dev/urandom of=/tmp/net-e2e-h2g-c bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/net-e2e-h2g-c`,
         TRANSFER.timeoutMs,
       );
       const guestGot = inGuest(vm, receiver(5006), TRANSFER);
-      await onHost(sender(GUEST_C, 5006, "/tmp/net-e2e-h2g-c"), TRANSFER.timeoutMs);
+      await withVhostNetReport(
+        vm,
+        "host to guest",
+        onHost(sender(GUEST_C, 5006, "/tmp/net-e2e-h2g-c"), TRANSFER.timeoutMs),
+      );
 
       expect((await hostGot).split(" ")[0]).toBe(guestMade.split(" ")[0]!);
       expect((await guestGot).split(" ")[0]).toBe(hostMade.split(" ")[0]!);
     },
-    2 * TRANSFER.timeoutMs + 60_000,
+    2 * TRANSFER.timeoutMs + 120_000,
   );
 
   test.if(sandboxed)(

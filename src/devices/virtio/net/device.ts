@@ -148,7 +148,7 @@ export class VirtioNet extends VirtioDeviceBase {
     const active = this.active;
     const queue = active?.queues.get(2 * i);
     const rx = this.#rx[i]!;
-    if (active && queue && i < this.#activePairs && !rx.waitingForBuffers)
+    if (this.#vhost === undefined && active && queue && i < this.#activePairs && !rx.waitingForBuffers)
       rx.deliver(active.mem, queue, active.interrupt, this.#mergeable);
     return !rx.broken;
   }
@@ -223,6 +223,11 @@ export class VirtioNet extends VirtioDeviceBase {
     const ctrl = 2 * this.#taps.length;
     if (index === ctrl) {
       processQueue(queue, active.interrupt, (chain) => handleControl(this, chain), this.guestLog);
+      return;
+    }
+    if (this.#vhost) {
+      // rx and tx belong to the kernel (vhost_net.ts): hand it the notification, touch neither ring nor TAP.
+      this.#vhost.kick(index);
       return;
     }
     const pair = index >> 1;

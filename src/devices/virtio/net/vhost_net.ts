@@ -6,7 +6,7 @@
 // The TAP keeps its 12-byte virtio-net header (IFF_VNET_HDR, TUNSETVNETHDRSZ 12, open_tap.ts), so vhost-net is
 // never asked for VHOST_NET_F_VIRTIO_NET_HDR: the kernel passes the header between the ring and the TAP as it
 // is, with the offloads the TAP was told (TUNSETOFFLOAD).
-import { O_CLOEXEC, O_RDWR, open, SysError } from "../../../../ffi/libc.ts";
+import { eventfdWrite, O_CLOEXEC, O_RDWR, open, SysError } from "../../../../ffi/libc.ts";
 import { errnoName } from "../../../../ffi/errno.ts";
 import type { GuestMemory } from "../../../vm_memory/guest_memory.ts";
 import {
@@ -67,7 +67,7 @@ export class VhostNetBackend {
     /** TAP queue fd of pair i at index i. */
     readonly tapFds: readonly number[],
     readonly kernelFeatures: bigint,
-    events: DeviceEventFds,
+    readonly events: DeviceEventFds,
     errorFd: number,
   ) {
     if (pairs.length !== tapFds.length)
@@ -114,6 +114,20 @@ export class VhostNetBackend {
       vhost.netSetBackend(0, -1);
       vhost.netSetBackend(1, -1);
     }
+  }
+
+  /**
+   * A notification of kernel queue `queue` that reached the device instead of the kernel (the transport's
+   * QueueNotify when no ioeventfd caught the guest's write, or one deferred while asleep): signals the queue's
+   * ioeventfd, which is the vring's kick, so the kernel sees it. The device must not touch the ring itself: the
+   * kernel owns its indices, and reading the TAP here would take frames from the kernel (QEMU's
+   * virtio_queue_notify also sets the host notifier while vhost has it).
+   */
+  kick(queue: number): void {
+    const fd = this.events.queueEvents[queue];
+    if (fd === undefined || queue >= 2 * this.pairs.length)
+      throw new Error(`vhost-net: queue ${queue} is not served by the kernel`);
+    eventfdWrite(fd);
   }
 
   /** Attaches the TAP again after stop() (wake), with the rings the kernel still has. */
