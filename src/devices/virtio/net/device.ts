@@ -192,6 +192,16 @@ export class VirtioNet extends VirtioDeviceBase {
     if (active) this.#vhost?.resume(active.queues);
   }
 
+  /**
+   * With vhost-net: the kernel signalled the call relay eventfd of kernel queue `queue` (a queue without an
+   * MSI-X vector, VhostRings.relayFds): the transport's used-buffer notification (ISR bit and INTx).
+   */
+  relayUsedQueue(queue: number): void {
+    const active = this.active;
+    const q = active?.queues.get(queue);
+    if (active && q) active.interrupt.signalUsedQueue(q.vector);
+  }
+
   /** With vhost-net: the kernel signalled VHOST_SET_VRING_ERR's eventfd (it could not access a ring). */
   kernelRingError(): void {
     this.guestLog.warn("vhost ring error", "vhost-net could not access a vring; the device needs a reset");

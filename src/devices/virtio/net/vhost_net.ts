@@ -69,10 +69,15 @@ export class VhostNetBackend {
     readonly kernelFeatures: bigint,
     readonly events: DeviceEventFds,
     errorFd: number,
+    /** The call relay eventfd of kernel queue q at index q (VhostRings.relayFds); none: no relay. */
+    relayFds: readonly number[] = [],
   ) {
     if (pairs.length !== tapFds.length)
       throw new Error(`vhost-net: ${pairs.length} vhost fds for ${tapFds.length} TAP queues`);
-    this.#rings = pairs.map((vhost, i) => new VhostRings(vhost, [2 * i, 2 * i + 1], events, errorFd));
+    this.#rings = pairs.map(
+      (vhost, i) =>
+        new VhostRings(vhost, [2 * i, 2 * i + 1], events, errorFd, relayFds.slice(2 * i, 2 * i + 2)),
+    );
   }
 
   get attached(): boolean {

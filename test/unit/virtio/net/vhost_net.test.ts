@@ -17,6 +17,7 @@ import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../../s
 import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdConsume } from "../../../../ffi/libc.ts";
 import { queueAt, RecordingVhost, twoRegionMemory } from "../vsock/helpers.ts";
 import { FakeTap, netPacket } from "./helpers.ts";
+import { VIRTIO_MSI_NO_VECTOR } from "../../../../src/devices/virtio/constants.ts";
 
 class RecordingVhostNet extends RecordingVhost implements VhostNetIoctls {
   netSetBackend(index: number, fd: number): void {
@@ -104,6 +105,35 @@ describe("virtio-net on vhost-net", () => {
     } finally {
       n.done();
     }
+  });
+
+  test("a kernel queue without an MSI-X vector gets its relay eventfd as the vring's call", () => {
+    const vhost = new RecordingVhostNet();
+    const backend = new VhostNetBackend([vhost], [70], KERNEL, EVENTS, 60, [80, 81]);
+    const net = new VirtioNet({ taps: [new FakeTap()], vhost: backend });
+    const mem = twoRegionMemory();
+    const queues = new Map([0, 1, 2].map((i) => [i, queueAt(mem, 0x20000 + i * 0x10000, i)] as const));
+    queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
+    net.ackFeatures(net.features());
+
+    net.activate(mem, new FakeInterrupt(), queues);
+
+    expect(vhost.calls.filter((c) => c[0] === "setVringCall")).toEqual([
+      ["setVringCall", 0, EVENTS.irqfds[0]],
+      ["setVringCall", 1, 81],
+    ]);
+  });
+
+  test("a relayed call is the transport's used-buffer notification for the queue's vector (INTx without MSI-X)", () => {
+    const n = vhostNic(1);
+    n.queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
+    const interrupt = new FakeInterrupt();
+    n.net.ackFeatures(n.net.features());
+    n.net.activate(n.mem, interrupt, n.queues);
+
+    n.net.relayUsedQueue(1);
+
+    expect(interrupt.usedQueueVectors).toEqual([VIRTIO_MSI_NO_VECTOR]);
   });
 
   test("the kernel serves rx and tx of every pair; the control queue (last) stays with the device", () => {
