@@ -17,8 +17,8 @@ import {
 } from "../constants.ts";
 import type { DeviceEventFds } from "../kind.ts";
 import type { Queue } from "../split_queue.ts";
-import { type VhostIoctls, VhostRings } from "../vhost/vrings.ts";
-import { VIRTIO_NET_F_MRG_RXBUF } from "./constants.ts";
+import { type VhostIoctls, VhostRingError, VhostRings } from "../vhost/vrings.ts";
+import { NET_HDR_SIZE, VIRTIO_NET_F_MRG_RXBUF } from "./constants.ts";
 
 /** One vhost-net fd as the NIC uses it (ffi/vhost.ts VhostFd). */
 export interface VhostNetIoctls extends VhostIoctls {
@@ -55,6 +55,17 @@ export function openVhostNet(option: string): number {
 /** Queues whose ioeventfd the kernel reads: rx and tx of every pair (the control queue, last, stays). */
 export function vhostNetKernelQueues(pairs: number): number[] {
   return Array.from({ length: 2 * pairs }, (_, i) => i);
+}
+
+/**
+ * The virtio-net header length vhost-net expects on the TAP for `features` (drivers/vhost/net.c,
+ * vhost_net_set_features: struct virtio_net_hdr_mrg_rxbuf, 12 bytes, with VIRTIO_NET_F_MRG_RXBUF or
+ * VIRTIO_F_VERSION_1, else struct virtio_net_hdr, 10 bytes; without VHOST_NET_F_VIRTIO_NET_HDR the socket, here the
+ * TAP, carries it). open_tap.ts gives every TAP queue NET_HDR_SIZE, so the two must agree or every frame is cut.
+ */
+export function vhostNetHeaderSize(features: bigint): number {
+  const mergeable = featureBit(VIRTIO_NET_F_MRG_RXBUF) | featureBit(VIRTIO_F_VERSION_1);
+  return (features & mergeable) !== 0n ? 12 : 10;
 }
 
 export class VhostNetBackend {
@@ -95,6 +106,11 @@ export class VhostNetBackend {
    */
   start(mem: GuestMemory, acked: bigint, queues: ReadonlyMap<number, Queue>): void {
     const features = acked & VHOST_NET_KERNEL_FEATURES & this.kernelFeatures;
+    const header = vhostNetHeaderSize(features);
+    if (header !== NET_HDR_SIZE)
+      throw new VhostRingError(
+        `the accepted features give a ${header}-byte virtio-net header, the TAP has ${NET_HDR_SIZE} (TUNSETVNETHDRSZ)`,
+      );
     this.#rings.forEach((rings, i) => {
       if (!queues.has(2 * i) || !queues.has(2 * i + 1)) return;
       rings.start(mem, features, queues);

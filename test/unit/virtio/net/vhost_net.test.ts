@@ -10,6 +10,7 @@ import { VIRTIO_NET_F_CSUM, VIRTIO_NET_F_MRG_RXBUF } from "../../../../src/devic
 import { VirtioNet } from "../../../../src/devices/virtio/net/device.ts";
 import {
   VhostNetBackend,
+  vhostNetHeaderSize,
   type VhostNetIoctls,
   vhostNetKernelQueues,
 } from "../../../../src/devices/virtio/net/vhost_net.ts";
@@ -134,6 +135,28 @@ describe("virtio-net on vhost-net", () => {
     n.net.relayUsedQueue(1);
 
     expect(interrupt.usedQueueVectors).toEqual([VIRTIO_MSI_NO_VECTOR]);
+  });
+
+  test("vhost-net's header length is 12 bytes with VERSION_1 or MRG_RXBUF and 10 without either, as the kernel computes it", () => {
+    const sizes = [
+      featureBit(VIRTIO_F_VERSION_1),
+      featureBit(VIRTIO_NET_F_MRG_RXBUF),
+      featureBit(VIRTIO_RING_F_EVENT_IDX),
+    ].map(vhostNetHeaderSize);
+
+    expect(sizes).toEqual([12, 12, 10]);
+  });
+
+  test("a start whose features would give the kernel a 10-byte header is refused before any ioctl (the TAP has 12)", () => {
+    const vhost = new RecordingVhostNet();
+    const backend = new VhostNetBackend([vhost], [70], KERNEL, EVENTS, 60);
+    const mem = twoRegionMemory();
+    const queues = new Map([0, 1].map((i) => [i, queueAt(mem, 0x20000 + i * 0x10000, i)] as const));
+
+    const start = () => backend.start(mem, featureBit(VIRTIO_RING_F_EVENT_IDX), queues);
+
+    expect(start).toThrow("10-byte virtio-net header");
+    expect(vhost.calls).toEqual([]);
   });
 
   test("the kernel serves rx and tx of every pair; the control queue (last) stays with the device", () => {
