@@ -115,7 +115,8 @@ async function stats(vm: TestVm, mac: string): Promise<Record<string, number>> {
 /**
  * For a vhost-net transfer that failed (a stall): what the kernel's side and the guest's side of the vhost-net NIC
  * looked like, saved under build/e2e-logs/ (the vhost workers' kernel stacks, the TAP's counters twice 5 s apart,
- * the host's TCP sockets; the guest's counters, virtio interrupts and last kernel lines), so that a stall says
+ * the host's TCP sockets and kernel lines, the VMM's log with its devices' lines, such as a vhost ring error; the
+ * guest's counters, virtio interrupts and last kernel lines), so that a stall says
  * whether frames stopped leaving the guest's tx ring, stopped reaching its rx ring, or an interrupt went missing.
  */
 async function vhostNetReport(vm: TestVm): Promise<string> {
@@ -138,6 +139,8 @@ async function vhostNetReport(vm: TestVm): Promise<string> {
     "host-sockets": await host(
       "netstat -tn 2> /dev/null | grep -E ':500[56]' ; cat /proc/net/snmp | grep Tcp",
     ),
+    "host-dmesg": await host("dmesg | tail -60"),
+    vmm: await vm.vmmLog().catch((e: unknown) => `(failed: ${(e as Error).message})`),
     guest: await guest(
       [
         `C=${ifaceOf(MAC_C)}`,
