@@ -33,6 +33,11 @@ import { startVsockListener } from "./vsock_listener.ts";
 
 const EXEC = { timeoutMs: 60_000 };
 const TRANSFER = { timeoutMs: 400_000 };
+/**
+ * A vhost-net transfer of 64 MiB takes seconds in the rig; one that has not ended after this long has stalled, and
+ * its report (vhostNetReport) is taken while it still stalls.
+ */
+const VHOST_TRANSFER = { timeoutMs: 180_000 };
 const TAP = "crosvm_e2e0";
 const HOST_A = "192.168.50.1";
 const GUEST_A = "192.168.50.2";
@@ -530,21 +535,21 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
         vm,
         `dd if=/dev/urandom of=/tmp/g2h-c bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/g2h-c`,
       );
-      const hostGot = onHost(receiver(5005), TRANSFER.timeoutMs);
+      const hostGot = onHost(receiver(5005), VHOST_TRANSFER.timeoutMs);
       await withVhostNetReport(
         vm,
         "guest to host",
-        inGuest(vm, sender(HOST_C, 5005, "/tmp/g2h-c"), TRANSFER),
+        inGuest(vm, sender(HOST_C, 5005, "/tmp/g2h-c"), VHOST_TRANSFER),
       );
       const hostMade = await onHost(
         `dd if=/dev/urandom of=/tmp/net-e2e-h2g-c bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/net-e2e-h2g-c`,
         TRANSFER.timeoutMs,
       );
-      const guestGot = inGuest(vm, receiver(5006), TRANSFER);
+      const guestGot = inGuest(vm, receiver(5006), VHOST_TRANSFER);
       await withVhostNetReport(
         vm,
         "host to guest",
-        onHost(sender(GUEST_C, 5006, "/tmp/net-e2e-h2g-c"), TRANSFER.timeoutMs),
+        onHost(sender(GUEST_C, 5006, "/tmp/net-e2e-h2g-c"), VHOST_TRANSFER.timeoutMs),
       );
 
       expect((await hostGot).split(" ")[0]).toBe(guestMade.split(" ")[0]!);
