@@ -9,8 +9,11 @@
 // VMM asking for CID 3 is refused in one line; `crosvm suspend --full` and `resume --full` in the middle of a
 // 64 MiB vsock stream lose no byte; a second VMM with CID 4 runs beside it. With CROSVM_E2E_VHOST_NET=1 a third NIC is on vhost-net
 // (`--net tap-name=...,vhost-net=true`, its data path in the outer VM's kernel): pings both ways and 64 MiB each
-// way, as on the first NIC. That NIC is opt-in until a stall is explained: in one of four runs of this file its
-// 64 MiB guest-to-host transfer never arrived (400 s), while its pings and the other NICs' transfers passed.
+// way, as on the first NIC. That NIC is opt-in until the rig keeps its guest alive with it: in one of four runs of
+// this file its 64 MiB guest-to-host transfer never arrived (400 s); in each of the next three runs with it the
+// guest triple-faulted (the VMM exited with 0): in a boot, a minute into that transfer, and in a ping on NIC B
+// while it was idle; a run without it that day passed (README.md). A vhost-net transfer that fails or has not
+// ended after 180 s saves both sides' state (vhostNetReport).
 // The VM also has `--pci-hotplug-slots 2` (PCIe root ports, Linux's pciehp): `crosvm virtio-net add` plugs a NIC
 // on a fourth TAP while the guest runs, the guest pings through it, `crosvm virtio-net remove` unplugs it, the
 // guest's NIC is gone and its device process has ended (CROSVM_E2E_HOTPLUG=0 leaves the slots and these tests out).
@@ -20,6 +23,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { VmmHost } from "./block_support.ts";
 import { BOOT_HOOK_TIMEOUT_MS } from "./harness/boot_retry.ts";
+import { saveFailureLogs } from "./harness/failure_logs.ts";
 import {
   endTestFile,
   execWhereVmmRuns,
@@ -32,6 +36,11 @@ import { startVsockListener } from "./vsock_listener.ts";
 
 const EXEC = { timeoutMs: 60_000 };
 const TRANSFER = { timeoutMs: 400_000 };
+/**
+ * A vhost-net transfer of 64 MiB takes seconds in the rig; one that has not ended after this long has stalled, and
+ * its report (vhostNetReport) is taken while it still stalls.
+ */
+const VHOST_TRANSFER = { timeoutMs: 180_000 };
 const TAP = "crosvm_e2e0";
 const HOST_A = "192.168.50.1";
 const GUEST_A = "192.168.50.2";
@@ -109,6 +118,59 @@ async function stats(vm: TestVm, mac: string): Promise<Record<string, number>> {
   const out = await inGuest(vm, `cd /sys/class/net/${ifaceOf(mac)}/statistics && cat ${names.join(" ")}`);
   const values = out.trim().split("\n").map(Number);
   return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
+}
+
+/**
+ * For a vhost-net transfer that failed (a stall): what the kernel's side and the guest's side of the vhost-net NIC
+ * looked like, saved under build/e2e-logs/ (the vhost workers' kernel stacks, the TAP's counters twice 5 s apart,
+ * the host's TCP sockets and kernel lines, the VMM's log with its devices' lines, such as a vhost ring error; the
+ * guest's counters, virtio interrupts and last kernel lines), so that a stall says
+ * whether frames stopped leaving the guest's tx ring, stopped reaching its rx ring, or an interrupt went missing.
+ */
+async function vhostNetReport(vm: TestVm): Promise<string> {
+  const host = (script: string) =>
+    execWhereVmmRuns(script, { timeoutMs: 30_000 }).then(
+      (r) => `${r.stdout}${r.stderr}`,
+      (e: unknown) => `(failed: ${(e as Error).message})`,
+    );
+  const guest = (script: string) =>
+    vm.exec(script, { timeoutMs: 30_000 }).then(
+      (r) => `${r.stdout}${r.stderr}`,
+      (e: unknown) => `(failed: ${(e as Error).message.split("\n")[0]})`,
+    );
+  const tapCounters = `cd /sys/class/net/${TAP_C}/statistics && grep . rx_packets rx_bytes rx_dropped tx_packets tx_bytes tx_dropped`;
+  const logs = {
+    "vhost-workers": await host(
+      'for c in /proc/[0-9]*/comm; do n=$(cat $c 2> /dev/null); case "$n" in vhost-*) d=${c%/comm}; echo "== ${d#/proc/} $n $(sed -n "s/^State:\t//p" $d/status)"; cat $d/stack 2> /dev/null;; esac; done',
+    ),
+    "tap-counters": `${await host(tapCounters)}== 5 s later\n${await host(`sleep 5; ${tapCounters}`)}`,
+    "host-sockets": await host(
+      "netstat -tn 2> /dev/null | grep -E ':500[56]' ; cat /proc/net/snmp | grep Tcp",
+    ),
+    "host-dmesg": await host("dmesg | tail -60"),
+    vmm: await vm.vmmLog().catch((e: unknown) => `(failed: ${(e as Error).message})`),
+    guest: await guest(
+      [
+        `C=${ifaceOf(MAC_C)}`,
+        "ip -s link show $C",
+        "grep virtio /proc/interrupts",
+        "netstat -tn | grep -E ':500[56]'",
+        "grep Tcp /proc/net/snmp",
+        "dmesg | tail -40",
+      ].join("; "),
+    ),
+  };
+  return saveFailureLogs("vhost-net", logs);
+}
+
+/** Awaits `work`; if it fails, adds where vhostNetReport saved the NIC's state to its error. */
+async function withVhostNetReport<T>(vm: TestVm, what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    const saved = await vhostNetReport(vm);
+    throw new Error(`vhost-net ${what}: ${(e as Error).message}\nvhost-net state: ${saved}`);
+  }
 }
 
 describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP the VMM creates (host-ip), a vsock device${VHOST_NET ? " and a vhost-net NIC" : ""}`, () => {
@@ -476,19 +538,27 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
         vm,
         `dd if=/dev/urandom of=/tmp/g2h-c bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/g2h-c`,
       );
-      const hostGot = onHost(receiver(5005), TRANSFER.timeoutMs);
-      await inGuest(vm, sender(HOST_C, 5005, "/tmp/g2h-c"), TRANSFER);
+      const hostGot = onHost(receiver(5005), VHOST_TRANSFER.timeoutMs);
+      await withVhostNetReport(
+        vm,
+        "guest to host",
+        inGuest(vm, sender(HOST_C, 5005, "/tmp/g2h-c"), VHOST_TRANSFER),
+      );
       const hostMade = await onHost(
         `dd if=/dev/urandom of=/tmp/net-e2e-h2g-c bs=1M count=${MIB_64} 2> /dev/null && sha256sum /tmp/net-e2e-h2g-c`,
         TRANSFER.timeoutMs,
       );
-      const guestGot = inGuest(vm, receiver(5006), TRANSFER);
-      await onHost(sender(GUEST_C, 5006, "/tmp/net-e2e-h2g-c"), TRANSFER.timeoutMs);
+      const guestGot = inGuest(vm, receiver(5006), VHOST_TRANSFER);
+      await withVhostNetReport(
+        vm,
+        "host to guest",
+        onHost(sender(GUEST_C, 5006, "/tmp/net-e2e-h2g-c"), VHOST_TRANSFER.timeoutMs),
+      );
 
       expect((await hostGot).split(" ")[0]).toBe(guestMade.split(" ")[0]!);
       expect((await guestGot).split(" ")[0]).toBe(hostMade.split(" ")[0]!);
     },
-    2 * TRANSFER.timeoutMs + 60_000,
+    2 * TRANSFER.timeoutMs + 120_000,
   );
 
   test.if(sandboxed)(

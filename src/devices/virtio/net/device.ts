@@ -148,7 +148,7 @@ export class VirtioNet extends VirtioDeviceBase {
     const active = this.active;
     const queue = active?.queues.get(2 * i);
     const rx = this.#rx[i]!;
-    if (active && queue && i < this.#activePairs && !rx.waitingForBuffers)
+    if (this.#vhost === undefined && active && queue && i < this.#activePairs && !rx.waitingForBuffers)
       rx.deliver(active.mem, queue, active.interrupt, this.#mergeable);
     return !rx.broken;
   }
@@ -192,6 +192,16 @@ export class VirtioNet extends VirtioDeviceBase {
     if (active) this.#vhost?.resume(active.queues);
   }
 
+  /**
+   * With vhost-net: the kernel signalled the call relay eventfd of kernel queue `queue` (a queue without an
+   * MSI-X vector, VhostRings.relayFds): the transport's used-buffer notification (ISR bit and INTx).
+   */
+  relayUsedQueue(queue: number): void {
+    const active = this.active;
+    const q = active?.queues.get(queue);
+    if (active && q) active.interrupt.signalUsedQueue(q.vector);
+  }
+
   /** With vhost-net: the kernel signalled VHOST_SET_VRING_ERR's eventfd (it could not access a ring). */
   kernelRingError(): void {
     this.guestLog.warn("vhost ring error", "vhost-net could not access a vring; the device needs a reset");
@@ -223,6 +233,11 @@ export class VirtioNet extends VirtioDeviceBase {
     const ctrl = 2 * this.#taps.length;
     if (index === ctrl) {
       processQueue(queue, active.interrupt, (chain) => handleControl(this, chain), this.guestLog);
+      return;
+    }
+    if (this.#vhost) {
+      // rx and tx belong to the kernel (vhost_net.ts): hand it the notification, touch neither ring nor TAP.
+      this.#vhost.kick(index);
       return;
     }
     const pair = index >> 1;

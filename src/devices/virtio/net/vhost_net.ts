@@ -6,7 +6,7 @@
 // The TAP keeps its 12-byte virtio-net header (IFF_VNET_HDR, TUNSETVNETHDRSZ 12, open_tap.ts), so vhost-net is
 // never asked for VHOST_NET_F_VIRTIO_NET_HDR: the kernel passes the header between the ring and the TAP as it
 // is, with the offloads the TAP was told (TUNSETOFFLOAD).
-import { O_CLOEXEC, O_RDWR, open, SysError } from "../../../../ffi/libc.ts";
+import { eventfdWrite, O_CLOEXEC, O_RDWR, open, SysError } from "../../../../ffi/libc.ts";
 import { errnoName } from "../../../../ffi/errno.ts";
 import type { GuestMemory } from "../../../vm_memory/guest_memory.ts";
 import {
@@ -17,8 +17,8 @@ import {
 } from "../constants.ts";
 import type { DeviceEventFds } from "../kind.ts";
 import type { Queue } from "../split_queue.ts";
-import { type VhostIoctls, VhostRings } from "../vhost/vrings.ts";
-import { VIRTIO_NET_F_MRG_RXBUF } from "./constants.ts";
+import { type VhostIoctls, VhostRingError, VhostRings } from "../vhost/vrings.ts";
+import { NET_HDR_SIZE, VIRTIO_NET_F_MRG_RXBUF } from "./constants.ts";
 
 /** One vhost-net fd as the NIC uses it (ffi/vhost.ts VhostFd). */
 export interface VhostNetIoctls extends VhostIoctls {
@@ -57,6 +57,17 @@ export function vhostNetKernelQueues(pairs: number): number[] {
   return Array.from({ length: 2 * pairs }, (_, i) => i);
 }
 
+/**
+ * The virtio-net header length vhost-net expects on the TAP for `features` (drivers/vhost/net.c,
+ * vhost_net_set_features: struct virtio_net_hdr_mrg_rxbuf, 12 bytes, with VIRTIO_NET_F_MRG_RXBUF or
+ * VIRTIO_F_VERSION_1, else struct virtio_net_hdr, 10 bytes; without VHOST_NET_F_VIRTIO_NET_HDR the socket, here the
+ * TAP, carries it). open_tap.ts gives every TAP queue NET_HDR_SIZE, so the two must agree or every frame is cut.
+ */
+export function vhostNetHeaderSize(features: bigint): number {
+  const mergeable = featureBit(VIRTIO_NET_F_MRG_RXBUF) | featureBit(VIRTIO_F_VERSION_1);
+  return (features & mergeable) !== 0n ? 12 : 10;
+}
+
 export class VhostNetBackend {
   readonly #rings: readonly VhostRings[];
   #attached = false;
@@ -67,12 +78,17 @@ export class VhostNetBackend {
     /** TAP queue fd of pair i at index i. */
     readonly tapFds: readonly number[],
     readonly kernelFeatures: bigint,
-    events: DeviceEventFds,
+    readonly events: DeviceEventFds,
     errorFd: number,
+    /** The call relay eventfd of kernel queue q at index q (VhostRings.relayFds); none: no relay. */
+    relayFds: readonly number[] = [],
   ) {
     if (pairs.length !== tapFds.length)
       throw new Error(`vhost-net: ${pairs.length} vhost fds for ${tapFds.length} TAP queues`);
-    this.#rings = pairs.map((vhost, i) => new VhostRings(vhost, [2 * i, 2 * i + 1], events, errorFd));
+    this.#rings = pairs.map(
+      (vhost, i) =>
+        new VhostRings(vhost, [2 * i, 2 * i + 1], events, errorFd, relayFds.slice(2 * i, 2 * i + 2)),
+    );
   }
 
   get attached(): boolean {
@@ -90,6 +106,11 @@ export class VhostNetBackend {
    */
   start(mem: GuestMemory, acked: bigint, queues: ReadonlyMap<number, Queue>): void {
     const features = acked & VHOST_NET_KERNEL_FEATURES & this.kernelFeatures;
+    const header = vhostNetHeaderSize(features);
+    if (header !== NET_HDR_SIZE)
+      throw new VhostRingError(
+        `the accepted features give a ${header}-byte virtio-net header, the TAP has ${NET_HDR_SIZE} (TUNSETVNETHDRSZ)`,
+      );
     this.#rings.forEach((rings, i) => {
       if (!queues.has(2 * i) || !queues.has(2 * i + 1)) return;
       rings.start(mem, features, queues);
@@ -114,6 +135,20 @@ export class VhostNetBackend {
       vhost.netSetBackend(0, -1);
       vhost.netSetBackend(1, -1);
     }
+  }
+
+  /**
+   * A notification of kernel queue `queue` that reached the device instead of the kernel (the transport's
+   * QueueNotify when no ioeventfd caught the guest's write, or one deferred while asleep): signals the queue's
+   * ioeventfd, which is the vring's kick, so the kernel sees it. The device must not touch the ring itself: the
+   * kernel owns its indices, and reading the TAP here would take frames from the kernel (QEMU's
+   * virtio_queue_notify also sets the host notifier while vhost has it).
+   */
+  kick(queue: number): void {
+    const fd = this.events.queueEvents[queue];
+    if (fd === undefined || queue >= 2 * this.pairs.length)
+      throw new Error(`vhost-net: queue ${queue} is not served by the kernel`);
+    eventfdWrite(fd);
   }
 
   /** Attaches the TAP again after stop() (wake), with the rings the kernel still has. */

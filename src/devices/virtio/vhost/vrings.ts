@@ -61,6 +61,12 @@ export class VhostRings {
     readonly events: DeviceEventFds,
     /** Signalled by the kernel when it cannot access a ring (VHOST_SET_VRING_ERR); -1 for none. */
     readonly errorFd: number,
+    /**
+     * Per vring, an eventfd the device process polls and relays to `Interrupt.signalUsedQueue` (crosvm's
+     * vhost_interrupt): the call of a queue without an MSI-X vector, where the transport must set the ISR bit
+     * before raising INTx, which the kernel cannot do. Without one, such a vring gets no call eventfd at all.
+     */
+    readonly relayFds: readonly number[] = [],
   ) {}
 
   /**
@@ -75,9 +81,11 @@ export class VhostRings {
       if (!q) throw new VhostRingError(`queue ${qi} was not enabled by the driver (the kernel needs it)`);
       const kick = this.events.queueEvents[qi];
       if (kick === undefined) throw new VhostRingError(`queue ${qi} has no ioeventfd`);
-      // VIRTIO_MSI_NO_VECTOR: the driver wants no interrupt for this queue (or runs without MSI-X, where the
-      // ISR bit the transport must set first cannot be set from the kernel): no call eventfd.
-      const call = q.vector === VIRTIO_MSI_NO_VECTOR ? -1 : this.events.irqfds[q.vector];
+      // VIRTIO_MSI_NO_VECTOR: the driver runs without MSI-X (INTx: the ISR bit the transport must set first
+      // cannot be set from the kernel) or wants no interrupt for this queue: the relay eventfd, whose signal the
+      // device passes to the transport (which raises INTx, or nothing with MSI-X on), else no call eventfd.
+      const call =
+        q.vector === VIRTIO_MSI_NO_VECTOR ? (this.relayFds[vring] ?? -1) : this.events.irqfds[q.vector];
       if (call === undefined)
         throw new VhostRingError(`queue ${qi} uses MSI-X vector ${q.vector}, which the device does not have`);
       return { vring, q, kick, call, rings: ringAddresses(mem, q) };

@@ -10,12 +10,15 @@ import { VIRTIO_NET_F_CSUM, VIRTIO_NET_F_MRG_RXBUF } from "../../../../src/devic
 import { VirtioNet } from "../../../../src/devices/virtio/net/device.ts";
 import {
   VhostNetBackend,
+  vhostNetHeaderSize,
   type VhostNetIoctls,
   vhostNetKernelQueues,
 } from "../../../../src/devices/virtio/net/vhost_net.ts";
-import { FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
+import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
+import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdConsume } from "../../../../ffi/libc.ts";
 import { queueAt, RecordingVhost, twoRegionMemory } from "../vsock/helpers.ts";
-import { FakeTap } from "./helpers.ts";
+import { FakeTap, netPacket } from "./helpers.ts";
+import { VIRTIO_MSI_NO_VECTOR } from "../../../../src/devices/virtio/constants.ts";
 
 class RecordingVhostNet extends RecordingVhost implements VhostNetIoctls {
   netSetBackend(index: number, fd: number): void {
@@ -46,7 +49,116 @@ function activate(n: ReturnType<typeof vhostNic>) {
   n.net.activate(n.mem, new FakeInterrupt(), n.queues);
 }
 
+/**
+ * A one-pair NIC whose queues' ioeventfds are real eventfds, with queue `driven` (0 rx, 1 tx) a fake driver's queue
+ * and the others at fixed addresses in its memory; activated with every queue.
+ */
+function kickableNic(driven: 0 | 1) {
+  const kicks = [0, 1, 2].map(() => eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  const driver = new FakeDriverQueue(16, ALL_RING_FEATURES, 1 << 20, twoRegionMemory());
+  const backend = new VhostNetBackend(
+    [new RecordingVhostNet()],
+    [70],
+    KERNEL,
+    { queueEvents: kicks, irqfds: [50, 51, 52] },
+    60,
+  );
+  const tap = new FakeTap();
+  const net = new VirtioNet({ taps: [tap], vhost: backend });
+  const other = queueAt(driver.mem, 0x80000, 1 - driven);
+  const queues = new Map([
+    [driven, driver.activate()],
+    [1 - driven, other],
+    [2, queueAt(driver.mem, 0xa0000, 2)],
+  ]);
+  net.ackFeatures(net.features());
+  net.activate(driver.mem, new FakeInterrupt(), queues);
+  return { kicks, driver, tap, net, done: () => kicks.forEach(close) };
+}
+
 describe("virtio-net on vhost-net", () => {
+  test("a tx notification that reaches the device is passed to the kernel as a kick of the tx vring, and the device sends nothing itself", () => {
+    const n = kickableNic(1);
+    try {
+      n.driver.addChain([{ data: netPacket({}, 60) }]);
+
+      n.net.queueNotify(1);
+
+      expect(n.kicks.map((fd) => eventfdConsume(fd))).toEqual([false, true, false]);
+      expect(n.tap.written).toEqual([]);
+      expect(n.driver.usedIdx()).toBe(0);
+    } finally {
+      n.done();
+    }
+  });
+
+  test("an rx notification that reaches the device is passed to the kernel as a kick of the rx vring, and the device reads no frame from the TAP", () => {
+    const n = kickableNic(0);
+    try {
+      n.tap.incoming.push(netPacket({}, 60));
+      n.driver.addChain([{ len: 2048, writable: true }]);
+
+      n.net.queueNotify(0);
+
+      expect(n.kicks.map((fd) => eventfdConsume(fd))).toEqual([true, false, false]);
+      expect(n.tap.reads).toBe(0);
+      expect(n.driver.usedIdx()).toBe(0);
+    } finally {
+      n.done();
+    }
+  });
+
+  test("a kernel queue without an MSI-X vector gets its relay eventfd as the vring's call", () => {
+    const vhost = new RecordingVhostNet();
+    const backend = new VhostNetBackend([vhost], [70], KERNEL, EVENTS, 60, [80, 81]);
+    const net = new VirtioNet({ taps: [new FakeTap()], vhost: backend });
+    const mem = twoRegionMemory();
+    const queues = new Map([0, 1, 2].map((i) => [i, queueAt(mem, 0x20000 + i * 0x10000, i)] as const));
+    queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
+    net.ackFeatures(net.features());
+
+    net.activate(mem, new FakeInterrupt(), queues);
+
+    expect(vhost.calls.filter((c) => c[0] === "setVringCall")).toEqual([
+      ["setVringCall", 0, EVENTS.irqfds[0]],
+      ["setVringCall", 1, 81],
+    ]);
+  });
+
+  test("a relayed call is the transport's used-buffer notification for the queue's vector (INTx without MSI-X)", () => {
+    const n = vhostNic(1);
+    n.queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
+    const interrupt = new FakeInterrupt();
+    n.net.ackFeatures(n.net.features());
+    n.net.activate(n.mem, interrupt, n.queues);
+
+    n.net.relayUsedQueue(1);
+
+    expect(interrupt.usedQueueVectors).toEqual([VIRTIO_MSI_NO_VECTOR]);
+  });
+
+  test("vhost-net's header length is 12 bytes with VERSION_1 or MRG_RXBUF and 10 without either, as the kernel computes it", () => {
+    const sizes = [
+      featureBit(VIRTIO_F_VERSION_1),
+      featureBit(VIRTIO_NET_F_MRG_RXBUF),
+      featureBit(VIRTIO_RING_F_EVENT_IDX),
+    ].map(vhostNetHeaderSize);
+
+    expect(sizes).toEqual([12, 12, 10]);
+  });
+
+  test("a start whose features would give the kernel a 10-byte header is refused before any ioctl (the TAP has 12)", () => {
+    const vhost = new RecordingVhostNet();
+    const backend = new VhostNetBackend([vhost], [70], KERNEL, EVENTS, 60);
+    const mem = twoRegionMemory();
+    const queues = new Map([0, 1].map((i) => [i, queueAt(mem, 0x20000 + i * 0x10000, i)] as const));
+
+    const start = () => backend.start(mem, featureBit(VIRTIO_RING_F_EVENT_IDX), queues);
+
+    expect(start).toThrow("10-byte virtio-net header");
+    expect(vhost.calls).toEqual([]);
+  });
+
   test("the kernel serves rx and tx of every pair; the control queue (last) stays with the device", () => {
     expect(vhostNetKernelQueues(2)).toEqual([0, 1, 2, 3]);
   });

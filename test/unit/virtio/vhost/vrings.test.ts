@@ -101,6 +101,19 @@ describe("VhostRings.start", () => {
     expect(vhost.calls.find((c) => c[0] === "setVringCall" && c[1] === 1)).toEqual(["setVringCall", 1, -1]);
   });
 
+  test("a queue with VIRTIO_MSI_NO_VECTOR gets its vring's relay eventfd as call when there is one", () => {
+    const vhost = new RecordingVhost();
+    const { mem, queues } = vsockQueues();
+    queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
+
+    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, [80, 81]).start(mem, FEATURES, queues);
+
+    expect(vhost.calls.filter((c) => c[0] === "setVringCall")).toEqual([
+      ["setVringCall", 0, EVENTS.irqfds[0]],
+      ["setVringCall", 1, 81],
+    ]);
+  });
+
   test("a vector the device does not have is refused before any ioctl", () => {
     const vhost = new RecordingVhost();
     const { mem, queues } = vsockQueues();
