@@ -12,6 +12,7 @@ import { PvPanic } from "../devices/pvpanic.ts";
 import { EventFdIrq } from "../devices/irq.ts";
 import type { PcieRootPort } from "../devices/pci/pcie_root_port.ts";
 import type { DeviceControlReply, DeviceControlRequest } from "../devices/virtio/kind.ts";
+import type { VirtioDevice } from "../devices/virtio/virtio_device.ts";
 import { highMmioStart, MIB } from "../arch/x86_64/layout.ts";
 import { physAddrBits } from "../arch/x86_64/cpuid.ts";
 import type { Vm } from "../hypervisor/vm.ts";
@@ -44,8 +45,31 @@ export interface PciDevices {
   control(group: string, index: number, request: DeviceControlRequest): Promise<DeviceControlReply>;
   /** With --pci-hotplug-slots: adds and removes hot-plugged NICs (crosvm virtio-net add/remove). */
   readonly hotplug?: PciHotplug;
+  /**
+   * SuspendVm (`crosvm suspend --full`): every virtio device, hot-plugged ones included, stops processing its
+   * queues and its backend (VirtioDevice.sleep: vhost devices stop their kernel rings); notifications that arrive
+   * meanwhile are handled by wake(). A device that does not answer is logged; the others still sleep.
+   */
+  sleep(): void;
+  /** ResumeVm: undoes sleep(). */
+  wake(): void;
   /** Ends every device process (after the vCPUs stopped). */
   close(): Promise<void>;
+}
+
+/** Calls `step` on each device; one failure (a device process that does not answer) is logged, the rest go on. */
+export function eachDevice(
+  devices: readonly VirtioDevice[],
+  what: string,
+  step: (d: VirtioDevice) => void,
+): void {
+  for (const d of devices) {
+    try {
+      step(d);
+    } catch (e) {
+      log.warn(`${d.debugLabel}: ${what} failed: ${(e as Error).message}`);
+    }
+  }
 }
 
 export async function createPciDevices(opts: {
@@ -131,9 +155,16 @@ export async function createPciDevices(opts: {
     }
   }
 
+  const allDevices = () => [...children.map((c) => c.device), ...(hotplug?.devices() ?? [])];
   return {
     control: (group, index, request) => controls.request(group, index, request),
     ...(hotplug ? { hotplug } : {}),
+    sleep() {
+      eachDevice(allDevices(), "sleep", (d) => d.sleep?.());
+    },
+    wake() {
+      eachDevice(allDevices(), "wake", (d) => d.wake?.());
+    },
     async close() {
       await hotplug?.close();
       events.stop();

@@ -9,6 +9,7 @@
 import { PCI_BAR_COUNT } from "../devices/pci/config_space.ts";
 import type { PcieRootPort } from "../devices/pci/pcie_root_port.ts";
 import type { PciAddress, PciRoot } from "../devices/pci/pci_root.ts";
+import type { VirtioDevice } from "../devices/virtio/virtio_device.ts";
 import { VirtioPciDevice } from "../devices/virtio/virtio_pci_device.ts";
 import type { Vm } from "../hypervisor/vm.ts";
 import type { DeviceProcess, SandboxOptions } from "../jail/device_process/spawn.ts";
@@ -78,6 +79,11 @@ export class PciHotplug {
   /** `crosvm virtio-net remove BUS`: unplugs the device on bus `bus` and ends its device process. */
   remove(bus: number): Promise<void> {
     return this.#inOrder(() => this.#remove(bus));
+  }
+
+  /** The devices plugged now (SuspendVm puts them to sleep with the others). */
+  devices(): VirtioDevice[] {
+    return [...this.#plugged.values()].map((p) => p.child.device);
   }
 
   /** Ends every hot-plugged device process (VM teardown, after the vCPUs stopped). */

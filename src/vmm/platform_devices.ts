@@ -50,7 +50,7 @@ export interface PlatformDevices {
    * (pvpanic, on PCI) adds its eventfd here with state "GuestPanic".
    */
   readonly endEvents: readonly VmEndEvent[];
-  /** SuspendVm: stops the devices' background work (serial input); the vCPUs are paused separately. */
+  /** SuspendVm: stops the devices' background work (serial input, virtio queues); the vCPUs are paused separately. */
   sleep(): void;
   /** ResumeVm: undoes sleep(). */
   wake(): void;
@@ -170,9 +170,11 @@ export async function createPlatformDevices(
       deviceFailure: failure.promise,
       sleep() {
         serialInput.close();
-        log.debug("devices asleep: serial input held back");
+        pci.sleep();
+        log.debug("devices asleep: serial input held back, virtio queues stopped");
       },
       wake() {
+        pci.wake();
         serialInput.open();
         log.debug("devices awake");
       },
