@@ -100,7 +100,7 @@ export interface VmConfig {
   /** Control socket path (-s/--socket); a folder given there already became FOLDER/crosvm-PID.sock. */
   socket?: string;
   disableSandbox: boolean;
-  /** --hugepages: MADV_HUGEPAGE on guest RAM (the collapser, ram_collapse.ts, runs with or without it). */
+  /** --hugepages: MADV_HUGEPAGE on guest RAM, and the collapser (ram_collapse.ts) on the ranges the guest touches. */
   hugepages: boolean;
   pivotRoot?: string;
   seccompLogFailures: boolean;

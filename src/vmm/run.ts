@@ -157,12 +157,16 @@ export async function runVm(config: VmConfig): Promise<number> {
     if (loadError !== undefined) throw loadError;
     const dev = devices;
     traceStartup("devices created");
-    // Guest RAM in 2 MiB pages as the guest touches it (ram_collapse.ts), starting with the loaded kernel: what
-    // QEMU's anonymous RAM gets from THP (bench/boot-time/README.md has the cost and the gain). Not with a balloon
-    // that starts inflated (--init-mem), and stopped before the first inflate: a collapse would take ballooned
-    // pages back.
+    // With --hugepages: guest RAM in 2 MiB pages as the guest touches it (ram_collapse.ts), starting with the
+    // loaded kernel: what QEMU's anonymous RAM gets from THP (bench/boot-time/README.md has the cost and the gain).
+    // Not the default: in the nested rig, boots with it running reset or hung before their first console line
+    // (twice in one CI run, never without it), so guest RAM may be at risk from some host kernel or hypervisor
+    // under it. Not with a balloon that starts inflated (--init-mem), and stopped before the first inflate: a
+    // collapse would take ballooned pages back.
     const collapse =
-      config.initMemMib === undefined ? startRamCollapse(memory, loader.bootWrites()) : undefined;
+      config.hugepages && config.initMemMib === undefined
+        ? startRamCollapse(memory, loader.bootWrites())
+        : undefined;
     const stopCollapse = async () => collapse?.stop();
     cleanups.push(() => void stopCollapse());
 
