@@ -53,6 +53,21 @@ export function retryReason(
   }
 }
 
+/** What crosvm logs when a vCPU exits with KVM_EXIT_SHUTDOWN (vcpu_loop.ts): the guest's CPU reset itself. */
+const TRIPLE_FAULT = /triple fault \(KVM_EXIT_SHUTDOWN\)/;
+
+/**
+ * Why a VMM that exited in the middle of a test counts as the rig losing it, or undefined when the test must see
+ * it. In the rig, the nested guest's CPU resets (a triple fault with no error of the VMM before it) at random
+ * points: before a first console line (retryReason), and in tests that share nothing (a SCSI read, a ping, a
+ * balloon inflate), more often while the outer kernel takes pages out from under a running guest. That is the
+ * emulated AMD-V's reset, as at boot; where the host has hardware virtualization a triple fault is the test's.
+ */
+export function midTestRigLoss(mode: "direct" | "rig", status: number, vmmLog: string): string | undefined {
+  if (mode !== "rig" || !RESET_STATUSES.has(status) || !TRIPLE_FAULT.test(vmmLog)) return undefined;
+  return "the nested guest reset (triple fault, KVM_EXIT_SHUTDOWN) in the middle of a test";
+}
+
 export function describeFailure(failure: BootFailure): string {
   switch (failure.kind) {
     case "exited":

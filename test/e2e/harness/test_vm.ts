@@ -10,7 +10,7 @@ import { ensureGuestImages } from "../../../scripts/guest/build.ts";
 import { flavourPaths, repoRoot, type KernelFlavour } from "../../../scripts/guest/paths.ts";
 import { rigLayout } from "../../../scripts/guest/rig/outer_image.ts";
 import { AgentClient, type ExecOptions, type ExecResult } from "./agent_client.ts";
-import { type BootFailure, describeFailure, retryReason } from "./boot_retry.ts";
+import { type BootFailure, describeFailure, midTestRigLoss, retryReason } from "./boot_retry.ts";
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
 import { hostHasHardwareVirtualization, Rig, rigNestedPorts } from "./rig.ts";
@@ -369,6 +369,9 @@ export class TestVm {
       const log = await vmm.log().catch((e: Error) => `(no VMM log: ${e.message})`);
       const outer = vmm.hostLogs()["rig-console"];
       const outerTail = outer === undefined ? "" : `\nrig console:\n${tail(outer, 5)}`;
+      // scripts/check.ts reruns a file once after this line (the rig's doing, as a reset before a first console line).
+      const lost = midTestRigLoss(mode, status, log);
+      if (lost) console.error(`e2e: rig lost: ${lost}`);
       vmm.agent.failAll(
         new Error(
           `the VMM exited with ${status}\nconsole:\n${tail(this.console)}\nVMM output:\n${tail(log, 10)}${outerTail}`,

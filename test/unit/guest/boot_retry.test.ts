@@ -1,5 +1,10 @@
 import { expect, test } from "bun:test";
-import { describeFailure, RIG_BOOT_ATTEMPTS, retryReason } from "../../e2e/harness/boot_retry.ts";
+import {
+  describeFailure,
+  midTestRigLoss,
+  RIG_BOOT_ATTEMPTS,
+  retryReason,
+} from "../../e2e/harness/boot_retry.ts";
 
 test("in the rig, a guest reset before any console output is retried", () => {
   expect(retryReason("rig", { kind: "exited", status: 0, consoleBytes: 0 }, 1)).toContain(
@@ -45,4 +50,25 @@ test("no retry once the rig's attempts are used up", () => {
 
 test("direct mode never retries, whatever failed", () => {
   expect(retryReason("direct", { kind: "exited", status: 0, consoleBytes: 0 }, 1)).toBeUndefined();
+});
+
+const TRIPLE_FAULT_LOG =
+  "[vmm] INFO vCPU 0: triple fault (KVM_EXIT_SHUTDOWN); the guest shut down; exiting with success\n";
+
+test("in the rig, a VMM that exits mid-test because the nested guest triple-faulted counts as the rig's loss", () => {
+  expect(midTestRigLoss("rig", 0, TRIPLE_FAULT_LOG)).toContain("triple fault");
+});
+
+test("where the host has hardware virtualization, a mid-test triple fault is the test's failure", () => {
+  expect(midTestRigLoss("direct", 0, TRIPLE_FAULT_LOG)).toBeUndefined();
+});
+
+test("a mid-test VMM exit for another reason (a guest poweroff) is not the rig's loss", () => {
+  expect(
+    midTestRigLoss("rig", 0, "[vmm] INFO the guest powered off; exiting with success\n"),
+  ).toBeUndefined();
+});
+
+test("a VMM that failed (status 1) after a triple fault line is not the rig's loss", () => {
+  expect(midTestRigLoss("rig", 1, TRIPLE_FAULT_LOG)).toBeUndefined();
 });
