@@ -94,8 +94,8 @@ export const S_IFLNK = 0o120000;
 export const RENAME_NOREPLACE = 1;
 export const RENAME_EXCHANGE = 2;
 export const RENAME_WHITEOUT = 4;
-export const SEEK_DATA = 3;
-export const SEEK_HOLE = 4;
+// lseek whence values for sparse files: one definition, in libc.ts beside seekData.
+export { SEEK_DATA, SEEK_HOLE } from "./libc.ts";
 // struct statfs (x86-64, bits/statfs.h): f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree (8 bytes
 // each), f_fsid (8), f_namelen, f_frsize, f_flags, f_spare[4] (8 each) = 120 bytes.
 export const STATFS_SIZE = 120;
