@@ -14,6 +14,7 @@ import { endTestFile, TestVm, vmmExecutablePath } from "./harness/test_vm.ts";
 const EXEC = { timeoutMs: 90_000 };
 const HELPER = "input_host_helper.ts";
 const UINPUT_NAME = "crosvm-e2e-uinput";
+const UINPUT_LINK = "uinput.evdev";
 const TOUCH_NAME = "e2e-touch";
 const KEYBOARD_NAME = "Crosvm Virtio Keyboard 0";
 
@@ -71,8 +72,10 @@ describe("a guest with a socket keyboard, a multi-touch screen and a grabbed hos
     copyFileSync(join(import.meta.dir, HELPER), host.hostPath(HELPER));
     await host.importImage(HELPER);
     const dir = host.workDir;
+    // A helper left by an earlier attempt goes first, with its uinput device (the name must stay unique).
     await host.run(
-      `rm -f ${dir}/keys.sock ${dir}/touch.sock* ${dir}/go-* ${dir}/uinput.path && ` +
+      `{ [ -f ${dir}/helper.pid ] && kill $(cat ${dir}/helper.pid); sleep 0.5; } 2> /dev/null; ` +
+        `rm -f ${dir}/keys.sock ${dir}/touch.sock* ${dir}/go-* ${dir}/uinput.path ${dir}/helper.pid && ` +
         `{ BUN_BE_BUN=1 ${vmmExecutablePath()} ${host.vmmPath(HELPER)} all ${dir} ${UINPUT_NAME} ` +
         `> ${dir}/helper.log 2>&1 < /dev/null & echo $! > ${dir}/helper.pid; }`,
     );
@@ -84,14 +87,17 @@ describe("a guest with a socket keyboard, a multi-touch screen and a grabbed hos
       240_000,
     );
     uinputNode = (await host.run(`cat ${dir}/uinput.path`)).trim();
+    // The VMM's argument names a link, so a retry's new uinput device (maybe another eventN) needs no new args.
+    await host.run(`ln -sf ${uinputNode} ${dir}/${UINPUT_LINK}`);
   };
 
   beforeAll(async () => {
     await prepare();
     vm = await TestVm.boot({
       cmdline: "quiet",
-      beforeAttempt: async () => {
-        if ((await VmmHost.open("crosvm")).hostDir !== host.hostDir) await prepare();
+      beforeAttempt: async (attempt) => {
+        // A retry needs a new helper too: the failed VMM took each of its sockets' one connection.
+        if (attempt > 1 || (await VmmHost.open("crosvm")).hostDir !== host.hostDir) await prepare();
       },
       vmmArgs: [
         ...["--input", `keyboard[path=${host.vmmPath("keys.sock")}]`],
@@ -99,7 +105,7 @@ describe("a guest with a socket keyboard, a multi-touch screen and a grabbed hos
           "--input",
           `multi-touch[path=${host.vmmPath("touch.sock")},width=1920,height=1080,name=${TOUCH_NAME}]`,
         ],
-        ...["--input", `evdev[path=${uinputNode}]`],
+        ...["--input", `evdev[path=${host.vmmPath(UINPUT_LINK)}]`],
       ],
     });
   }, BOOT_HOOK_TIMEOUT_MS);

@@ -69,8 +69,10 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
     copyFileSync(join(import.meta.dir, VSOCK_HELPER), where.hostPath(VSOCK_HELPER));
     for (const name of [DATA, QCOW, SCSI, PMEM, HELPER, VSOCK_HELPER]) await where.importImage(name);
     const dir = where.workDir;
+    // A keyboard helper left by an earlier attempt goes first.
     await where.run(
-      `rm -rf ${dir}/${SHARE} ${dir}/${P9_SHARE} ${dir}/keys.sock ${dir}/go-keys && ` +
+      `{ [ -f ${dir}/helper.pid ] && kill $(cat ${dir}/helper.pid); } 2> /dev/null; ` +
+        `rm -rf ${dir}/${SHARE} ${dir}/${P9_SHARE} ${dir}/keys.sock ${dir}/go-keys && ` +
         `mkdir -p ${dir}/${SHARE} ${dir}/${P9_SHARE} && ` +
         `echo from-host > ${dir}/${SHARE}/from_host && echo from-host > ${dir}/${P9_SHARE}/from_host && ` +
         `{ BUN_BE_BUN=1 ${vmmExecutablePath()} ${where.vmmPath(HELPER)} serve-keys ${dir}/keys.sock ${dir}/go-keys ` +
@@ -88,8 +90,9 @@ describe.skipIf(!unconfined)("a guest with one device of every kind and --disabl
     socket = controlSocketPath("unconfined-vm.sock");
     vm = await TestVm.boot({
       cmdline: "quiet",
-      beforeAttempt: async () => {
-        if ((await VmmHost.open("crosvm")).hostDir !== where.hostDir) await prepare();
+      beforeAttempt: async (attempt) => {
+        // A retry needs a new keyboard helper too: the failed VMM took its socket's one connection.
+        if (attempt > 1 || (await VmmHost.open("crosvm")).hostDir !== where.hostDir) await prepare();
       },
       vmmArgs: [
         ...["-s", socket],

@@ -39,10 +39,11 @@ export interface BootOptions {
   /** How long one boot attempt may take to the agent's ready line. Default 60 s direct, 120 s in the rig. */
   bootTimeoutMs?: number;
   /**
-   * Runs before each boot attempt: what the VMM needs where it runs (disk images in the outer VM), made again
-   * when a retry runs on a new rig (a replaced rig takes its scratch folder and its /tmp with it).
+   * Runs before each boot attempt (numbered from 1): what the VMM needs where it runs (disk images in the outer
+   * VM), made again when a retry runs on a new rig (a replaced rig takes its scratch folder and its /tmp with it),
+   * and on any retry for what the failed attempt used up (a socket that accepts one connection).
    */
-  beforeAttempt?: () => Promise<void>;
+  beforeAttempt?: (attempt: number) => Promise<void>;
   /**
    * A kernel and initrd of the test's own, as paths where the VMM runs (e.g. a VmmHost's vmmPath), instead of
    * the flavour's (a distribution's system image boots with its own kernel and initrd).
@@ -401,7 +402,7 @@ export class TestVm {
     for (let attempt = 1; ; attempt++) {
       let vmm: RunningVmm;
       try {
-        await opts.beforeAttempt?.();
+        await opts.beforeAttempt?.(attempt);
         vmm = mode === "direct" ? await startDirect(plan) : await startInRig(plan);
       } catch (error) {
         const retry =
