@@ -84,6 +84,9 @@ export interface PassTimes {
   longestMs: number;
   /** The slowest single collapse, in ms (a slow one is the kernel reclaiming or compacting for the huge page). */
   longestCollapseMs?: number;
+  /** Of the collapsed ranges, those collapsed ahead of the guest, and the ms that took (before the first KVM_RUN). */
+  ahead?: number;
+  aheadMs?: number;
 }
 
 /** The stderr line CROSVM_TRACE_STARTUP=1 prints when the collapser stops (bench/boot-time reads it). */
@@ -91,7 +94,8 @@ export function collapseSummaryLine(totals: CollapseTotals, times: PassTimes): s
   return (
     `collapse: ${totals.collapsed} ranges collapsed, ${totals.failed} refused, ${times.passes} passes, ` +
     `${times.totalMs.toFixed(1)} ms in the collapser's thread (longest pass ${times.longestMs.toFixed(1)} ms)` +
-    `${times.longestCollapseMs !== undefined ? `, longest collapse ${times.longestCollapseMs.toFixed(1)} ms` : ""}\n`
+    `${times.longestCollapseMs !== undefined ? `, longest collapse ${times.longestCollapseMs.toFixed(1)} ms` : ""}` +
+    `${times.ahead !== undefined ? `; ${times.ahead} of them ahead of the guest in ${(times.aheadMs ?? 0).toFixed(1)} ms` : ""}\n`
   );
 }
 
@@ -106,20 +110,44 @@ export interface GuestCollapseRegion extends CollapseRegion {
 }
 
 /**
- * The memfd offsets of the 2 MiB ranges of `regions` that overlap a guest-physical range of `writes` (the
- * loader's BootLoader.bootWrites), in memfd order; `writes` come from our loader, the bound is the RAM size.
+ * How much guest RAM the collapser makes huge before the guest runs (aheadOffsets): half of RAM, at most 256 MiB.
+ * This is committed at once whether or not the guest uses it (its first touches would commit most of it anyway:
+ * a Debian guest of 512 MiB holds ~180 MiB at its login prompt, bench/boot-time/README.md); the rest of RAM stays
+ * lazy, so `-m 12288` commits 256 MiB before the boot, not 12 GiB.
+ */
+export function aheadBudgetBytes(ramBytes: number): number {
+  return Math.min(Math.floor(ramBytes / 2 / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE, AHEAD_MAX_BYTES);
+}
+export const AHEAD_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The memfd offsets of the 2 MiB ranges of `regions` that overlap the guest-physical ranges of `writes` (the
+ * loader's BootLoader.bootWrites, most certain first), in that order, each once, at most `budgetBytes` of them.
+ * `writes` come from our loader; the budget bounds the work and the memory.
  */
 export function aheadOffsets(
   regions: readonly GuestCollapseRegion[],
   writes: readonly { start: number; end: number }[],
+  budgetBytes = Number.POSITIVE_INFINITY,
 ): number[] {
   const out: number[] = [];
-  for (const r of regions)
-    for (const range of hugeRanges([r])) {
-      const guest = r.guestAddr + (range.fdOffset - r.fdOffset);
-      if (writes.some((w) => w.start < guest + HUGE_PAGE_SIZE && guest < w.end)) out.push(range.fdOffset);
+  const chosen = new Set<number>();
+  const ranges = regions.flatMap((r) =>
+    hugeRanges([r]).map((range) => ({
+      fdOffset: range.fdOffset,
+      guest: r.guestAddr + (range.fdOffset - r.fdOffset),
+    })),
+  );
+  ranges.sort((a, b) => a.guest - b.guest);
+  for (const w of writes)
+    for (const range of ranges) {
+      if (w.start < range.guest + HUGE_PAGE_SIZE && range.guest < w.end && !chosen.has(range.fdOffset)) {
+        if ((out.length + 1) * HUGE_PAGE_SIZE > budgetBytes) return out;
+        chosen.add(range.fdOffset);
+        out.push(range.fdOffset);
+      }
     }
-  return out.sort((a, b) => a - b);
+  return out;
 }
 
 /** The 2 MiB ranges of `regions` that a PMD can map: host address and memfd offset both 2 MiB aligned. */
@@ -230,11 +258,16 @@ export const CollapseCounter = {
   Unsupported: 5,
   /** PassTimes.longestCollapseMs. */
   LongestCollapseMs: 6,
+  /** Ranges collapsed ahead of the guest (before the VMM's first KVM_RUN), and the time that took. */
+  Ahead: 7,
+  AheadMs: 8,
 } as const;
-export const COLLAPSE_COUNTERS = 7;
+export const COLLAPSE_COUNTERS = 9;
 
 /** The running collapser (its own thread: ram_collapse_worker.ts). */
 export interface RamCollapse {
+  /** Resolves once the ahead ranges are done (or the thread failed or was stopped): the guest may run then. */
+  readonly ready: Promise<void>;
   /**
    * Stops it: no collapse starts after this call (a copy in flight finishes); the promise resolves once the thread
    * has said it touches guest RAM no more. Idempotent.
@@ -246,26 +279,44 @@ function workerUrl(): string {
   return workerEntryUrl(import.meta.url, "vmm/ram_collapse_worker.ts", "./ram_collapse_worker.ts");
 }
 
+export interface RamCollapseOptions {
+  /** After the ahead ranges, go on collapsing the ranges the guest touches (--hugepages). Default true. */
+  readonly running?: boolean;
+  /** At most this much of `ahead` (aheadBudgetBytes). Default: no bound. */
+  readonly aheadBudgetBytes?: number;
+}
+
 /**
- * Starts collapsing `memory`'s touched ranges on a thread of its own: first the ranges overlapping `ahead` (what the
- * guest writes early in every boot: BootLoader.bootWrites), then one pass (the kernel and initrd the loader wrote),
- * then one every COLLAPSE_INTERVAL_MS or more (nextPassDelayMs) until every range was tried or it is stopped.
+ * Starts collapsing on a thread of its own: first the ranges overlapping `ahead` (what the guest writes early in
+ * every boot, most certain first: BootLoader.bootWrites), touched or not, up to the budget; `ready` resolves then.
+ * When running: then one pass (the kernel and initrd the loader wrote), then one every COLLAPSE_INTERVAL_MS or more
+ * (nextPassDelayMs) over the touched ranges, until every range was tried or it is stopped.
  */
-export function startRamCollapse(memory: GuestMemory, ahead: readonly GuestRange[] = []): RamCollapse {
+export function startRamCollapse(
+  memory: GuestMemory,
+  ahead: readonly GuestRange[] = [],
+  options: RamCollapseOptions = {},
+): RamCollapse {
   const stopWord = new SharedArrayBuffer(4);
   const counterBuffer = new SharedArrayBuffer(COLLAPSE_COUNTERS * 8);
   const counters = new Float64Array(counterBuffer);
   const worker = new Worker(workerUrl());
   const stopped = Promise.withResolvers<void>();
-  worker.onmessage = () => stopped.resolve();
+  const ready = Promise.withResolvers<void>();
+  worker.onmessage = (ev: MessageEvent<string>) => {
+    ready.resolve();
+    if (ev.data === "stopped") stopped.resolve();
+  };
   worker.onerror = (ev: ErrorEvent) => {
     log.debug(`collapser thread failed: ${ev.message}`);
+    ready.resolve();
     stopped.resolve();
   };
   const init: CollapseWorkerInit = {
     regions: memory.regions.map((r) => ({ hostAddr: r.hostAddr, size: r.size, fdOffset: r.fdOffset })),
     memfd: memory.memfd,
-    ahead: aheadOffsets(memory.regions, ahead),
+    ahead: aheadOffsets(memory.regions, ahead, options.aheadBudgetBytes),
+    running: options.running ?? true,
     intervalMs: COLLAPSE_INTERVAL_MS,
     maxPerPass: MAX_COLLAPSES_PER_PASS,
     stop: stopWord,
@@ -276,6 +327,7 @@ export function startRamCollapse(memory: GuestMemory, ahead: readonly GuestRange
   worker.unref();
   let stopping: Promise<void> | undefined;
   return {
+    ready: ready.promise,
     stop() {
       if (stopping) return stopping;
       Atomics.store(new Int32Array(stopWord), 0, 1);
@@ -295,6 +347,8 @@ export function startRamCollapse(memory: GuestMemory, ahead: readonly GuestRange
             totalMs: counters[CollapseCounter.TotalMs]!,
             longestMs: counters[CollapseCounter.LongestMs]!,
             longestCollapseMs: counters[CollapseCounter.LongestCollapseMs]!,
+            ahead: counters[CollapseCounter.Ahead]!,
+            aheadMs: counters[CollapseCounter.AheadMs]!,
           }),
         );
       stopping = stopped.promise.then(() => void worker.terminate());
