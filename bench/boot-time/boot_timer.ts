@@ -248,6 +248,23 @@ const t0 = performance.now();
 const stdout = plan.markerText === undefined ? Bun.file(plan.stdout) : openSync(plan.marker, "w");
 const report = plan.markerText !== undefined ? plan.report : undefined;
 const vmm = Bun.spawn(plan.argv, { stdio: [report ? "pipe" : "ignore", stdout, Bun.file(plan.stderr)], env });
+/**
+ * Each process's CPU when crosvm's startup trace says its vCPU threads are ready (just before the first KVM_RUN):
+ * what its start-up cost, apart from the boot's requests. Polled from its stderr; undefined for QEMU.
+ */
+let atFirstRun: { label: string; cpuS: number }[] | undefined;
+let vmmEnded = false;
+void (async () => {
+  while (atFirstRun === undefined && !vmmEnded) {
+    await Bun.sleep(100);
+    try {
+      if (readFileSync(plan.stderr, "utf8").includes("startup: vCPU threads ready"))
+        atFirstRun = vmmUsage(vmm.pid).processes;
+    } catch {
+      // the VMM ended meanwhile
+    }
+  }
+})();
 const outcome = await Promise.race([
   marker.then((t) => ({ t })),
   vmm.exited.then((code) => ({ exited: code })),
@@ -258,7 +275,8 @@ const outcome = await Promise.race([
 const exitedWithin = (ms: number) =>
   Promise.race([vmm.exited.then(() => true), Bun.sleep(ms).then(() => false)]);
 // Where the VMM's CPU went and how much memory it holds, read before it is stopped (the same for both VMMs).
-const usage = "t" in outcome ? vmmUsage(vmm.pid) : undefined;
+const usage = "t" in outcome ? { ...vmmUsage(vmm.pid), atFirstRun } : undefined;
+vmmEnded = true;
 if ("t" in outcome && report) await typeReport(report);
 vmm.kill("SIGTERM");
 if (!(await exitedWithin(10_000))) vmm.kill("SIGKILL");
