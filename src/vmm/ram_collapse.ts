@@ -89,6 +89,8 @@ export interface PassTimes {
   /** Of the collapsed ranges, those collapsed ahead of the guest, and the ms that took (before the first KVM_RUN). */
   ahead?: number;
   aheadMs?: number;
+  /** The ranges it was to collapse ahead. */
+  aheadPlanned?: number;
 }
 
 /** The stderr line CROSVM_TRACE_STARTUP=1 prints when the collapser stops (bench/boot-time reads it). */
@@ -97,7 +99,7 @@ export function collapseSummaryLine(totals: CollapseTotals, times: PassTimes): s
     `collapse: ${totals.collapsed} ranges collapsed, ${totals.failed} refused, ${times.passes} passes, ` +
     `${times.totalMs.toFixed(1)} ms in the collapser's thread (longest pass ${times.longestMs.toFixed(1)} ms)` +
     `${times.longestCollapseMs !== undefined ? `, longest collapse ${times.longestCollapseMs.toFixed(1)} ms` : ""}` +
-    `${times.ahead !== undefined ? `; ${times.ahead} of them ahead of the guest in ${(times.aheadMs ?? 0).toFixed(1)} ms` : ""}\n`
+    `${times.ahead !== undefined ? `; ${times.ahead} of them ahead of the guest${times.aheadPlanned !== undefined ? ` (of ${times.aheadPlanned} planned)` : ""} in ${(times.aheadMs ?? 0).toFixed(1)} ms` : ""}\n`
   );
 }
 
@@ -121,6 +123,13 @@ export function aheadBudgetBytes(ramBytes: number): number {
   return Math.min(Math.floor(ramBytes / 2 / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE, AHEAD_MAX_BYTES);
 }
 export const AHEAD_MAX_BYTES = 256 * 1024 * 1024;
+/**
+ * How long the collapses ahead of the guest may hold up its first KVM_RUN: no new one starts after this (the one in
+ * flight finishes). A collapse has to find a free 2 MiB page, and where the host must compact memory for it one
+ * took up to 2 s in the nested rig (128 took 0.85 s in a fresh outer VM, 8.9 s after a few boots); each range the
+ * guest then uses saves it 512 nested page faults, ~0.1 s there (bench/boot-time/README.md).
+ */
+export const AHEAD_MAX_MS = 1000;
 
 /**
  * The memfd offsets of the 2 MiB ranges of `regions` that overlap the guest-physical ranges of `writes` (the
@@ -218,12 +227,13 @@ export class RamCollapser {
 
   /**
    * Collapses the ranges at these memfd offsets now, touched or not (a range without a page gets one first):
-   * memory the guest is about to write (aheadOffsets). Returns how many it tried.
+   * memory the guest is about to write (aheadOffsets), in order, as long as `keepGoing` says so (asked before
+   * each). Returns how many it tried.
    */
-  ahead(fdOffsets: readonly number[]): number {
+  ahead(fdOffsets: readonly number[], keepGoing: () => boolean = () => true): number {
     let tried = 0;
     for (const fdOffset of fdOffsets) {
-      if (this.#unsupported) break;
+      if (this.#unsupported || !keepGoing()) break;
       const i = this.#ranges.findIndex((r) => r.fdOffset === fdOffset);
       if (i < 0 || this.#done[i]) continue;
       const range = this.#ranges[i]!;
@@ -263,8 +273,10 @@ export const CollapseCounter = {
   /** Ranges collapsed ahead of the guest (before the VMM's first KVM_RUN), and the time that took. */
   Ahead: 7,
   AheadMs: 8,
+  /** The ranges it was to collapse ahead (aheadOffsets; fewer are tried when AHEAD_MAX_MS runs out). */
+  AheadPlanned: 9,
 } as const;
-export const COLLAPSE_COUNTERS = 9;
+export const COLLAPSE_COUNTERS = 10;
 
 /** The running collapser (its own thread: ram_collapse_worker.ts). */
 export interface RamCollapse {
@@ -286,17 +298,20 @@ export interface RamCollapseOptions {
   readonly running?: boolean;
   /** At most this much of `ahead` (aheadBudgetBytes). Default: no bound. */
   readonly aheadBudgetBytes?: number;
+  /** No collapse ahead starts this many ms after the ranges arrived (AHEAD_MAX_MS). Default: no bound. */
+  readonly aheadMaxMs?: number;
 }
 
 /**
  * Starts collapsing on a thread of its own: first the ranges overlapping `ahead` (what the guest writes early in
- * every boot, most certain first: BootLoader.bootWrites), touched or not, up to the budget; `ready` resolves then.
+ * every boot, most certain first: BootLoader.bootWrites; the thread starts up meanwhile when they come as a promise,
+ * e.g. while the kernel loads), touched or not, up to the budget and the time bound; `ready` resolves then.
  * When running: then one pass (the kernel and initrd the loader wrote), then one every COLLAPSE_INTERVAL_MS or more
  * (nextPassDelayMs) over the touched ranges, until every range was tried or it is stopped.
  */
 export function startRamCollapse(
   memory: GuestMemory,
-  ahead: readonly GuestRange[] = [],
+  ahead: readonly GuestRange[] | Promise<readonly GuestRange[]> = [],
   options: RamCollapseOptions = {},
 ): RamCollapse {
   const stopWord = new SharedArrayBuffer(4);
@@ -314,17 +329,23 @@ export function startRamCollapse(
     ready.resolve();
     stopped.resolve();
   };
-  const init: CollapseWorkerInit = {
+  const init = (ranges: readonly GuestRange[]): CollapseWorkerInit => ({
     regions: memory.regions.map((r) => ({ hostAddr: r.hostAddr, size: r.size, fdOffset: r.fdOffset })),
     memfd: memory.memfd,
-    ahead: aheadOffsets(memory.regions, ahead, options.aheadBudgetBytes),
+    ahead: aheadOffsets(memory.regions, ranges, options.aheadBudgetBytes),
+    aheadMaxMs: options.aheadMaxMs ?? Number.POSITIVE_INFINITY,
     running: options.running ?? true,
     intervalMs: COLLAPSE_INTERVAL_MS,
     maxPerPass: MAX_COLLAPSES_PER_PASS,
     stop: stopWord,
     counters: counterBuffer,
-  };
-  worker.postMessage(init);
+  });
+  if (Array.isArray(ahead)) worker.postMessage(init(ahead as readonly GuestRange[]));
+  else
+    void Promise.resolve(ahead).then(
+      (ranges) => worker.postMessage(init(ranges)),
+      () => worker.postMessage(init([])),
+    );
   // Not a reason to keep the process alive.
   worker.unref();
   let stopping: Promise<void> | undefined;
@@ -351,6 +372,7 @@ export function startRamCollapse(
             longestCollapseMs: counters[CollapseCounter.LongestCollapseMs]!,
             ahead: counters[CollapseCounter.Ahead]!,
             aheadMs: counters[CollapseCounter.AheadMs]!,
+            aheadPlanned: counters[CollapseCounter.AheadPlanned]!,
           }),
         );
       stopping = stopped.promise.then(() => void worker.terminate());

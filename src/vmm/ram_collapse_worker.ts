@@ -20,6 +20,8 @@ export interface CollapseWorkerInit {
   readonly memfd: number;
   /** Memfd offsets of ranges to collapse first, touched or not (aheadOffsets); "ready" is posted after them. */
   readonly ahead: readonly number[];
+  /** No ahead collapse starts this many ms after this message arrived (Infinity: no bound). */
+  readonly aheadMaxMs: number;
   /** After the ahead ranges: pass over the touched ranges until stopped (--hugepages), or end at once. */
   readonly running: boolean;
   readonly intervalMs: number;
@@ -72,7 +74,8 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
     let started = performance.now();
     try {
       if (first) {
-        collapser.ahead(init.ahead);
+        counters[CollapseCounter.AheadPlanned] = init.ahead.length;
+        collapser.ahead(init.ahead, () => performance.now() - started < init.aheadMaxMs);
         count();
         counters[CollapseCounter.Ahead] = collapser.totals.collapsed;
         counters[CollapseCounter.AheadMs] = performance.now() - started;

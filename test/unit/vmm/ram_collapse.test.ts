@@ -255,6 +255,17 @@ test("ahead collapses untouched ranges after giving each one page, and touched o
   expect(collapsedAt).toEqual([0, 2 * MIB]);
 });
 
+test("ahead stops at the first range once it is told to stop going on", () => {
+  const { ops, collapsedAt } = fakeOps([0, 2 * MIB, 4 * MIB]);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }], ops);
+  let asked = 0;
+
+  const tried = collapser.ahead([4 * MIB, 0, 2 * MIB], () => ++asked <= 2);
+
+  expect(tried).toBe(2);
+  expect(collapsedAt).toEqual([4 * MIB, 0]);
+});
+
 test("a range collapsed ahead is not collapsed again by a pass", () => {
   const { ops, collapsedAt } = fakeOps([]);
   const collapser = new RamCollapser([{ hostAddr: BASE, size: 4 * MIB, fdOffset: 0 }], ops);
@@ -291,13 +302,13 @@ test("a quick pass is followed by the interval, a slow one by PACE_FACTOR times 
   expect([nextPassDelayMs(3, 100), nextPassDelayMs(80, 100)]).toEqual([100, 80 * PACE_FACTOR]);
 });
 
-test("the summary line names the ranges collapsed ahead of the guest and their time", () => {
+test("the summary line names the ranges collapsed ahead of the guest, of how many planned, and their time", () => {
   const line = collapseSummaryLine(
-    { collapsed: 128, failed: 0 },
-    { passes: 0, totalMs: 0, longestMs: 0, ahead: 128, aheadMs: 950.94 },
+    { collapsed: 40, failed: 0 },
+    { passes: 0, totalMs: 0, longestMs: 0, ahead: 40, aheadMs: 1002.94, aheadPlanned: 128 },
   );
 
-  expect(line).toEndWith("; 128 of them ahead of the guest in 950.9 ms\n");
+  expect(line).toEndWith("; 40 of them ahead of the guest (of 128 planned) in 1002.9 ms\n");
 });
 
 test("the summary line names the slowest single collapse when it is known", () => {
@@ -432,6 +443,40 @@ test.if(collapseWorks)(
 
     expect(hugeWhenReady).toBe(2048);
     expect(shmemPmdMappedKb(mem.regions[0]!.hostAddr)).toBe(2048);
+  },
+);
+
+test.if(collapseWorks)(
+  "ranges that come as a promise (the thread starts while the kernel loads) are collapsed once it resolves",
+  async () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "collapse_later_test" });
+    const mem = memory;
+    const ranges = Promise.withResolvers<{ start: number; end: number }[]>();
+    const collapse = startRamCollapse(mem, ranges.promise, { running: false });
+    await Bun.sleep(50);
+    const hugeBefore = shmemPmdMappedKb(mem.regions[0]!.hostAddr);
+
+    ranges.resolve([{ start: 4 * MIB, end: 6 * MIB }]);
+    await collapse.ready;
+    const hugeAfter = shmemPmdMappedKb(mem.regions[0]!.hostAddr);
+    await collapse.stop();
+
+    expect([hugeBefore, hugeAfter]).toEqual([0, 2048]);
+  },
+);
+
+test.if(collapseWorks)(
+  "with no time left for collapses ahead, the thread is ready having collapsed none",
+  async () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "collapse_no_time_test" });
+    const mem = memory;
+    const collapse = startRamCollapse(mem, [{ start: 0, end: 8 * MIB }], { running: false, aheadMaxMs: 0 });
+
+    await collapse.ready;
+    const huge = shmemPmdMappedKb(mem.regions[0]!.hostAddr);
+    await collapse.stop();
+
+    expect(huge).toBe(0);
   },
 );
 
