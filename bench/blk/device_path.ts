@@ -5,7 +5,9 @@
 // as a guest's pages are, so that none merge into one iovec), and compares each with the same number of bare
 // preadv(2) calls over the same buffers, so the share spent outside the system call shows. Also times one wakeup
 // of the device process's poll loop (poll over control socket + queue eventfd, then the eventfd read).
-// Usage: bun bench/blk/device_path.ts [REQUESTS]   (default 20000; 1 MiB reads: REQUESTS / 10; best of 5 runs)
+// Usage: bun bench/blk/device_path.ts [REQUESTS] [--qcow2-overlay]   (default 20000; 1 MiB reads: REQUESTS / 10; best
+// of 5 runs). --qcow2-overlay: the device's disk is a fresh qcow2 overlay with the raw image as its backing file, as
+// bench/boot-time/debian.ts boots (reads of unwritten clusters go to the backing file; the bare calls stay on the raw file).
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,8 +31,11 @@ import { VirtioBlock } from "../../src/devices/virtio/block/device.ts";
 import { VIRTQ_DESC_F_INDIRECT } from "../../src/devices/virtio/constants.ts";
 import { DESC_BASE, FakeDriverQueue, FakeInterrupt, mulberry32 } from "../../src/devices/virtio/testing.ts";
 import { openDisk } from "../../src/disk/open.ts";
+import { createQcow2Overlay } from "../../src/disk/qcow2/create.ts";
 
-const N = Number(process.argv[2] ?? 20_000);
+const args = process.argv.slice(2);
+const overlay = args.includes("--qcow2-overlay");
+const N = Number(args.filter((a) => !a.startsWith("--"))[0] ?? 20_000);
 const DISK_BYTES = 64 << 20;
 const PAGE = 4096;
 const SEGMENTS = 256;
@@ -48,7 +53,9 @@ const path = join(dir, "disk.img");
   for (let i = 0; i < DISK_BYTES / chunk.length; i++) writeSync(fd, chunk.fill(i & 0xff));
   closeSync(fd);
 }
-const disk = openDisk(path, {});
+const overlayPath = join(dir, "overlay.qcow2");
+if (overlay) createQcow2Overlay(overlayPath, path);
+const disk = openDisk(overlay ? overlayPath : path, {});
 const dev = new VirtioBlock({ disk, readOnly: false, sparse: true, blockSize: 512 });
 // Guest RAM: rings at 0x1000.., request buffers from 0x10000, 2 x 1 MiB of data room (every other page used).
 const drv = new FakeDriverQueue(256, undefined, 4 << 20);
@@ -126,7 +133,9 @@ for (let s = 0; s < SEGMENTS; s++) {
   iov1m[2 * s + 1] = BigInt(PAGE);
 }
 
-console.log(`virtio-blk device path, ${N} requests each, queue depth 1, raw image in ${tmpdir()}`);
+console.log(
+  `virtio-blk device path, ${N} requests each, queue depth 1, ${overlay ? "qcow2 overlay over a raw" : "raw"} image in ${tmpdir()}`,
+);
 const dev4k = timeIt("device: 4 KiB random read", N, (i) =>
   roundTrip(0, offsets4k[i]! / SECTOR_SIZE, PAGE + 1),
 );

@@ -4,11 +4,13 @@
 // Prints one JSON line: {"bootMs":..,"startup":{"<phase>":<ms after exec>,..}}. With CROSVM_TRACE_STARTUP=1
 // crosvm prints its setup phases on stderr with wall-clock stamps (src/vmm/startup_trace.ts); QEMU prints none.
 import {
+  closeSync,
   createReadStream,
   openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  readSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -131,7 +133,52 @@ function vmmUsage(pid: number) {
     processes,
     rssMiB: kib("Rss") / 1024,
     hugeMiB: (kib("AnonHugePages") + kib("ShmemPmdMapped")) / 1024,
+    ramMap: guestRamMap(pid),
   };
+}
+
+/** pagemap(5): bit 63 of a page's 64-bit entry says the page is present in the process's page table. */
+const PAGEMAP_PRESENT = 1n << 63n;
+const PAGE = 4096;
+const RANGE = 2 * 1024 * 1024;
+
+/**
+ * One character per 2 MiB of guest RAM as the VMM maps it (crosvm's memfd "crosvm_guest", from /proc/PID/maps):
+ * how many of its 4 KiB pages are present in the VMM's page table (KVM faults in what the guest touched there),
+ * "." none, "1".."9" up to that many tenths, "#" all; a space between regions. Undefined for a VMM without it.
+ */
+export function guestRamMap(pid: number): string | undefined {
+  const regions = readFileSync(`/proc/${pid}/maps`, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("/memfd:crosvm_guest"))
+    .map(
+      (l) =>
+        l
+          .split(" ")[0]!
+          .split("-")
+          .map((h) => Number.parseInt(h, 16)) as [number, number],
+    );
+  if (regions.length === 0) return undefined;
+  const fd = openSync(`/proc/${pid}/pagemap`, "r");
+  try {
+    return regions
+      .map(([start, end]) => {
+        const entries = Buffer.alloc(((end - start) / PAGE) * 8);
+        readSync(fd, entries, 0, entries.length, (start / PAGE) * 8);
+        let line = "";
+        for (let at = 0; at < entries.length; at += (RANGE / PAGE) * 8) {
+          let present = 0;
+          for (let e = at; e < Math.min(at + (RANGE / PAGE) * 8, entries.length); e += 8)
+            if (entries.readBigUInt64LE(e) & PAGEMAP_PRESENT) present++;
+          const tenths = Math.ceil((present * 10) / (RANGE / PAGE));
+          line += present === 0 ? "." : present === RANGE / PAGE ? "#" : String(Math.min(tenths, 9));
+        }
+        return line;
+      })
+      .join(" ");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Resolves once `text` is on the console after `from`, or after `ms` (false). */
@@ -201,6 +248,23 @@ const t0 = performance.now();
 const stdout = plan.markerText === undefined ? Bun.file(plan.stdout) : openSync(plan.marker, "w");
 const report = plan.markerText !== undefined ? plan.report : undefined;
 const vmm = Bun.spawn(plan.argv, { stdio: [report ? "pipe" : "ignore", stdout, Bun.file(plan.stderr)], env });
+/**
+ * Each process's CPU when crosvm's startup trace says its vCPU threads are ready (just before the first KVM_RUN):
+ * what its start-up cost, apart from the boot's requests. Polled from its stderr; undefined for QEMU.
+ */
+let atFirstRun: { label: string; cpuS: number }[] | undefined;
+let vmmEnded = false;
+void (async () => {
+  while (atFirstRun === undefined && !vmmEnded) {
+    await Bun.sleep(100);
+    try {
+      if (readFileSync(plan.stderr, "utf8").includes("startup: vCPU threads ready"))
+        atFirstRun = vmmUsage(vmm.pid).processes;
+    } catch {
+      // the VMM ended meanwhile
+    }
+  }
+})();
 const outcome = await Promise.race([
   marker.then((t) => ({ t })),
   vmm.exited.then((code) => ({ exited: code })),
@@ -211,7 +275,8 @@ const outcome = await Promise.race([
 const exitedWithin = (ms: number) =>
   Promise.race([vmm.exited.then(() => true), Bun.sleep(ms).then(() => false)]);
 // Where the VMM's CPU went and how much memory it holds, read before it is stopped (the same for both VMMs).
-const usage = "t" in outcome ? vmmUsage(vmm.pid) : undefined;
+const usage = "t" in outcome ? { ...vmmUsage(vmm.pid), atFirstRun } : undefined;
+vmmEnded = true;
 if ("t" in outcome && report) await typeReport(report);
 vmm.kill("SIGTERM");
 if (!(await exitedWithin(10_000))) vmm.kill("SIGKILL");

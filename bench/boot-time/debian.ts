@@ -100,6 +100,10 @@ interface Usage {
   processes?: { label: string; cpuS: number }[];
   rssMiB: number;
   hugeMiB: number;
+  /** The same processes' CPU when crosvm's vCPU threads were ready (its start-up); absent for QEMU. */
+  atFirstRun?: { label: string; cpuS: number }[];
+  /** boot_timer.ts guestRamMap: crosvm's guest RAM, one character per 2 MiB, what the guest touched. */
+  ramMap?: string;
 }
 const usages: string[] = [];
 
@@ -111,7 +115,11 @@ function describeUsage(u: Usage): string {
     `${u.hugeMiB.toFixed(0)} MiB of it in 2 MiB mappings` +
     (u.processes && u.processes.length > 1
       ? `\n      outside the vCPU, by process: ${u.processes.map((p) => `${p.label} ${s(p.cpuS)}`).join("; ")}`
-      : "")
+      : "") +
+    (u.atFirstRun && u.atFirstRun.length > 1
+      ? `\n      of it before the first KVM_RUN: ${u.atFirstRun.map((p) => `${p.label} ${s(p.cpuS)}`).join("; ")}`
+      : "") +
+    (u.ramMap ? `\n      guest RAM by 2 MiB from 0 (. untouched, 1-9 tenths, # all): ${u.ramMap}` : "")
   );
 }
 

@@ -1,4 +1,5 @@
-// The thread of the guest-RAM collapser (ram_collapse.ts): one pass when it starts, then one every intervalMs or
+// The thread of the guest-RAM collapser (ram_collapse.ts): first the ahead ranges (then it posts "ready": the VMM
+// runs no vCPU before that), then, when running (--hugepages), one pass, then one every intervalMs or
 // more (nextPassDelayMs paces it), each pass at most maxPerPass MADV_COLLAPSE calls, so that the copies (up to
 // 2 MiB each) never hold up the VMM's main thread, which answers the vCPUs' PCI configuration accesses. madvise and lseek act on the process's memory
 // and memfd, so this thread needs only the numbers: the regions' host addresses and the memfd. The owner stops it
@@ -17,8 +18,12 @@ import {
 export interface CollapseWorkerInit {
   readonly regions: readonly CollapseRegion[];
   readonly memfd: number;
-  /** Memfd offsets of ranges to collapse first, touched or not (aheadOffsets). */
+  /** Memfd offsets of ranges to collapse first, touched or not (aheadOffsets); "ready" is posted after them. */
   readonly ahead: readonly number[];
+  /** No ahead collapse starts this many ms after this message arrived (Infinity: no bound). */
+  readonly aheadMaxMs: number;
+  /** After the ahead ranges: pass over the touched ranges until stopped (--hugepages), or end at once. */
+  readonly running: boolean;
   readonly intervalMs: number;
   readonly maxPerPass: number;
   /** Int32Array[1]: non-zero = stop. */
@@ -57,22 +62,35 @@ self.onmessage = (ev: MessageEvent<CollapseWorkerInit>) => {
   let first = true;
   const end = () => {
     counters[CollapseCounter.Unsupported] = collapser.unsupported ? 1 : 0;
+    postMessage("ready");
     postMessage("stopped");
+  };
+  const count = () => {
+    counters[CollapseCounter.Collapsed] = collapser.totals.collapsed;
+    counters[CollapseCounter.Failed] = collapser.totals.failed;
   };
   const step = () => {
     if (stopped()) return end();
-    const started = performance.now();
+    let started = performance.now();
     try {
-      if (first) collapser.ahead(init.ahead);
-      first = false;
+      if (first) {
+        counters[CollapseCounter.AheadPlanned] = init.ahead.length;
+        collapser.ahead(init.ahead, () => performance.now() - started < init.aheadMaxMs);
+        count();
+        counters[CollapseCounter.Ahead] = collapser.totals.collapsed;
+        counters[CollapseCounter.AheadMs] = performance.now() - started;
+        postMessage("ready");
+        first = false;
+        if (!init.running) return end();
+        started = performance.now();
+      }
       collapser.pass();
     } catch {
       // Stopped: the pass's counters are not kept.
       return end();
     }
     const ms = performance.now() - started;
-    counters[CollapseCounter.Collapsed] = collapser.totals.collapsed;
-    counters[CollapseCounter.Failed] = collapser.totals.failed;
+    count();
     counters[CollapseCounter.Passes]! += 1;
     counters[CollapseCounter.TotalMs]! += ms;
     counters[CollapseCounter.LongestMs] = Math.max(counters[CollapseCounter.LongestMs]!, ms);

@@ -42,12 +42,12 @@ import {
 import { executableStartupPages, releasePages } from "../jail/device_process/startup_pages.ts";
 import { ControlServer } from "../vm_control/server.ts";
 import { BiosLoader } from "./bios_loader.ts";
-import { BootError, type BootLoader } from "./boot_setup.ts";
+import { BootError, type BootLoader, type GuestRange } from "./boot_setup.ts";
 import type { VmConfig } from "./config.ts";
 import { GuestClock } from "./guest_clock.ts";
 import { hostShmemHugePagesRefused, releaseGuestRam } from "./guest_ram.ts";
 import { createSizedGuestRam } from "./guest_ram_size.ts";
-import { startRamCollapse, stopsCollapse } from "./ram_collapse.ts";
+import { AHEAD_MAX_MS, aheadBudgetBytes, startRamCollapse, stopsCollapse } from "./ram_collapse.ts";
 import { KernelBootLoader } from "./kernel_boot.ts";
 import { MainThreadHub } from "./main_thread_hub.ts";
 import { createPlatformDevices, type PlatformDevices } from "./platform_devices.ts";
@@ -145,6 +145,22 @@ export async function runVm(config: VmConfig): Promise<number> {
       below4G,
       above4G: ram[1]?.size ?? 0,
     });
+    // Guest RAM in 2 MiB pages where the boot writes first (ram_collapse.ts; what QEMU's anonymous RAM gets from
+    // THP, bench/boot-time/README.md has the cost and the gain): the ranges the loader names, up to a bound
+    // (aheadBudgetBytes, AHEAD_MAX_MS), collapsed before the first KVM_RUN, so that no page is taken from under a
+    // running guest. Its thread starts up while the kernel loads. With --hugepages the collapser then goes on with
+    // the ranges the guest touches. That is not the default: in the nested rig, boots with it running reset or hung
+    // before their first console line (twice in one CI run, never without it), so guest RAM may be at risk from
+    // some host kernel or hypervisor under it. Not with a balloon that starts inflated (--init-mem), and stopped
+    // before the first inflate: a collapse would take ballooned pages back.
+    const bootWrites = Promise.withResolvers<readonly GuestRange[]>();
+    const collapse = startRamCollapse(memory, bootWrites.promise, {
+      aheadBudgetBytes: aheadBudgetBytes(ram.reduce((n, r) => n + r.size, 0)),
+      aheadMaxMs: AHEAD_MAX_MS,
+      running: config.hugepages && config.initMemMib === undefined,
+    });
+    const stopCollapse = async () => collapse.stop();
+    cleanups.push(() => void stopCollapse());
     // The device processes come up on their own while this thread loads the kernel: neither needs the other.
     let loadError: unknown;
     try {
@@ -153,22 +169,13 @@ export async function runVm(config: VmConfig): Promise<number> {
     } catch (e) {
       loadError = e;
     }
+    bootWrites.resolve(loadError === undefined ? loader.bootWrites() : []);
     devices = await devicesStarting;
     if (loadError !== undefined) throw loadError;
     const dev = devices;
     traceStartup("devices created");
-    // With --hugepages: guest RAM in 2 MiB pages as the guest touches it (ram_collapse.ts), starting with the
-    // loaded kernel: what QEMU's anonymous RAM gets from THP (bench/boot-time/README.md has the cost and the gain).
-    // Not the default: in the nested rig, boots with it running reset or hung before their first console line
-    // (twice in one CI run, never without it), so guest RAM may be at risk from some host kernel or hypervisor
-    // under it. Not with a balloon that starts inflated (--init-mem), and stopped before the first inflate: a
-    // collapse would take ballooned pages back.
-    const collapse =
-      config.hugepages && config.initMemMib === undefined
-        ? startRamCollapse(memory, loader.bootWrites())
-        : undefined;
-    const stopCollapse = async () => collapse?.stop();
-    cleanups.push(() => void stopCollapse());
+    await collapse.ready;
+    traceStartup("guest RAM collapsed ahead of the guest");
 
     await threads.start(vcpus, shareBus(dev.io), shareBus(dev.mmio));
     traceStartup("vCPU threads ready");

@@ -14,6 +14,8 @@ import {
 import type { GuestMemory } from "../../../src/vm_memory/guest_memory.ts";
 import { createGuestRam, releaseGuestRam } from "../../../src/vmm/guest_ram.ts";
 import {
+  AHEAD_MAX_BYTES,
+  aheadBudgetBytes,
   collapseSummaryLine,
   HUGE_PAGE_SIZE,
   hugeRanges,
@@ -211,6 +213,37 @@ test("ahead: nothing outside guest RAM is chosen", () => {
   expect(offsets).toEqual([]);
 });
 
+test("ahead: the ranges come in the order of the writes, each once", () => {
+  const offsets = aheadOffsets(
+    [{ guestAddr: 0, hostAddr: BASE, size: 16 * MIB, fdOffset: 0 }],
+    [
+      { start: 12 * MIB, end: 14 * MIB },
+      { start: 2 * MIB, end: 4 * MIB },
+      { start: 0, end: 16 * MIB },
+    ],
+  );
+
+  expect(offsets.map((o) => o / MIB)).toEqual([12, 2, 0, 4, 6, 8, 10, 14]);
+});
+
+test("ahead: no more ranges than the budget allows, the first writes first", () => {
+  const offsets = aheadOffsets(
+    [{ guestAddr: 0, hostAddr: BASE, size: 16 * MIB, fdOffset: 0 }],
+    [
+      { start: 12 * MIB, end: 16 * MIB },
+      { start: 0, end: 16 * MIB },
+    ],
+    6 * MIB,
+  );
+
+  expect(offsets.map((o) => o / MIB)).toEqual([12, 14, 0]);
+});
+
+test("the ahead budget is half of RAM in whole 2 MiB ranges, at most 256 MiB", () => {
+  expect([512, 12 * 1024, 3].map((mib) => aheadBudgetBytes(mib * MIB) / MIB)).toEqual([256, 256, 0]);
+  expect(AHEAD_MAX_BYTES).toBe(256 * MIB);
+});
+
 test("ahead collapses untouched ranges after giving each one page, and touched ones as they are", () => {
   const { ops, collapsedAt, populatedAt } = fakeOps([2 * MIB + 4096]);
   const collapser = new RamCollapser([{ hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }], ops);
@@ -220,6 +253,17 @@ test("ahead collapses untouched ranges after giving each one page, and touched o
   expect(tried).toBe(2);
   expect(populatedAt).toEqual([0]);
   expect(collapsedAt).toEqual([0, 2 * MIB]);
+});
+
+test("ahead stops at the first range once it is told to stop going on", () => {
+  const { ops, collapsedAt } = fakeOps([0, 2 * MIB, 4 * MIB]);
+  const collapser = new RamCollapser([{ hostAddr: BASE, size: 8 * MIB, fdOffset: 0 }], ops);
+  let asked = 0;
+
+  const tried = collapser.ahead([4 * MIB, 0, 2 * MIB], () => ++asked <= 2);
+
+  expect(tried).toBe(2);
+  expect(collapsedAt).toEqual([4 * MIB, 0]);
 });
 
 test("a range collapsed ahead is not collapsed again by a pass", () => {
@@ -256,6 +300,15 @@ test("the summary line names the ranges, the passes and the collapser thread's t
 
 test("a quick pass is followed by the interval, a slow one by PACE_FACTOR times its duration", () => {
   expect([nextPassDelayMs(3, 100), nextPassDelayMs(80, 100)]).toEqual([100, 80 * PACE_FACTOR]);
+});
+
+test("the summary line names the ranges collapsed ahead of the guest, of how many planned, and their time", () => {
+  const line = collapseSummaryLine(
+    { collapsed: 40, failed: 0 },
+    { passes: 0, totalMs: 0, longestMs: 0, ahead: 40, aheadMs: 1002.94, aheadPlanned: 128 },
+  );
+
+  expect(line).toEndWith("; 40 of them ahead of the guest (of 128 planned) in 1002.9 ms\n");
 });
 
 test("the summary line names the slowest single collapse when it is known", () => {
@@ -374,6 +427,58 @@ test.if(collapseWorks)("the collapser's own thread collapses a range the guest t
   expect(huge).toBe(true);
   expect(mem.readU32(2 * MIB + 64)).toBe(0xabcd_0123);
 });
+
+test.if(collapseWorks)(
+  "a collapser that is not running is ready with its ahead range huge and collapses nothing the guest touches later",
+  async () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "collapse_ready_test" });
+    const mem = memory;
+    const collapse = startRamCollapse(mem, [{ start: 2 * MIB, end: 4 * MIB }], { running: false });
+
+    await collapse.ready;
+    const hugeWhenReady = shmemPmdMappedKb(mem.regions[0]!.hostAddr);
+    mem.writeU8(6 * MIB, 1);
+    await Bun.sleep(300); // three collapse intervals
+    await collapse.stop();
+
+    expect(hugeWhenReady).toBe(2048);
+    expect(shmemPmdMappedKb(mem.regions[0]!.hostAddr)).toBe(2048);
+  },
+);
+
+test.if(collapseWorks)(
+  "ranges that come as a promise (the thread starts while the kernel loads) are collapsed once it resolves",
+  async () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "collapse_later_test" });
+    const mem = memory;
+    const ranges = Promise.withResolvers<{ start: number; end: number }[]>();
+    const collapse = startRamCollapse(mem, ranges.promise, { running: false });
+    await Bun.sleep(50);
+    const hugeBefore = shmemPmdMappedKb(mem.regions[0]!.hostAddr);
+
+    ranges.resolve([{ start: 4 * MIB, end: 6 * MIB }]);
+    await collapse.ready;
+    const hugeAfter = shmemPmdMappedKb(mem.regions[0]!.hostAddr);
+    await collapse.stop();
+
+    expect([hugeBefore, hugeAfter]).toEqual([0, 2048]);
+  },
+);
+
+test.if(collapseWorks)(
+  "with no time left for collapses ahead, the thread is ready having collapsed none",
+  async () => {
+    memory = createGuestRam([{ guestAddr: 0, size: 8 * MIB }], { name: "collapse_no_time_test" });
+    const mem = memory;
+    const collapse = startRamCollapse(mem, [{ start: 0, end: 8 * MIB }], { running: false, aheadMaxMs: 0 });
+
+    await collapse.ready;
+    const huge = shmemPmdMappedKb(mem.regions[0]!.hostAddr);
+    await collapse.stop();
+
+    expect(huge).toBe(0);
+  },
+);
 
 test.if(collapseWorks)(
   "once stop() has resolved, a range touched afterwards stays in 4 KiB pages",
