@@ -25,7 +25,9 @@ true`;
 
 /**
  * Where the host runs KVM itself (inside the outer rig VM): one second of kvm_exit/kvm_entry trace events, which
- * name each vCPU's guest RIP and exit reason, to tell a guest spinning in its own code from one waiting on the VMM.
+ * name each vCPU's guest RIP and exit reason, to tell a guest spinning in its own code from one waiting on the VMM;
+ * and for nested page faults (reason npf), the faulting guest-physical addresses and error codes of that second
+ * (kvm_page_fault), to tell a fault the host's KVM keeps fixing (RAM: the same address over and over) from MMIO.
  */
 export const kvmTraceScript = `
 t=/sys/kernel/tracing
@@ -33,9 +35,15 @@ t=/sys/kernel/tracing
 [ -d $t/events/kvm ] || { echo "no kvm trace events"; exit 0; }
 echo > $t/trace
 echo 1 > $t/events/kvm/kvm_exit/enable
+echo 1 > $t/events/kvm/kvm_page_fault/enable 2> /dev/null
 sleep 1
 echo 0 > $t/events/kvm/kvm_exit/enable
-sed -n 's/.*kvm_exit: *\\(vcpu [0-9]* reason [^ ]* rip [^ ]*\\).*/\\1/p' $t/trace | sort | uniq -c | sort -rn | head -40`;
+echo 0 > $t/events/kvm/kvm_page_fault/enable 2> /dev/null
+sed -n 's/.*kvm_exit: *\\(vcpu [0-9]* reason [^ ]* rip [^ ]*\\).*/\\1/p' $t/trace | sort | uniq -c | sort -rn | head -40
+echo "== kvm_page_fault events in that second (count, event)"
+sed -n 's/.*kvm_page_fault: *//p' $t/trace | sort | uniq -c | sort -rn | head -10
+echo "== one kvm_exit event in full"
+grep -m1 'kvm_exit:' $t/trace`;
 
 /**
  * The lines of a process report that fit an error message (CI shows only the tail of the run): the host's memory,
