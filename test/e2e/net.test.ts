@@ -176,6 +176,37 @@ async function vhostNetReport(vm: TestVm): Promise<string> {
   return saveFailureLogs("vhost-net", logs);
 }
 
+/**
+ * With the third NIC: the outer kernel's counters of page migration, compaction and KVM's TLB flushes for MMU
+ * notifier invalidations (/proc/vmstat, debugfs kvm), so that a reset can be set beside what moved guest RAM's
+ * pages under the nested guest. Best effort: an empty record when they cannot be read.
+ */
+async function hostMmCounters(): Promise<Record<string, number>> {
+  const r = await execWhereVmmRuns(
+    [
+      "grep -E '^(pgmigrate_|compact_|thp_migration|thp_split|nr_shmem )' /proc/vmstat",
+      "(mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug) 2> /dev/null",
+      "for f in remote_tlb_flush remote_tlb_flush_requests mmu_shadow_zapped mmu_recycled; do [ -r /sys/kernel/debug/kvm/$f ] && echo kvm_$f $(cat /sys/kernel/debug/kvm/$f); done",
+      "true",
+    ].join("; "),
+    { timeoutMs: 30_000 },
+  ).catch(() => undefined);
+  const pairs = (r?.stdout ?? "")
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/));
+  return Object.fromEntries(pairs.filter((p) => p.length === 2).map(([k, v]) => [k!, Number(v)]));
+}
+
+/** Logs how the counters moved since `since` (stderr, one line), the ones that did. */
+async function logMmCounters(what: string, since: Record<string, number>): Promise<void> {
+  const now = await hostMmCounters();
+  const moved = Object.entries(now)
+    .filter(([k, v]) => v !== (since[k] ?? 0))
+    .map(([k, v]) => `${k}+${v - (since[k] ?? 0)}`);
+  console.error(`e2e net: outer kernel mm counters ${what}: ${moved.join(" ") || "(none moved)"}`);
+}
+
 /** Awaits `work`; if it fails, adds where vhostNetReport saved the NIC's state to its error. */
 async function withVhostNetReport<T>(vm: TestVm, what: string, work: Promise<T>): Promise<T> {
   try {
@@ -193,6 +224,8 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
   let vmmHost: VmmHost;
   /** The guard pattern's SHA-256 as written (VHOST_NET). */
   let guardSha = "";
+  /** The outer kernel's mm counters when the guard was written (VHOST_NET). */
+  let mmAtGuard: Record<string, number> = {};
 
   /** `BUN_BE_BUN=1 crosvm vsock_host_helper.ts ARGS` where the VMM runs. */
   const vsockHelper = (args: string) =>
@@ -244,13 +277,16 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
           : []),
       ].join("\n"),
     );
-    if (VHOST_NET)
+    if (VHOST_NET) {
       guardSha = (await inGuest(vm, `${guardStream} | tee ${GUARD.path} | sha256sum`, TRANSFER)).split(
         " ",
       )[0]!;
+      mmAtGuard = await hostMmCounters();
+    }
   }, BOOT_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
+    if (VHOST_NET) await logMmCounters("from the guard's write to the end", mmAtGuard);
     await vm?.stop();
     await execWhereVmmRuns(
       `tunctl -d ${TAP} > /dev/null; tunctl -d ${TAP_C} > /dev/null; tunctl -d ${TAP_D} > /dev/null; rm -rf /tmp/net-e2e-*`,
@@ -595,6 +631,8 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
               `${guardStream} | cmp -l - ${GUARD.path} > /run/guard-diff; wc -l < /run/guard-diff; head -40 /run/guard-diff`,
               TRANSFER,
             ).catch((e: unknown) => (e as Error).message);
+
+      await logMmCounters("from the guard's write to its check", mmAtGuard);
 
       expect(guardSha).toMatch(/^[0-9a-f]{64}$/);
       expect({ sha: now, damage }).toEqual({ sha: guardSha, damage: "" });
