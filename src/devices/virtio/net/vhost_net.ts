@@ -129,22 +129,33 @@ export class VhostNetBackend {
   }
 
   #attach(queues: ReadonlyMap<number, Queue>): void {
+    // Attached from the first ioctl on: if a later vring refuses its TAP, the ones before it run, and the reset
+    // that follows the failed activation must still detach them (else the kernel keeps using rings the driver
+    // frees and reuses).
+    this.#attached = true;
     this.pairs.forEach((vhost, i) => {
       if (!queues.has(2 * i) || !queues.has(2 * i + 1)) return;
       vhost.netSetBackend(0, this.tapFds[i]!);
       vhost.netSetBackend(1, this.tapFds[i]!);
     });
-    this.#attached = true;
   }
 
-  /** Detaches the TAP from every vring (fd -1): the kernel stops, keeping each vring's last available index. */
+  /**
+   * Detaches the TAP from every vring (fd -1): the kernel stops, keeping each vring's last available index. A
+   * vring that refuses does not keep the others attached: every one is tried, then the first refusal is thrown.
+   */
   stop(): void {
     if (!this.#attached) return;
     this.#attached = false;
-    for (const vhost of this.pairs) {
-      vhost.netSetBackend(0, -1);
-      vhost.netSetBackend(1, -1);
-    }
+    let refused: unknown;
+    for (const vhost of this.pairs)
+      for (const vring of [0, 1])
+        try {
+          vhost.netSetBackend(vring, -1);
+        } catch (e) {
+          refused ??= e;
+        }
+    if (refused !== undefined) throw refused;
   }
 
   /**

@@ -28,8 +28,12 @@ import { FakeTap, netPacket } from "./helpers.ts";
 import { VIRTIO_MSI_NO_VECTOR } from "../../../../src/devices/virtio/constants.ts";
 
 class RecordingVhostNet extends RecordingVhost implements VhostNetIoctls {
+  /** netSetBackend with this fd throws, as the kernel refusing it would (EFAULT). */
+  failBackendFd: number | undefined;
+
   netSetBackend(index: number, fd: number): void {
     this.calls.push(["netSetBackend", index, fd]);
+    if (fd === this.failBackendFd) throw new Error(`VHOST_NET_SET_BACKEND ${index} ${fd}: EFAULT`);
   }
 }
 
@@ -220,6 +224,35 @@ describe("virtio-net on vhost-net", () => {
     n.net.reset();
 
     expect(n.vhosts[0]!.calls.slice(-2)).toEqual([
+      ["netSetBackend", 0, -1],
+      ["netSetBackend", 1, -1],
+    ]);
+  });
+
+  test("a reset after an activation that failed halfway through attaching detaches the vrings already attached", () => {
+    const n = vhostNic(2);
+    n.vhosts[1]!.failBackendFd = TAP_FDS[1];
+    n.net.ackFeatures(n.net.features());
+    expect(() => n.net.activate(n.mem, new FakeInterrupt(), n.queues)).toThrow("VHOST_NET_SET_BACKEND");
+    n.vhosts[0]!.calls.length = 0;
+
+    n.net.reset();
+
+    expect(n.vhosts[0]!.calls).toEqual([
+      ["netSetBackend", 0, -1],
+      ["netSetBackend", 1, -1],
+    ]);
+  });
+
+  test("a vring that refuses to detach does not keep the other pairs' vrings attached", () => {
+    const n = vhostNic(2);
+    activate(n);
+    n.vhosts[0]!.failBackendFd = -1;
+    n.vhosts[1]!.calls.length = 0;
+
+    n.net.reset();
+
+    expect(n.vhosts[1]!.calls).toEqual([
       ["netSetBackend", 0, -1],
       ["netSetBackend", 1, -1],
     ]);
