@@ -184,7 +184,8 @@ async function vhostNetReport(vm: TestVm): Promise<string> {
 async function hostMmCounters(): Promise<Record<string, number>> {
   const r = await execWhereVmmRuns(
     [
-      "grep -E '^(pgmigrate_|compact_|thp_migration|thp_split|nr_shmem )' /proc/vmstat",
+      "grep -E '^(pgmigrate_|compact_|thp_|pgscan_|pgsteal_|nr_shmem )' /proc/vmstat",
+      "echo vhost_net_experimental_zcopytx $(cat /sys/module/vhost_net/parameters/experimental_zcopytx 2> /dev/null || echo -1)",
       "(mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug) 2> /dev/null",
       "for f in remote_tlb_flush remote_tlb_flush_requests mmu_shadow_zapped mmu_recycled; do [ -r /sys/kernel/debug/kvm/$f ] && echo kvm_$f $(cat /sys/kernel/debug/kvm/$f); done",
       "true",
@@ -282,6 +283,7 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
         " ",
       )[0]!;
       mmAtGuard = await hostMmCounters();
+      console.error(`e2e net: vhost_net experimental_zcopytx=${mmAtGuard.vhost_net_experimental_zcopytx}`);
     }
   }, BOOT_HOOK_TIMEOUT_MS);
 
