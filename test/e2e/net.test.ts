@@ -9,11 +9,14 @@
 // VMM asking for CID 3 is refused in one line; `crosvm suspend --full` and `resume --full` in the middle of a
 // 64 MiB vsock stream lose no byte; a second VMM with CID 4 runs beside it. With CROSVM_E2E_VHOST_NET=1 a third NIC is on vhost-net
 // (`--net tap-name=...,vhost-net=true`, its data path in the outer VM's kernel): pings both ways and 64 MiB each
-// way, as on the first NIC. That NIC is opt-in until the rig keeps its guest alive with it: in one of four runs of
-// this file its 64 MiB guest-to-host transfer never arrived (400 s); in each of the next three runs with it the
-// guest triple-faulted (the VMM exited with 0): in a boot, a minute into that transfer, and in a ping on NIC B
-// while it was idle; a run without it that day passed (README.md). A vhost-net transfer that fails or has not
-// ended after 180 s saves both sides' state (vhostNetReport).
+// way, as on the first NIC, and a 160 MiB guard pattern in guest RAM (written after boot, checked after those
+// transfers: a stray write by the kernel's vhost worker would change it without a reset), with the outer kernel's
+// page migration, compaction and reclaim counters logged over that time. CROSVM_E2E_NIC_C_PLAIN=1 makes that NIC a
+// plain user-space one with the same tests (to tell "vhost-net" from "one more NIC"). The NIC is opt-in: in the
+// first three runs with it on 2026-12-07 the guest triple-faulted (the VMM exited with 0: in a boot, a minute into
+// the vhost-net transfer, in a ping on NIC B while it was idle), in the later runs that day it passed with the guard
+// unchanged (README.md). A vhost-net transfer that fails or has not ended after 180 s saves both sides' state
+// (vhostNetReport).
 // The VM also has `--pci-hotplug-slots 2` (PCIe root ports, Linux's pciehp): `crosvm virtio-net add` plugs a NIC
 // on a fourth TAP while the guest runs, the guest pings through it, `crosvm virtio-net remove` unplugs it, the
 // guest's NIC is gone and its device process has ended (CROSVM_E2E_HOTPLUG=0 leaves the slots and these tests out).
