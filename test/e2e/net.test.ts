@@ -14,8 +14,8 @@
 // page migration, compaction and reclaim counters logged over that time. CROSVM_E2E_NIC_C_PLAIN=1 makes that NIC a
 // plain user-space one with the same tests (to tell "vhost-net" from "one more NIC"). The NIC is opt-in: in the
 // first three runs with it on 2026-12-07 the guest triple-faulted (the VMM exited with 0: in a boot, a minute into
-// the vhost-net transfer, in a ping on NIC B while it was idle), in the later runs that day it passed with the guard
-// unchanged (README.md). A vhost-net transfer that fails or has not ended after 180 s saves both sides' state
+// the vhost-net transfer, in a ping on NIC B while it was idle); of the three later runs that day two passed with
+// the guard unchanged and in one the guest hung while writing the guard, before any vhost-net transfer (README.md). A vhost-net transfer that fails or has not ended after 180 s saves both sides' state
 // (vhostNetReport).
 // The VM also has `--pci-hotplug-slots 2` (PCIe root ports, Linux's pciehp): `crosvm virtio-net add` plugs a NIC
 // on a fourth TAP while the guest runs, the guest pings through it, `crosvm virtio-net remove` unplugs it, the
