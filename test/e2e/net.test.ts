@@ -9,11 +9,14 @@
 // VMM asking for CID 3 is refused in one line; `crosvm suspend --full` and `resume --full` in the middle of a
 // 64 MiB vsock stream lose no byte; a second VMM with CID 4 runs beside it. With CROSVM_E2E_VHOST_NET=1 a third NIC is on vhost-net
 // (`--net tap-name=...,vhost-net=true`, its data path in the outer VM's kernel): pings both ways and 64 MiB each
-// way, as on the first NIC. That NIC is opt-in until the rig keeps its guest alive with it: in one of four runs of
-// this file its 64 MiB guest-to-host transfer never arrived (400 s); in each of the next three runs with it the
-// guest triple-faulted (the VMM exited with 0): in a boot, a minute into that transfer, and in a ping on NIC B
-// while it was idle; a run without it that day passed (README.md). A vhost-net transfer that fails or has not
-// ended after 180 s saves both sides' state (vhostNetReport).
+// way, as on the first NIC, and a 160 MiB guard pattern in guest RAM (written after boot, checked after those
+// transfers: a stray write by the kernel's vhost worker would change it without a reset), with the outer kernel's
+// page migration, compaction and reclaim counters logged over that time. CROSVM_E2E_NIC_C_PLAIN=1 makes that NIC a
+// plain user-space one with the same tests (to tell "vhost-net" from "one more NIC"). The NIC is opt-in: in the
+// first three runs with it on 2026-12-07 the guest triple-faulted (the VMM exited with 0: in a boot, a minute into
+// the vhost-net transfer, in a ping on NIC B while it was idle); of the three later runs that day two passed with
+// the guard unchanged and in one the guest hung while writing the guard, before any vhost-net transfer (README.md). A vhost-net transfer that fails or has not ended after 180 s saves both sides' state
+// (vhostNetReport).
 // The VM also has `--pci-hotplug-slots 2` (PCIe root ports, Linux's pciehp): `crosvm virtio-net add` plugs a NIC
 // on a fourth TAP while the guest runs, the guest pings through it, `crosvm virtio-net remove` unplugs it, the
 // guest's NIC is gone and its device process has ended (CROSVM_E2E_HOTPLUG=0 leaves the slots and these tests out).
@@ -65,6 +68,19 @@ const ENODEV = 19;
 const ECONNRESET = 104;
 /** The vhost-net NIC and its tests (see the top of the file). */
 const VHOST_NET = process.env.CROSVM_E2E_VHOST_NET === "1";
+/**
+ * CROSVM_E2E_NIC_C_PLAIN=1 (with CROSVM_E2E_VHOST_NET=1): the third NIC is a plain user-space NIC instead, with
+ * the same tests, to tell a reset that comes with vhost-net from one that comes with one more NIC.
+ */
+const NIC_C_VHOST = process.env.CROSVM_E2E_NIC_C_PLAIN !== "1";
+/**
+ * With the third NIC: a guard pattern in guest RAM (a file on the guest's /run tmpfs, written after boot and
+ * checked after the third NIC's transfers), so that a stray write by the host kernel's vhost worker into guest
+ * memory shows as a mismatch even when it does not reset the guest. 160 MiB of 512: with the other tests' files in
+ * /tmp (about 230 MiB at the end) the guest still has room.
+ */
+const GUARD = { path: "/run/guard", bytes: 160 << 20 };
+const guardStream = `yes 'guest RAM guard 0123456789abcdefghijklmnopqrstuvwxyz' | head -c ${GUARD.bytes}`;
 const MIB_16 = 16;
 /** The PCI hot-plug tests (see the top of the file). */
 const HOTPLUG = process.env.CROSVM_E2E_HOTPLUG !== "0";
@@ -163,6 +179,38 @@ async function vhostNetReport(vm: TestVm): Promise<string> {
   return saveFailureLogs("vhost-net", logs);
 }
 
+/**
+ * With the third NIC: the outer kernel's counters of page migration, compaction and KVM's TLB flushes for MMU
+ * notifier invalidations (/proc/vmstat, debugfs kvm), so that a reset can be set beside what moved guest RAM's
+ * pages under the nested guest. Best effort: an empty record when they cannot be read.
+ */
+async function hostMmCounters(): Promise<Record<string, number>> {
+  const r = await execWhereVmmRuns(
+    [
+      "grep -E '^(pgmigrate_|compact_|thp_|pgscan_|pgsteal_|nr_shmem )' /proc/vmstat",
+      "echo vhost_net_experimental_zcopytx $(cat /sys/module/vhost_net/parameters/experimental_zcopytx 2> /dev/null || echo -1)",
+      "(mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug) 2> /dev/null",
+      "for f in remote_tlb_flush remote_tlb_flush_requests mmu_shadow_zapped mmu_recycled; do [ -r /sys/kernel/debug/kvm/$f ] && echo kvm_$f $(cat /sys/kernel/debug/kvm/$f); done",
+      "true",
+    ].join("; "),
+    { timeoutMs: 30_000 },
+  ).catch(() => undefined);
+  const pairs = (r?.stdout ?? "")
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/));
+  return Object.fromEntries(pairs.filter((p) => p.length === 2).map(([k, v]) => [k!, Number(v)]));
+}
+
+/** Logs how the counters moved since `since` (stderr, one line), the ones that did. */
+async function logMmCounters(what: string, since: Record<string, number>): Promise<void> {
+  const now = await hostMmCounters();
+  const moved = Object.entries(now)
+    .filter(([k, v]) => v !== (since[k] ?? 0))
+    .map(([k, v]) => `${k}+${v - (since[k] ?? 0)}`);
+  console.error(`e2e net: outer kernel mm counters ${what}: ${moved.join(" ") || "(none moved)"}`);
+}
+
 /** Awaits `work`; if it fails, adds where vhostNetReport saved the NIC's state to its error. */
 async function withVhostNetReport<T>(vm: TestVm, what: string, work: Promise<T>): Promise<T> {
   try {
@@ -178,6 +226,10 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
   let g2h: { sent: string; received: string; tx: number; txPackets: number } | undefined;
   let h2g: { sent: string; received: string; rx: number; rxPackets: number } | undefined;
   let vmmHost: VmmHost;
+  /** The guard pattern's SHA-256 as written (VHOST_NET). */
+  let guardSha = "";
+  /** The outer kernel's mm counters when the guard was written (VHOST_NET). */
+  let mmAtGuard: Record<string, number> = {};
 
   /** `BUN_BE_BUN=1 crosvm vsock_host_helper.ts ARGS` where the VMM runs. */
   const vsockHelper = (args: string) =>
@@ -211,7 +263,9 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
         ...["--net", `tap-name=${TAP},mac=${MAC_A}`],
         ...["--net", `host-ip=${HOST_B},netmask=${MASK},mac=${MAC_B},vq-pairs=2`],
         ...["--vsock", String(GUEST_CID)],
-        ...(VHOST_NET ? ["--net", `tap-name=${TAP_C},mac=${MAC_C},vhost-net=true`] : []),
+        ...(VHOST_NET
+          ? ["--net", `tap-name=${TAP_C},mac=${MAC_C}${NIC_C_VHOST ? ",vhost-net=true" : ""}`]
+          : []),
         ...["-s", SOCKET],
         ...(HOTPLUG ? ["--pci-hotplug-slots", "2"] : []),
       ],
@@ -227,9 +281,17 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
           : []),
       ].join("\n"),
     );
+    if (VHOST_NET) {
+      guardSha = (await inGuest(vm, `${guardStream} | tee ${GUARD.path} | sha256sum`, TRANSFER)).split(
+        " ",
+      )[0]!;
+      mmAtGuard = await hostMmCounters();
+      console.error(`e2e net: vhost_net experimental_zcopytx=${mmAtGuard.vhost_net_experimental_zcopytx}`);
+    }
   }, BOOT_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
+    if (VHOST_NET) await logMmCounters("from the guard's write to the end", mmAtGuard);
     await vm?.stop();
     await execWhereVmmRuns(
       `tunctl -d ${TAP} > /dev/null; tunctl -d ${TAP_C} > /dev/null; tunctl -d ${TAP_D} > /dev/null; rm -rf /tmp/net-e2e-*`,
@@ -561,6 +623,28 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
     2 * TRANSFER.timeoutMs + 120_000,
   );
 
+  test.if(VHOST_NET)(
+    "the guard pattern written in guest RAM after boot is unchanged after the third NIC's traffic",
+    async () => {
+      const now = (await inGuest(vm, `sha256sum ${GUARD.path}`, TRANSFER)).split(" ")[0];
+      // On a mismatch: how many bytes differ and the first ones (offset in the file, value expected, value found).
+      const damage =
+        now === guardSha
+          ? ""
+          : await inGuest(
+              vm,
+              `${guardStream} | cmp -l - ${GUARD.path} > /run/guard-diff; wc -l < /run/guard-diff; head -40 /run/guard-diff`,
+              TRANSFER,
+            ).catch((e: unknown) => (e as Error).message);
+
+      await logMmCounters("from the guard's write to its check", mmAtGuard);
+
+      expect(guardSha).toMatch(/^[0-9a-f]{64}$/);
+      expect({ sha: now, damage }).toEqual({ sha: guardSha, damage: "" });
+    },
+    TRANSFER.timeoutMs + 60_000,
+  );
+
   test.if(sandboxed)(
     "the kernel serves the vsock (and vhost-net) devices: a vhost worker runs for each of their device processes",
     async () => {
@@ -577,7 +661,7 @@ describe(`a guest with -c 2, a NIC on a TAP (tap-name), a two-pair NIC on a TAP 
       );
       const rows = out.trim().split("\n").filter(Boolean);
 
-      expect(rows.length).toBe(VHOST_NET ? 2 : 1);
+      expect(rows.length).toBe(VHOST_NET && NIC_C_VHOST ? 2 : 1);
       expect(rows.every((r) => r.endsWith(" worker"))).toBe(true);
     },
   );

@@ -72,6 +72,18 @@ export abstract class VirtioDeviceBase implements VirtioDevice {
     this.onActivate(this.#active);
   }
 
+  /**
+   * A kernel back end (vhost) used buffers of queue `index` and signalled its call relay (vhost/vrings.ts): the
+   * transport's used-buffer notification for the queue's vector (the ISR bit and INTx without MSI-X). Also while
+   * asleep: the buffers were used before the kernel stopped, and the driver must still learn of them. Dropped
+   * after a reset (the queue is gone).
+   */
+  relayUsedQueue(index: number): void {
+    if (this.#state !== "active" && this.#state !== "asleep") return;
+    const queue = this.#active?.queues.get(index);
+    if (queue) this.#active!.interrupt.signalUsedQueue(queue.vector);
+  }
+
   /** Hook for devices with work to do at activation (e.g. draining buffered input). */
   protected onActivate(_active: ActiveState): void {}
 

@@ -9,6 +9,7 @@ import { ChainBuffers } from "../descriptor_chain.ts";
 import { type ActiveState, BASE_FEATURES, VirtioDeviceBase } from "../device_base.ts";
 import { processQueue, processQueueBuffers } from "../process_queue.ts";
 import type { Queue } from "../split_queue.ts";
+import type { PollSource } from "../kind.ts";
 import {
   CONFIG_MAC,
   CONFIG_MAX_VQ_PAIRS,
@@ -192,14 +193,9 @@ export class VirtioNet extends VirtioDeviceBase {
     if (active) this.#vhost?.resume(active.queues);
   }
 
-  /**
-   * With vhost-net: the kernel signalled the call relay eventfd of kernel queue `queue` (a queue without an
-   * MSI-X vector, VhostRings.relayFds): the transport's used-buffer notification (ISR bit and INTx).
-   */
-  relayUsedQueue(queue: number): void {
-    const active = this.active;
-    const q = active?.queues.get(queue);
-    if (active && q) active.interrupt.signalUsedQueue(q.vector);
+  /** With vhost-net: the call relays of its kernel queues, which the device process polls (vhost/vrings.ts). */
+  relaySources(): PollSource[] {
+    return this.#vhost?.relaySources((queue) => this.relayUsedQueue(queue)) ?? [];
   }
 
   /** With vhost-net: the kernel signalled VHOST_SET_VRING_ERR's eventfd (it could not access a ring). */

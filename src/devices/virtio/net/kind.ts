@@ -7,7 +7,7 @@ import { isMainThread } from "node:worker_threads";
 import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd } from "../../../../ffi/libc.ts";
 import { VhostFd } from "../../../../ffi/vhost.ts";
 import { type BuiltDevice, type DeviceEventFds, defineDeviceKind, type PollSource } from "../kind.ts";
-import { kernelEventSource, vhostErrorSource } from "../vhost/error_source.ts";
+import { vhostErrorSource } from "../vhost/error_source.ts";
 import { MAC_EXPECTED, parseIpv4, parseMac, parseNetmask } from "./address.ts";
 import { dropNetAdmin } from "./capabilities.ts";
 import { MAX_VQ_PAIRS } from "./constants.ts";
@@ -86,9 +86,7 @@ function buildVhostNet(
   for (const vhost of vhosts) vhost.setOwner();
   const kernelFeatures = vhosts.reduce((f, vhost) => f & vhost.getFeatures(), ~0n);
   const errorFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  // Made before confinement: the call relay of each kernel queue, used when its queue has no MSI-X vector.
-  const relayFds = vhostNetKernelQueues(o.vqPairs).map(() => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  const backend = new VhostNetBackend(vhosts, tapFds, kernelFeatures, events, errorFd, relayFds);
+  const backend = new VhostNetBackend(vhosts, tapFds, kernelFeatures, events, errorFd);
   const taps = tapFds.map((fd, i) => new FdTapQueue(fd, `TAP queue ${i}`));
   const mac = o.mac === undefined ? undefined : parseMac(o.mac);
   const device = new VirtioNet({
@@ -100,10 +98,7 @@ function buildVhostNet(
   return {
     device,
     kernelQueues: vhostNetKernelQueues(o.vqPairs),
-    pollSources: [
-      vhostErrorSource(errorFd, () => device.kernelRingError()),
-      ...relayFds.map((fd, queue) => kernelEventSource(fd, () => device.relayUsedQueue(queue))),
-    ],
+    pollSources: [vhostErrorSource(errorFd, () => device.kernelRingError()), ...device.relaySources()],
   };
 }
 

@@ -15,9 +15,15 @@ import {
   VIRTIO_F_VERSION_1,
   VIRTIO_RING_F_EVENT_IDX,
 } from "../constants.ts";
-import type { DeviceEventFds } from "../kind.ts";
+import type { DeviceEventFds, PollSource } from "../kind.ts";
 import type { Queue } from "../split_queue.ts";
-import { type VhostIoctls, VhostRingError, VhostRings } from "../vhost/vrings.ts";
+import {
+  type EventFdMaker,
+  newRelayEventFd,
+  type VhostIoctls,
+  VhostRingError,
+  VhostRings,
+} from "../vhost/vrings.ts";
 import { NET_HDR_SIZE, VIRTIO_NET_F_MRG_RXBUF } from "./constants.ts";
 
 /** One vhost-net fd as the NIC uses it (ffi/vhost.ts VhostFd). */
@@ -80,15 +86,19 @@ export class VhostNetBackend {
     readonly kernelFeatures: bigint,
     readonly events: DeviceEventFds,
     errorFd: number,
-    /** The call relay eventfd of kernel queue q at index q (VhostRings.relayFds); none: no relay. */
-    relayFds: readonly number[] = [],
+    /** Makes the call relays of the kernel's vrings (VhostRings). */
+    makeEventFd: EventFdMaker = newRelayEventFd,
   ) {
     if (pairs.length !== tapFds.length)
       throw new Error(`vhost-net: ${pairs.length} vhost fds for ${tapFds.length} TAP queues`);
     this.#rings = pairs.map(
-      (vhost, i) =>
-        new VhostRings(vhost, [2 * i, 2 * i + 1], events, errorFd, relayFds.slice(2 * i, 2 * i + 2)),
+      (vhost, i) => new VhostRings(vhost, [2 * i, 2 * i + 1], events, errorFd, makeEventFd),
     );
+  }
+
+  /** The call relays of every pair's vrings: `onCall(queue)` with the NIC's queue index (2i rx, 2i+1 tx). */
+  relaySources(onCall: (queue: number) => void): PollSource[] {
+    return this.#rings.flatMap((rings) => rings.relaySources(onCall));
   }
 
   get attached(): boolean {
@@ -119,22 +129,33 @@ export class VhostNetBackend {
   }
 
   #attach(queues: ReadonlyMap<number, Queue>): void {
+    // Attached from the first ioctl on: if a later vring refuses its TAP, the ones before it run, and the reset
+    // that follows the failed activation must still detach them (else the kernel keeps using rings the driver
+    // frees and reuses).
+    this.#attached = true;
     this.pairs.forEach((vhost, i) => {
       if (!queues.has(2 * i) || !queues.has(2 * i + 1)) return;
       vhost.netSetBackend(0, this.tapFds[i]!);
       vhost.netSetBackend(1, this.tapFds[i]!);
     });
-    this.#attached = true;
   }
 
-  /** Detaches the TAP from every vring (fd -1): the kernel stops, keeping each vring's last available index. */
+  /**
+   * Detaches the TAP from every vring (fd -1): the kernel stops, keeping each vring's last available index. A
+   * vring that refuses does not keep the others attached: every one is tried, then the first refusal is thrown.
+   */
   stop(): void {
     if (!this.#attached) return;
     this.#attached = false;
-    for (const vhost of this.pairs) {
-      vhost.netSetBackend(0, -1);
-      vhost.netSetBackend(1, -1);
-    }
+    let refused: unknown;
+    for (const vhost of this.pairs)
+      for (const vring of [0, 1])
+        try {
+          vhost.netSetBackend(vring, -1);
+        } catch (e) {
+          refused ??= e;
+        }
+    if (refused !== undefined) throw refused;
   }
 
   /**

@@ -4,15 +4,22 @@
 // ioeventfd (KVM signals it on the guest's notify write) and its call is the irqfd of the queue's MSI-X vector
 // (KVM injects the MSI when the kernel signals it), so a packet passes through no user-space process at all.
 //
+// A queue without an MSI-X vector (a driver on INTx) cannot take the irqfd: the transport must set the ISR bit
+// before it raises INTx, which the kernel cannot do. Its vring's call is then a relay eventfd this module makes
+// for every vring of every vhost device (crosvm's vhost_interrupt, devices/src/virtio/vhost/worker.rs): the
+// device process polls it (relaySources) and makes the transport's used-buffer notification.
+//
 // Everything here runs in the process that called VHOST_SET_OWNER (the device process, or the VMM in single
 // process mode): the memory table's userspace_addr and the ring addresses are that process's mappings of guest
 // RAM, which the kernel reaches through the owner's mm.
+import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd } from "../../../../ffi/libc.ts";
 import type { VhostMemoryRegion } from "../../../../ffi/vhost.ts";
 import type { GuestMemory } from "../../../vm_memory/guest_memory.ts";
 import { VIRTIO_MSI_NO_VECTOR } from "../constants.ts";
-import type { DeviceEventFds } from "../kind.ts";
+import type { DeviceEventFds, PollSource } from "../kind.ts";
 export type { DeviceEventFds };
 import { availRingSize, descTableSize, type Queue, usedRingSize } from "../split_queue.ts";
+import { kernelEventSource } from "./error_source.ts";
 
 /** The ioctls the core makes (ffi/vhost.ts VhostFd has them; unit tests record them instead). */
 export interface VhostIoctls {
@@ -50,24 +57,42 @@ export function ringAddresses(mem: GuestMemory, q: Queue): { desc: number; avail
   };
 }
 
+/** Makes one eventfd (a call relay); unit tests pass one that records what it made. */
+export type EventFdMaker = () => number;
+
+/** A non-blocking eventfd closed on exec: what a call relay is. */
+export const newRelayEventFd: EventFdMaker = () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
 /**
  * The kernel-side rings of one vhost device fd. `queues[i]` is the device queue behind vring i (vhost-vsock:
- * rx 0 and tx 1; vhost-net: the rx and tx queue of one pair, one fd per pair).
+ * rx 0 and tx 1; vhost-net: the rx and tx queue of one pair, one fd per pair). Made in `build`, before the
+ * device process confines itself: its call relays are eventfds made here.
  */
 export class VhostRings {
+  /**
+   * The call relay of vring i at index i: the vring's call when its queue has no MSI-X vector (INTx), polled by
+   * the device process (relaySources), which passes the kernel's signal to the transport.
+   */
+  readonly relayFds: readonly number[];
+
   constructor(
     readonly vhost: VhostIoctls,
     readonly queues: readonly number[],
     readonly events: DeviceEventFds,
     /** Signalled by the kernel when it cannot access a ring (VHOST_SET_VRING_ERR); -1 for none. */
     readonly errorFd: number,
-    /**
-     * Per vring, an eventfd the device process polls and relays to `Interrupt.signalUsedQueue` (crosvm's
-     * vhost_interrupt): the call of a queue without an MSI-X vector, where the transport must set the ISR bit
-     * before raising INTx, which the kernel cannot do. Without one, such a vring gets no call eventfd at all.
-     */
-    readonly relayFds: readonly number[] = [],
-  ) {}
+    makeEventFd: EventFdMaker = newRelayEventFd,
+  ) {
+    this.relayFds = queues.map(() => makeEventFd());
+  }
+
+  /**
+   * What the device process polls for the call relays: `onCall(queue)` when the kernel used buffers of device
+   * queue `queue` whose vring has the relay as its call.
+   */
+  relaySources(onCall: (queue: number) => void): PollSource[] {
+    return this.relayFds.map((fd, vring) => kernelEventSource(fd, () => onCall(this.queues[vring]!)));
+  }
 
   /**
    * Gives the kernel the negotiated features, the memory table and every vring (size, ring addresses, the next
@@ -83,9 +108,8 @@ export class VhostRings {
       if (kick === undefined) throw new VhostRingError(`queue ${qi} has no ioeventfd`);
       // VIRTIO_MSI_NO_VECTOR: the driver runs without MSI-X (INTx: the ISR bit the transport must set first
       // cannot be set from the kernel) or wants no interrupt for this queue: the relay eventfd, whose signal the
-      // device passes to the transport (which raises INTx, or nothing with MSI-X on), else no call eventfd.
-      const call =
-        q.vector === VIRTIO_MSI_NO_VECTOR ? (this.relayFds[vring] ?? -1) : this.events.irqfds[q.vector];
+      // device passes to the transport (which raises INTx, or nothing with MSI-X on).
+      const call = q.vector === VIRTIO_MSI_NO_VECTOR ? this.relayFds[vring] : this.events.irqfds[q.vector];
       if (call === undefined)
         throw new VhostRingError(`queue ${qi} uses MSI-X vector ${q.vector}, which the device does not have`);
       return { vring, q, kick, call, rings: ringAddresses(mem, q) };

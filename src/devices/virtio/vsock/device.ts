@@ -20,7 +20,8 @@ import { Writer } from "../descriptor_utils.ts";
 import { type ActiveState, VirtioDeviceBase } from "../device_base.ts";
 import { processQueue } from "../process_queue.ts";
 import type { Queue } from "../split_queue.ts";
-import { type DeviceEventFds, type VhostIoctls, VhostRings } from "../vhost/vrings.ts";
+import type { PollSource } from "../kind.ts";
+import { type DeviceEventFds, type EventFdMaker, type VhostIoctls, VhostRings } from "../vhost/vrings.ts";
 
 /** crosvm's vhost vsock QUEUE_SIZE, for each of the three queues. */
 export const VSOCK_QUEUE_SIZE = 256;
@@ -59,6 +60,8 @@ export interface VirtioVsockOptions {
   readonly events: DeviceEventFds;
   /** The eventfd the kernel signals on a ring access error (-1: none). */
   readonly errorFd: number;
+  /** Makes the call relays of rx and tx (VhostRings; default: real eventfds). */
+  readonly makeEventFd?: EventFdMaker;
 }
 
 export class VirtioVsock extends VirtioDeviceBase {
@@ -77,7 +80,13 @@ export class VirtioVsock extends VirtioDeviceBase {
       [VSOCK_RX_QUEUE, VSOCK_TX_QUEUE],
       options.events,
       options.errorFd,
+      options.makeEventFd,
     );
+  }
+
+  /** The call relays of rx and tx, which the device process polls (vhost/vrings.ts): INTx drivers need them. */
+  relaySources(): PollSource[] {
+    return this.#rings.relaySources((queue) => this.relayUsedQueue(queue));
   }
 
   /** The queues whose ioeventfd the kernel reads: the device process must not poll them. */

@@ -97,7 +97,7 @@ export const vsockKind = defineDeviceKind({
     return {
       device,
       kernelQueues: VirtioVsock.KERNEL_QUEUES,
-      pollSources: [vhostErrorSource(errorFd, () => device.kernelRingError())],
+      pollSources: [vhostErrorSource(errorFd, () => device.kernelRingError()), ...device.relaySources()],
     };
   },
 });

@@ -1,6 +1,6 @@
 // virtio-net on vhost-net (src/devices/virtio/net/vhost_net.ts): what the kernel is told per queue pair, against
 // recording vhost-net fds and fake guest memory; the control queue stays with the device.
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import {
   featureBit,
   VIRTIO_F_VERSION_1,
@@ -15,14 +15,25 @@ import {
   vhostNetKernelQueues,
 } from "../../../../src/devices/virtio/net/vhost_net.ts";
 import { ALL_RING_FEATURES, FakeDriverQueue, FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
-import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd, eventfdConsume } from "../../../../ffi/libc.ts";
-import { queueAt, RecordingVhost, twoRegionMemory } from "../vsock/helpers.ts";
+import {
+  close,
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  eventfd,
+  eventfdConsume,
+  eventfdWrite,
+} from "../../../../ffi/libc.ts";
+import { closeRelays, makeRelay, queueAt, RecordingVhost, twoRegionMemory } from "../vsock/helpers.ts";
 import { FakeTap, netPacket } from "./helpers.ts";
 import { VIRTIO_MSI_NO_VECTOR } from "../../../../src/devices/virtio/constants.ts";
 
 class RecordingVhostNet extends RecordingVhost implements VhostNetIoctls {
+  /** netSetBackend with this fd throws, as the kernel refusing it would (EFAULT). */
+  failBackendFd: number | undefined;
+
   netSetBackend(index: number, fd: number): void {
     this.calls.push(["netSetBackend", index, fd]);
+    if (fd === this.failBackendFd) throw new Error(`VHOST_NET_SET_BACKEND ${index} ${fd}: EFAULT`);
   }
 }
 
@@ -31,10 +42,12 @@ const KERNEL =
 const TAP_FDS = [70, 71];
 const EVENTS = { queueEvents: [40, 41, 42, 43, 44], irqfds: [50, 51, 52, 53, 54, 55] };
 
+afterEach(closeRelays);
+
 /** A NIC with `pairs` pairs on recording vhost-net fds, activated with every queue (vectors = queue index). */
 function vhostNic(pairs: number) {
   const vhosts = Array.from({ length: pairs }, () => new RecordingVhostNet());
-  const backend = new VhostNetBackend(vhosts, TAP_FDS.slice(0, pairs), KERNEL, EVENTS, 60);
+  const backend = new VhostNetBackend(vhosts, TAP_FDS.slice(0, pairs), KERNEL, EVENTS, 60, makeRelay);
   const taps = Array.from({ length: pairs }, () => new FakeTap());
   const net = new VirtioNet({ taps, vhost: backend });
   const mem = twoRegionMemory();
@@ -62,6 +75,7 @@ function kickableNic(driven: 0 | 1) {
     KERNEL,
     { queueEvents: kicks, irqfds: [50, 51, 52] },
     60,
+    makeRelay,
   );
   const tap = new FakeTap();
   const net = new VirtioNet({ taps: [tap], vhost: backend });
@@ -108,31 +122,38 @@ describe("virtio-net on vhost-net", () => {
     }
   });
 
-  test("a kernel queue without an MSI-X vector gets its relay eventfd as the vring's call", () => {
-    const vhost = new RecordingVhostNet();
-    const backend = new VhostNetBackend([vhost], [70], KERNEL, EVENTS, 60, [80, 81]);
-    const net = new VirtioNet({ taps: [new FakeTap()], vhost: backend });
-    const mem = twoRegionMemory();
-    const queues = new Map([0, 1, 2].map((i) => [i, queueAt(mem, 0x20000 + i * 0x10000, i)] as const));
-    queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
-    net.ackFeatures(net.features());
+  test("a kernel queue without an MSI-X vector gets its call relay as the vring's call", () => {
+    const n = vhostNic(2);
+    n.queues.get(3)!.vector = VIRTIO_MSI_NO_VECTOR;
 
-    net.activate(mem, new FakeInterrupt(), queues);
+    activate(n);
 
-    expect(vhost.calls.filter((c) => c[0] === "setVringCall")).toEqual([
-      ["setVringCall", 0, EVENTS.irqfds[0]],
-      ["setVringCall", 1, 81],
+    const relays = n.net.relaySources().map((s) => s.fd);
+    expect(n.vhosts[1]!.calls.filter((c) => c[0] === "setVringCall")).toEqual([
+      ["setVringCall", 0, EVENTS.irqfds[2]],
+      ["setVringCall", 1, relays[3]],
     ]);
   });
 
-  test("a relayed call is the transport's used-buffer notification for the queue's vector (INTx without MSI-X)", () => {
-    const n = vhostNic(1);
-    n.queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
+  test("every kernel queue of every pair has a relay of its own (rx and tx of each pair, not the control queue)", () => {
+    const n = vhostNic(2);
+
+    const relays = n.net.relaySources().map((s) => s.fd);
+
+    expect([relays.length, new Set(relays).size]).toEqual([4, 4]);
+  });
+
+  test("a call on pair 1's tx relay is the used-buffer notification of queue 3 (INTx without MSI-X)", () => {
+    const n = vhostNic(2);
+    // Only queue 3 is on INTx: a relay mapped to another queue would signal that queue's vector instead.
+    n.queues.get(3)!.vector = VIRTIO_MSI_NO_VECTOR;
     const interrupt = new FakeInterrupt();
     n.net.ackFeatures(n.net.features());
     n.net.activate(n.mem, interrupt, n.queues);
+    const tx1 = n.net.relaySources()[3]!;
+    eventfdWrite(tx1.fd);
 
-    n.net.relayUsedQueue(1);
+    tx1.onReadable();
 
     expect(interrupt.usedQueueVectors).toEqual([VIRTIO_MSI_NO_VECTOR]);
   });
@@ -149,7 +170,7 @@ describe("virtio-net on vhost-net", () => {
 
   test("a start whose features would give the kernel a 10-byte header is refused before any ioctl (the TAP has 12)", () => {
     const vhost = new RecordingVhostNet();
-    const backend = new VhostNetBackend([vhost], [70], KERNEL, EVENTS, 60);
+    const backend = new VhostNetBackend([vhost], [70], KERNEL, EVENTS, 60, makeRelay);
     const mem = twoRegionMemory();
     const queues = new Map([0, 1].map((i) => [i, queueAt(mem, 0x20000 + i * 0x10000, i)] as const));
 
@@ -203,6 +224,35 @@ describe("virtio-net on vhost-net", () => {
     n.net.reset();
 
     expect(n.vhosts[0]!.calls.slice(-2)).toEqual([
+      ["netSetBackend", 0, -1],
+      ["netSetBackend", 1, -1],
+    ]);
+  });
+
+  test("a reset after an activation that failed halfway through attaching detaches the vrings already attached", () => {
+    const n = vhostNic(2);
+    n.vhosts[1]!.failBackendFd = TAP_FDS[1];
+    n.net.ackFeatures(n.net.features());
+    expect(() => n.net.activate(n.mem, new FakeInterrupt(), n.queues)).toThrow("VHOST_NET_SET_BACKEND");
+    n.vhosts[0]!.calls.length = 0;
+
+    n.net.reset();
+
+    expect(n.vhosts[0]!.calls).toEqual([
+      ["netSetBackend", 0, -1],
+      ["netSetBackend", 1, -1],
+    ]);
+  });
+
+  test("a vring that refuses to detach does not keep the other pairs' vrings attached", () => {
+    const n = vhostNic(2);
+    activate(n);
+    n.vhosts[0]!.failBackendFd = -1;
+    n.vhosts[1]!.calls.length = 0;
+
+    n.net.reset();
+
+    expect(n.vhosts[1]!.calls).toEqual([
       ["netSetBackend", 0, -1],
       ["netSetBackend", 1, -1],
     ]);

@@ -1,11 +1,14 @@
 // The vhost core (src/devices/virtio/vhost/vrings.ts): what the kernel is told when the driver activates a device
 // whose rings it serves, against a recording vhost fd and fake guest memory.
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
+import { eventfdWrite } from "../../../../ffi/libc.ts";
 import { featureBit, VIRTIO_F_VERSION_1 } from "../../../../src/devices/virtio/constants.ts";
 import { memoryRegions, VhostRingError, VhostRings } from "../../../../src/devices/virtio/vhost/vrings.ts";
 import {
+  closeRelays,
   ERROR_FD,
   EVENTS,
+  makeRelay,
   queueAt,
   RecordingVhost,
   twoRegionMemory,
@@ -15,12 +18,14 @@ import {
 
 const FEATURES = featureBit(VIRTIO_F_VERSION_1);
 
+afterEach(closeRelays);
+
 describe("VhostRings.start", () => {
   test("sets features, then the memory table, then each vring's num, addr, base, call, kick and err", () => {
     const vhost = new RecordingVhost();
     const { mem, queues } = vsockQueues();
 
-    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD).start(mem, FEATURES, queues);
+    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, makeRelay).start(mem, FEATURES, queues);
 
     const perRing = [
       "setVringNum",
@@ -48,7 +53,7 @@ describe("VhostRings.start", () => {
     const vhost = new RecordingVhost();
     const { mem, queues } = vsockQueues();
 
-    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD).start(mem, FEATURES, queues);
+    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, makeRelay).start(mem, FEATURES, queues);
 
     const addr = vhost.calls.find((c) => c[0] === "setVringAddr" && c[1] === 1)!;
     expect(addr[2]).toEqual({
@@ -64,7 +69,7 @@ describe("VhostRings.start", () => {
     const rx = queueAt(mem, 0x80000, 0, 32);
     const restored = new Map([...queues, [0, rx]]);
 
-    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD).start(mem, FEATURES, restored);
+    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, makeRelay).start(mem, FEATURES, restored);
 
     expect(vhost.calls.filter((c) => c[0] === "setVringNum")).toEqual([
       ["setVringNum", 0, 32],
@@ -81,7 +86,7 @@ describe("VhostRings.start", () => {
     const { mem, queues } = vsockQueues();
     queues.get(0)!.vector = 3;
 
-    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD).start(mem, FEATURES, queues);
+    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, makeRelay).start(mem, FEATURES, queues);
 
     expect(vhost.calls.filter((c) => c[0] === "setVringKick" || c[0] === "setVringCall")).toEqual([
       ["setVringCall", 0, EVENTS.irqfds[3]],
@@ -91,35 +96,85 @@ describe("VhostRings.start", () => {
     ]);
   });
 
-  test("a queue with VIRTIO_MSI_NO_VECTOR gets no call eventfd (-1)", () => {
+  test("a queue with VIRTIO_MSI_NO_VECTOR gets its vring's call relay as call", () => {
     const vhost = new RecordingVhost();
     const { mem, queues } = vsockQueues();
     queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
+    const rings = new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, makeRelay);
 
-    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD).start(mem, FEATURES, queues);
-
-    expect(vhost.calls.find((c) => c[0] === "setVringCall" && c[1] === 1)).toEqual(["setVringCall", 1, -1]);
-  });
-
-  test("a queue with VIRTIO_MSI_NO_VECTOR gets its vring's relay eventfd as call when there is one", () => {
-    const vhost = new RecordingVhost();
-    const { mem, queues } = vsockQueues();
-    queues.get(1)!.vector = VIRTIO_MSI_NO_VECTOR;
-
-    new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, [80, 81]).start(mem, FEATURES, queues);
+    rings.start(mem, FEATURES, queues);
 
     expect(vhost.calls.filter((c) => c[0] === "setVringCall")).toEqual([
       ["setVringCall", 0, EVENTS.irqfds[0]],
-      ["setVringCall", 1, 81],
+      ["setVringCall", 1, rings.relayFds[1]],
     ]);
   });
 
+  test("an INTx driver's queues (no vector at all) each get their own relay", () => {
+    const vhost = new RecordingVhost();
+    const { mem, queues } = vsockQueues();
+    for (const i of [0, 1]) queues.get(i)!.vector = VIRTIO_MSI_NO_VECTOR;
+    const rings = new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, makeRelay);
+
+    rings.start(mem, FEATURES, queues);
+
+    const calls = vhost.calls.filter((c) => c[0] === "setVringCall").map((c) => c[2]);
+    expect(calls).toEqual([...rings.relayFds]);
+    expect(new Set(calls).size).toBe(2);
+  });
+
+  test("without an error eventfd no VHOST_SET_VRING_ERR is made", () => {
+    const vhost = new RecordingVhost();
+    const { mem, queues } = vsockQueues();
+
+    new VhostRings(vhost, [0, 1], EVENTS, -1, makeRelay).start(mem, FEATURES, queues);
+
+    expect(vhost.names()).not.toContain("setVringErr");
+  });
+});
+
+describe("VhostRings call relays", () => {
+  test("one relay eventfd is made per vring, when the rings are made", () => {
+    const made: number[] = [];
+
+    const rings = new VhostRings(new RecordingVhost(), [2, 3], EVENTS, ERROR_FD, () => {
+      made.push(makeRelay());
+      return made.at(-1)!;
+    });
+
+    expect(rings.relayFds).toEqual(made);
+    expect(made.length).toBe(2);
+  });
+
+  test("a relay the kernel signalled calls back once with the device queue behind its vring", () => {
+    const rings = new VhostRings(new RecordingVhost(), [2, 3], EVENTS, ERROR_FD, makeRelay);
+    const called: number[] = [];
+    const sources = rings.relaySources((queue) => called.push(queue));
+    eventfdWrite(rings.relayFds[1]!, 2n);
+
+    sources[1]!.onReadable();
+    sources[1]!.onReadable();
+
+    expect(called).toEqual([3]);
+  });
+
+  test("the relay sources poll the relay eventfds, in vring order", () => {
+    const rings = new VhostRings(new RecordingVhost(), [0, 1], EVENTS, ERROR_FD, makeRelay);
+
+    const fds = rings.relaySources(() => {}).map((s) => s.fd);
+
+    expect(fds).toEqual([...rings.relayFds]);
+  });
+});
+
+describe("VhostRings.start refusals", () => {
   test("a vector the device does not have is refused before any ioctl", () => {
     const vhost = new RecordingVhost();
     const { mem, queues } = vsockQueues();
     queues.get(1)!.vector = 9;
 
-    const start = () => new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD).start(mem, FEATURES, queues);
+    const start = () =>
+      new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, makeRelay).start(mem, FEATURES, queues);
 
     expect(start).toThrow(VhostRingError);
     expect(vhost.calls).toEqual([]);
@@ -130,18 +185,10 @@ describe("VhostRings.start", () => {
     const { mem, queues } = vsockQueues();
     queues.delete(1);
 
-    const start = () => new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD).start(mem, FEATURES, queues);
+    const start = () =>
+      new VhostRings(vhost, [0, 1], EVENTS, ERROR_FD, makeRelay).start(mem, FEATURES, queues);
 
     expect(start).toThrow("queue 1 was not enabled");
     expect(vhost.calls).toEqual([]);
-  });
-
-  test("without an error eventfd no VHOST_SET_VRING_ERR is made", () => {
-    const vhost = new RecordingVhost();
-    const { mem, queues } = vsockQueues();
-
-    new VhostRings(vhost, [0, 1], EVENTS, -1).start(mem, FEATURES, queues);
-
-    expect(vhost.names()).not.toContain("setVringErr");
   });
 });

@@ -1,6 +1,7 @@
 // virtio-vsock (virtio 1.2 section 5.10) on a recording vhost-vsock fd: configuration space, features, and the
 // kernel's rings through activation, reset, re-activation and sleep/wake; the event queue's transport reset.
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
+import { eventfdWrite } from "../../../../ffi/libc.ts";
 import {
   featureBit,
   VIRTIO_F_VERSION_1,
@@ -15,7 +16,17 @@ import {
   VSOCK_CONFIG_SIZE,
   VSOCK_EVENT_QUEUE,
 } from "../../../../src/devices/virtio/vsock/device.ts";
-import { ERROR_FD, EVENTS, RecordingVhost, vsockQueues } from "./helpers.ts";
+import {
+  closeRelays,
+  ERROR_FD,
+  EVENTS,
+  makeRelay,
+  RecordingVhost,
+  VIRTIO_MSI_NO_VECTOR,
+  vsockQueues,
+} from "./helpers.ts";
+
+afterEach(closeRelays);
 
 const KERNEL_FEATURES =
   featureBit(VIRTIO_F_VERSION_1) |
@@ -31,13 +42,16 @@ function vsock(cid = 3) {
     kernelFeatures: KERNEL_FEATURES,
     events: EVENTS,
     errorFd: ERROR_FD,
+    makeEventFd: makeRelay,
   });
   return { vhost, device };
 }
 
-function activated(cid = 3) {
+/** Activated with rx 0 and tx 1 on `vectors` (MSI-X vectors 0 and 1 by default; VIRTIO_MSI_NO_VECTOR: INTx). */
+function activated(cid = 3, vectors = [0, 1]) {
   const { vhost, device } = vsock(cid);
   const { mem, event, queues } = vsockQueues();
+  vectors.forEach((v, i) => (queues.get(i)!.vector = v));
   const interrupt = new FakeInterrupt();
   device.ackFeatures(device.features());
   device.activate(mem, interrupt, queues);
@@ -166,6 +180,47 @@ describe("virtio-vsock device", () => {
     const { device, interrupt } = activated();
 
     expect([device.sendTransportReset(), interrupt.usedQueueVectors]).toEqual([false, []]);
+  });
+
+  test("an INTx driver's rx and tx (no MSI-X vector) get the device's call relays as their vrings' calls", () => {
+    const { vhost, device } = activated(3, [VIRTIO_MSI_NO_VECTOR, VIRTIO_MSI_NO_VECTOR]);
+
+    const calls = vhost.calls.filter((c) => c[0] === "setVringCall");
+
+    expect(calls).toEqual(device.relaySources().map((s, vring) => ["setVringCall", vring, s.fd]));
+    expect(calls.every((c) => typeof c[2] === "number" && c[2] >= 0)).toBe(true);
+  });
+
+  test("a call the kernel makes on tx's relay is the used-buffer notification of tx (INTx: the ISR bit)", () => {
+    const { device, interrupt } = activated(3, [VIRTIO_MSI_NO_VECTOR, VIRTIO_MSI_NO_VECTOR]);
+    const [, tx] = device.relaySources();
+    eventfdWrite(tx!.fd);
+
+    tx!.onReadable();
+
+    expect(interrupt.usedQueueVectors).toEqual([VIRTIO_MSI_NO_VECTOR]);
+  });
+
+  test("a call relayed while asleep still reaches the driver (the buffers were used before the kernel stopped)", () => {
+    const { device, interrupt } = activated(3, [VIRTIO_MSI_NO_VECTOR, VIRTIO_MSI_NO_VECTOR]);
+    const [rx] = device.relaySources();
+    device.sleep();
+    eventfdWrite(rx!.fd);
+
+    rx!.onReadable();
+
+    expect(interrupt.usedQueueVectors).toEqual([VIRTIO_MSI_NO_VECTOR]);
+  });
+
+  test("a call relayed after a reset raises nothing", () => {
+    const { device, interrupt } = activated(3, [VIRTIO_MSI_NO_VECTOR, VIRTIO_MSI_NO_VECTOR]);
+    const [rx] = device.relaySources();
+    device.reset();
+    eventfdWrite(rx!.fd);
+
+    rx!.onReadable();
+
+    expect(interrupt.usedQueueVectors).toEqual([]);
   });
 
   test("the kernel's ring error asks the driver for a reset", () => {

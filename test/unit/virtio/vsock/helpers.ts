@@ -1,5 +1,6 @@
 // A recording vhost-vsock fd and the three vsock queues in one fake guest memory, for the vhost core and
 // virtio-vsock tests.
+import { close, EFD_CLOEXEC, EFD_NONBLOCK, eventfd } from "../../../../ffi/libc.ts";
 import type { VhostMemoryRegion } from "../../../../ffi/vhost.ts";
 import { VIRTIO_MSI_NO_VECTOR } from "../../../../src/devices/virtio/constants.ts";
 import { Queue } from "../../../../src/devices/virtio/split_queue.ts";
@@ -96,3 +97,17 @@ export function vsockQueues(): { mem: GuestMemory; event: FakeDriverQueue; queue
 }
 
 export { VIRTIO_MSI_NO_VECTOR };
+
+const relays: number[] = [];
+
+/** The call relays the vhost core under test makes (its EventFdMaker): real eventfds, closed by closeRelays. */
+export function makeRelay(): number {
+  const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  relays.push(fd);
+  return fd;
+}
+
+/** Closes every relay makeRelay made (afterEach). */
+export function closeRelays(): void {
+  for (const fd of relays.splice(0)) close(fd);
+}
