@@ -26,6 +26,13 @@ export const OFLAG_ZERO = 1n;
 /** L2 tables kept in memory, in bytes (at least a few tables whatever the cluster size). */
 export const L2_CACHE_BYTES = 4 * 1024 * 1024;
 
+/** A run of clusters that read alike (Qcow2Disk readRun): zero, back to back in the file from `host`, or in the backing file. */
+interface ClusterRun {
+  kind: "zero" | "host" | "backing";
+  host: number;
+  length: number;
+}
+
 export class Qcow2Disk implements DiskFile {
   readonly format = "qcow2";
   readonly #io: FileIo;
@@ -217,23 +224,35 @@ export class Qcow2Disk implements DiskFile {
    * preadv of the backing file instead of a pread per segment.
    */
   readVectored(bufs: readonly Uint8Array[], offset: number): void {
-    const total = bufs.reduce((n, b) => n + b.length, 0);
-    this.#checkRange(offset, total);
-    const cursor = new SliceCursor(bufs);
-    let pos = offset;
-    const end = offset + total;
-    while (pos < end) {
-      const run = this.#readRun(pos, end);
-      const parts = cursor.take(run.length);
+    this.#forEachRun(bufs, offset, (run, parts, pos) => {
       if (run.kind === "zero") for (const p of parts) p.fill(0);
       else if (run.kind === "host") this.#io.readvFull(parts, run.host);
       else this.#readBackingVectored(parts, pos, run.length);
+    });
+  }
+
+  /**
+   * Calls `each` for every run (readRun) of the range `bufs` cover from `offset`, in order, with the slices of
+   * `bufs` it spans; a run is found only after `each` handled the one before it (a write may allocate clusters).
+   */
+  #forEachRun(
+    bufs: readonly Uint8Array[],
+    offset: number,
+    each: (run: ClusterRun, parts: Uint8Array[], pos: number) => void,
+  ): void {
+    const total = bufs.reduce((n, b) => n + b.length, 0);
+    this.#checkRange(offset, total);
+    const cursor = new SliceCursor(bufs);
+    const end = offset + total;
+    for (let pos = offset; pos < end;) {
+      const run = this.#readRun(pos, end);
+      each(run, cursor.take(run.length), pos);
       pos += run.length;
     }
   }
 
   /** The longest run from `pos` (before `end`) of clusters that read the same way, see readVectored. */
-  #readRun(pos: number, end: number): { kind: "zero" | "host" | "backing"; host: number; length: number } {
+  #readRun(pos: number, end: number): ClusterRun {
     const kindOf = (cluster: number): { kind: "zero" | "host" | "backing"; host: number } => {
       const e = this.#entry(cluster);
       if (e & OFLAG_COMPRESSED) this.#fail("compressed clusters are not supported");
@@ -271,22 +290,13 @@ export class Qcow2Disk implements DiskFile {
    */
   writeVectored(bufs: readonly Uint8Array[], offset: number): void {
     if (this.readOnly) this.#fail("is read-only");
-    const total = bufs.reduce((n, b) => n + b.length, 0);
-    this.#checkRange(offset, total);
-    const cursor = new SliceCursor(bufs);
-    let pos = offset;
-    const end = offset + total;
-    while (pos < end) {
-      const run = this.#readRun(pos, end);
-      const parts = cursor.take(run.length);
-      if (run.kind === "host") this.#io.writevFull(parts, run.host);
-      else
-        for (const p of parts) {
-          this.writeAt(p, pos);
-          pos += p.length;
-        }
-      if (run.kind === "host") pos += run.length;
-    }
+    this.#forEachRun(bufs, offset, (run, parts, pos) => {
+      if (run.kind === "host") return this.#io.writevFull(parts, run.host);
+      for (const p of parts) {
+        this.writeAt(p, pos);
+        pos += p.length;
+      }
+    });
   }
 
   writeAt(buf: Uint8Array, offset: number): void {
