@@ -26,7 +26,10 @@ export const OFLAG_ZERO = 1n;
 /** L2 tables kept in memory, in bytes (at least a few tables whatever the cluster size). */
 export const L2_CACHE_BYTES = 4 * 1024 * 1024;
 
-/** A run of clusters that read alike (Qcow2Disk readRun): zero, back to back in the file from `host`, or in the backing file. */
+/**
+ * A run of clusters that read alike (Qcow2Disk readRun): zero, back to back in the file from `host`, or in the
+ * backing file.
+ */
 interface ClusterRun {
   kind: "zero" | "host" | "backing";
   host: number;
