@@ -51,7 +51,8 @@ afterAll(() => {
 
 /** Runs `bun run demo ARGS` in this test's tmux session and returns once it is started. */
 function startDemo(args: string): void {
-  const script = `cd ${repoRoot} && bun run demo ${args}; echo "DEMO-EXIT=$?"; sleep 120`;
+  // The pane stays after the demo ends (kill-server ends it), so a demo that ended early shows why.
+  const script = `cd ${repoRoot} && bun run demo ${args}; echo "DEMO-EXIT=$?"; sleep 3600`;
   const started = Bun.spawnSync(tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", script));
   if (started.exitCode !== 0) throw new Error(`tmux new-session failed: ${started.stderr.toString().trim()}`);
 }
@@ -94,7 +95,8 @@ test.skipIf(!tmuxPath || process.env.CROSVM_E2E_DISABLE_SANDBOX === "1")(
         startDemo("--minimal");
       }
 
-      await waitForPane(/^\/ #\s*$/m, 480_000);
+      const shell = await waitForPane(/^\/ #\s*$|DEMO-EXIT=\d+/m, 480_000);
+      if (!/^\/ #\s*$/m.test(shell)) throw new Error(`the demo ended before its shell came:\n${shell}`);
       sendLine("echo hello-$((6 * 7))-demo");
       const afterEcho = await waitForPane(/^hello-42-demo\r?$/m, 60_000);
       sendLine("poweroff -f");
