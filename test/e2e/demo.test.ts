@@ -7,6 +7,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { HOSTNAME } from "../../scripts/guest/debian/image.ts";
 import { repoRoot } from "../../scripts/guest/paths.ts";
+import { midTestRigLoss } from "./harness/boot_retry.ts";
 
 const session = `crosvm-demo-test-${process.pid}`;
 const tmuxPath = Bun.which("tmux");
@@ -79,6 +80,18 @@ function sayIfOuterKernelStalled(): void {
   if (lockup) console.error(`e2e: rig lost: the outer VM's kernel reported "${lockup[0]}"`);
 }
 
+/**
+ * Says so on stderr, as the e2e harness does (midTestRigLoss), when in the rig the nested guest reset itself: crosvm
+ * logged a triple fault and the outer VM says crosvm exited with a reset status. scripts/check.ts then runs this
+ * file once more.
+ */
+function sayIfNestedGuestReset(): void {
+  const text = pane();
+  const exit = /^rig: crosvm exited with status (\d+)/m.exec(text);
+  const lost = exit && NESTED.test(text) ? midTestRigLoss("rig", Number(exit[1]), text) : undefined;
+  if (lost) console.error(`e2e: rig lost: ${lost}`);
+}
+
 // The demo runs crosvm its own way (with the sandbox), whatever CROSVM_E2E_DISABLE_SANDBOX says: the check's
 // sandbox-off pass would boot the same guest a second time for nothing.
 test.skipIf(!tmuxPath || process.env.CROSVM_E2E_DISABLE_SANDBOX === "1")(
@@ -106,6 +119,7 @@ test.skipIf(!tmuxPath || process.env.CROSVM_E2E_DISABLE_SANDBOX === "1")(
       expect(end).toContain("DEMO-EXIT=0");
     } catch (error) {
       sayIfOuterKernelStalled();
+      sayIfNestedGuestReset();
       throw error;
     } finally {
       Bun.spawnSync(tmux("kill-server"));
