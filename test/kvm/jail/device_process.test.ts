@@ -225,9 +225,14 @@ test("with --trace-file on, a queue's requests reach the trace as a slice when t
 
   await p.stop();
 
-  const [slice] = queueEvents(trace);
-  expect(slice).toMatchObject({ name: "2 requests", ph: "X", dur: 50_000, args: { requests: 2 } });
-  expect((slice!.args as { max_us: number }).max_us).toBeGreaterThan(0);
+  // Both requests, in one 50 ms slice or (on a slow host, where one request can take 35 ms) in two.
+  const slices = queueEvents(trace);
+  const requests = slices.map((e) => (e.args as { requests: number }).requests);
+  expect(requests.reduce((a, b) => a + b, 0)).toBe(2);
+  for (const slice of slices) {
+    expect(slice).toMatchObject({ ph: "X", dur: 50_000 });
+    expect((slice.args as { max_us: number }).max_us).toBeGreaterThan(0);
+  }
 });
 
 test("with --trace-file on, a device left idle sends its last slice on its own", async () => {
