@@ -87,6 +87,7 @@ describe("--trace-file", () => {
       "VM and guest memory created",
       "kernel loaded",
       "devices created",
+      "guest RAM collapsed ahead of the guest",
       "vCPU threads ready",
       "first KVM_RUN",
     ]);
