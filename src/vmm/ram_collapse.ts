@@ -1,26 +1,26 @@
-// Guest RAM in 2 MiB pages on a host that gives a memfd none by itself. Guest RAM is shmem (one memfd shared with
-// the device processes: guest_ram.ts), and Linux backs shmem with transparent huge pages only where
-// /sys/kernel/mm/transparent_hugepage/shmem_enabled allows it; Debian's default is "never". QEMU's anonymous RAM
-// gets a huge page at the guest's first touch of each 2 MiB (THP "always", or "madvise" with its MADV_HUGEPAGE),
-// so KVM maps it with one 2 MiB nested page-table entry where we need 512 of 4 KiB, each its own nested page fault
-// (in the nested rig each one is a trip through the L1 hypervisor: bench/boot-time/README.md has the numbers).
-// MADV_COLLAPSE (Linux 6.1, mm/khugepaged.c madvise_collapse; for shmem hugepage_vma_check passes
-// shmem_huge_force, so every shmem_enabled setting but "deny" allows it) collapses a range into a huge page now and
-// maps it with one PMD. At the defaults the collapser only makes the ranges a boot writes first huge, up to a
-// budget, before the first KVM_RUN (ahead, aheadOffsets; run.ts). With --hugepages it then does for guest RAM what
-// khugepaged would: every 2 MiB range of which the guest has touched a page (the memfd holds data there: lseek
-// SEEK_DATA) is collapsed once. The rest of that range then costs the guest no further faults, and memory is
-// committed 2 MiB at a time as THP "always" commits it for QEMU. A range is never collapsed twice, so what the balloon later punches out of it (a 4 KiB page of a huge page
-// splits it) stays returned. The guest decides which ranges are touched, but each is collapsed at most once and a
-// pass collapses at most `maxPerPass`: the work is bounded by the RAM size.
+// Guest RAM in 2 MiB pages on a host that gives a memfd none by itself. Guest RAM is shmem (one memfd shared with the
+// device processes: guest_ram.ts), and Linux backs shmem with transparent huge pages only where
+// /sys/kernel/mm/transparent_hugepage/shmem_enabled allows it; Debian's default is "never". QEMU's anonymous RAM gets a
+// huge page at the guest's first touch of each 2 MiB (THP "always", or "madvise" with its MADV_HUGEPAGE), so KVM maps
+// it with one 2 MiB nested page-table entry where we need 512 of 4 KiB, each its own nested page fault (in the nested
+// rig each one is a trip through the L1 hypervisor: bench/boot-time/README.md has the numbers). MADV_COLLAPSE (Linux
+// 6.1, mm/khugepaged.c madvise_collapse; for shmem hugepage_vma_check passes shmem_huge_force, so every shmem_enabled
+// setting but "deny" allows it) collapses a range into a huge page now and maps it with one PMD. At the defaults the
+// collapser only makes the ranges a boot writes first huge, up to a budget, before the first KVM_RUN (ahead,
+// aheadOffsets; run.ts). With --hugepages it then does for guest RAM what khugepaged would: every 2 MiB range of which
+// the guest has touched a page (the memfd holds data there: lseek SEEK_DATA) is collapsed once. The rest of that range
+// then costs the guest no further faults, and memory is committed 2 MiB at a time as THP "always" commits it for QEMU.
+// A range is never collapsed twice, so what the balloon later punches out of it (a 4 KiB page of a huge page splits it)
+// stays returned. The guest decides which ranges are touched, but each is collapsed at most once and a pass collapses
+// at most `maxPerPass`: the work is bounded by the RAM size.
 //
-// The balloon: a collapse fills the holes of its range, and the memfd cannot tell a page the balloon punched from
-// one the guest never touched, so a range first collapsed after an inflate could take ballooned pages back. The
-// VMM therefore stops the collapser for good before the first inflate (`stopsCollapse`, run.ts), and lets it go
-// no further than the ahead ranges when the balloon starts inflated (--init-mem; nothing is ballooned before the
-// first KVM_RUN). Free page reporting needs no stop: Linux reports free
-// blocks of pageblock order (2 MiB on x86-64, mm/page_reporting.c), whole aligned ranges, and punching a whole
-// range leaves no data there that a collapse would act on.
+// The balloon: a collapse fills the holes of its range, and the memfd cannot tell a page the balloon punched from one
+// the guest never touched, so a range first collapsed after an inflate could take ballooned pages back. The VMM
+// therefore stops the collapser for good before the first inflate (`stopsCollapse`, run.ts), and lets it go no further
+// than the ahead ranges when the balloon starts inflated (--init-mem; nothing is ballooned before the first KVM_RUN).
+// Free page reporting needs no stop: Linux reports free blocks of pageblock order (2 MiB on x86-64,
+// mm/page_reporting.c), whole aligned ranges, and punching a whole range leaves no data there that a collapse would act
+// on.
 import { logger } from "../base/log.ts";
 import { workerEntryUrl } from "../base/worker_url.ts";
 import type { BalloonControlCommand } from "../vm_control/protocol.ts";
@@ -95,11 +95,19 @@ export interface PassTimes {
 
 /** The stderr line CROSVM_TRACE_STARTUP=1 prints when the collapser stops (bench/boot-time reads it). */
 export function collapseSummaryLine(totals: CollapseTotals, times: PassTimes): string {
+  const longest =
+    times.longestCollapseMs !== undefined
+      ? `, longest collapse ${times.longestCollapseMs.toFixed(1)} ms`
+      : "";
+  const planned = times.aheadPlanned !== undefined ? ` (of ${times.aheadPlanned} planned)` : "";
+  const ahead =
+    times.ahead !== undefined
+      ? `; ${times.ahead} of them ahead of the guest${planned} in ${(times.aheadMs ?? 0).toFixed(1)} ms`
+      : "";
   return (
     `collapse: ${totals.collapsed} ranges collapsed, ${totals.failed} refused, ${times.passes} passes, ` +
     `${times.totalMs.toFixed(1)} ms in the collapser's thread (longest pass ${times.longestMs.toFixed(1)} ms)` +
-    `${times.longestCollapseMs !== undefined ? `, longest collapse ${times.longestCollapseMs.toFixed(1)} ms` : ""}` +
-    `${times.ahead !== undefined ? `; ${times.ahead} of them ahead of the guest${times.aheadPlanned !== undefined ? ` (of ${times.aheadPlanned} planned)` : ""} in ${(times.aheadMs ?? 0).toFixed(1)} ms` : ""}\n`
+    `${longest}${ahead}\n`
   );
 }
 

@@ -1,10 +1,10 @@
-// The thread of the guest-RAM collapser (ram_collapse.ts): first the ahead ranges (then it posts "ready": the VMM
-// runs no vCPU before that), then, when running (--hugepages), one pass, then one every intervalMs or
-// more (nextPassDelayMs paces it), each pass at most maxPerPass MADV_COLLAPSE calls, so that the copies (up to
-// 2 MiB each) never hold up the VMM's main thread, which answers the vCPUs' PCI configuration accesses. madvise and lseek act on the process's memory
+// The thread of the guest-RAM collapser (ram_collapse.ts): first the ahead ranges (then it posts "ready": the VMM runs
+// no vCPU before that), then, when running (--hugepages), one pass, then one every intervalMs or more (nextPassDelayMs
+// paces it), each pass at most maxPerPass MADV_COLLAPSE calls, so that the copies (up to 2 MiB each) never hold up the
+// VMM's main thread, which answers the vCPUs' PCI configuration accesses. madvise and lseek act on the process's memory
 // and memfd, so this thread needs only the numbers: the regions' host addresses and the memfd. The owner stops it
-// through a shared word, read before every pass and every collapse (the copy in flight finishes), and reads the
-// totals from shared counters; the thread posts "stopped" once it will touch guest RAM no more.
+// through a shared word, read before every pass and every collapse (the copy in flight finishes), and reads the totals
+// from shared counters; the thread posts "stopped" once it will touch guest RAM no more.
 import { MADV_COLLAPSE, MADV_POPULATE_WRITE, madviseRaw, seekData } from "../../ffi/libc.ts";
 import {
   type CollapseRegion,
