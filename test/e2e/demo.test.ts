@@ -82,13 +82,17 @@ function sayIfOuterKernelStalled(): void {
 
 /**
  * Says so on stderr, as the e2e harness does (midTestRigLoss), when in the rig the nested guest reset itself: crosvm
- * logged a triple fault and the outer VM says crosvm exited with a reset status. scripts/check.ts then runs this
+ * logged a triple fault (or the guest kernel a double fault before its reset) and the outer VM says crosvm exited
+ * with a reset status. scripts/check.ts then runs this
  * file once more.
  */
 function sayIfNestedGuestReset(): void {
   const text = pane();
   const exit = /^rig: crosvm exited with status (\d+)/m.exec(text);
-  const lost = exit && NESTED.test(text) ? midTestRigLoss("rig", Number(exit[1]), text) : undefined;
+  const lost =
+    exit && NESTED.test(text)
+      ? midTestRigLoss("rig", { status: Number(exit[1]), vmmLog: text, console: text })
+      : undefined;
   if (lost) console.error(`e2e: rig lost: ${lost}`);
 }
 

@@ -55,19 +55,40 @@ export function retryReason(
 
 /** What crosvm logs when a vCPU exits with KVM_EXIT_SHUTDOWN (vcpu_loop.ts): the guest's CPU reset itself. */
 const TRIPLE_FAULT = /triple fault \(KVM_EXIT_SHUTDOWN\)/;
+/** What crosvm logs when the guest resets itself through the ACPI reset register or the i8042 (after a panic). */
+const GUEST_RESET = /the guest requested a reset/;
+/**
+ * The guest kernel's double-fault handler (arch/x86/kernel/traps.c exc_double_fault, pr_fmt "traps: "): a fault
+ * while the CPU delivered another one. The guest's panic=-1 then resets it.
+ */
+const GUEST_DOUBLE_FAULT = /traps: PANIC: double fault/;
+
+/** What a VMM that exited in the middle of a test left behind: its status, its log and the guest's console. */
+export interface MidTestExit {
+  status: number;
+  vmmLog: string;
+  console: string;
+}
 
 /**
  * Why a VMM that exited in the middle of a test counts as the rig losing it, or undefined when the test must see
- * it. In the rig, the nested guest's CPU resets (a triple fault with no error of the VMM before it) at random
- * points: before a first console line (retryReason), and in tests that share nothing (a SCSI read, a ping, a
- * balloon inflate), more often while the outer kernel takes pages out from under a running guest. That is the
- * emulated AMD-V's reset, as at boot; where the host has hardware virtualization a triple fault is the test's.
+ * it. In the rig, the nested guest's CPU fails to deliver its own faults at random points: it resets (a triple
+ * fault, with no error of the VMM before it) before a first console line (retryReason) and in tests that share
+ * nothing (a SCSI read, a ping, a balloon inflate), more often while the outer kernel takes pages out from under
+ * a running guest; one level lower, the guest kernel catches a double fault (a #PF on the first instruction of
+ * entry_SYSCALL_64, in fio's start-up, CI on 2026-12-07), panics and resets. That is the emulated AMD-V's, as at
+ * boot; where the host has hardware virtualization either is the test's.
  */
-export function midTestRigLoss(mode: "direct" | "rig", status: number, vmmLog: string): string | undefined {
-  if (mode !== "rig" || !RESET_STATUSES.has(status) || !TRIPLE_FAULT.test(vmmLog)) return undefined;
-  return "the nested guest reset (triple fault, KVM_EXIT_SHUTDOWN) in the middle of a test";
+export function midTestRigLoss(mode: "direct" | "rig", exit: MidTestExit): string | undefined {
+  if (mode !== "rig" || !RESET_STATUSES.has(exit.status)) return undefined;
+  if (TRIPLE_FAULT.test(exit.vmmLog)) {
+    return "the nested guest reset (triple fault, KVM_EXIT_SHUTDOWN) in the middle of a test";
+  }
+  if (GUEST_RESET.test(exit.vmmLog) && GUEST_DOUBLE_FAULT.test(exit.console)) {
+    return "the nested guest's kernel caught a double fault, panicked and reset in the middle of a test";
+  }
+  return undefined;
 }
-
 export function describeFailure(failure: BootFailure): string {
   switch (failure.kind) {
     case "exited":

@@ -371,7 +371,7 @@ export class TestVm {
       const outer = vmm.hostLogs()["rig-console"];
       const outerTail = outer === undefined ? "" : `\nrig console:\n${tail(outer, 5)}`;
       // scripts/check.ts reruns a file once after this line (the rig's doing, as a reset before a first console line).
-      const lost = midTestRigLoss(mode, status, log);
+      const lost = midTestRigLoss(mode, { status, vmmLog: log, console: this.console });
       if (lost) console.error(`e2e: rig lost: ${lost}`);
       vmm.agent.failAll(
         new Error(

@@ -54,21 +54,53 @@ test("direct mode never retries, whatever failed", () => {
 
 const TRIPLE_FAULT_LOG =
   "[vmm] INFO vCPU 0: triple fault (KVM_EXIT_SHUTDOWN); the guest shut down; exiting with success\n";
+const tripleFault = (status: number) => ({ status, vmmLog: TRIPLE_FAULT_LOG, console: "" });
+
+// What CI's block.test.ts run printed on 2026-12-07 (shortened): the guest kernel's double fault, its panic=-1 reset.
+const DOUBLE_FAULT_CONSOLE =
+  "[   14.620150] traps: PANIC: double fault, error_code: 0x0\n" +
+  "[   14.622001] RIP: 0010:entry_SYSCALL_64+0x0/0x29\n" +
+  "[   14.622001] Kernel panic - not syncing: Fatal exception in interrupt\n";
+const GUEST_RESET_LOG =
+  "[devices::acpi] INFO the guest wrote the ACPI reset register\n[vmm] INFO the guest requested a reset; exiting with reset\n";
 
 test("in the rig, a VMM that exits mid-test because the nested guest triple-faulted counts as the rig's loss", () => {
-  expect(midTestRigLoss("rig", 0, TRIPLE_FAULT_LOG)).toContain("triple fault");
+  expect(midTestRigLoss("rig", tripleFault(0))).toContain("triple fault");
 });
 
 test("where the host has hardware virtualization, a mid-test triple fault is the test's failure", () => {
-  expect(midTestRigLoss("direct", 0, TRIPLE_FAULT_LOG)).toBeUndefined();
+  expect(midTestRigLoss("direct", tripleFault(0))).toBeUndefined();
 });
 
 test("a mid-test VMM exit for another reason (a guest poweroff) is not the rig's loss", () => {
   expect(
-    midTestRigLoss("rig", 0, "[vmm] INFO the guest powered off; exiting with success\n"),
+    midTestRigLoss("rig", {
+      status: 0,
+      vmmLog: "[vmm] INFO the guest powered off; exiting with success\n",
+      console: "reboot: Power down\n",
+    }),
   ).toBeUndefined();
 });
 
 test("a VMM that failed (status 1) after a triple fault line is not the rig's loss", () => {
-  expect(midTestRigLoss("rig", 1, TRIPLE_FAULT_LOG)).toBeUndefined();
+  expect(midTestRigLoss("rig", tripleFault(1))).toBeUndefined();
+});
+
+test("in the rig, a guest kernel's double-fault panic and reset in the middle of a test counts as the rig's loss", () => {
+  expect(
+    midTestRigLoss("rig", { status: 0, vmmLog: GUEST_RESET_LOG, console: DOUBLE_FAULT_CONSOLE }),
+  ).toContain("double fault");
+});
+
+test("where the host has hardware virtualization, a guest kernel's double fault is the test's failure", () => {
+  expect(
+    midTestRigLoss("direct", { status: 0, vmmLog: GUEST_RESET_LOG, console: DOUBLE_FAULT_CONSOLE }),
+  ).toBeUndefined();
+});
+
+test("a guest reset after a panic other than a double fault is not the rig's loss", () => {
+  const oops =
+    "[   14.6] BUG: kernel NULL pointer dereference, address: 0000000000000008\nKernel panic - not syncing\n";
+
+  expect(midTestRigLoss("rig", { status: 0, vmmLog: GUEST_RESET_LOG, console: oops })).toBeUndefined();
 });
