@@ -83,8 +83,7 @@ function sayIfOuterKernelStalled(): void {
 /**
  * Says so on stderr, as the e2e harness does (midTestRigLoss), when in the rig the nested guest reset itself: crosvm
  * logged a triple fault (or the guest kernel a double fault before its reset) and the outer VM says crosvm exited
- * with a reset status. scripts/check.ts then runs this
- * file once more.
+ * with a reset status. scripts/check.ts then runs this file once more.
  */
 function sayIfNestedGuestReset(): void {
   const text = pane();

@@ -89,6 +89,7 @@ export function midTestRigLoss(mode: "direct" | "rig", exit: MidTestExit): strin
   }
   return undefined;
 }
+
 export function describeFailure(failure: BootFailure): string {
   switch (failure.kind) {
     case "exited":
