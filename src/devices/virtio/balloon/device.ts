@@ -23,6 +23,7 @@ import { type ActiveState, BASE_FEATURES, VirtioDeviceBase } from "../device_bas
 import { processQueue } from "../process_queue.ts";
 import type { Queue } from "../split_queue.ts";
 import {
+  BALLOON_PAGE_SIZE,
   BALLOON_QUEUE_SIZE,
   CONFIG_ACTUAL,
   CONFIG_NUM_PAGES,
@@ -89,6 +90,8 @@ export class VirtioBalloon extends VirtioDeviceBase {
   #statsPending = false;
   /** Bytes given back to the host since the device was created (inflate and page reporting). */
   releasedBytes = 0;
+  /** Pages of guest RAM, known once a driver started the device: the most the balloon can hold. */
+  #ramPages = 0;
 
   constructor(readonly options: BalloonModelOptions) {
     super();
@@ -110,8 +113,16 @@ export class VirtioBalloon extends VirtioDeviceBase {
     return this.#configView.getUint32(CONFIG_NUM_PAGES, true);
   }
 
+  /**
+   * The driver's `actual`, but never more pages than guest RAM: the host takes it for memory the guest gave back,
+   * and a driver must not make the balloon look larger than the guest (none before a driver started the device).
+   */
   get actualPages(): number {
-    return this.#configView.getUint32(CONFIG_ACTUAL, true);
+    return Math.min(this.#configView.getUint32(CONFIG_ACTUAL, true), this.#ramPages);
+  }
+
+  protected override onActivate(active: ActiveState): void {
+    this.#ramPages = Math.floor(active.mem.size / BALLOON_PAGE_SIZE);
   }
 
   readConfig(offset: number, data: Uint8Array): void {

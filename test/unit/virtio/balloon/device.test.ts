@@ -3,6 +3,7 @@
 // punch on a sealed memfd is punch.test.ts).
 import { describe, expect, test } from "bun:test";
 import {
+  BALLOON_PAGE_SIZE,
   VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
   VIRTIO_BALLOON_F_MUST_TELL_HOST,
   VIRTIO_BALLOON_F_PAGE_REPORTING,
@@ -21,6 +22,8 @@ import { featureBit } from "../../../../src/devices/virtio/constants.ts";
 import { FakeDriverQueue, FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
 
 const STATS_REQUEST = Uint8Array.of(2);
+/** The fake driver's guest RAM (FakeDriverQueue's default 1 MiB), in balloon pages. */
+const RAM_PAGES = (1 << 20) / BALLOON_PAGE_SIZE;
 
 function pfnBytes(pfns: readonly number[]): Uint8Array {
   const out = new Uint8Array(4 * pfns.length);
@@ -108,12 +111,38 @@ describe("features and configuration (5.5.3, 5.5.4)", () => {
   test("the driver's write to actual is kept and reported as an event; num_pages ignores writes", () => {
     const { device, interrupt } = setup(0);
 
-    device.writeConfig(0, pfnBytes([77, 512]));
+    device.writeConfig(0, pfnBytes([77, 128]));
 
-    expect([configU32(device, 0), configU32(device, 4)]).toEqual([0, 512]);
+    expect([configU32(device, 0), configU32(device, 4)]).toEqual([0, 128]);
     expect(interrupt.deviceEvents.map((e) => [e[0], decodeActualEvent(e)])).toEqual([
-      [BalloonEvent.Actual, 512],
+      [BalloonEvent.Actual, 128],
     ]);
+  });
+
+  test("an actual beyond guest RAM is reported as all of guest RAM, in the event", () => {
+    const { device, interrupt } = setup(0);
+
+    device.writeConfig(4, pfnBytes([0xffff_ffff]));
+
+    expect(interrupt.deviceEvents.map(decodeActualEvent)).toEqual([RAM_PAGES]);
+  });
+
+  test("an actual beyond guest RAM is reported as all of guest RAM, in a stats answer", () => {
+    const { device } = setup(0);
+    device.writeConfig(4, pfnBytes([RAM_PAGES + 1]));
+
+    const answer = device.controlRequest(STATS_REQUEST);
+
+    expect(decodeReport(answer).actualPages).toBe(RAM_PAGES);
+  });
+
+  test("before a driver started the device, the balloon is reported empty whatever actual says", () => {
+    const device = new VirtioBalloon({ pageReporting: false, initialPages: 0 });
+    device.writeConfig(4, pfnBytes([100]));
+
+    const answer = device.controlRequest(STATS_REQUEST);
+
+    expect(decodeReport(answer).actualPages).toBe(0);
   });
 
   test("a config read past the 16 bytes of the structure reads zeros", () => {
