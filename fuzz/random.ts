@@ -109,6 +109,11 @@ export interface FuzzReport {
   readonly stats: Record<string, number>;
 }
 
+/** Adds `n` to the count `key` of a report's stats. */
+export function tally(stats: Record<string, number>, key: string, n = 1): void {
+  stats[key] = (stats[key] ?? 0) + n;
+}
+
 /** Keeps the first 20 findings. */
 export function recordFailure(failures: string[], message: string): void {
   if (failures.length < 20) failures.push(message);

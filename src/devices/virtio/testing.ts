@@ -58,6 +58,15 @@ export const AVAIL_BASE = 0x8000;
 export const USED_BASE = 0x9000;
 export const DATA_BASE = 0x10000;
 
+/** Where a queue's three rings are in guest memory. */
+export interface RingAddresses {
+  readonly desc: number;
+  readonly avail: number;
+  readonly used: number;
+}
+
+export const DEFAULT_RINGS: RingAddresses = { desc: DESC_BASE, avail: AVAIL_BASE, used: USED_BASE };
+
 export class FakeDriverQueue {
   readonly mem: GuestMemory;
   readonly queue: Queue;
@@ -70,12 +79,14 @@ export class FakeDriverQueue {
     readonly features = ALL_RING_FEATURES,
     memSize = 1 << 20,
     mem?: GuestMemory,
+    /** Other places than the defaults let several queues share one memory. */
+    readonly rings = DEFAULT_RINGS,
   ) {
     this.mem = mem ?? GuestMemory.anonymous([{ guestAddr: 0, size: memSize }]);
     this.queue = new Queue(size);
-    this.queue.descTable = DESC_BASE;
-    this.queue.availRing = AVAIL_BASE;
-    this.queue.usedRing = USED_BASE;
+    this.queue.descTable = rings.desc;
+    this.queue.availRing = rings.avail;
+    this.queue.usedRing = rings.used;
     this.queue.ready = true;
   }
 
@@ -103,29 +114,29 @@ export class FakeDriverQueue {
 
   /** Publishes `head` in the available ring and bumps its idx. */
   publish(head: number): void {
-    this.mem.writeU16(AVAIL_BASE + 4 + 2 * (this.#availIdx % this.size), head);
+    this.mem.writeU16(this.rings.avail + 4 + 2 * (this.#availIdx % this.size), head);
     this.#availIdx = (this.#availIdx + 1) & 0xffff;
-    this.mem.writeU16(AVAIL_BASE + 2, this.#availIdx);
+    this.mem.writeU16(this.rings.avail + 2, this.#availIdx);
   }
 
   /** Overwrites the available ring's idx (to test a driver that runs too far ahead). */
   setAvailIdx(idx: number): void {
     this.#availIdx = idx & 0xffff;
-    this.mem.writeU16(AVAIL_BASE + 2, this.#availIdx);
+    this.mem.writeU16(this.rings.avail + 2, this.#availIdx);
   }
 
   setAvailFlags(flags: number): void {
-    this.mem.writeU16(AVAIL_BASE, flags);
+    this.mem.writeU16(this.rings.avail, flags);
   }
 
   /** used_event, written by the driver after the available ring (2.7.6). */
   setUsedEvent(value: number): void {
-    this.mem.writeU16(AVAIL_BASE + 4 + 2 * this.size, value);
+    this.mem.writeU16(this.rings.avail + 4 + 2 * this.size, value);
   }
 
   /** avail_event, written by the device after the used ring (2.7.8). */
   availEvent(): number {
-    return this.mem.readU16(USED_BASE + 4 + 8 * this.size);
+    return this.mem.readU16(this.rings.used + 4 + 8 * this.size);
   }
 
   #buffer(b: BufferSpec): { addr: number; len: number } {
@@ -166,7 +177,7 @@ export class FakeDriverQueue {
   addChain(buffers: readonly BufferSpec[]): { head: number; addrs: number[] } {
     const head = this.#nextDesc;
     const placed = this.#place(buffers);
-    this.writeLinkedDescriptors(DESC_BASE, head, placed, this.size);
+    this.writeLinkedDescriptors(this.rings.desc, head, placed, this.size);
     this.#nextDesc = (head + buffers.length) % this.size;
     this.publish(head);
     return { head, addrs: placed.map((b) => b.addr) };
@@ -179,7 +190,7 @@ export class FakeDriverQueue {
     this.writeLinkedDescriptors(table, 0, placed);
     const addrs = placed.map((b) => b.addr);
     const head = this.#nextDesc;
-    this.writeDescriptor(DESC_BASE, head, {
+    this.writeDescriptor(this.rings.desc, head, {
       addr: table,
       len: buffers.length * VIRTQ_DESC_SIZE,
       flags: VIRTQ_DESC_F_INDIRECT,
@@ -191,12 +202,12 @@ export class FakeDriverQueue {
   }
 
   usedIdx(): number {
-    return this.mem.readU16(USED_BASE + 2);
+    return this.mem.readU16(this.rings.used + 2);
   }
 
   /** The used ring element at position `i` (modulo the size). */
   usedElem(i: number): { id: number; len: number } {
-    const at = USED_BASE + 4 + 8 * (i % this.size);
+    const at = this.rings.used + 4 + 8 * (i % this.size);
     return { id: this.mem.readU32(at), len: this.mem.readU32(at + 4) };
   }
 }
