@@ -3,6 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { fuzzBalloonQueues } from "../../../fuzz/targets/balloon_queues.ts";
 import { fuzzBlockRequests } from "../../../fuzz/targets/block_request.ts";
+import { fuzzConsoleQueues } from "../../../fuzz/targets/console_queues.ts";
+import { fuzzInputQueues } from "../../../fuzz/targets/input_queues.ts";
 import { fuzzP9Messages } from "../../../fuzz/targets/p9_message.ts";
 import { fuzzQcow2Images } from "../../../fuzz/targets/qcow2_image.ts";
 import { fuzzScsiRequests } from "../../../fuzz/targets/scsi_request.ts";
@@ -52,5 +54,21 @@ describe("guest-written queues of small devices (50,000 iterations each)", () =>
     expect(report.stats.tooManyFrames).toBeGreaterThan(0);
     expect(report.stats.reportedBytesGivenBack).toBeGreaterThan(0);
     expect(report.stats.statsAnswered).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("hostile virtio-console queues: output reaches the host byte-exact, input fills buffers in order", () => {
+    const report = fuzzConsoleQueues(QUEUE_ITERATIONS, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.chunkedOutput).toBeGreaterThan(0);
+    expect(report.stats.receivedChecked).toBeGreaterThan(0);
+    expect(report.stats.refused).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("hostile virtio-input queues: only listed status events reach the source, events fill buffers", () => {
+    const report = fuzzInputQueues(QUEUE_ITERATIONS, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.statusPassedOn).toBeGreaterThan(0);
+    expect(report.stats.longStatusChains).toBeGreaterThan(0);
+    expect(report.stats.smallEventBuffers).toBeGreaterThan(0);
   }, 60_000);
 });
