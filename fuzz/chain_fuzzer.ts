@@ -2,7 +2,9 @@
 // indirect table; random addresses, lengths, flags and links, mostly shaped as the real driver builds them) over
 // buffer slots the target fills, one notification per chain, and the checks: the device never throws, every
 // published chain is used exactly once, no request fails with an error other than the expected guest-input errors,
-// and memory stays bounded. A target says what its requests look like (ChainShape) and fills the slots.
+// and memory stays bounded. A target says what its requests look like (ChainShape) and fills the slots; it may
+// check more around each notification (beforeNotify, afterNotify), and a queue whose device keeps chains until it
+// has something to put in them (a receive queue) leaves the used-at-once check to the target.
 import type { logger } from "../src/base/log.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
@@ -19,8 +21,9 @@ export const MEM_SIZE = 1 << 20;
 /** Buffers the chains point at: SLOTS slots of SLOT_SIZE bytes from DATA_BASE (slot 0 holds the request). */
 export const SLOT_SIZE = 0x4000;
 export const SLOTS = 8;
-const INDIRECT_TABLE = 0x80000;
-/** Iterations one device serves before the target makes a new one (other options, fresh state). */
+/** Where indirect tables are written (above the slots). */
+export const INDIRECT_TABLE = 0x80000;
+/** Iterations one device serves before the target makes a new one (other options, fresh state), by default. */
 const ITERATIONS_PER_DEVICE = 5000;
 
 /** What a target's chains look like. */
@@ -36,6 +39,13 @@ export interface ChainShape {
   readonly writableChance: number;
   /** The length of a plausible chain's descriptor `i` of `n`; `anyLength` draws one of the random lengths. */
   plausibleLength(rng: Rng, i: number, n: number, anyLength: () => number): number;
+  /** Where a plausible descriptor `i` points; by default at the start of slot `i`. */
+  plausibleAddress?(rng: Rng, i: number): number;
+  /**
+   * Whether a plausible descriptor `i` of `n` is device-writable. By default a request's: readable ones first,
+   * then writable ones (each later one turns writable with writableChance), the last always writable.
+   */
+  plausiblyWritable?(rng: Rng, i: number, n: number): boolean;
 }
 
 /** A device under test on a fake driver queue. */
@@ -52,11 +62,22 @@ export interface ChainFuzzOptions<D extends FuzzedDevice> {
   readonly log: ReturnType<typeof logger>;
   readonly expectedFailures: readonly string[];
   readonly shape: ChainShape;
-  /** The queue the chains go to. */
-  readonly queue: number;
+  /** The queue the chains go to (it may depend on the device, e.g. the control queue follows the pairs). */
+  readonly queue: number | ((device: D) => number);
+  /** Iterations one device serves (default 5000). */
+  readonly iterationsPerDevice?: number;
+  /**
+   * Whether each chain must be used by the notification that follows it (default true). False for a queue whose
+   * device holds chains until it has input for them; afterNotify then checks what was used.
+   */
+  readonly usedAtOnce?: boolean;
   newDevice(rng: Rng): D;
   /** Before each chain: fills the slots (and may poke the device, e.g. its configuration space). */
   prepare(rng: Rng, device: D, stats: Record<string, number>): void;
+  /** Once the chain is published, just before the notification (e.g. to snapshot what the checks compare). */
+  beforeNotify?(device: D): void;
+  /** After the notification: a finding, or undefined when the device did what it should. */
+  afterNotify?(device: D, stats: Record<string, number>): string | undefined;
 }
 
 function address(rng: Rng): number | bigint {
@@ -95,8 +116,10 @@ function writeChain(
   for (let i = 0; i < n; i++) {
     const last = i === n - 1;
     const plausible = rng.chance(0.85);
-    const addr = plausible ? DATA_BASE + Math.min(i, SLOTS - 1) * SLOT_SIZE : address(rng);
-    if (plausible && (last || (i > 0 && rng.chance(shape.writableChance)))) writable = true;
+    const slot = DATA_BASE + Math.min(i, SLOTS - 1) * SLOT_SIZE;
+    const addr = plausible ? (shape.plausibleAddress?.(rng, i) ?? slot) : address(rng);
+    if (plausible && shape.plausiblyWritable) writable = shape.plausiblyWritable(rng, i, n);
+    else if (plausible && (last || (i > 0 && rng.chance(shape.writableChance)))) writable = true;
     let flags = (writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT);
     if (rng.chance(0.03)) flags = rng.int(8);
     const anyLength = () => length(rng, shape);
@@ -146,7 +169,7 @@ export function runChainFuzz<D extends FuzzedDevice>(o: ChainFuzzOptions<D>): Fu
   let published = 0;
   try {
     for (iteration = 0; iteration < o.iterations; iteration++) {
-      if (iteration % ITERATIONS_PER_DEVICE === 0) {
+      if (iteration % (o.iterationsPerDevice ?? ITERATIONS_PER_DEVICE) === 0) {
         device = o.newDevice(rng);
         published = 0;
       }
@@ -154,13 +177,16 @@ export function runChainFuzz<D extends FuzzedDevice>(o: ChainFuzzOptions<D>): Fu
       o.prepare(rng, d, stats);
       publishChain(rng, d.drv, o.shape, stats);
       published = (published + 1) & 0xffff;
+      o.beforeNotify?.(d);
       try {
-        d.queueNotify(o.queue);
+        d.queueNotify(typeof o.queue === "number" ? o.queue : o.queue(d));
       } catch (e) {
         recordFailure(failures, `iteration ${iteration}: queueNotify threw ${(e as Error).stack}`);
       }
-      if (d.drv.usedIdx() !== published)
+      if ((o.usedAtOnce ?? true) && d.drv.usedIdx() !== published)
         recordFailure(failures, `iteration ${iteration}: used idx ${d.drv.usedIdx()}, expected ${published}`);
+      const finding = o.afterNotify?.(d, stats);
+      if (finding !== undefined) recordFailure(failures, `iteration ${iteration}: ${finding}`);
       if (iteration % 10_000 === 0) {
         const over = memory.check(iteration);
         if (over) recordFailure(failures, over);
