@@ -3,7 +3,9 @@
 // buffer slots the target fills, one notification per chain, and the checks: the device never throws, every
 // published chain is used exactly once, no request fails with an error other than the expected guest-input errors,
 // and memory stays bounded. A target says what its requests look like (ChainShape) and fills the slots; a device
-// with several guest-written queues gets each chain on a queue the target picks, and may add its own checks.
+// with several guest-written queues gets each chain on a queue the target picks. A target may check more around
+// each notification (beforeNotify, check), and a queue whose device keeps chains until it has something to put in
+// them (a receive queue, the balloon's stats queue) says how many it may keep (held).
 import type { logger } from "../src/base/log.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
@@ -20,8 +22,9 @@ export const MEM_SIZE = 1 << 20;
 /** Buffers the chains point at: SLOTS slots of SLOT_SIZE bytes from DATA_BASE (slot 0 holds the request). */
 export const SLOT_SIZE = 0x4000;
 export const SLOTS = 8;
-const INDIRECT_TABLE = 0x80000;
-/** Iterations one device serves before the target makes a new one (other options, fresh state). */
+/** Where indirect tables are written (above the slots). */
+export const INDIRECT_TABLE = 0x80000;
+/** Iterations one device serves before the target makes a new one (other options, fresh state), by default. */
 const ITERATIONS_PER_DEVICE = 5000;
 
 /** What a target's chains look like. */
@@ -41,6 +44,14 @@ export interface ChainShape {
   readonly otherAddresses?: readonly number[];
   /** The length of a plausible chain's descriptor `i` of `n`; `anyLength` draws one of the random lengths. */
   plausibleLength(rng: Rng, i: number, n: number, anyLength: () => number): number;
+  /** Where a plausible descriptor `i` points; by default at the start of slot `i`. */
+  plausibleAddress?(rng: Rng, i: number): number;
+  /**
+   * Whether a plausible descriptor `i` of `n` is device-writable. By default a request's: readable ones first,
+   * then writable ones (each later one turns writable with writableChance), the last writable with
+   * lastWritableChance.
+   */
+  plausiblyWritable?(rng: Rng, i: number, n: number): boolean;
 }
 
 /** A device under test on fake driver queues. */
@@ -63,10 +74,17 @@ export interface ChainFuzzOptions<D extends FuzzedDevice> {
   readonly shape: ChainShape | ((device: D, queue: number) => ChainShape);
   /** The queue the chains go to, or how the next chain's queue is picked (one of FuzzedDevice.drivers). */
   readonly queue: number | ((rng: Rng, device: D) => number);
+  /** Iterations one device serves (default 5000). */
+  readonly iterationsPerDevice?: number;
   newDevice(rng: Rng): D;
   /** Before each chain: fills the slots (and may poke the device, e.g. its configuration space). */
   prepare(rng: Rng, device: D, stats: Record<string, number>, queue: number): void;
-  /** Chains of `queue` the device may rightly keep after a notification (a buffer it holds); none if unset. */
+  /** Once the chain is published on `queue`, just before the notification (e.g. to snapshot what check compares). */
+  beforeNotify?(device: D, queue: number): void;
+  /**
+   * Chains of `queue` the device may rightly keep unused after a notification (buffers it holds until it has
+   * something to put in them); none if unset.
+   */
   held?(device: D, queue: number): number;
   /** The target's own checks after each notification of `queue`: a finding, or undefined. */
   check?(device: D, queue: number, stats: Record<string, number>): string | undefined;
@@ -111,8 +129,10 @@ function writeChain(
   for (let i = 0; i < n; i++) {
     const last = i === n - 1;
     const plausible = rng.chance(0.85);
-    const addr = plausible ? DATA_BASE + Math.min(i, SLOTS - 1) * SLOT_SIZE : address(rng, shape);
-    if (plausible && (last ? lastWritable(rng, shape) : i > 0 && rng.chance(shape.writableChance)))
+    const slot = DATA_BASE + Math.min(i, SLOTS - 1) * SLOT_SIZE;
+    const addr = plausible ? (shape.plausibleAddress?.(rng, i) ?? slot) : address(rng, shape);
+    if (plausible && shape.plausiblyWritable) writable = shape.plausiblyWritable(rng, i, n);
+    else if (plausible && (last ? lastWritable(rng, shape) : i > 0 && rng.chance(shape.writableChance)))
       writable = true;
     let flags = (writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT);
     if (rng.chance(0.03)) flags = rng.int(8);
@@ -170,7 +190,7 @@ export function runChainFuzz<D extends FuzzedDevice>(o: ChainFuzzOptions<D>): Fu
   let published = new Map<FakeDriverQueue, number>();
   try {
     for (iteration = 0; iteration < o.iterations; iteration++) {
-      if (iteration % ITERATIONS_PER_DEVICE === 0) {
+      if (iteration % (o.iterationsPerDevice ?? ITERATIONS_PER_DEVICE) === 0) {
         device = o.newDevice(rng);
         published = new Map();
       }
@@ -181,6 +201,7 @@ export function runChainFuzz<D extends FuzzedDevice>(o: ChainFuzzOptions<D>): Fu
       publishChain(rng, drv, typeof o.shape === "function" ? o.shape(d, queue) : o.shape, stats);
       const count = ((published.get(drv) ?? 0) + 1) & 0xffff;
       published.set(drv, count);
+      o.beforeNotify?.(d, queue);
       try {
         d.queueNotify(queue);
       } catch (e) {

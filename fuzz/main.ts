@@ -1,6 +1,7 @@
-// `bun run fuzz -- [--iterations N] [--seed S] [--target block_request|qcow2_image|scsi_request|p9_message|balloon_queues|console_queues|input_queues]`: runs the fuzz targets
+// `bun run fuzz -- [--iterations N] [--seed S] [--target NAME]` (NAME: block_request, qcow2_image, scsi_request,
+// p9_message, balloon_queues, console_queues, input_queues, net_frames): runs the fuzz targets
 // (deterministic for a seed) and exits 1 when any finds something, printing each finding with the iteration that
-// reproduces it. CI runs the same targets with 100,000 iterations, the *_queues ones with 50,000
+// reproduces it. CI runs the same targets with 100,000 iterations, the *_queues ones and net_frames with 50,000
 // (test/unit/fuzz/fuzz.test.ts).
 import { parseArgs } from "node:util";
 import type { FuzzReport } from "./random.ts";
@@ -8,6 +9,7 @@ import { fuzzBalloonQueues } from "./targets/balloon_queues.ts";
 import { fuzzBlockRequests } from "./targets/block_request.ts";
 import { fuzzConsoleQueues } from "./targets/console_queues.ts";
 import { fuzzInputQueues } from "./targets/input_queues.ts";
+import { fuzzNetFrames } from "./targets/net_frames.ts";
 import { fuzzP9Messages } from "./targets/p9_message.ts";
 import { fuzzQcow2Images } from "./targets/qcow2_image.ts";
 import { fuzzScsiRequests } from "./targets/scsi_request.ts";
@@ -20,6 +22,7 @@ export const TARGETS: Readonly<Record<string, (iterations: number, seed: number)
   balloon_queues: fuzzBalloonQueues,
   console_queues: fuzzConsoleQueues,
   input_queues: fuzzInputQueues,
+  net_frames: fuzzNetFrames,
 };
 
 function positiveInteger(text: string, name: string): number {

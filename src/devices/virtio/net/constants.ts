@@ -50,8 +50,20 @@ export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 /** Control queue (5.1.6.5): struct virtio_net_ctrl { u8 class; u8 command; } data, then u8 ack. */
 export const VIRTIO_NET_OK = 0;
 export const VIRTIO_NET_ERR = 1;
+/** Classes whose features are not offered (5.1.6.5.1-5.1.6.5.4): the device answers them VIRTIO_NET_ERR. */
+export const VIRTIO_NET_CTRL_RX = 0;
+/** The last RX command (PROMISC 0 ... NOBCAST 5); each takes one on/off byte. */
+export const VIRTIO_NET_CTRL_RX_NOBCAST = 5;
+export const VIRTIO_NET_CTRL_MAC = 1;
+export const VIRTIO_NET_CTRL_MAC_TABLE_SET = 0;
+export const VIRTIO_NET_CTRL_MAC_ADDR_SET = 1;
+export const VIRTIO_NET_CTRL_VLAN = 2;
+export const VIRTIO_NET_CTRL_ANNOUNCE = 3;
+export const VIRTIO_NET_CTRL_ANNOUNCE_ACK = 0;
 export const VIRTIO_NET_CTRL_MQ = 4;
 export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
+/** RSS is not offered either (5.1.6.5.7). */
+export const VIRTIO_NET_CTRL_MQ_RSS_CONFIG = 1;
 /** 5.1.6.5.5: "virtqueue_pairs ... between 1 and 0x8000". */
 export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN = 1;
 export const VIRTIO_NET_CTRL_GUEST_OFFLOADS = 5;

@@ -18,7 +18,7 @@ import {
 } from "../../../../src/devices/virtio/net/constants.ts";
 import { VirtioNet } from "../../../../src/devices/virtio/net/device.ts";
 import { FakeDriverQueue, FakeInterrupt } from "../../../../src/devices/virtio/testing.ts";
-import { FakeTap, netPacket } from "./helpers.ts";
+import { FakeTap, netPacket } from "../../../../src/devices/virtio/net/testing.ts";
 
 const MAC = Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56);
 const bit = featureBit;

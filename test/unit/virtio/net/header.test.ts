@@ -19,7 +19,7 @@ import {
   VIRTIO_NET_HDR_GSO_UDP,
 } from "../../../../src/devices/virtio/net/constants.ts";
 import { readNetHeader, tapOffloadFlags, txFrameProblem } from "../../../../src/devices/virtio/net/header.ts";
-import { netPacket } from "./helpers.ts";
+import { netPacket } from "../../../../src/devices/virtio/net/testing.ts";
 
 const CSUM_TSO4 = featureBit(VIRTIO_NET_F_CSUM) | featureBit(VIRTIO_NET_F_HOST_TSO4);
 const tso4 = {

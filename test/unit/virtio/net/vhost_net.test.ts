@@ -24,7 +24,7 @@ import {
   eventfdWrite,
 } from "../../../../ffi/libc.ts";
 import { closeRelays, makeRelay, queueAt, RecordingVhost, twoRegionMemory } from "../vsock/helpers.ts";
-import { FakeTap, netPacket } from "./helpers.ts";
+import { FakeTap, netPacket } from "../../../../src/devices/virtio/net/testing.ts";
 import { VIRTIO_MSI_NO_VECTOR } from "../../../../src/devices/virtio/constants.ts";
 
 class RecordingVhostNet extends RecordingVhost implements VhostNetIoctls {

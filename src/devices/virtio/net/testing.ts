@@ -1,5 +1,16 @@
-// Test support for the virtio-net unit tests: frames with their offload header, and a TAP queue in memory.
-import type { TapQueue } from "../../../../src/devices/virtio/net/tap_queue.ts";
+// Test support for virtio-net, shared by its unit tests and its fuzz target: frames with their offload header,
+// and a TAP queue in memory. Tests only; no device code imports this.
+import {
+  HDR_CSUM_OFFSET,
+  HDR_CSUM_START,
+  HDR_FLAGS,
+  HDR_GSO_SIZE,
+  HDR_GSO_TYPE,
+  HDR_HDR_LEN,
+  HDR_NUM_BUFFERS,
+  NET_HDR_SIZE,
+} from "./constants.ts";
+import type { TapQueue } from "./tap_queue.ts";
 
 export interface HeaderFields {
   flags?: number;
@@ -13,16 +24,16 @@ export interface HeaderFields {
 
 /** A 12-byte struct virtio_net_hdr_v1 followed by a `frameLen`-byte frame whose bytes count up from 1. */
 export function netPacket(h: HeaderFields, frameLen: number): Uint8Array {
-  const p = new Uint8Array(12 + frameLen);
+  const p = new Uint8Array(NET_HDR_SIZE + frameLen);
   const v = new DataView(p.buffer);
-  v.setUint8(0, h.flags ?? 0);
-  v.setUint8(1, h.gsoType ?? 0);
-  v.setUint16(2, h.hdrLen ?? 0, true);
-  v.setUint16(4, h.gsoSize ?? 0, true);
-  v.setUint16(6, h.csumStart ?? 0, true);
-  v.setUint16(8, h.csumOffset ?? 0, true);
-  v.setUint16(10, h.numBuffers ?? 0, true);
-  for (let i = 0; i < frameLen; i++) p[12 + i] = (i + 1) & 0xff;
+  v.setUint8(HDR_FLAGS, h.flags ?? 0);
+  v.setUint8(HDR_GSO_TYPE, h.gsoType ?? 0);
+  v.setUint16(HDR_HDR_LEN, h.hdrLen ?? 0, true);
+  v.setUint16(HDR_GSO_SIZE, h.gsoSize ?? 0, true);
+  v.setUint16(HDR_CSUM_START, h.csumStart ?? 0, true);
+  v.setUint16(HDR_CSUM_OFFSET, h.csumOffset ?? 0, true);
+  v.setUint16(HDR_NUM_BUFFERS, h.numBuffers ?? 0, true);
+  for (let i = 0; i < frameLen; i++) p[NET_HDR_SIZE + i] = (i + 1) & 0xff;
   return p;
 }
 
