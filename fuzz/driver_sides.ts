@@ -1,7 +1,7 @@
-// The driver sides of several queues of one device in one guest memory, each with rings of its own, and what a
-// target's checks read back from each queue: the chains the device popped and the used elements it added.
-import { VIRTQ_DESC_SIZE, VIRTQ_USED_ELEM_SIZE } from "../src/devices/virtio/constants.ts";
-import type { Queue } from "../src/devices/virtio/split_queue.ts";
+// The driver sides of the queues a target drives, in one guest memory, each with rings of its own, and what the
+// target's checks read back from each queue: the chains the device popped and the used entries it added
+// (queue_recorder.ts).
+import { descTableSize, type Queue, usedRingSize } from "../src/devices/virtio/split_queue.ts";
 import {
   ALL_RING_FEATURES,
   AVAIL_BASE,
@@ -11,30 +11,15 @@ import {
 } from "../src/devices/virtio/testing.ts";
 import type { GuestMemory } from "../src/vm_memory/guest_memory.ts";
 import { QUEUE_SIZE } from "./chain_fuzzer.ts";
-import { type PoppedChain, PoppedChains, pairWithUsed, type UsedElement } from "./popped_chains.ts";
+import { pairWithUsed, QueueRecorder, type SeenChain, type UsedEntry } from "./queue_recorder.ts";
 
-/** Bytes between one queue's ring and the next one's, so that the largest ring fits (the used ring has 6 more). */
-const RING_STRIDE = Math.max(QUEUE_SIZE * VIRTQ_DESC_SIZE, 6 + QUEUE_SIZE * VIRTQ_USED_ELEM_SIZE);
-
-/** Reads a driver side's used ring forward: the elements the device added since the last call. */
-class UsedReader {
-  #seen = 0;
-
-  constructor(readonly drv: FakeDriverQueue) {}
-
-  take(): UsedElement[] {
-    const out: UsedElement[] = [];
-    for (const end = this.drv.usedIdx(); this.#seen !== end; this.#seen = (this.#seen + 1) & 0xffff)
-      out.push(this.drv.usedElem(this.#seen));
-    return out;
-  }
-}
+/** Bytes between one queue's ring and the next one's, so that the largest ring fits. */
+const RING_STRIDE = Math.max(descTableSize(QUEUE_SIZE), usedRingSize(QUEUE_SIZE));
 
 export class DriverSides {
-  /** The driver side of each queue (FuzzedDevice.drivers). */
+  /** The driver side of each queue (FuzzedDevice.drivers); the first one's rings are at the default places. */
   readonly drivers: ReadonlyMap<number, FakeDriverQueue>;
-  readonly #popped: ReadonlyMap<number, PoppedChains>;
-  readonly #used: ReadonlyMap<number, UsedReader>;
+  readonly #recorders: ReadonlyMap<number, QueueRecorder>;
 
   /** Driver sides of queues `indices` on `mem`. */
   constructor(mem: GuestMemory, indices: readonly number[]) {
@@ -47,8 +32,7 @@ export class DriverSides {
       (index, k) => [index, new FakeDriverQueue(QUEUE_SIZE, ALL_RING_FEATURES, 0, mem, rings(k))] as const,
     );
     this.drivers = new Map(sides);
-    this.#popped = new Map(sides.map(([index, drv]) => [index, new PoppedChains(drv.queue)]));
-    this.#used = new Map(sides.map(([index, drv]) => [index, new UsedReader(drv)]));
+    this.#recorders = new Map(sides.map(([index, drv]) => [index, new QueueRecorder(drv.queue)]));
   }
 
   /** The activated device-side queues, to pass to VirtioDevice.activate. */
@@ -56,13 +40,14 @@ export class DriverSides {
     return new Map([...this.drivers].map(([index, drv]) => [index, drv.activate()]));
   }
 
-  /** The chains the device popped from `queue` since the last look. */
-  popped(queue: number): PoppedChain[] {
-    return this.#popped.get(queue)!.take();
+  /** What the device popped from `queue` and used since the last look. */
+  take(queue: number): { popped: SeenChain[]; used: UsedEntry[] } {
+    return this.#recorders.get(queue)!.take();
   }
 
-  /** The same, each with the used element the device gave it; a finding when they do not pair up. */
+  /** The chains popped, each with the used entry the device gave it; a finding when they do not pair up. */
   poppedAndUsed(queue: number): ReturnType<typeof pairWithUsed> {
-    return pairWithUsed(this.popped(queue), this.#used.get(queue)!.take());
+    const { popped, used } = this.take(queue);
+    return pairWithUsed(popped, used);
   }
 }

@@ -4,6 +4,7 @@
 import { FIRST_ADDR_PAST_32BITS } from "../src/arch/x86_64/layout.ts";
 import { BufferRegion, GuestMemory, type MemoryRegion } from "../src/vm_memory/guest_memory.ts";
 import { MEM_SIZE } from "./chain_fuzzer.ts";
+import type { Range } from "./ranges.ts";
 
 export const HIGH_RAM_SIZE = 0x40000;
 /** Where RAM starts and ends on either side of the hole: addresses worth a buffer or a page frame. */
@@ -35,25 +36,19 @@ export function ramAroundHole(): GuestMemory {
   ]);
 }
 
-/** A guest physical range. */
-export interface GuestRange {
-  readonly addr: number;
-  readonly length: number;
-}
-
 /**
  * The guest physical ranges behind memfd bytes [offset, offset + length), one per region it touches; undefined
  * when any of it is not guest RAM.
  */
-export function guestRangesOf(mem: GuestMemory, offset: number, length: number): GuestRange[] | undefined {
+export function guestRangesOf(mem: GuestMemory, offset: number, length: number): Range[] | undefined {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0)
     return undefined;
-  const out: GuestRange[] = [];
+  const out: Range[] = [];
   for (let at = offset; at < offset + length;) {
     const r = mem.regions.find((r) => at >= r.fdOffset && at < r.fdOffset + r.size);
     if (!r) return undefined;
     const end = Math.min(offset + length, r.fdOffset + r.size);
-    out.push({ addr: r.guestAddr + (at - r.fdOffset), length: end - at });
+    out.push({ addr: r.guestAddr + (at - r.fdOffset), len: end - at });
     at = end;
   }
   return out;

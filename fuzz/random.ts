@@ -48,6 +48,11 @@ export class Rng {
     return items[this.int(items.length)]!;
   }
 
+  /** `n` random bytes. */
+  bytes(n: number): Uint8Array {
+    return Uint8Array.from({ length: n }, () => this.int(256));
+  }
+
   u32(): number {
     return this.chance(0.5) ? this.pick(INTERESTING_U32) : this.int(2 ** 32);
   }

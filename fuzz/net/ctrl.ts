@@ -8,10 +8,12 @@ import { VIRTIO_NET_OK } from "../../src/devices/virtio/net/constants.ts";
 import { tapOffloadFlags } from "../../src/devices/virtio/net/header.ts";
 import { DATA_BASE } from "../../src/devices/virtio/testing.ts";
 import { SLOT_SIZE } from "../chain_fuzzer.ts";
-import { overlaps } from "../memory_watch.ts";
+import { hex } from "../bytes.ts";
 import { sameUsed } from "../queue_recorder.ts";
+import { tally } from "../random.ts";
+import { overlaps } from "../ranges.ts";
 import { type Answer, expectedAnswer, hostileCommand } from "./ctrl_commands.ts";
-import { count, NetDriver, type NetPart, USED_RING } from "./driver.ts";
+import { NetDriver, type NetPart, USED_RING } from "./driver.ts";
 
 /** Command bytes the answer depends on: class, command and the longest served data (le64), and then some. */
 const COMMAND_PREFIX = 16;
@@ -35,25 +37,25 @@ function stateProblem(d: NetDriver, answer: Answer | undefined): string | undefi
 
 /** Checks one control chain; a finding, or undefined. */
 function checkControl(d: NetDriver, stats: Record<string, number>): string | undefined {
-  const { popped, used } = d.recorder.take();
+  const { popped, used } = d.take();
   if (popped.length !== 1) return `the control queue popped ${popped.length} chains for one notification`;
   const chain = popped[0]!;
   const ackBuffer = chain.buffers.findLast((b) => b.writable && b.len > 0);
-  const command = d.readable(chain, COMMAND_PREFIX);
+  const command = chain.readable.subarray(0, COMMAND_PREFIX);
   const answerable =
     chain.error === undefined && ackBuffer !== undefined && command.length >= CTRL_HEADER_BYTES;
-  if (chain.error === undefined && ackBuffer === undefined) count(stats, "noRoomForAck");
+  if (chain.error === undefined && ackBuffer === undefined) tally(stats, "noRoomForAck");
   const answer = answerable ? expectedAnswer(command, d.features, d.taps.length) : undefined;
   const ack = { addr: ackBuffer ? ackBuffer.addr + ackBuffer.len - 1 : -1, len: 1 };
   if (!sameUsed(used, [{ head: chain.head, len: answer ? 1 : 0 }]))
     return `used ${JSON.stringify(used)} for control chain ${chain.head}, expected ${answer ? 1 : 0} bytes written`;
   const stray = d.watch.strayWrite(answer ? [USED_RING, ack] : [USED_RING]);
-  if (stray >= 0) return `the control queue wrote guest memory at 0x${stray.toString(16)}`;
+  if (stray >= 0) return `the control queue wrote guest memory at ${hex(stray)}`;
   if (answer && !overlaps(ack, USED_RING) && d.watch.now(ack.addr, 1)[0] !== answer.ack)
     return `ack ${d.watch.now(ack.addr, 1)[0]} for command ${Buffer.from(command).toString("hex")}, expected ${answer.ack}`;
-  if (answer) count(stats, answer.ack === VIRTIO_NET_OK ? "ok" : "err");
-  if (answer?.pairs !== undefined) count(stats, "pairsSet");
-  if (answer?.offloads !== undefined) count(stats, "offloadsSet");
+  if (answer) tally(stats, answer.ack === VIRTIO_NET_OK ? "ok" : "err");
+  if (answer?.pairs !== undefined) tally(stats, "pairsSet");
+  if (answer?.offloads !== undefined) tally(stats, "offloadsSet");
   return stateProblem(d, answer);
 }
 

@@ -62,7 +62,7 @@ function macTable(rng: Rng): Uint8Array {
   for (let table = 0; table < 2; table++) {
     const entries = rng.int(4);
     parts.push(le(BigInt(rng.chance(0.5) ? entries : rng.u32()), LE32_BYTES));
-    for (let i = 0; i < entries; i++) parts.push(Uint8Array.from({ length: ETH_ALEN }, () => rng.int(256)));
+    for (let i = 0; i < entries; i++) parts.push(rng.bytes(ETH_ALEN));
   }
   return Buffer.concat(parts);
 }
@@ -122,11 +122,7 @@ export function hostileCommand(rng: Rng, pairs: number): Uint8Array {
       ]);
       break;
     default:
-      bytes = command(
-        rng.int(256),
-        rng.int(256),
-        Uint8Array.from({ length: rng.int(12) }, () => rng.int(256)),
-      );
+      bytes = command(rng.int(256), rng.int(256), rng.bytes(rng.int(12)));
   }
   if (rng.chance(0.1)) bytes = bytes.subarray(0, rng.int(bytes.length));
   else if (rng.chance(0.1)) bytes = Buffer.concat([bytes, new Uint8Array(1 + rng.int(8))]);

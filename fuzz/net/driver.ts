@@ -1,17 +1,25 @@
 // The virtio-net device as the net fuzz target drives it: one to three fake TAP queues, a random subset of the
 // offered features accepted (VERSION_1 always), and one driver queue activated at the index a part picks
 // (receive 2i, transmit 2i + 1, control 2 * pairs). Before each notification it snapshots guest memory, the TAPs'
-// state and the device's counters; a QueueRecorder sees what the device popped and used.
+// state and the device's counters; a QueueRecorder (driver_sides.ts) sees what the device popped and used.
 import { featureBit, VIRTIO_F_VERSION_1 } from "../../src/devices/virtio/constants.ts";
 import { VirtioNet } from "../../src/devices/virtio/net/device.ts";
 import type { NetCounters } from "../../src/devices/virtio/net/rx.ts";
 import { FakeTap } from "../../src/devices/virtio/net/testing.ts";
 import { usedRingSize } from "../../src/devices/virtio/split_queue.ts";
-import { AVAIL_BASE, FakeDriverQueue, FakeInterrupt, USED_BASE } from "../../src/devices/virtio/testing.ts";
+import {
+  AVAIL_BASE,
+  type FakeDriverQueue,
+  FakeInterrupt,
+  USED_BASE,
+} from "../../src/devices/virtio/testing.ts";
+import { GuestMemory } from "../../src/vm_memory/guest_memory.ts";
 import { type ChainFuzzOptions, type FuzzedDevice, MEM_SIZE, QUEUE_SIZE } from "../chain_fuzzer.ts";
-import { MemoryWatch, type Range } from "../memory_watch.ts";
-import { QueueRecorder, type SeenChain } from "../queue_recorder.ts";
+import { DriverSides } from "../driver_sides.ts";
+import { MemoryWatch } from "../memory_watch.ts";
+import type { SeenChain, UsedEntry } from "../queue_recorder.ts";
 import type { Rng } from "../random.ts";
+import type { Range } from "../ranges.ts";
 
 /** Most queue pairs of a fuzzed NIC: enough for VQ_PAIRS_SET to have values in range and past it. */
 const MAX_FUZZ_PAIRS = 3;
@@ -29,13 +37,14 @@ export interface NetState {
 }
 
 export class NetDriver implements FuzzedDevice {
-  readonly drv = new FakeDriverQueue(QUEUE_SIZE, undefined, MEM_SIZE);
+  readonly mem = GuestMemory.anonymous([{ guestAddr: 0, size: MEM_SIZE }]);
   readonly taps: FakeTap[];
   readonly net: VirtioNet;
-  /** The one queue the driver set up. */
+  /** The one queue the driver set up, and its driver side. */
   readonly queue: number;
-  readonly recorder: QueueRecorder;
-  readonly watch = new MemoryWatch(this.drv.mem, MEM_SIZE);
+  readonly sides: DriverSides;
+  readonly drv: FakeDriverQueue;
+  readonly watch = new MemoryWatch(this.mem, MEM_SIZE);
   before: NetState;
 
   /** `queueOf(pairs)`: the index of the queue to drive on a NIC with that many pairs. */
@@ -46,8 +55,9 @@ export class NetDriver implements FuzzedDevice {
     for (let bit = 0; bit < 64; bit++) if (rng.chance(0.75)) accepted |= featureBit(bit);
     this.net.ackFeatures(accepted);
     this.queue = queueOf(this.taps.length);
-    this.net.activate(this.drv.mem, new FakeInterrupt(), new Map([[this.queue, this.drv.activate()]]));
-    this.recorder = new QueueRecorder(this.drv.queue);
+    this.sides = new DriverSides(this.mem, [this.queue]);
+    this.drv = this.sides.drivers.get(this.queue)!;
+    this.net.activate(this.mem, new FakeInterrupt(), this.sides.activate());
     this.before = this.state();
   }
 
@@ -87,23 +97,10 @@ export class NetDriver implements FuzzedDevice {
     return this.net.counters[counter] - this.before.counters[counter];
   }
 
-  /** Up to `limit` bytes of `chain`'s device-readable buffers, as they were before the notification. */
-  readable(chain: SeenChain, limit: number): Uint8Array {
-    const parts: Uint8Array[] = [];
-    let left = limit;
-    for (const b of chain.buffers) {
-      if (b.writable || left === 0) continue;
-      const n = Math.min(b.len, left);
-      parts.push(this.watch.before(b.addr, n));
-      left -= n;
-    }
-    return Buffer.concat(parts);
+  /** What the device popped and used since the last look. */
+  take(): { popped: SeenChain[]; used: UsedEntry[] } {
+    return this.sides.take(this.queue);
   }
-}
-
-/** Adds one to `stats[name]`. */
-export function count(stats: Record<string, number>, name: string): void {
-  stats[name] = (stats[name] ?? 0) + 1;
 }
 
 /** One part of the net target: its chains, its queue and its checks (net_frames.ts runs each with the rest). */

@@ -16,11 +16,12 @@ import {
 } from "../../src/devices/virtio/net/constants.ts";
 import { netPacket } from "../../src/devices/virtio/net/testing.ts";
 import { DATA_BASE } from "../../src/devices/virtio/testing.ts";
+import { bytesFinding, hex } from "../bytes.ts";
 import { INDIRECT_TABLE, QUEUE_SIZE, SLOT_SIZE, SLOTS } from "../chain_fuzzer.ts";
-import { overlaps, type Range } from "../memory_watch.ts";
 import { sameUsed } from "../queue_recorder.ts";
-import { mutate, type Rng } from "../random.ts";
-import { count, NetDriver, type NetPart, USED_RING } from "./driver.ts";
+import { mutate, type Rng, tally } from "../random.ts";
+import { overlaps, type Range } from "../ranges.ts";
+import { NetDriver, type NetPart, USED_RING } from "./driver.ts";
 import { type Delivered, type Piece, type RxOutcome, RxModel } from "./rx_model.ts";
 
 /** Frames the fake TAP holds at most (the device reads one at a time). */
@@ -54,7 +55,7 @@ function tapFrame(rng: Rng): Uint8Array {
     default:
       len = NET_HDR_SIZE + ETH_HLEN + rng.int(SLOT_SIZE);
   }
-  if (len < NET_HDR_SIZE) return Uint8Array.from({ length: len }, () => rng.int(256));
+  if (len < NET_HDR_SIZE) return rng.bytes(len);
   const frame = netPacket({ numBuffers: rng.int(0x10000) }, len - NET_HDR_SIZE);
   mutate(rng, frame, 4, NET_HDR_SIZE);
   return frame;
@@ -107,20 +108,21 @@ function deliveredUnlike(
   for (const frame of delivered) {
     for (const p of lastingPieces(frame, writes)) {
       const want = frame.bytes.subarray(p.offset, p.offset + p.len);
-      if (Buffer.compare(d.watch.now(p.addr, p.len), want) !== 0)
-        return `the guest reads other bytes at 0x${p.addr.toString(16)} (frame offset ${p.offset}, ${frame.chains} chains) than the frame's`;
-      count(stats, "piecesChecked");
+      const where = `the guest reads at ${hex(p.addr)} (frame offset ${p.offset}, ${frame.chains} chains)`;
+      const unlike = bytesFinding(`${where} other bytes than the frame's`, d.watch.now(p.addr, p.len), want);
+      if (unlike !== undefined) return unlike;
+      tally(stats, "piecesChecked");
     }
-    count(stats, frame.chains > 1 ? "deliveredMerged" : "delivered");
+    tally(stats, frame.chains > 1 ? "deliveredMerged" : "delivered");
     const [lo, hi] = numBuffersRanges(frame);
-    if (lo && hi && hi.addr !== lo.addr + 1) count(stats, "numBuffersSplit");
+    if (lo && hi && hi.addr !== lo.addr + 1) tally(stats, "numBuffersSplit");
   }
   return undefined;
 }
 
 /** Checks one notification of the receive queue against the model; a finding, or undefined. */
 function checkReceive(d: NetDriver, rx: RxState, stats: Record<string, number>): string | undefined {
-  const { popped, used } = d.recorder.take();
+  const { popped, used } = d.take();
   const tap = d.taps[0]!;
   const read = rx.waiting.splice(0, rx.waiting.length - tap.incoming.length);
   const earlier = [...rx.model.waitingPieces];
@@ -131,15 +133,15 @@ function checkReceive(d: NetDriver, rx: RxState, stats: Record<string, number>):
     return `counters grew by ${d.grown("rxFrames")} received, ${d.grown("rxDropped")} dropped; expected ${out.delivered.length}, ${out.dropped}`;
   const allowed = [USED_RING, ...out.pieces, ...out.delivered.flatMap(numBuffersRanges)];
   const stray = d.watch.strayWrite(allowed);
-  if (stray >= 0) return `receive wrote guest memory at 0x${stray.toString(16)}, outside the frame's buffers`;
+  if (stray >= 0) return `receive wrote guest memory at ${hex(stray)}, outside the frame's buffers`;
   const unlike = deliveredUnlike(d, out.delivered, [...earlier, ...out.pieces], stats);
   if (unlike !== undefined) return unlike;
   for (const chain of popped)
-    if (chain.error === undefined && chain.buffers.some((b) => !b.writable)) count(stats, "readOnlyChains");
-  if (out.dropped > 0) count(stats, "drops");
-  if (out.droppedPastQueue > 0) count(stats, "droppedPastQueue");
+    if (chain.error === undefined && chain.buffers.some((b) => !b.writable)) tally(stats, "readOnlyChains");
+  if (out.dropped > 0) tally(stats, "drops");
+  if (out.droppedPastQueue > 0) tally(stats, "droppedPastQueue");
   if (out.waiting) {
-    count(stats, "waits");
+    tally(stats, "waits");
     const available = d.availableChains();
     if (available > 0 && d.drv.queue.fault === undefined)
       return `the receive path waits for buffers while ${available} chains are available`;
@@ -179,7 +181,7 @@ export function rxPart(): NetPart {
         rx!.waiting.push(frame);
         d.taps[0]!.incoming.push(frame);
       }
-      if (d.has(VIRTIO_NET_F_MRG_RXBUF)) count(stats, "mrgRxbufIterations");
+      if (d.has(VIRTIO_NET_F_MRG_RXBUF)) tally(stats, "mrgRxbufIterations");
     },
     // The chains it has not popped (it pops only for a frame) and, with VIRTIO_NET_F_MRG_RXBUF, those holding a
     // frame that waits for more: at most a queue's worth less one (a frame that fills a queue's worth is dropped).

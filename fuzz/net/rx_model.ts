@@ -7,7 +7,7 @@
 // next notification; runts are dropped; at most MAX_RX_FRAMES_PER_BATCH frames go per notification.
 import { ETH_HLEN, HDR_NUM_BUFFERS, NET_HDR_SIZE } from "../../src/devices/virtio/net/constants.ts";
 import { MAX_RX_FRAMES_PER_BATCH } from "../../src/devices/virtio/net/rx.ts";
-import type { Range } from "../memory_watch.ts";
+import type { Range } from "../ranges.ts";
 import type { SeenChain, UsedEntry } from "../queue_recorder.ts";
 
 /** A guest buffer range the device fills with the frame's bytes from `offset` on. */

@@ -20,10 +20,11 @@ import {
 } from "../../src/devices/virtio/net/constants.ts";
 import { type HeaderFields, netPacket } from "../../src/devices/virtio/net/testing.ts";
 import { DATA_BASE } from "../../src/devices/virtio/testing.ts";
+import { bytesFinding, hex } from "../bytes.ts";
 import { SLOT_SIZE } from "../chain_fuzzer.ts";
 import { sameUsed } from "../queue_recorder.ts";
-import { mutate, type Rng } from "../random.ts";
-import { count, NetDriver, type NetPart, USED_RING } from "./driver.ts";
+import { mutate, type Rng, tally } from "../random.ts";
+import { NetDriver, type NetPart, USED_RING } from "./driver.ts";
 import { CSUM_FIELD_BYTES, txRuleBroken } from "./tx_rules.ts";
 
 const IPV4_HLEN = 20;
@@ -84,33 +85,34 @@ function header(rng: Rng, frameLen: number, mtu: number): HeaderFields {
 
 /** Checks one transmitted chain; a finding, or undefined. */
 function checkTransmit(d: NetDriver, stats: Record<string, number>): string | undefined {
-  const { popped, used } = d.recorder.take();
+  const { popped, used } = d.take();
   const written = d.taps[d.queue >> 1]!.written.splice(0);
   if (popped.length !== 1) return `the transmit queue popped ${popped.length} chains for one notification`;
   const chain = popped[0]!;
   if (!sameUsed(used, [{ head: chain.head, len: 0 }]))
     return `used ${JSON.stringify(used)} for transmit chain ${chain.head} (expected it once, 0 bytes written)`;
   const stray = d.watch.strayWrite([USED_RING]);
-  if (stray >= 0) return `transmit wrote guest memory at 0x${stray.toString(16)}`;
+  if (stray >= 0) return `transmit wrote guest memory at ${hex(stray)}`;
   if (written.length > 1) return `one chain became ${written.length} TAP writes`;
   if (chain.error !== undefined) {
-    count(stats, "refusedChains");
+    tally(stats, "refusedChains");
     return written.length === 0 ? undefined : "a refused chain reached the TAP";
   }
   // One byte past the largest frame is enough to show the device must drop it.
-  const packet = d.readable(chain, MAX_FRAME_BYTES + 1);
+  const packet = chain.readable.subarray(0, MAX_FRAME_BYTES + 1);
   const broken = txRuleBroken(packet, d.features, d.net.mtu);
   const sent = written[0];
   if (d.grown("txFrames") !== written.length || d.grown("txDropped") !== 1 - written.length)
     return `counters grew by ${d.grown("txFrames")} sent, ${d.grown("txDropped")} dropped for ${written.length} writes`;
   if (sent === undefined) {
-    count(stats, "dropped");
+    tally(stats, "dropped");
     return broken === undefined ? `a well-formed ${packet.length}-byte packet was dropped` : undefined;
   }
-  if (Buffer.compare(sent, packet) !== 0) return "the TAP got other bytes than the guest's";
+  const unlike = bytesFinding("the TAP got other bytes than the guest's", sent, packet);
+  if (unlike !== undefined) return unlike;
   if (broken !== undefined) return `a packet with ${broken} reached the TAP`;
-  count(stats, "sent");
-  if (packet.length > NET_HDR_SIZE + ETH_HLEN + VLAN_HLEN + d.net.mtu) count(stats, "sentSegmented");
+  tally(stats, "sent");
+  if (packet.length > NET_HDR_SIZE + ETH_HLEN + VLAN_HLEN + d.net.mtu) tally(stats, "sentSegmented");
   return undefined;
 }
 

@@ -222,16 +222,16 @@ function eventsFinding(d: Driver, stats: Record<string, number>): string | undef
 
 function check(d: Driver, queue: number, stats: Record<string, number>): string | undefined {
   const role = d.roles[queue]!;
-  const chains = d.sides.popped(queue);
+  const chains = d.sides.take(queue).popped;
   const released = d.released;
   d.released = [];
   const bytes = released.reduce((n, r) => n + r.length, 0);
   const key = role === "reporting" ? "reportedBytesGivenBack" : "framesGivenBack";
   tally(stats, key, role === "reporting" ? bytes : pages(bytes));
   const frames = role === "inflate" || role === "deflate";
-  if (frames && chains.some((p) => p.readable.length > MAX_FRAME_BYTES)) tally(stats, "tooManyFrames");
+  if (frames && chains.some((c) => c.readable.length > MAX_FRAME_BYTES)) tally(stats, "tooManyFrames");
   const offered = offeredRanges(role, chains);
-  const outside = offered.filter((r) => !d.mem.isValidRange(r.addr, r.length)).length;
+  const outside = offered.filter((r) => !d.mem.isValidRange(r.addr, r.len)).length;
   tally(stats, "offeredOutsideRam", outside);
   return (
     releaseFinding(d.mem, released, offered, role === "inflate") ??

@@ -16,7 +16,8 @@ import { GuestMemory } from "../../src/vm_memory/guest_memory.ts";
 import { bytesFinding } from "../bytes.ts";
 import { type ChainShape, MEM_SIZE, runChainFuzz, SLOT_SIZE, SLOTS } from "../chain_fuzzer.ts";
 import { DriverSides } from "../driver_sides.ts";
-import { bytesOf, canReadBack, lengthOf, type PoppedChain, type UsedElement } from "../popped_chains.ts";
+import { bytesOf, canReadBack, type SeenChain, type UsedEntry, writableOf } from "../queue_recorder.ts";
+import { lengthOf } from "../ranges.ts";
 import { type FuzzReport, mutate, type Rng, tally } from "../random.ts";
 
 /** Host input kept pending at most: far below CONSOLE_INPUT_LIMIT, so none is dropped. */
@@ -43,10 +44,6 @@ const RECEIVE: ChainShape = {
   plausibleLength: (rng, _i, _n, anyLength) => (rng.chance(0.7) ? 1 + rng.int(2048) : anyLength()),
 };
 
-function randomBytes(rng: Rng, n: number): Uint8Array {
-  return Uint8Array.from({ length: n }, () => rng.int(256));
-}
-
 class Driver {
   readonly mem = GuestMemory.anonymous([{ guestAddr: 0, size: MEM_SIZE }]);
   readonly sides = new DriverSides(this.mem, [CONSOLE_RECEIVEQ, CONSOLE_TRANSMITQ]);
@@ -58,7 +55,7 @@ class Driver {
   readonly dev = new VirtioConsole({ write: (bytes) => this.output.push(bytes.slice()) });
 
   constructor(rng: Rng) {
-    this.mem.write(DATA_BASE, randomBytes(rng, SLOTS * SLOT_SIZE));
+    this.mem.write(DATA_BASE, rng.bytes(SLOTS * SLOT_SIZE));
     this.dev.activate(this.mem, new FakeInterrupt(), this.sides.activate());
   }
 
@@ -70,7 +67,7 @@ class Driver {
 /** Before a receive chain: host input, so that the device has something for it. */
 function pushInput(rng: Rng, d: Driver): void {
   if (d.input.length >= MAX_PENDING_INPUT || (d.input.length > 0 && rng.chance(0.8))) return;
-  const bytes = randomBytes(rng, 1 + rng.int(3000));
+  const bytes = rng.bytes(1 + rng.int(3000));
   d.dev.pushInput(bytes);
   d.input = Buffer.concat([d.input, bytes]);
 }
@@ -78,18 +75,19 @@ function pushInput(rng: Rng, d: Driver): void {
 function receiveFinding(
   d: Driver,
   output: Uint8Array,
-  pairs: readonly [PoppedChain, UsedElement][],
+  pairs: readonly [SeenChain, UsedEntry][],
   stats: Record<string, number>,
 ): string | undefined {
   if (output.length > 0) return `receiveq: ${output.length} bytes reached the host`;
-  for (const [p, used] of pairs) {
-    const n = p.chain.error ? 0 : Math.min(lengthOf(p.chain.writable), d.input.length);
-    if (used.len !== n) return `receiveq: chain ${p.chain.head} used with ${used.len} bytes, expected ${n}`;
-    if (n > 0 && canReadBack(p.chain.writable)) {
+  for (const [c, used] of pairs) {
+    const writable = writableOf(c);
+    const n = c.error ? 0 : Math.min(lengthOf(writable), d.input.length);
+    if (used.len !== n) return `receiveq: chain ${c.head} used with ${used.len} bytes, expected ${n}`;
+    if (n > 0 && canReadBack(writable)) {
       tally(stats, "receivedChecked");
       const wrong = bytesFinding(
         "receiveq: the guest got",
-        bytesOf(d.mem, p.chain.writable, n),
+        bytesOf(d.mem, writable, n),
         d.input.subarray(0, n),
       );
       if (wrong) return wrong;
@@ -108,7 +106,7 @@ function check(d: Driver, queue: number, stats: Record<string, number>): string 
   if (queue === CONSOLE_RECEIVEQ) return receiveFinding(d, output, pairs, stats);
   if (output.length > CONSOLE_OUTPUT_CHUNK) tally(stats, "chunkedOutput");
   tally(stats, "outputBytes", output.length);
-  return bytesFinding("transmitq: the host got", output, Buffer.concat(pairs.map(([p]) => p.readable)));
+  return bytesFinding("transmitq: the host got", output, Buffer.concat(pairs.map(([c]) => c.readable)));
 }
 
 export function fuzzConsoleQueues(iterations: number, seed: number): FuzzReport {

@@ -26,7 +26,8 @@ import { GuestMemory } from "../../src/vm_memory/guest_memory.ts";
 import { bytesFinding } from "../bytes.ts";
 import { type ChainShape, MEM_SIZE, runChainFuzz } from "../chain_fuzzer.ts";
 import { DriverSides } from "../driver_sides.ts";
-import { bytesOf, canReadBack, lengthOf, type PoppedChain, type UsedElement } from "../popped_chains.ts";
+import { bytesOf, canReadBack, type SeenChain, type UsedEntry, writableOf } from "../queue_recorder.ts";
+import { lengthOf } from "../ranges.ts";
 import { type FuzzReport, type Rng, tally } from "../random.ts";
 
 /** Host events kept pending at most: far below INPUT_PENDING_LIMIT, so none is dropped for lack of room. */
@@ -144,24 +145,25 @@ function passedOn(d: Driver, readable: Uint8Array): InputEvent[] {
 
 function eventqFinding(
   d: Driver,
-  pairs: readonly [PoppedChain, UsedElement][],
+  pairs: readonly [SeenChain, UsedEntry][],
   stats: Record<string, number>,
 ): string | undefined {
-  for (const [p, used] of pairs) {
-    if (p.chain.error) {
-      if (used.len !== 0) return `eventq: refused chain ${p.chain.head} used with ${used.len} bytes`;
+  for (const [c, used] of pairs) {
+    if (c.error) {
+      if (used.len !== 0) return `eventq: refused chain ${c.head} used with ${used.len} bytes`;
       continue;
     }
     const e = d.events.shift();
-    if (!e) return `eventq: chain ${p.chain.head} taken with no host event pending`;
-    const room = lengthOf(p.chain.writable) >= VIRTIO_INPUT_EVENT_SIZE;
+    if (!e) return `eventq: chain ${c.head} taken with no host event pending`;
+    const writable = writableOf(c);
+    const room = lengthOf(writable) >= VIRTIO_INPUT_EVENT_SIZE;
     if (!room) tally(stats, "smallEventBuffers");
     const expected = room ? VIRTIO_INPUT_EVENT_SIZE : 0;
     if (used.len !== expected)
-      return `eventq: chain ${p.chain.head} used with ${used.len} bytes, expected ${expected}`;
-    if (room && canReadBack(p.chain.writable)) {
+      return `eventq: chain ${c.head} used with ${used.len} bytes, expected ${expected}`;
+    if (room && canReadBack(writable)) {
       tally(stats, "eventsChecked");
-      const got = bytesOf(d.mem, p.chain.writable, VIRTIO_INPUT_EVENT_SIZE);
+      const got = bytesOf(d.mem, writable, VIRTIO_INPUT_EVENT_SIZE);
       const wrong = bytesFinding("eventq: the guest got", got, encodeVirtioEvent(e));
       if (wrong) return wrong;
     }
@@ -179,8 +181,8 @@ function check(d: Driver, queue: number, stats: Record<string, number>): string 
     return got.length > 0
       ? `eventq: ${got.length} status events reached the source`
       : eventqFinding(d, pairs, stats);
-  const expected = pairs.flatMap(([p]) => (p.chain.error ? [] : passedOn(d, p.readable)));
-  if (pairs.some(([p]) => p.readable.length > VIRTIO_INPUT_EVENT_SIZE * STATUS_EVENTS_PER_CHAIN))
+  const expected = pairs.flatMap(([c]) => (c.error ? [] : passedOn(d, c.readable)));
+  if (pairs.some(([c]) => c.readable.length > VIRTIO_INPUT_EVENT_SIZE * STATUS_EVENTS_PER_CHAIN))
     tally(stats, "longStatusChains");
   tally(stats, "statusPassedOn", got.length);
   let at = 0;
