@@ -1,9 +1,10 @@
-// `bun run fuzz -- [--iterations N] [--seed S] [--target block_request|qcow2_image|scsi_request|p9_message]`: runs the fuzz targets
+// `bun run fuzz -- [--iterations N] [--seed S] [--target block_request|qcow2_image|scsi_request|p9_message|fuse_message]`: runs the fuzz targets
 // (deterministic for a seed) and exits 1 when any finds something, printing each finding with the iteration that
 // reproduces it. CI runs the same targets with 100,000 iterations (test/unit/fuzz/fuzz.test.ts).
 import { parseArgs } from "node:util";
 import type { FuzzReport } from "./random.ts";
 import { fuzzBlockRequests } from "./targets/block_request.ts";
+import { fuzzFuseMessages } from "./targets/fuse_message.ts";
 import { fuzzP9Messages } from "./targets/p9_message.ts";
 import { fuzzQcow2Images } from "./targets/qcow2_image.ts";
 import { fuzzScsiRequests } from "./targets/scsi_request.ts";
@@ -13,6 +14,7 @@ export const TARGETS: Readonly<Record<string, (iterations: number, seed: number)
   qcow2_image: fuzzQcow2Images,
   scsi_request: fuzzScsiRequests,
   p9_message: fuzzP9Messages,
+  fuse_message: fuzzFuseMessages,
 };
 
 function positiveInteger(text: string, name: string): number {
