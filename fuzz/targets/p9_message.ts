@@ -4,26 +4,23 @@
 // NUL inside or past NAME_MAX, offsets and counts around msize and past 2^53, and a size field that sometimes
 // lies; then a few random mutations. Besides the chain checks, the directory beside the share must be exactly as
 // it was: nothing the guest sends reaches it.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { O_DIRECTORY, O_PATH } from "../../ffi/fs_calls.ts";
-import { O_CLOEXEC, open } from "../../ffi/libc.ts";
 import { logger } from "../../src/base/log.ts";
 import { HostFs } from "../../src/devices/virtio/fs/host_fs.ts";
 import { IdMap } from "../../src/devices/virtio/fs/id_map.ts";
 import { VirtioP9 } from "../../src/devices/virtio/p9/device.ts";
-import { MSG, NOFID } from "../../src/devices/virtio/p9/protocol.ts";
+import { HEADER_SIZE, MSG, NOFID } from "../../src/devices/virtio/p9/protocol.ts";
 import { DATA_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
 import { type ChainShape, MEM_SIZE, QUEUE_SIZE, runChainFuzz, SLOT_SIZE } from "../chain_fuzzer.ts";
+import { FieldWriter } from "../field_writer.ts";
+import { count, mode, name, offset } from "../file_server_fields.ts";
 import { type FuzzReport, mutate, type Rng } from "../random.ts";
+import { ShareFixture } from "../share_fixture.ts";
 
 /** How a failed request's error may begin: guest mistakes, never a bug in our code. */
 const EXPECTED_FAILURES = ["descriptor chain too short", "guest memory range"];
-const SECRET = "host secret";
 
 /** The length of the message prepare() last wrote: a plausible first descriptor is exactly that long. */
-let messageLength = 7;
+let messageLength = HEADER_SIZE;
 
 const SHAPE: ChainShape = {
   interestingLengths: [0, 1, 6, 7, 8, 11, 12, 23, 24, 4096],
@@ -65,59 +62,26 @@ const TYPES = [
   MSG.TFLUSH,
 ];
 const enc = new TextEncoder();
-const NAMES = ["a", "b", "d", "f", "..", ".", "", "x/y", "../..", "a\0b", "n".repeat(300), "ü"].map((n) =>
-  enc.encode(n),
-);
 
-/** Builds one message into `buf` field by field. */
-class Writer {
-  at = 7;
-  constructor(readonly buf: Uint8Array) {}
-  readonly #view = () => new DataView(this.buf.buffer, this.buf.byteOffset);
-  u8(v: number): void {
-    if (this.at + 1 <= this.buf.length) this.buf[this.at] = v;
-    this.at += 1;
-  }
-  u16(v: number): void {
-    if (this.at + 2 <= this.buf.length) this.#view().setUint16(this.at, v, true);
-    this.at += 2;
-  }
-  u32(v: number): void {
-    if (this.at + 4 <= this.buf.length) this.#view().setUint32(this.at, v >>> 0, true);
-    this.at += 4;
-  }
-  u64(v: bigint | number): void {
-    if (this.at + 8 <= this.buf.length)
-      this.#view().setBigUint64(this.at, BigInt.asUintN(64, BigInt(v)), true);
-    this.at += 8;
-  }
-  str(s: Uint8Array): void {
-    this.u16(s.length);
-    if (this.at + s.length <= this.buf.length) this.buf.set(s, this.at);
-    this.at += s.length;
-  }
+/** A 9P string: its u16 length, then its bytes. */
+function str(w: FieldWriter, s: Uint8Array): void {
+  w.u16(s.length);
+  w.bytes(s);
 }
 
 const fid = (rng: Rng) => (rng.chance(0.9) ? rng.int(8) : rng.chance(0.5) ? NOFID : rng.u32());
-const name = (rng: Rng) => rng.pick(NAMES);
-const offset = (rng: Rng): bigint | number =>
-  rng.chance(0.8) ? rng.int(1 << 20) : rng.chance(0.5) ? 2 ** 53 - rng.int(4) : rng.u64();
-const count = (rng: Rng) =>
-  rng.chance(0.8) ? rng.int(SLOT_SIZE * 2) : rng.pick([0, 4096 - 11, 65536, 1 << 20, rng.u32()]);
-const mode = (rng: Rng) =>
-  rng.chance(0.8) ? rng.pick([0o100644, 0o10644, 0o140755, 0o755, 0o600]) : rng.u32();
 
-function fields(rng: Rng, type: number, w: Writer): void {
+function fields(rng: Rng, type: number, w: FieldWriter): void {
   switch (type) {
     case MSG.TVERSION:
       w.u32(rng.pick([4096, 8192, 65536 + 11, 1 << 20, rng.u32()]));
-      w.str(enc.encode(rng.pick(["9P2000.L", "9P2000.L", "9P2000", "9P2000.L.google", ""])));
+      str(w, enc.encode(rng.pick(["9P2000.L", "9P2000.L", "9P2000", "9P2000.L.google", ""])));
       return;
     case MSG.TATTACH:
       w.u32(fid(rng));
       w.u32(NOFID);
-      w.str(name(rng));
-      w.str(name(rng));
+      str(w, name(rng));
+      str(w, name(rng));
       w.u32(rng.chance(0.8) ? 0 : rng.u32());
       return;
     case MSG.TWALK: {
@@ -125,7 +89,7 @@ function fields(rng: Rng, type: number, w: Writer): void {
       w.u32(fid(rng));
       const n = rng.chance(0.9) ? rng.int(4) : rng.pick([16, 17, 0xffff]);
       w.u16(n);
-      for (let i = 0; i < Math.min(n, 20); i++) w.str(name(rng));
+      for (let i = 0; i < Math.min(n, 20); i++) str(w, name(rng));
       return;
     }
     case MSG.TLOPEN:
@@ -135,7 +99,7 @@ function fields(rng: Rng, type: number, w: Writer): void {
       return;
     case MSG.TLCREATE:
       w.u32(fid(rng));
-      w.str(name(rng));
+      str(w, name(rng));
       w.u32(rng.chance(0.8) ? rng.pick([2, 0o302, 0o1101]) : rng.u32());
       w.u32(mode(rng));
       w.u32(rng.u32());
@@ -169,19 +133,19 @@ function fields(rng: Rng, type: number, w: Writer): void {
       return;
     case MSG.TMKDIR:
       w.u32(fid(rng));
-      w.str(name(rng));
+      str(w, name(rng));
       w.u32(mode(rng));
       w.u32(rng.u32());
       return;
     case MSG.TSYMLINK:
       w.u32(fid(rng));
-      w.str(name(rng));
-      w.str(rng.chance(0.5) ? enc.encode("../../outside/secret") : name(rng));
+      str(w, name(rng));
+      str(w, rng.chance(0.5) ? enc.encode("../../outside/secret") : name(rng));
       w.u32(rng.u32());
       return;
     case MSG.TMKNOD:
       w.u32(fid(rng));
-      w.str(name(rng));
+      str(w, name(rng));
       w.u32(mode(rng));
       w.u32(rng.u32());
       w.u32(rng.u32());
@@ -191,17 +155,17 @@ function fields(rng: Rng, type: number, w: Writer): void {
     case MSG.TRENAME:
       w.u32(fid(rng));
       w.u32(fid(rng));
-      w.str(name(rng));
+      str(w, name(rng));
       return;
     case MSG.TRENAMEAT:
       w.u32(fid(rng));
-      w.str(name(rng));
+      str(w, name(rng));
       w.u32(fid(rng));
-      w.str(name(rng));
+      str(w, name(rng));
       return;
     case MSG.TUNLINKAT:
       w.u32(fid(rng));
-      w.str(name(rng));
+      str(w, name(rng));
       w.u32(rng.chance(0.8) ? rng.pick([0, 0x200]) : rng.u32());
       return;
     case MSG.TLOCK:
@@ -212,12 +176,12 @@ function fields(rng: Rng, type: number, w: Writer): void {
       w.u64(offset(rng));
       w.u64(offset(rng));
       w.u32(rng.u32());
-      w.str(name(rng));
+      str(w, name(rng));
       return;
     case MSG.TXATTRWALK:
       w.u32(fid(rng));
       w.u32(fid(rng));
-      w.str(name(rng));
+      str(w, name(rng));
       return;
     case MSG.TFLUSH:
       w.u16(rng.int(0x10000));
@@ -233,7 +197,7 @@ const msg = new Uint8Array(SLOT_SIZE);
 function fillMessage(rng: Rng, d: Driver, stats: Record<string, number>): void {
   msg.fill(0);
   const type = rng.chance(0.95) ? rng.pick(TYPES) : rng.int(256);
-  const w = new Writer(msg);
+  const w = new FieldWriter(msg, HEADER_SIZE);
   fields(rng, type, w);
   const length = Math.min(w.at, SLOT_SIZE);
   const view = new DataView(msg.buffer);
@@ -263,18 +227,11 @@ class Driver {
 }
 
 export function fuzzP9Messages(iterations: number, seed: number): FuzzReport {
-  const dir = mkdtempSync(join(tmpdir(), "p9-fuzz-"));
-  const share = join(dir, "share");
-  const outside = join(dir, "outside");
-  mkdirSync(share);
-  mkdirSync(outside);
-  mkdirSync(join(share, "d"));
-  writeFileSync(join(share, "f"), "file in the share");
-  writeFileSync(join(outside, "secret"), SECRET);
+  const fixture = new ShareFixture("p9-fuzz-");
   const fs = new HostFs(
     { asciiCasefold: false, uidMap: new IdMap(undefined), gidMap: new IdMap(undefined) },
-    open(share, O_PATH | O_DIRECTORY | O_CLOEXEC),
-    open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC),
+    fixture.shareFd,
+    fixture.procFd,
   );
   let driver: Driver | undefined;
   try {
@@ -293,15 +250,14 @@ export function fuzzP9Messages(iterations: number, seed: number): FuzzReport {
       },
       prepare: (rng, d, stats) => fillMessage(rng, d, stats),
     });
-    const left = readdirSync(outside);
-    if (left.length !== 1 || readFileSync(join(outside, "secret"), "utf8") !== SECRET)
-      report.failures.push(`the directory beside the share changed: ${JSON.stringify(left)}`);
+    const changed = fixture.changesBeside();
+    if (changed.length > 0) report.failures.push(`entries beside the share changed: ${changed.join(", ")}`);
     // Evidence that messages got past the session checks: names made in the share, fids held at the end.
-    report.stats.namesInShare = readdirSync(share).length;
+    report.stats.namesInShare = fixture.namesInShare();
     report.stats.fidsHeld = driver?.dev.server.fids.size ?? 0;
     return report;
   } finally {
     driver?.dev.server.reset();
-    rmSync(dir, { recursive: true, force: true });
+    fixture.remove();
   }
 }

@@ -6,6 +6,7 @@ import { fuzzBlockRequests } from "../../../fuzz/targets/block_request.ts";
 import { fuzzConsoleQueues } from "../../../fuzz/targets/console_queues.ts";
 import { fuzzInputQueues } from "../../../fuzz/targets/input_queues.ts";
 import { fuzzNetFrames } from "../../../fuzz/targets/net_frames.ts";
+import { fuzzFuseMessages } from "../../../fuzz/targets/fuse_message.ts";
 import { fuzzP9Messages } from "../../../fuzz/targets/p9_message.ts";
 import { fuzzQcow2Images } from "../../../fuzz/targets/qcow2_image.ts";
 import { fuzzScsiRequests } from "../../../fuzz/targets/scsi_request.ts";
@@ -33,6 +34,17 @@ describe("fuzz targets (100,000 iterations each)", () => {
     expect(report.failures).toEqual([]);
     expect(report.stats.indirect).toBeGreaterThan(0);
     expect(report.stats.namesInShare).toBeGreaterThan(2);
+  }, 60_000);
+
+  test("hostile FUSE requests: no crash, every chain used once, nothing beside the share touched, no descriptor kept", () => {
+    const report = fuzzFuseMessages(ITERATIONS, SEED);
+    expect(report.failures).toEqual([]);
+    // The requests reached the operations: lookups and file I/O succeeded, and hostile ones were refused.
+    expect(report.stats["ok:LOOKUP"]).toBeGreaterThan(0);
+    expect(report.stats["ok:WRITE"]).toBeGreaterThan(0);
+    expect(report.stats["ok:READDIRPLUS"]).toBeGreaterThan(0);
+    expect(report.stats.errorReplies).toBeGreaterThan(0);
+    expect(report.stats.refused).toBeGreaterThan(0);
   }, 60_000);
 
   test("hostile qcow2 headers and tables: only DiskErrors, bounded growth and memory", () => {

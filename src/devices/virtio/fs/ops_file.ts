@@ -12,6 +12,7 @@ import {
   O_APPEND,
   O_CLOEXEC,
   O_CREAT,
+  O_EXCL,
   O_NOFOLLOW,
   O_RDWR,
   O_WRONLY,
@@ -19,6 +20,7 @@ import {
   preadv,
   pwritev,
   S_IFDIR,
+  S_IFLNK,
   S_IFREG,
   SEEK_DATA,
   SEEK_HOLE,
@@ -33,7 +35,7 @@ import {
   setU64,
   u64,
 } from "./context.ts";
-import { EBADF, EINVAL, EISDIR, ENOENT } from "./errnos.ts";
+import { EBADF, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT } from "./errnos.ts";
 import type { Inode } from "./inodes.ts";
 import {
   COPY_FILE_RANGE_IN,
@@ -121,16 +123,55 @@ export function create(ctx: FsContext, req: FsRequest): OpResult {
   if (typeof n === "number") return n;
   const flags = hostOpenFlags(ctx, req.view.getUint32(CREATE_IN.at.flags, true));
   const mode = req.view.getUint32(CREATE_IN.at.mode, true) & 0o7777;
-  const fd = openat2(parent.fd, n.name, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode, RESOLVE_IN_SHARE);
+  // Always O_EXCL: this call only makes a new file. An existing name is opened as OPEN opens a node (a regular
+  // file only): opened here, a FIFO would block the server and a device node would open the host's device.
+  const fd = openat2(
+    parent.fd,
+    n.name,
+    flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+    mode,
+    RESOLVE_IN_SHARE,
+  );
+  if (fd === -EEXIST && !(flags & O_EXCL)) return openExisting(ctx, parent, n.name, flags);
   if (fd < 0) return fd;
   const inode = ctx.madeNode(req, parent, n.name, mode);
   if (typeof inode === "number") {
     closeFd(fd);
     return inode;
   }
+  return createdOut(ctx, inode, ctx.handles.add(fd, inode));
+}
+
+/** CREATE's reply: the entry of `inode` (its last stat) and the open handle `fh`. */
+function createdOut(ctx: FsContext, inode: Inode, fh: number): Uint8Array {
   const out = ctx.replyBody(ENTRY_OUT_SIZE + OPEN_OUT.size);
   ctx.entryOut(inode, out, 0);
-  return openOut(ctx, ctx.handles.add(fd, inode), out, ENTRY_OUT_SIZE);
+  return openOut(ctx, fh, out, ENTRY_OUT_SIZE);
+}
+
+/** 0 for a regular file; else why CREATE does not open the node (open(2) with O_NOFOLLOW's errno, OPEN's EINVAL). */
+function notOpenable(inode: Inode): number {
+  if (inode.type === S_IFREG) return 0;
+  if (inode.type === S_IFDIR) return -EISDIR;
+  return inode.type === S_IFLNK ? -ELOOP : -EINVAL;
+}
+
+/**
+ * CREATE of a name that exists (without O_EXCL): its node looked up and, when it is a regular file, opened with
+ * `flags`; owner and mode stay as they are.
+ */
+function openExisting(ctx: FsContext, parent: Inode, name: Uint8Array, flags: number): OpResult {
+  const inode = ctx.lookup(parent, name);
+  if (typeof inode === "number") return inode;
+  const refused = notOpenable(inode);
+  const fd = refused < 0 ? refused : ctx.reopen(inode, flags & ~O_CREAT);
+  const e = fd < 0 ? fd : ctx.statFd(inode.fd);
+  if (e < 0) {
+    if (fd >= 0) closeFd(fd);
+    ctx.inodes.forget(inode.nodeid, 1);
+    return e;
+  }
+  return createdOut(ctx, inode, ctx.handles.add(fd, inode));
 }
 
 const iov = new IovecList();

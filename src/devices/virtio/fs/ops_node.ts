@@ -120,8 +120,18 @@ export function lookup(ctx: FsContext, req: FsRequest): OpResult {
   return ctx.entryOut(found);
 }
 
+/**
+ * A FORGET's nlookup: u64() reads a count of 2^53 or more as -1, and such a count drops every lookup (a negative
+ * one would add references instead).
+ */
+function lookupCount(view: DataView, at: number): number {
+  const n = u64(view, at);
+  return n < 0 ? Infinity : n;
+}
+
 export function forget(ctx: FsContext, req: FsRequest): OpResult {
-  if (req.args.length >= FORGET_IN.size) ctx.inodes.forget(req.nodeid, u64(req.view, FORGET_IN.at.nlookup));
+  if (req.args.length >= FORGET_IN.size)
+    ctx.inodes.forget(req.nodeid, lookupCount(req.view, FORGET_IN.at.nlookup));
   return null;
 }
 
@@ -133,7 +143,7 @@ export function batchForget(ctx: FsContext, req: FsRequest): OpResult {
   for (let i = 0; i < n; i++) {
     const at = BATCH_FORGET_IN.size + i * FORGET_ONE.size;
     const nodeid = u64(req.view, at + FORGET_ONE.at.nodeid);
-    if (nodeid >= 0) ctx.inodes.forget(nodeid, u64(req.view, at + FORGET_ONE.at.nlookup));
+    if (nodeid >= 0) ctx.inodes.forget(nodeid, lookupCount(req.view, at + FORGET_ONE.at.nlookup));
   }
   return null;
 }

@@ -151,6 +151,30 @@ describe("FUSE server", () => {
     expect(h.call(OP.GETATTR, node, new Uint8Array(16)).error).toBe(-ENOENT);
   });
 
+  test("FORGET with an nlookup of 2^64 - 1 drops the node", () => {
+    writeFileSync(join(h.root, "a"), "x");
+    const node = nodeOf(lookup(FUSE_ROOT_ID, "a"));
+    const before = h.ctx.inodes.size;
+
+    h.call(OP.FORGET, node, structBytes(FORGET_IN, { nlookup: 2n ** 64n - 1n }));
+
+    expect(h.ctx.inodes.size).toBe(before - 1);
+  });
+
+  test("BATCH_FORGET with an nlookup of 2^53 drops the node", () => {
+    writeFileSync(join(h.root, "a"), "x");
+    const node = nodeOf(lookup(FUSE_ROOT_ID, "a"));
+    const before = h.ctx.inodes.size;
+    const args = concat(
+      structBytes(BATCH_FORGET_IN, { count: 1 }),
+      structBytes(FORGET_ONE, { nodeid: node, nlookup: 2n ** 53n }),
+    );
+
+    h.call(OP.BATCH_FORGET, 0, args);
+
+    expect(h.ctx.inodes.size).toBe(before - 1);
+  });
+
   test("BATCH_FORGET drops every listed node and skips unknown ones", () => {
     writeFileSync(join(h.root, "a"), "x");
     writeFileSync(join(h.root, "b"), "x");
