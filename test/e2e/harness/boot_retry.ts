@@ -4,8 +4,9 @@
 // deadlocked in the 8250 driver on an interrupt the emulated CPU delivered with interrupts disabled; rig.ts
 // abandons such a rig).
 // A retry needs that evidence: the guest reset (the VMM exited with a reset status before any console output),
-// or the rig wedged (the outer VM went away, or did not answer its control agent when the boot hung). A boot
-// that hangs while the rig still answers is the VMM's to explain and fails the test, as does a boot the VMM ends
+// the rig wedged (the outer VM went away, or did not answer its control agent when the boot hung), or the hung
+// guest's CPU is stuck walking page tables that lead out of its RAM (guestPageWalkStorm). A boot that hangs
+// otherwise while the rig still answers is the VMM's to explain and fails the test, as does a boot the VMM ends
 // after the guest printed something, and every failure in direct mode. Each retry is said on stderr with its
 // saved logs.
 
@@ -14,9 +15,10 @@ export type BootFailure =
   | { kind: "exited"; status: number; consoleBytes: number }
   /**
    * The agent's ready line did not come within the attempt's time. `hostAnswers`: whether what hosts the VMM
-   * (the outer rig VM's control agent; the host itself in direct mode) still answered a command afterwards.
+   * (the outer rig VM's control agent; the host itself in direct mode) still answered a command afterwards;
+   * `report`: the hung VMM's process report with its one-second KVM trace (process_report.ts), when taken.
    */
-  | { kind: "hang"; timeoutMs: number; hostAnswers: boolean }
+  | { kind: "hang"; timeoutMs: number; hostAnswers: boolean; report?: string }
   /** What hosts the VMM (the outer rig VM) went away; `cause` says how. */
   | { kind: "host-gone"; cause: string };
 
@@ -44,10 +46,12 @@ export function retryReason(
       return failure.consoleBytes === 0 && RESET_STATUSES.has(failure.status)
         ? `the guest reset before its first console line (VMM status ${failure.status})`
         : undefined;
-    case "hang":
-      return failure.hostAnswers
-        ? undefined
-        : `the guest agent was not ready within ${failure.timeoutMs} ms and the outer rig VM stopped answering`;
+    case "hang": {
+      if (!failure.hostAnswers)
+        return `the guest agent was not ready within ${failure.timeoutMs} ms and the outer rig VM stopped answering`;
+      const storm = failure.report === undefined ? undefined : guestPageWalkStorm(failure.report);
+      return storm && `the guest agent was not ready within ${failure.timeoutMs} ms: ${storm}`;
+    }
     case "host-gone":
       return `the outer rig VM went away (${failure.cause})`;
   }
@@ -88,6 +92,44 @@ export function midTestRigLoss(mode: "direct" | "rig", exit: MidTestExit): strin
     return "the nested guest's kernel caught a double fault, panicked and reset in the middle of a test";
   }
   return undefined;
+}
+
+/**
+ * Bits of the page-fault error code KVM traces for a nested page fault (arch/x86/include/asm/kvm_host.h):
+ * PFERR_RSVD_MASK, the nested page table entry has reserved bits set, which KVM sets only in the entries it keeps
+ * for guest-physical addresses outside RAM (MMIO); PFERR_GUEST_PAGE_MASK, the access was the guest CPU's walk of
+ * its own page tables.
+ */
+const PFERR_RSVD = 1n << 3n;
+const PFERR_GUEST_PAGE = 1n << 33n;
+/** Faults of one kind at one instruction in the trace's one second that make a storm rather than a guest at work. */
+const STORM_FAULTS = 1000;
+/** A kvm_page_fault line of the report: count, then Linux 6.1's TP_printk ("vcpu %u rip 0x%lx address ..."). */
+const PAGE_FAULT_LINE = /^\s*(\d+) vcpu \d+ rip (0x[0-9a-f]+) address (0x[0-9a-f]+) error_code (0x[0-9a-f]+)/;
+
+/**
+ * Why a hung nested guest counts as the rig's, or undefined: its CPU faults over and over on one instruction,
+ * walking page tables that lead to a guest-physical address outside RAM. No guest keeps page tables outside RAM,
+ * so its page tables hold garbage. In the rig this came with our VMM on 2026-12-07 in a balloon deflate (busybox
+ * guest, 512 MiB, table at 0x27e46000) and in a Debian boot (-c 2, --disable-sandbox, 512 MiB, table at
+ * 0x7fe16000, a typical early page table of a 2 GiB guest), each time at an instruction of a module, and with QEMU
+ * as the nested VMM under a balloon load: the emulated AMD-V's, as the resets are. Where the host has hardware
+ * virtualization it is the test's (the caller checks the mode).
+ */
+export function guestPageWalkStorm(report: string): string | undefined {
+  for (const line of report.split("\n")) {
+    const m = PAGE_FAULT_LINE.exec(line);
+    if (!m || Number(m[1]) < STORM_FAULTS) continue;
+    const code = BigInt(m[4]!);
+    if ((code & PFERR_RSVD) === 0n || (code & PFERR_GUEST_PAGE) === 0n) continue;
+    return `the nested guest's CPU walked its page tables to ${m[3]}, outside its RAM, ${m[1]} times in one second at rip ${m[2]} (its page tables hold garbage)`;
+  }
+  return undefined;
+}
+
+/** Why a guest that stopped answering in the middle of a test counts as the rig losing it (its process report). */
+export function midTestRigHang(mode: "direct" | "rig", report: string): string | undefined {
+  return mode === "rig" ? guestPageWalkStorm(report) : undefined;
 }
 
 export function describeFailure(failure: BootFailure): string {

@@ -10,7 +10,13 @@ import { ensureGuestImages } from "../../../scripts/guest/build.ts";
 import { flavourPaths, repoRoot, type KernelFlavour } from "../../../scripts/guest/paths.ts";
 import { rigLayout } from "../../../scripts/guest/rig/outer_image.ts";
 import { AgentClient, type ExecOptions, type ExecResult } from "./agent_client.ts";
-import { type BootFailure, describeFailure, midTestRigLoss, retryReason } from "./boot_retry.ts";
+import {
+  type BootFailure,
+  describeFailure,
+  midTestRigHang,
+  midTestRigLoss,
+  retryReason,
+} from "./boot_retry.ts";
 import { saveFailureLogs } from "./failure_logs.ts";
 import { diesWithParent } from "./orphan_guard.ts";
 import { hostHasHardwareVirtualization, Rig, rigNestedPorts } from "./rig.ts";
@@ -419,7 +425,11 @@ export class TestVm {
       await vmm.kill().catch(() => {});
       vmm.release();
       const saved = saveFailureLogs("boot", logs);
-      const retry = retryReason(mode, failure, attempt);
+      const retry = retryReason(
+        mode,
+        failure.kind === "hang" ? { ...failure, report: processes } : failure,
+        attempt,
+      );
       if (retry) {
         console.error(`e2e: boot attempt ${attempt}: ${retry}; trying again (logs: ${saved})`);
         continue;
@@ -456,6 +466,7 @@ export class TestVm {
         processes: await this.vmm.processReport(),
         ...this.vmm.hostLogs(),
       };
+      this.#sayIfRigHung(logs.processes);
       throw new HarnessTimeout(
         `${error.message}\nwhere the VMM runs:\n${reportSummary(logs.processes)}\nfull logs: ${saveFailureLogs("exec", logs)}`,
       );
@@ -486,11 +497,18 @@ export class TestVm {
     } catch (error) {
       const processes = await this.vmm.processReport();
       const logs = { console: this.console, vmm: await this.vmm.log(), processes, ...this.vmm.hostLogs() };
+      this.#sayIfRigHung(processes);
       await this.stop();
       throw new Error(
         `${(error as Error).message}\nwhere the VMM runs:\n${reportSummary(processes)}\nfull logs: ${saveFailureLogs("exit", logs)}`,
       );
     }
+  }
+
+  /** Says on stderr, as for a reset (midTestRigLoss), when the process report of a hung guest blames the rig. */
+  #sayIfRigHung(report: string): void {
+    const lost = midTestRigHang(this.mode, report);
+    if (lost) console.error(`e2e: rig lost: ${lost}`);
   }
 
   /** The VMM's own stdout and stderr. */

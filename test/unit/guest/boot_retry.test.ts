@@ -1,10 +1,26 @@
 import { expect, test } from "bun:test";
 import {
   describeFailure,
+  guestPageWalkStorm,
+  midTestRigHang,
   midTestRigLoss,
   RIG_BOOT_ATTEMPTS,
   retryReason,
 } from "../../e2e/harness/boot_retry.ts";
+
+/** A process report's KVM trace as CI's balloon.test.ts hang on 2026-12-07 printed it, with `pageFault` in it. */
+function hangReport(pageFault: string): string {
+  return [
+    "== kvm_exit events in one second (count, vCPU thread, event)",
+    "  12666 vcpu 0 reason npf rip 0xffffffffc04b720c",
+    "== kvm_page_fault events in that second (count, event)",
+    `  ${pageFault}`,
+    "== one kvm_exit event in full",
+  ].join("\n");
+}
+/** The guest's page walk reaches a non-RAM address (error code: RSVD and GUEST_PAGE set), 12,783 times. */
+const WALK_OUTSIDE_RAM =
+  "12783 vcpu 0 rip 0xffffffffc04b720c address 0x0000000027e46fe0 error_code 0x20000000e";
 
 test("in the rig, a guest reset before any console output is retried", () => {
   expect(retryReason("rig", { kind: "exited", status: 0, consoleBytes: 0 }, 1)).toContain(
@@ -103,4 +119,59 @@ test("a guest reset after a panic other than a double fault is not the rig's los
     "[   14.6] BUG: kernel NULL pointer dereference, address: 0000000000000008\nKernel panic - not syncing\n";
 
   expect(midTestRigLoss("rig", { status: 0, vmmLog: GUEST_RESET_LOG, console: oops })).toBeUndefined();
+});
+
+test("a storm of guest page-walk faults outside RAM is named, with the address and the instruction", () => {
+  const why = guestPageWalkStorm(hangReport(WALK_OUTSIDE_RAM));
+
+  expect(why).toContain("0x0000000027e46fe0");
+  expect(why).toContain("rip 0xffffffffc04b720c");
+});
+
+test("faults the host's KVM keeps fixing in RAM (no reserved bit) are not the rig's", () => {
+  const ram = "12783 vcpu 0 rip 0xffffffffc04b720c address 0x0000000007e46fe0 error_code 0x200000006";
+
+  expect(guestPageWalkStorm(hangReport(ram))).toBeUndefined();
+});
+
+test("MMIO faults of the guest's own accesses (not its page walk) are not the rig's", () => {
+  const mmio = "12783 vcpu 0 rip 0xffffffffc04b720c address 0x00000000fe000000 error_code 0x10000000e";
+
+  expect(guestPageWalkStorm(hangReport(mmio))).toBeUndefined();
+});
+
+test("a few page-walk faults outside RAM in one second are not a storm", () => {
+  const few = "12 vcpu 0 rip 0xffffffffc04b720c address 0x0000000027e46fe0 error_code 0x20000000e";
+
+  expect(guestPageWalkStorm(hangReport(few))).toBeUndefined();
+});
+
+test("in the rig, a boot that hangs in such a storm while the outer VM answers is retried", () => {
+  const failure = {
+    kind: "hang" as const,
+    timeoutMs: 120_000,
+    hostAnswers: true,
+    report: hangReport(WALK_OUTSIDE_RAM),
+  };
+
+  expect(retryReason("rig", failure, 1)).toContain("outside its RAM");
+});
+
+test("in direct mode, a boot that hangs in such a storm is the test's failure", () => {
+  const failure = {
+    kind: "hang" as const,
+    timeoutMs: 60_000,
+    hostAnswers: true,
+    report: hangReport(WALK_OUTSIDE_RAM),
+  };
+
+  expect(retryReason("direct", failure, 1)).toBeUndefined();
+});
+
+test("in the rig, a guest hung mid-test in such a storm counts as the rig's loss", () => {
+  expect(midTestRigHang("rig", hangReport(WALK_OUTSIDE_RAM))).toContain("page tables hold garbage");
+});
+
+test("in direct mode, a guest hung mid-test in such a storm is the test's failure", () => {
+  expect(midTestRigHang("direct", hangReport(WALK_OUTSIDE_RAM))).toBeUndefined();
 });
