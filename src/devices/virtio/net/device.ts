@@ -37,7 +37,7 @@ import {
   VIRTIO_NET_S_LINK_UP,
 } from "./constants.ts";
 import { handleControl } from "./ctrl.ts";
-import { GUEST_OFFLOAD_FEATURES, tapOffloadFlags, txFrameProblem } from "./header.ts";
+import { clearUnknownTxFlags, GUEST_OFFLOAD_FEATURES, tapOffloadFlags, txFrameProblem } from "./header.ts";
 import { newCounters, type NetCounters, RxPath } from "./rx.ts";
 import type { TapQueue } from "./tap_queue.ts";
 import type { VhostNetBackend } from "./vhost_net.ts";
@@ -267,6 +267,7 @@ export class VirtioNet extends VirtioDeviceBase {
         const packet = this.#txBuf.subarray(0, at);
         const problem = txFrameProblem(packet, features, this.mtu);
         if (problem !== undefined) return this.#txDrop(problem);
+        clearUnknownTxFlags(packet);
         try {
           tap.write(packet);
           this.counters.txFrames++;

@@ -65,8 +65,6 @@ export function txFrameProblem(packet: Uint8Array, features: bigint, mtu = DEFAU
     return `frame of ${packet.length} bytes is longer than ${MAX_FRAME_BYTES} bytes`;
   const frameLen = packet.length - NET_HDR_SIZE;
   const h = readNetHeader(packet);
-  if ((h.flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0)
-    return `header flags 0x${h.flags.toString(16)} (a driver sets only NEEDS_CSUM on transmit)`;
   if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
     if (!has(features, VIRTIO_NET_F_CSUM)) return "NEEDS_CSUM without VIRTIO_NET_F_CSUM";
     if (h.csumStart + h.csumOffset + 2 > frameLen)
@@ -91,6 +89,15 @@ export function txFrameProblem(packet: Uint8Array, features: bigint, mtu = DEFAU
   if (h.hdrLen > frameLen) return `hdr_len ${h.hdrLen} is past the ${frameLen}-byte frame`;
   if (h.csumStart < ETH_HLEN) return `csum_start ${h.csumStart} lies inside the Ethernet header`;
   return undefined;
+}
+
+/**
+ * Clears the header flags of the transmitted `packet` (the device's copy) that mean nothing on transmit: "The device
+ * MUST ignore flag bits that it does not recognize" (virtio 1.2 section 5.1.6.2.2), so the frame goes out as if the
+ * driver had not set them (DATA_VALID and RSC_INFO are receive flags), and the TAP's kernel never reads them.
+ */
+export function clearUnknownTxFlags(packet: Uint8Array): void {
+  packet[HDR_FLAGS]! &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
 }
 
 /** The TUNSETOFFLOAD flags for the receive offloads in `offloads` (negotiated or set through the control queue). */

@@ -14,6 +14,7 @@ import {
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_OK,
 } from "../../../../src/devices/virtio/net/constants.ts";
 import { VirtioNet } from "../../../../src/devices/virtio/net/device.ts";
@@ -79,6 +80,16 @@ describe("transmit", () => {
 
     expect(taps[0]!.written).toEqual([packet]);
     expect([drv.usedIdx(), irq.usedQueueVectors.length, net.counters.txFrames]).toEqual([1, 1, 1]);
+  });
+
+  test("a frame with a receive-only header flag goes to the TAP with that flag cleared (5.1.6.2.2)", () => {
+    const { net, taps } = nic();
+    const { drv } = activateWith(net, 1);
+    drv.addChain([{ data: netPacket({ flags: VIRTIO_NET_HDR_F_DATA_VALID }, 60) }]);
+
+    net.queueNotify(1);
+
+    expect(taps[0]!.written).toEqual([netPacket({}, 60)]);
   });
 
   test("a malformed frame is dropped and counted, and the next frame still goes out", () => {

@@ -11,6 +11,7 @@ import {
   VIRTIO_NET_F_GUEST_TSO4,
   VIRTIO_NET_F_GUEST_TSO6,
   VIRTIO_NET_F_HOST_TSO4,
+  HDR_FLAGS,
   VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_ECN,
@@ -18,7 +19,12 @@ import {
   VIRTIO_NET_HDR_GSO_TCPV6,
   VIRTIO_NET_HDR_GSO_UDP,
 } from "../../../../src/devices/virtio/net/constants.ts";
-import { readNetHeader, tapOffloadFlags, txFrameProblem } from "../../../../src/devices/virtio/net/header.ts";
+import {
+  clearUnknownTxFlags,
+  readNetHeader,
+  tapOffloadFlags,
+  txFrameProblem,
+} from "../../../../src/devices/virtio/net/header.ts";
 import { netPacket } from "../../../../src/devices/virtio/net/testing.ts";
 
 const CSUM_TSO4 = featureBit(VIRTIO_NET_F_CSUM) | featureBit(VIRTIO_NET_F_HOST_TSO4);
@@ -51,10 +57,16 @@ describe("txFrameProblem", () => {
     expect(txFrameProblem(netPacket({}, 1600), 0n)).toContain("over the MTU");
   });
 
-  test("DATA_VALID is a receive flag, refused on transmit", () => {
-    expect(txFrameProblem(netPacket({ flags: VIRTIO_NET_HDR_F_DATA_VALID }, 60), 0n)).toContain(
-      "header flags",
-    );
+  test("flags the device does not know on transmit do not refuse a frame (5.1.6.2.2: ignored)", () => {
+    expect(txFrameProblem(netPacket({ flags: VIRTIO_NET_HDR_F_DATA_VALID | 0x80 }, 60), 0n)).toBeUndefined();
+  });
+
+  test("clearing unknown transmit flags keeps NEEDS_CSUM and drops the rest", () => {
+    const packet = netPacket({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID | 0x80 }, 60);
+
+    clearUnknownTxFlags(packet);
+
+    expect(packet[HDR_FLAGS]).toBe(VIRTIO_NET_HDR_F_NEEDS_CSUM);
   });
 
   test("NEEDS_CSUM without the CSUM feature is refused", () => {
