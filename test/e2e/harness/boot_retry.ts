@@ -110,11 +110,12 @@ const PAGE_FAULT_LINE = /^\s*(\d+) vcpu \d+ rip (0x[0-9a-f]+) address (0x[0-9a-f
 /**
  * Why a hung nested guest counts as the rig's, or undefined: its CPU faults over and over on one instruction,
  * walking page tables that lead to a guest-physical address outside RAM. No guest keeps page tables outside RAM,
- * so its page tables hold garbage. In the rig this came with our VMM on 2026-12-07 in a balloon deflate (busybox
- * guest, 512 MiB, table at 0x27e46000) and in a Debian boot (-c 2, --disable-sandbox, 512 MiB, table at
- * 0x7fe16000, a typical early page table of a 2 GiB guest), each time at an instruction of a module, and with QEMU
- * as the nested VMM under a balloon load: the emulated AMD-V's, as the resets are. Where the host has hardware
- * virtualization it is the test's (the caller checks the mode).
+ * so its page tables hold garbage. In the rig on 2026-12-07 this came three times, each at the same place: an
+ * instruction at offset 0x20c of a module's page, reading entry 508 (offset 0xfe0) of a table outside RAM. Twice
+ * with our VMM (a balloon deflate, busybox guest, table at 0x27e46000; a Debian boot with -c 2 and no balloon load,
+ * table at 0x7fe16000) and once with QEMU as the nested VMM (a balloon loop, table at 0x7ebfc000): the emulated
+ * AMD-V's, as the resets are. Where the host has hardware virtualization it is the test's (the caller checks the
+ * mode).
  */
 export function guestPageWalkStorm(report: string): string | undefined {
   for (const line of report.split("\n")) {
