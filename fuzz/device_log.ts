@@ -6,8 +6,11 @@ import type { logger } from "../src/base/log.ts";
 
 type Log = ReturnType<typeof logger>;
 
-/** How device_base.ts ("queue N: ...") and process_queue.ts log an exception out of a device's queue code. */
-const THREW = [/^[^:]*: queue \d+: /, /: queue processing stopped: /];
+/**
+ * How device_base.ts ("queue N: ...") and process_queue.ts log an exception out of a device's queue code, and
+ * virtio_pci_device.ts one out of a BAR access.
+ */
+const THREW = [/^[^:]*: queue \d+: /, /: queue processing stopped: /, /: BAR (read|write) at 0x[0-9a-f]+: /];
 
 function matches(text: string, pattern: string | RegExp): boolean {
   return typeof pattern === "string" ? text.startsWith(pattern) : pattern.test(text);

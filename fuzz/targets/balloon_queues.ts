@@ -32,11 +32,11 @@ import { DATA_BASE, type FakeDriverQueue, FakeInterrupt } from "../../src/device
 import { type BalloonQueueRole, offeredRanges, releaseFinding, sizeFinding } from "../balloon_checks.ts";
 import { type ChainShape, MEM_SIZE, runChainFuzz, SLOT_SIZE } from "../chain_fuzzer.ts";
 import { DriverSides } from "../driver_sides.ts";
+import { BALLOON_EXPECTED_FAILURES } from "../expected_failures.ts";
 import { HIGH_RAM_SIZE, RAM_EDGES, ramAroundHole } from "../guest_ram.ts";
 import { type FuzzReport, type Rng, tally } from "../random.ts";
 
 /** How a failed request's error may begin: an inflate or deflate chain with too many frames is refused. */
-const EXPECTED_FAILURES = [/^\d+ bytes of page frames in one chain/];
 const MAX_FRAME_BYTES = 4 * MAX_PFNS_PER_CHAIN;
 const pages = (bytes: number) => bytes / BALLOON_PAGE_SIZE;
 /** The first and last frames of each RAM region and the ones just outside. */
@@ -246,7 +246,7 @@ export function fuzzBalloonQueues(iterations: number, seed: number): FuzzReport 
     seed,
     iterations,
     log: logger("devices::virtio::balloon"),
-    expectedFailures: EXPECTED_FAILURES,
+    expectedFailures: BALLOON_EXPECTED_FAILURES,
     shape: (d: Driver, queue) => SHAPES[d.roles[queue]!],
     queue: (rng, d) => d.roles.indexOf(rng.pick(d.picks)),
     newDevice: (rng) => new Driver(rng),

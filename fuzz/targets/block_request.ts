@@ -14,6 +14,7 @@ import {
 import { VirtioBlock } from "../../src/devices/virtio/block/device.ts";
 import { DATA_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
 import { type ChainShape, MEM_SIZE, QUEUE_SIZE, runChainFuzz, SLOT_SIZE } from "../chain_fuzzer.ts";
+import { BLOCK_EXPECTED_FAILURES } from "../expected_failures.ts";
 import { MemoryDisk } from "../memory_disk.ts";
 import type { FuzzReport, Rng } from "../random.ts";
 
@@ -25,13 +26,6 @@ const TYPES = [
   VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_DISCARD,
   VIRTIO_BLK_T_WRITE_ZEROES,
-];
-/** How a failed request's error may begin: guest mistakes and disk refusals, never a bug in our code. */
-const EXPECTED_FAILURES = [
-  "virtio-blk request has no place for a status",
-  "descriptor chain too short",
-  "disk image ",
-  "guest memory range",
 ];
 
 /** Header first, data buffers, the status byte last (as virtio_blk builds a request). */
@@ -92,7 +86,7 @@ export function fuzzBlockRequests(iterations: number, seed: number): FuzzReport 
     seed,
     iterations,
     log: logger("devices::virtio::block"),
-    expectedFailures: EXPECTED_FAILURES,
+    expectedFailures: BLOCK_EXPECTED_FAILURES,
     shape: SHAPE,
     queue: 0,
     newDevice: (rng) => new Driver(rng.chance(0.3), rng.chance(0.7)),

@@ -10,6 +10,7 @@ import { VirtioScsi } from "../../src/devices/virtio/scsi/device.ts";
 import { LogicalUnit } from "../../src/devices/virtio/scsi/logical_unit.ts";
 import { DATA_BASE, FakeDriverQueue, FakeInterrupt } from "../../src/devices/virtio/testing.ts";
 import { type ChainShape, MEM_SIZE, QUEUE_SIZE, runChainFuzz, SLOT_SIZE } from "../chain_fuzzer.ts";
+import { SCSI_EXPECTED_FAILURES } from "../expected_failures.ts";
 import { MemoryDisk } from "../memory_disk.ts";
 import { type FuzzReport, mutate, type Rng } from "../random.ts";
 
@@ -17,12 +18,6 @@ const DISK_SIZE = 1 << 20;
 const OPCODES = [
   0x00, 0x03, 0x08, 0x0a, 0x12, 0x1a, 0x25, 0x28, 0x2a, 0x35, 0x41, 0x42, 0x5a, 0x88, 0x8a, 0x91, 0x93, 0x9e,
   0xa0,
-];
-/** How a failed request's error may begin: guest mistakes, never a bug in our code. */
-const EXPECTED_FAILURES = [
-  "virtio-scsi request has no place for a response",
-  "descriptor chain too short",
-  "guest memory range",
 ];
 
 /** The request first (its usual sizes: 32- and 256-byte CDBs, short ones), data-out, then data-in and response. */
@@ -134,7 +129,7 @@ export function fuzzScsiRequests(iterations: number, seed: number): FuzzReport {
     seed,
     iterations,
     log: logger("devices::virtio::scsi"),
-    expectedFailures: EXPECTED_FAILURES,
+    expectedFailures: SCSI_EXPECTED_FAILURES,
     shape: SHAPE,
     queue: REQUEST_QUEUE,
     newDevice: (rng) => new Driver(rng),

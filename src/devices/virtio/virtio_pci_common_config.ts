@@ -29,9 +29,12 @@ export const COMMON_CONFIG_SIZE = 0x38;
 
 const lo32 = (n: number) => (n % 2 ** 32) >>> 0;
 const hi32 = (n: number) => Math.floor(n / 2 ** 32) >>> 0;
-const withLo = (n: number, v: number) => hi32(n) * 2 ** 32 + (v >>> 0);
 // Guest physical addresses above 2^53 cannot be held in a number; keep them at 2^53-ish so validation fails.
-const withHi = (n: number, v: number) => Math.min((v >>> 0) * 2 ** 32 + lo32(n), Number.MAX_SAFE_INTEGER);
+const held = (address: number) => Math.min(address, Number.MAX_SAFE_INTEGER);
+const withLo = (n: number, v: number) => hi32(n) * 2 ** 32 + (v >>> 0);
+const withHi = (n: number, v: number) => held((v >>> 0) * 2 ** 32 + lo32(n));
+/** A write of `size` bytes at a ring address's low half: the whole address when 64-bit, else its low 32 bits. */
+const withLowWrite = (n: number, size: number, v: number) => (size === 8 ? held(v) : withLo(n, v));
 
 export class VirtioPciCommonConfig {
   deviceFeatureSelect = 0;
@@ -193,19 +196,19 @@ export class VirtioPciCommonConfig {
         if (this.#queueWritable(q) && (value & 0xffff) === 1) q.ready = true;
         break;
       case COMMON_QUEUE_DESC_LO:
-        if (this.#queueWritable(q)) q.descTable = size === 8 ? value : withLo(q.descTable, value);
+        if (this.#queueWritable(q)) q.descTable = withLowWrite(q.descTable, size, value);
         break;
       case COMMON_QUEUE_DESC_HI:
         if (this.#queueWritable(q)) q.descTable = withHi(q.descTable, value);
         break;
       case COMMON_QUEUE_DRIVER_LO:
-        if (this.#queueWritable(q)) q.availRing = size === 8 ? value : withLo(q.availRing, value);
+        if (this.#queueWritable(q)) q.availRing = withLowWrite(q.availRing, size, value);
         break;
       case COMMON_QUEUE_DRIVER_HI:
         if (this.#queueWritable(q)) q.availRing = withHi(q.availRing, value);
         break;
       case COMMON_QUEUE_DEVICE_LO:
-        if (this.#queueWritable(q)) q.usedRing = size === 8 ? value : withLo(q.usedRing, value);
+        if (this.#queueWritable(q)) q.usedRing = withLowWrite(q.usedRing, size, value);
         break;
       case COMMON_QUEUE_DEVICE_HI:
         if (this.#queueWritable(q)) q.usedRing = withHi(q.usedRing, value);

@@ -1,6 +1,8 @@
-// The fuzz targets of fuzz/ at 100,000 iterations each (the small devices' queues and virtio-net at
-// 50,000), with fixed seeds so a finding reproduces with `bun run fuzz -- --target NAME --seed SEED --iterations N`.
+// The fuzz targets of fuzz/ at 100,000 iterations each (the small devices' queues and virtio-net at 50,000, the PCI
+// transport's driver sequences at 10,000), with fixed seeds so a finding reproduces with
+// `bun run fuzz -- --target NAME --seed SEED --iterations N`.
 import { describe, expect, test } from "bun:test";
+import type { FuzzReport } from "../../../fuzz/random.ts";
 import { fuzzBalloonQueues } from "../../../fuzz/targets/balloon_queues.ts";
 import { fuzzBlockRequests } from "../../../fuzz/targets/block_request.ts";
 import { fuzzConsoleQueues } from "../../../fuzz/targets/console_queues.ts";
@@ -8,11 +10,16 @@ import { fuzzInputQueues } from "../../../fuzz/targets/input_queues.ts";
 import { fuzzNetFrames } from "../../../fuzz/targets/net_frames.ts";
 import { fuzzFuseMessages } from "../../../fuzz/targets/fuse_message.ts";
 import { fuzzP9Messages } from "../../../fuzz/targets/p9_message.ts";
+import { fuzzPciTransport } from "../../../fuzz/targets/pci_transport.ts";
 import { fuzzQcow2Images } from "../../../fuzz/targets/qcow2_image.ts";
 import { fuzzScsiRequests } from "../../../fuzz/targets/scsi_request.ts";
 
 const ITERATIONS = 100_000;
 const SEED = 0x5eed_0014;
+
+/** The counts among `paths` that a run never made: paths of the device it did not reach. */
+const unreached = (report: FuzzReport, paths: readonly string[]) =>
+  paths.filter((path) => !report.stats[path]);
 
 describe("fuzz targets (100,000 iterations each)", () => {
   test("hostile virtio-blk requests: no crash, every chain used once, only guest-input errors", () => {
@@ -69,7 +76,7 @@ describe("fuzz targets (100,000 iterations each)", () => {
       "rx.readOnlyChains",
     ];
     expect(report.failures).toEqual([]);
-    expect(pathsReached.filter((path) => !report.stats[path])).toEqual([]);
+    expect(unreached(report, pathsReached)).toEqual([]);
   }, 90_000);
 });
 
@@ -101,5 +108,29 @@ describe("guest-written queues of small devices (50,000 iterations each)", () =>
     expect(report.stats.statusPassedOn).toBeGreaterThan(0);
     expect(report.stats.longStatusChains).toBeGreaterThan(0);
     expect(report.stats.smallEventBuffers).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+/** Each iteration is a whole driver sequence of some hundred bus accesses: 10,000 stay within ~20 s on a busy host. */
+const PCI_ITERATIONS = 10_000;
+
+describe("the PCI side of virtio devices (10,000 sequences)", () => {
+  test("hostile configuration and BAR accesses: no throw, reads fill their bytes, only valid queues activate, vectors stay in the table, only offered features", () => {
+    const report = fuzzPciTransport(PCI_ITERATIONS, SEED);
+    const pathsReached = [
+      "barsSized",
+      "upperHalvesSized",
+      "queuesActivated",
+      "needsReset",
+      "featuresOkRefused",
+      "queueSizesRefused",
+      "vectorsSet",
+      "vectorsRefused",
+      "msixSent",
+      "intxInterrupts",
+      "usedNotifications",
+    ];
+    expect(report.failures).toEqual([]);
+    expect(unreached(report, pathsReached)).toEqual([]);
   }, 60_000);
 });

@@ -34,6 +34,7 @@ import {
   ISR_OFFSET,
   MSIX_TABLE_OFFSET,
   NOTIFY_OFFSET,
+  VIRTIO_BAR,
   VirtioPciDevice,
 } from "../../../src/devices/virtio/virtio_pci_device.ts";
 
@@ -196,6 +197,12 @@ describe("common configuration (4.1.4.3)", () => {
     d.write(COMMON_QUEUE_DESC_LO, 4, 0x1234_5000);
     d.write(COMMON_QUEUE_DESC_HI, 4, 0x1);
     expect(d.pci.queues[0]!.descTable).toBe(0x1_1234_5000);
+  });
+
+  test("a 64-bit ring address write past 2^53 is held as 2^53 - 1, outside RAM, as a write of its halves is", () => {
+    const d = new PciDriver();
+    d.pci.writeBar(VIRTIO_BAR, COMMON_QUEUE_DESC_LO, new Uint8Array(8).fill(0xff));
+    expect(d.read(COMMON_QUEUE_DESC_LO, 8)).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   test("an MSI-X vector beyond the table reads back NO_VECTOR (4.1.5.1.2)", () => {
