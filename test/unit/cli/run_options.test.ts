@@ -402,3 +402,11 @@ describe("--gdb and --trace-file", () => {
     expect(failure("--gdb", port, "k").message).toBe(`--gdb ${port}: expected a TCP port number 1..65535`);
   });
 });
+
+describe("hostile arguments (found by the run_options fuzz target)", () => {
+  test("an unknown option with a newline in its name is refused on one line, the newline shown as \\n", () => {
+    expect(failure("--foo\nbar", "k").message).toBe(
+      "--foo\\nbar: unknown option for crosvm run (see crosvm run --help)",
+    );
+  });
+});
