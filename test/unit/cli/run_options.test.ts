@@ -306,7 +306,9 @@ describe("invalid command lines", () => {
   });
 
   test("two positional arguments are refused", () => {
-    expect(failure("k1", "k2").message).toBe("k2: unexpected argument (the KERNEL is already k1)");
+    expect(failure("k1", "k2").message).toBe(
+      'crosvm run: unexpected argument "k2" (the KERNEL is already k1)',
+    );
   });
 
   test("--kernel together with a positional KERNEL is refused", () => {
@@ -408,5 +410,13 @@ describe("hostile arguments (found by the run_options fuzz target)", () => {
     expect(failure("--foo\nbar", "k").message).toBe(
       "--foo\\nbar: unknown option for crosvm run (see crosvm run --help)",
     );
+  });
+
+  test("an empty positional KERNEL is refused as --kernel's empty path is", () => {
+    expect(failure("").message).toBe("KERNEL: expected a non-empty path");
+  });
+
+  test("an empty extra argument is named, quoted", () => {
+    expect(failure("k", "").message).toBe('crosvm run: unexpected argument "" (the KERNEL is already k)');
   });
 });
