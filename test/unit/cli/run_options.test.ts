@@ -405,7 +405,7 @@ describe("--gdb and --trace-file", () => {
   });
 });
 
-describe("hostile arguments (found by the run_options fuzz target)", () => {
+describe("hostile arguments (found by the run_options and cfg_files fuzz targets)", () => {
   test("an unknown option with a newline in its name is refused on one line, the newline shown as \\n", () => {
     expect(failure("--foo\nbar", "k").message).toBe(
       "--foo\\nbar: unknown option for crosvm run (see crosvm run --help)",
@@ -418,5 +418,11 @@ describe("hostile arguments (found by the run_options fuzz target)", () => {
 
   test("an empty extra argument is named, quoted", () => {
     expect(failure("k", "").message).toBe('crosvm run: unexpected argument "" (the KERNEL is already k)');
+  });
+
+  test("a path Linux cannot open (PATH_MAX bytes or more) is refused without quoting it", () => {
+    expect(failure("--kernel", `/${"x".repeat(4095)}`).message).toBe(
+      "--kernel: expected a path shorter than 4096 bytes",
+    );
   });
 });
