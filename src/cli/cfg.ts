@@ -14,7 +14,6 @@ import { emptyArgs, mergeArgs } from "./option_table.ts";
 import { RUN_OPTIONS, type RunArgs } from "./run_options.ts";
 import {
   canonicalKey,
-  describeValue,
   issueValue,
   keyIssueKind,
   objectKeys,
@@ -23,6 +22,7 @@ import {
   type AnySchema,
   type KeyValueSpec,
 } from "./schema_shape.ts";
+import { describeValue, formatPath } from "../base/shown_value.ts";
 
 /** Every option of RUN_OPTIONS that files accept, under its long name; a list option takes a JSON list. */
 const fileSchema = v.strictObject(
@@ -67,13 +67,6 @@ function arrayForObject(
   return undefined;
 }
 
-function formatPath(path: readonly unknown[]): string {
-  let out = "";
-  for (const key of path)
-    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`;
-  return out;
-}
-
 /** Renames serde-style aliases (block_size -> block-size) in the object, or each object of the list, at `key`. */
 function normalizeAliases(
   file: string,
@@ -109,7 +102,7 @@ function validate(file: string, json: unknown): FileOptions {
     const at = arrayPath.length === 0 ? "" : `${formatPath(arrayPath)}: `;
     const array = arrayPath.reduce<unknown>((value, key) => (value as Record<string, unknown>)[key], json);
     throw new ArgumentError(
-      `${file}: ${at}expected ${expectedOf(schemaAt(fileSchema, arrayPath))}, got ${JSON.stringify(array)}`,
+      `${file}: ${at}expected ${expectedOf(schemaAt(fileSchema, arrayPath))}, got ${describeValue(array)}`,
     );
   }
   const result = v.safeParse(fileSchema, json);

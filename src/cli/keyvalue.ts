@@ -8,7 +8,6 @@ import { KeyValueSyntaxError, parseKeyValues, type KvValue } from "./keyvalue_sy
 import {
   baseKind,
   canonicalKey,
-  describeValue,
   issueValue,
   itemSchema,
   keyIssueKind,
@@ -19,6 +18,7 @@ import {
   type KeyValueSpec,
   type OptionSchema,
 } from "./schema_shape.ts";
+import { describeValue } from "../base/shown_value.ts";
 
 /** crosvm's integers: optional "-", optional 0x/0o/0b radix prefix, digits (key_values.rs `any_number`). */
 export function parseIntegerText(text: string): number | undefined {

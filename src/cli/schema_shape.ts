@@ -88,11 +88,6 @@ export function issueValue(issue: v.BaseIssue<unknown>): unknown {
   return issue.type === "raw_check" ? issue.path?.at(-1)?.value : issue.input;
 }
 
-/** A JSON value as an error shows it; nothing is "nothing". */
-export function describeValue(value: unknown): string {
-  return value === undefined ? "nothing" : JSON.stringify(value);
-}
-
 /** A key's help: its value placeholder and description (option_specs.ts `described`), and its default. */
 export interface KeyHelp {
   readonly key: string;

@@ -401,7 +401,9 @@ describe("--gdb and --trace-file", () => {
   });
 
   test.each(["0", "65536", "12ab", "-1"])("--gdb %s is refused with one line", (port) => {
-    expect(failure("--gdb", port, "k").message).toBe(`--gdb ${port}: expected a TCP port number 1..65535`);
+    expect(failure("--gdb", port, "k").message).toBe(
+      `--gdb: expected a TCP port number 1..65535, got "${port}"`,
+    );
   });
 });
 
@@ -423,6 +425,12 @@ describe("hostile arguments (found by the run_options and cfg_files fuzz targets
   test("a path Linux cannot open (PATH_MAX bytes or more) is refused without quoting it", () => {
     expect(failure("--kernel", `/${"x".repeat(4095)}`).message).toBe(
       "--kernel: expected a path shorter than 4096 bytes",
+    );
+  });
+
+  test("a long --gdb value is shown cut", () => {
+    expect(failure("--gdb", "9".repeat(5000), "k").message).toBe(
+      `--gdb: expected a TCP port number 1..65535, got "${"9".repeat(100)}..."`,
     );
   });
 });
