@@ -6,6 +6,7 @@
 // option as a JSON list, a key=value option as an object with the same keys. Only stable options are accepted, so
 // the deprecated --disk/--rwdisk/--root/--rwroot forms are not. "cfg" includes
 // other files, relative to the including file's folder; they are applied first, in order, then the file itself.
+// A key appears once in each object, as serde refuses a struct field given twice (json_duplicate_key.ts).
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import * as v from "valibot";
@@ -22,6 +23,7 @@ import {
   type AnySchema,
   type KeyValueSpec,
 } from "./schema_shape.ts";
+import { duplicateKeyPath } from "./json_duplicate_key.ts";
 import { describeValue, formatPath } from "../base/shown_value.ts";
 
 /** Every option of RUN_OPTIONS that files accept, under its long name; a list option takes a JSON list. */
@@ -148,11 +150,18 @@ function readJson(file: string): unknown {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ArgumentError(`${file}: cannot read the configuration file (${code ?? String(e)})`);
   }
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch (e) {
     throw new ArgumentError(`${file}: invalid JSON: ${(e as Error).message}`);
   }
+  const duplicate = duplicateKeyPath(text);
+  if (duplicate !== undefined)
+    throw new ArgumentError(
+      `${file}: ${formatPath(duplicate)}: given more than once (expected each key once)`,
+    );
+  return json;
 }
 
 /**

@@ -295,4 +295,18 @@ describe("hostile files (found by the cfg_files fuzz target)", () => {
       `${join(dir, "vm.json")}: params: expected a list of strings, got "${"x".repeat(100)}..."`,
     );
   });
+
+  test("a key given twice is refused, naming it", () => {
+    const dir = folder({ "vm.json": '{"net": [{"tap-name": "a"}], "net": [{"tap-name": "b"}]}' });
+    expect(loadError(join(dir, "vm.json")).message).toBe(
+      `${join(dir, "vm.json")}: net: given more than once (expected each key once)`,
+    );
+  });
+
+  test("a key given twice inside a list's object is named with its path", () => {
+    const dir = folder({ "vm.json": '{"block": [{"path": "a.img", "ro": true, "ro": false}]}' });
+    expect(loadError(join(dir, "vm.json")).message).toBe(
+      `${join(dir, "vm.json")}: block[0].ro: given more than once (expected each key once)`,
+    );
+  });
 });
