@@ -7,6 +7,7 @@
 // Only the requests this VMM serves are accepted; any other crosvm request decodes to an "unknown-request" error,
 // which the server answers with {"ErrString": ...}.
 import * as v from "valibot";
+import { escapeControlCharacters } from "../base/printable.ts";
 
 /** Largest message accepted or sent, in bytes. crosvm sets none; 64 KiB is far above any message here
  *  (a BalloonStats answer is under 1 KiB) and below the default SO_SNDBUF (212992), so a packet always fits. */
@@ -85,13 +86,16 @@ export function errString(message: string): VmResponse {
 
 export type ProtocolErrorReason = "too-large" | "malformed-json" | "unknown-variant" | "invalid-fields";
 
-/** Why a message could not be decoded (or encoded); the message is one line naming the message kind. */
+/**
+ * Why a message could not be decoded (or encoded); the message is one line naming the message kind, with the
+ * control characters of what it quotes from the peer escaped (it is logged and sent back).
+ */
 export class ProtocolError extends Error {
   constructor(
     readonly reason: ProtocolErrorReason,
     message: string,
   ) {
-    super(message);
+    super(escapeControlCharacters(message));
     this.name = "ProtocolError";
   }
 }

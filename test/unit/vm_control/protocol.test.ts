@@ -222,3 +222,15 @@ describe("hot-plug requests from a hostile client", () => {
     expect(decoded.ok ? "decoded" : decoded.error.reason).toBe("invalid-fields");
   });
 });
+
+describe("hostile requests (found by the control_messages fuzz target)", () => {
+  const messageOf = (wire: string) => {
+    const decoded = decodeRequest(bytes(wire));
+    if (decoded.ok) throw new Error(`decoded ${JSON.stringify(decoded.value)}`);
+    return decoded.error.message;
+  };
+
+  test("an unknown variant with a newline is named on one line, the newline shown as \\n", () => {
+    expect(messageOf('"Exit\\n"')).toStartWith('control request: unknown variant "Exit\\n" (expected one of');
+  });
+});
