@@ -3,12 +3,15 @@
 import { describe, expect, test } from "bun:test";
 import { fuzzBalloonQueues } from "../../../fuzz/targets/balloon_queues.ts";
 import { fuzzBlockRequests } from "../../../fuzz/targets/block_request.ts";
+import { fuzzCfgFiles } from "../../../fuzz/targets/cfg_files.ts";
+import { fuzzControlMessages } from "../../../fuzz/targets/control_messages.ts";
 import { fuzzConsoleQueues } from "../../../fuzz/targets/console_queues.ts";
 import { fuzzInputQueues } from "../../../fuzz/targets/input_queues.ts";
 import { fuzzNetFrames } from "../../../fuzz/targets/net_frames.ts";
 import { fuzzFuseMessages } from "../../../fuzz/targets/fuse_message.ts";
 import { fuzzP9Messages } from "../../../fuzz/targets/p9_message.ts";
 import { fuzzQcow2Images } from "../../../fuzz/targets/qcow2_image.ts";
+import { fuzzRunOptions } from "../../../fuzz/targets/run_options.ts";
 import { fuzzScsiRequests } from "../../../fuzz/targets/scsi_request.ts";
 
 const ITERATIONS = 100_000;
@@ -101,5 +104,31 @@ describe("guest-written queues of small devices (50,000 iterations each)", () =>
     expect(report.stats.statusPassedOn).toBeGreaterThan(0);
     expect(report.stats.longStatusChains).toBeGreaterThan(0);
     expect(report.stats.smallEventBuffers).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+// What users hand the VMM, with iterations for ~10 s each on a busy CI host (a --cfg iteration writes three files).
+describe("user input: command line, --cfg files, control requests", () => {
+  test("hostile `crosvm run` arguments: accepted with safe integers, or refused in one line naming the input", () => {
+    const report = fuzzRunOptions(40_000, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.accepted).toBeGreaterThan(0);
+    expect(report.stats.refused).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("hostile --cfg files: refused in one line naming the file, no repeated key accepted, no prototype polluted", () => {
+    const report = fuzzCfgFiles(6_000, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.accepted).toBeGreaterThan(0);
+    expect(report.stats.refused).toBeGreaterThan(0);
+    expect(report.stats.includeCycles).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("hostile control packets: refused with a short one-line error, bounded memory, the next request served", () => {
+    const report = fuzzControlMessages(40_000, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.accepted).toBeGreaterThan(0);
+    expect(report.stats["refused:too-large"]).toBeGreaterThan(0);
+    expect(report.stats["refused:invalid-fields"]).toBeGreaterThan(0);
   }, 60_000);
 });
