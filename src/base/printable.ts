@@ -31,3 +31,14 @@ export function printableAscii(text: string, max = MAX_PRINTABLE): string {
   }
   return out;
 }
+
+/** Line breaks, terminal controls and the invisible C1 codes (C0, DEL, C1, U+2028, U+2029). */
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
+
+/**
+ * `text` with its control characters escaped as printableAscii escapes them, and nothing else changed: a message
+ * quoting user input stays one line that cannot drive a terminal, while non-ASCII paths stay readable.
+ */
+export function escapeControlCharacters(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, escapeChar);
+}

@@ -33,6 +33,7 @@ import {
 } from "./option_specs.ts";
 import type { Given } from "./option_table.ts";
 import type { RunArgs } from "./run_options.ts";
+import { describeValue } from "../base/shown_value.ts";
 
 function toDisk(b: BlockArgs): DiskOption {
   const disk: DiskOption = {
@@ -109,7 +110,7 @@ function toNet(n: NetArgs): NetOption {
 /** The value of a deprecated network option, checked by `ok`; one line naming the option otherwise. */
 function legacyValue<T>(given: Given<string>, ok: (s: string) => T | undefined, expected: string): string {
   if (ok(given.value) === undefined)
-    throw new ConfigError(`${given.from}: expected ${expected}, got ${JSON.stringify(given.value)}`);
+    throw new ConfigError(`${given.from}: expected ${expected}, got ${describeValue(given.value)}`);
   return given.value;
 }
 
@@ -267,7 +268,7 @@ function buildVsock(args: RunArgs): VsockOption | undefined {
 function gdbPort(text: string): number {
   const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
   if (!(port >= 1 && port <= 65535))
-    throw new ConfigError(`--gdb ${text}: expected a TCP port number 1..65535`);
+    throw new ConfigError(`--gdb: expected a TCP port number 1..65535, got ${describeValue(text)}`);
   return port;
 }
 

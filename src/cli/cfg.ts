@@ -6,6 +6,7 @@
 // option as a JSON list, a key=value option as an object with the same keys. Only stable options are accepted, so
 // the deprecated --disk/--rwdisk/--root/--rwroot forms are not. "cfg" includes
 // other files, relative to the including file's folder; they are applied first, in order, then the file itself.
+// A key appears once in each object, as serde refuses a struct field given twice (json_duplicate_key.ts).
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import * as v from "valibot";
@@ -14,7 +15,6 @@ import { emptyArgs, mergeArgs } from "./option_table.ts";
 import { RUN_OPTIONS, type RunArgs } from "./run_options.ts";
 import {
   canonicalKey,
-  describeValue,
   issueValue,
   keyIssueKind,
   objectKeys,
@@ -23,6 +23,8 @@ import {
   type AnySchema,
   type KeyValueSpec,
 } from "./schema_shape.ts";
+import { duplicateKeyPath } from "./json_duplicate_key.ts";
+import { describeValue, formatPath } from "../base/shown_value.ts";
 
 /** Every option of RUN_OPTIONS that files accept, under its long name; a list option takes a JSON list. */
 const fileSchema = v.strictObject(
@@ -67,13 +69,6 @@ function arrayForObject(
   return undefined;
 }
 
-function formatPath(path: readonly unknown[]): string {
-  let out = "";
-  for (const key of path)
-    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`;
-  return out;
-}
-
 /** Renames serde-style aliases (block_size -> block-size) in the object, or each object of the list, at `key`. */
 function normalizeAliases(
   file: string,
@@ -109,7 +104,7 @@ function validate(file: string, json: unknown): FileOptions {
     const at = arrayPath.length === 0 ? "" : `${formatPath(arrayPath)}: `;
     const array = arrayPath.reduce<unknown>((value, key) => (value as Record<string, unknown>)[key], json);
     throw new ArgumentError(
-      `${file}: ${at}expected ${expectedOf(schemaAt(fileSchema, arrayPath))}, got ${JSON.stringify(array)}`,
+      `${file}: ${at}expected ${expectedOf(schemaAt(fileSchema, arrayPath))}, got ${describeValue(array)}`,
     );
   }
   const result = v.safeParse(fileSchema, json);
@@ -155,11 +150,18 @@ function readJson(file: string): unknown {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ArgumentError(`${file}: cannot read the configuration file (${code ?? String(e)})`);
   }
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch (e) {
     throw new ArgumentError(`${file}: invalid JSON: ${(e as Error).message}`);
   }
+  const duplicate = duplicateKeyPath(text);
+  if (duplicate !== undefined)
+    throw new ArgumentError(
+      `${file}: ${formatPath(duplicate)}: given more than once (expected each key once)`,
+    );
+  return json;
 }
 
 /**

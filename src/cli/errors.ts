@@ -4,17 +4,20 @@
 // inconsistent (two root disks, two serial ports with one number, no kernel) exits with 1, as crosvm's
 // `Config::try_from` errors do.
 
+import { escapeControlCharacters } from "../base/printable.ts";
+
 /** crosvm `CommandStatus::InvalidArgs`. */
 export const EXIT_INVALID_ARGS = 35;
 /** crosvm's exit status for any other error (src/sys/linux/main.rs `error_to_exit_code`). */
 export const EXIT_FAILURE = 1;
 
+/** An error the command line prints as one line; control characters of the input it quotes are escaped. */
 export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
   ) {
-    super(message);
+    super(escapeControlCharacters(message));
   }
 }
 

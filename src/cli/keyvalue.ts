@@ -8,16 +8,17 @@ import { KeyValueSyntaxError, parseKeyValues, type KvValue } from "./keyvalue_sy
 import {
   baseKind,
   canonicalKey,
-  describeValue,
   issueValue,
   itemSchema,
   keyIssueKind,
+  keySchema,
   keysOf,
   unwrap,
   type AnySchema,
   type KeyValueSpec,
   type OptionSchema,
 } from "./schema_shape.ts";
+import { describeValue } from "../base/shown_value.ts";
 
 /** crosvm's integers: optional "-", optional 0x/0o/0b radix prefix, digits (key_values.rs `any_number`). */
 export function parseIntegerText(text: string): number | undefined {
@@ -99,9 +100,9 @@ export function decodeKeyValues<S extends OptionSchema>(
   const raw = new Map<string, string>();
   for (const entry of entries) {
     const key = canonicalKey(spec, entry.key);
-    const schema = spec.schema.entries[key];
+    const schema = keySchema(spec, key);
     if (schema === undefined) return fail(`unknown key "${entry.key}" (expected one of: ${keyList(spec)})`);
-    if (key in object) return fail(`key "${key}" is given more than once`);
+    if (Object.hasOwn(object, key)) return fail(`key "${key}" is given more than once`);
     const value = coerce(entry.value, schema);
     if (value === undefined)
       return fail(`key "${key}" expects ${expectedOfKind(schema)}, got ${describeRaw(entry.value)}`);

@@ -42,8 +42,16 @@ function described<S extends v.GenericSchema>(
 const boolean = v.boolean("a boolean");
 const integer = (range: string, min: number, max: number) =>
   v.pipe(v.number(range), v.integer(range), v.minValue(min, range), v.maxValue(max, range));
-/** A non-empty path, on the command line and in files. */
-export const path = v.pipe(v.string("a path"), v.nonEmpty("a non-empty path"));
+/** Linux refuses a path of PATH_MAX (4096) bytes or more with ENAMETOOLONG, whatever it names. */
+const PATH_MAX = 4096;
+const utf8 = new TextEncoder();
+
+/** A non-empty path Linux can open, on the command line and in files. */
+export const path = v.pipe(
+  v.string("a path"),
+  v.nonEmpty("a non-empty path"),
+  v.check((s) => utf8.encode(s).length < PATH_MAX, `a path shorter than ${PATH_MAX} bytes`),
+);
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(Math.log2(n));

@@ -112,12 +112,13 @@ export const option = {
     return entry(o, { decode: () => true, file: v.boolean("a boolean") });
   },
 
-  /** `--name PATH`: a non-empty path. */
+  /** `--name PATH`: a non-empty path shorter than PATH_MAX. */
   path<R extends boolean = false>(o: Common<R>): OptionEntry<string, R> {
     return entry(o, {
       argName: "PATH",
       decode: (text, name) => {
-        if (text === "") throw new ArgumentError(`${name}: expected a non-empty path`);
+        const result = v.safeParse(path, text);
+        if (!result.success) throw new ArgumentError(`${name}: expected ${result.issues[0].message}`);
         return text;
       },
       file: path,

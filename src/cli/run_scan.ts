@@ -21,12 +21,14 @@ export function scanRunArgv(argv: readonly string[]): ScanResult {
   const [kernel, extra] = positionals;
   if (extra !== undefined)
     throw new ArgumentError(
-      `${extra}: unexpected argument (the ${KERNEL_POSITIONAL.name} is already ${kernel})`,
+      `crosvm run: unexpected argument ${JSON.stringify(extra)} (the ${KERNEL_POSITIONAL.name} is already ${kernel})`,
     );
   if (kernel !== undefined) {
     if (args.kernel !== undefined)
       throw new ArgumentError(`--kernel: given together with the positional KERNEL ${kernel}`);
-    args.kernel = { value: kernel, from: KERNEL_POSITIONAL.name };
+    // The positional KERNEL is --kernel's value, checked the same way (an empty path is refused).
+    const value = RUN_OPTIONS.kernel.decode(kernel, KERNEL_POSITIONAL.name);
+    args.kernel = { value, from: KERNEL_POSITIONAL.name };
   }
   return { help: false, args, warnings };
 }

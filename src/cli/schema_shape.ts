@@ -47,9 +47,14 @@ export function keysOf(spec: KeyValueSpec): string[] {
   return Object.keys(spec.schema.entries);
 }
 
-/** Maps an alias to its key; returns other names unchanged. */
+/** Maps an alias to its key; returns other names unchanged ("toString" is not an alias of anything). */
 export function canonicalKey(spec: KeyValueSpec, key: string): string {
-  return spec.aliases?.[key] ?? key;
+  return spec.aliases !== undefined && Object.hasOwn(spec.aliases, key) ? spec.aliases[key]! : key;
+}
+
+/** The schema of the option's key `key`, or undefined for a key it does not have (own keys only). */
+export function keySchema(spec: KeyValueSpec, key: string): AnySchema | undefined {
+  return Object.hasOwn(spec.schema.entries, key) ? (spec.schema.entries[key] as AnySchema) : undefined;
 }
 
 /** "missing" or "unknown" for a strict object's issue about one key; undefined for a value of the wrong type. */
@@ -81,11 +86,6 @@ export function objectKeys(schema: AnySchema | undefined): string[] {
 /** The value an issue is about: the key's value for an object-wide check reported at one key, else its input. */
 export function issueValue(issue: v.BaseIssue<unknown>): unknown {
   return issue.type === "raw_check" ? issue.path?.at(-1)?.value : issue.input;
-}
-
-/** A JSON value as an error shows it; nothing is "nothing". */
-export function describeValue(value: unknown): string {
-  return value === undefined ? "nothing" : JSON.stringify(value);
 }
 
 /** A key's help: its value placeholder and description (option_specs.ts `described`), and its default. */

@@ -7,6 +7,8 @@
 // Only the requests this VMM serves are accepted; any other crosvm request decodes to an "unknown-request" error,
 // which the server answers with {"ErrString": ...}.
 import * as v from "valibot";
+import { escapeControlCharacters } from "../base/printable.ts";
+import { describeValue, formatPath } from "../base/shown_value.ts";
 
 /** Largest message accepted or sent, in bytes. crosvm sets none; 64 KiB is far above any message here
  *  (a BalloonStats answer is under 1 KiB) and below the default SO_SNDBUF (212992), so a packet always fits. */
@@ -85,13 +87,16 @@ export function errString(message: string): VmResponse {
 
 export type ProtocolErrorReason = "too-large" | "malformed-json" | "unknown-variant" | "invalid-fields";
 
-/** Why a message could not be decoded (or encoded); the message is one line naming the message kind. */
+/**
+ * Why a message could not be decoded (or encoded); the message is one line naming the message kind, with the
+ * control characters of what it quotes from the peer escaped (it is logged and sent back).
+ */
 export class ProtocolError extends Error {
   constructor(
     readonly reason: ProtocolErrorReason,
     message: string,
   ) {
-    super(message);
+    super(escapeControlCharacters(message));
     this.name = "ProtocolError";
   }
 }
@@ -116,14 +121,17 @@ const i32 = v.pipe(
 );
 // serde ignores unknown struct fields (no deny_unknown_fields in vm_control), so struct bodies use v.object.
 const diskControlCommandWire = v.strictObject(
-  { Resize: v.object({ new_size: u64 }) },
+  { Resize: v.object({ new_size: u64 }, 'expected {"new_size": N}') },
   'expected {"Resize": {"new_size": N}}',
 );
 const balloonControlCommandWire = v.union(
   [
     v.literal("Stats"),
     v.strictObject({
-      Adjust: v.object({ num_bytes: u64, wait_for_success: v.boolean("expected a boolean") }),
+      Adjust: v.object(
+        { num_bytes: u64, wait_for_success: v.boolean("expected a boolean") },
+        'expected {"num_bytes": N, "wait_for_success": BOOL}',
+      ),
     }),
   ],
   'expected "Stats" or {"Adjust": {"num_bytes": N, "wait_for_success": BOOL}}',
@@ -140,20 +148,23 @@ const netControlCommandWire = v.union(
   'expected {"AddTap": "TAP_NAME"} or {"RemoveTap": BUS}',
 );
 const optionalU64 = v.nullish(u64, null);
-const balloonStatsWire = v.object({
-  swap_in: optionalU64,
-  swap_out: optionalU64,
-  major_faults: optionalU64,
-  minor_faults: optionalU64,
-  free_memory: optionalU64,
-  total_memory: optionalU64,
-  available_memory: optionalU64,
-  disk_caches: optionalU64,
-  hugetlb_allocations: optionalU64,
-  hugetlb_failures: optionalU64,
-  shared_memory: optionalU64,
-  unevictable_memory: optionalU64,
-});
+const balloonStatsWire = v.object(
+  {
+    swap_in: optionalU64,
+    swap_out: optionalU64,
+    major_faults: optionalU64,
+    minor_faults: optionalU64,
+    free_memory: optionalU64,
+    total_memory: optionalU64,
+    available_memory: optionalU64,
+    disk_caches: optionalU64,
+    hugetlb_allocations: optionalU64,
+    hugetlb_failures: optionalU64,
+    shared_memory: optionalU64,
+    unevictable_memory: optionalU64,
+  },
+  "expected an object of balloon stats",
+);
 
 /** One variant of an externally tagged enum: `body` is undefined for a unit variant, else the body's schema. */
 type VariantDecoder<T> =
@@ -182,11 +193,17 @@ const REQUEST_VARIANTS: Readonly<Record<VmRequestKind, VariantDecoder<VmRequest>
   ResumeVcpus: unit({ kind: "ResumeVcpus" }),
   SuspendVm: unit({ kind: "SuspendVm" }),
   ResumeVm: unit({ kind: "ResumeVm" }),
-  DiskCommand: withBody(v.object({ disk_index: u64, command: diskControlCommandWire }), (b) => ({
-    kind: "DiskCommand",
-    diskIndex: b.disk_index,
-    command: { kind: "Resize", newSize: b.command.Resize.new_size },
-  })),
+  DiskCommand: withBody(
+    v.object(
+      { disk_index: u64, command: diskControlCommandWire },
+      'expected {"disk_index": N, "command": {"Resize": {"new_size": N}}}',
+    ),
+    (b) => ({
+      kind: "DiskCommand",
+      diskIndex: b.disk_index,
+      command: { kind: "Resize", newSize: b.command.Resize.new_size },
+    }),
+  ),
   BalloonCommand: withBody(balloonControlCommandWire, (b) => ({
     kind: "BalloonCommand",
     command:
@@ -204,25 +221,34 @@ const RESPONSE_VARIANTS: Readonly<Record<VmResponseKind, VariantDecoder<VmRespon
   Ok: unit(OK),
   Err: withBody(i32, (errno) => ({ kind: "Err", errno })),
   ErrString: withBody(v.string("expected a string"), (message) => ({ kind: "ErrString", message })),
-  BalloonStats: withBody(v.object({ stats: balloonStatsWire, balloon_actual: u64 }), (b) => ({
-    kind: "BalloonStats",
-    balloonActual: b.balloon_actual,
-    stats: {
-      swapIn: b.stats.swap_in,
-      swapOut: b.stats.swap_out,
-      majorFaults: b.stats.major_faults,
-      minorFaults: b.stats.minor_faults,
-      freeMemory: b.stats.free_memory,
-      totalMemory: b.stats.total_memory,
-      availableMemory: b.stats.available_memory,
-      diskCaches: b.stats.disk_caches,
-      hugetlbAllocations: b.stats.hugetlb_allocations,
-      hugetlbFailures: b.stats.hugetlb_failures,
-      sharedMemory: b.stats.shared_memory,
-      unevictableMemory: b.stats.unevictable_memory,
-    },
+  BalloonStats: withBody(
+    v.object(
+      { stats: balloonStatsWire, balloon_actual: u64 },
+      'expected {"stats": {...}, "balloon_actual": N}',
+    ),
+    (b) => ({
+      kind: "BalloonStats",
+      balloonActual: b.balloon_actual,
+      stats: {
+        swapIn: b.stats.swap_in,
+        swapOut: b.stats.swap_out,
+        majorFaults: b.stats.major_faults,
+        minorFaults: b.stats.minor_faults,
+        freeMemory: b.stats.free_memory,
+        totalMemory: b.stats.total_memory,
+        availableMemory: b.stats.available_memory,
+        diskCaches: b.stats.disk_caches,
+        hugetlbAllocations: b.stats.hugetlb_allocations,
+        hugetlbFailures: b.stats.hugetlb_failures,
+        sharedMemory: b.stats.shared_memory,
+        unevictableMemory: b.stats.unevictable_memory,
+      },
+    }),
+  ),
+  PciHotPlugResponse: withBody(v.object({ bus: u8 }, 'expected {"bus": N}'), (b) => ({
+    kind: "PciHotPlugResponse",
+    bus: b.bus,
   })),
-  PciHotPlugResponse: withBody(v.object({ bus: u8 }), (b) => ({ kind: "PciHotPlugResponse", bus: b.bus })),
 };
 
 // ---- Encoding -------------------------------------------------------------------------------------------------
@@ -323,8 +349,12 @@ function fail<T>(reason: ProtocolErrorReason, message: string): DecodeResult<T> 
 }
 
 function describeIssue(issue: v.BaseIssue<unknown>): string {
-  const path = v.getDotPath(issue);
-  return path === null ? issue.message : `${path}: ${issue.message}`;
+  const path = issue.path === undefined ? null : formatPath(issue.path.map((p) => p.key));
+  // A field left out is reported with its object's "expected ..." message; saying it is missing is clearer.
+  const missing =
+    (issue.type === "object" || issue.type === "strict_object") && issue.received === "undefined";
+  const message = missing ? "missing" : issue.message;
+  return path === null ? message : `${path}: ${message}`;
 }
 
 function decodeTagged<K extends string, T>(
@@ -358,12 +388,15 @@ function decodeTagged<K extends string, T>(
     tag = Object.keys(json)[0]!;
     body = (json as Record<string, unknown>)[tag];
   } else {
-    return fail("invalid-fields", `${what}: expected "Name" or {"Name": ...}, got ${JSON.stringify(json)}`);
+    return fail("invalid-fields", `${what}: expected "Name" or {"Name": ...}, got ${describeValue(json)}`);
   }
 
   const names = Object.keys(variants);
   if (!Object.hasOwn(variants, tag)) {
-    return fail("unknown-variant", `${what}: unknown variant "${tag}" (expected one of ${names.join(", ")})`);
+    return fail(
+      "unknown-variant",
+      `${what}: unknown variant ${describeValue(tag)} (expected one of ${names.join(", ")})`,
+    );
   }
   const variant = variants[tag as K];
   if (variant.unit) {

@@ -280,3 +280,33 @@ describe("arrays where objects belong", () => {
     );
   });
 });
+
+describe("hostile files (found by the cfg_files fuzz target)", () => {
+  test("a list nested 200,000 deep where an object belongs is refused, shown cut", () => {
+    const dir = folder({ "vm.json": `{"mem": ${"[".repeat(200_000)}${"]".repeat(200_000)}}` });
+    expect(loadError(join(dir, "vm.json")).message).toBe(
+      `${join(dir, "vm.json")}: mem: expected an object such as {"size": 2048}, got [[[[...]]]]`,
+    );
+  });
+
+  test("a megabyte string where a list belongs is shown cut to 100 characters", () => {
+    const dir = folder({ "vm.json": { params: "x".repeat(1_000_000) } });
+    expect(loadError(join(dir, "vm.json")).message).toBe(
+      `${join(dir, "vm.json")}: params: expected a list of strings, got "${"x".repeat(100)}..."`,
+    );
+  });
+
+  test("a key given twice is refused, naming it", () => {
+    const dir = folder({ "vm.json": '{"net": [{"tap-name": "a"}], "net": [{"tap-name": "b"}]}' });
+    expect(loadError(join(dir, "vm.json")).message).toBe(
+      `${join(dir, "vm.json")}: net: given more than once (expected each key once)`,
+    );
+  });
+
+  test("a key given twice inside a list's object is named with its path", () => {
+    const dir = folder({ "vm.json": '{"block": [{"path": "a.img", "ro": true, "ro": false}]}' });
+    expect(loadError(join(dir, "vm.json")).message).toBe(
+      `${join(dir, "vm.json")}: block[0].ro: given more than once (expected each key once)`,
+    );
+  });
+});

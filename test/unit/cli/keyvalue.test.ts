@@ -162,6 +162,12 @@ describe("the other key=value options", () => {
     expect(decodeKeyValues(cpusSpec, "8")).toEqual({ "num-cores": 8 });
   });
 
+  test('a key named like a property of every JavaScript object is unknown, not "given more than once" (found by the run_options fuzz target)', () => {
+    expect(() => decodeKeyValues(memSpec, "constructor=1")).toThrow(
+      '--mem: unknown key "constructor" (expected one of: size)',
+    );
+  });
+
   test("--cpus refuses zero cores", () => {
     expect(() => decodeKeyValues(cpusSpec, "num-cores=0")).toThrow(
       '--cpus: key "num-cores" expects a vCPU count from 1 to 255, got "0"',

@@ -306,7 +306,9 @@ describe("invalid command lines", () => {
   });
 
   test("two positional arguments are refused", () => {
-    expect(failure("k1", "k2").message).toBe("k2: unexpected argument (the KERNEL is already k1)");
+    expect(failure("k1", "k2").message).toBe(
+      'crosvm run: unexpected argument "k2" (the KERNEL is already k1)',
+    );
   });
 
   test("--kernel together with a positional KERNEL is refused", () => {
@@ -399,6 +401,36 @@ describe("--gdb and --trace-file", () => {
   });
 
   test.each(["0", "65536", "12ab", "-1"])("--gdb %s is refused with one line", (port) => {
-    expect(failure("--gdb", port, "k").message).toBe(`--gdb ${port}: expected a TCP port number 1..65535`);
+    expect(failure("--gdb", port, "k").message).toBe(
+      `--gdb: expected a TCP port number 1..65535, got "${port}"`,
+    );
+  });
+});
+
+describe("hostile arguments (found by the run_options and cfg_files fuzz targets)", () => {
+  test("an unknown option with a newline in its name is refused on one line, the newline shown as \\n", () => {
+    expect(failure("--foo\nbar", "k").message).toBe(
+      "--foo\\nbar: unknown option for crosvm run (see crosvm run --help)",
+    );
+  });
+
+  test("an empty positional KERNEL is refused as --kernel's empty path is", () => {
+    expect(failure("").message).toBe("KERNEL: expected a non-empty path");
+  });
+
+  test("an empty extra argument is named, quoted", () => {
+    expect(failure("k", "").message).toBe('crosvm run: unexpected argument "" (the KERNEL is already k)');
+  });
+
+  test("a path Linux cannot open (PATH_MAX bytes or more) is refused without quoting it", () => {
+    expect(failure("--kernel", `/${"x".repeat(4095)}`).message).toBe(
+      "--kernel: expected a path shorter than 4096 bytes",
+    );
+  });
+
+  test("a long --gdb value is shown cut", () => {
+    expect(failure("--gdb", "9".repeat(5000), "k").message).toBe(
+      `--gdb: expected a TCP port number 1..65535, got "${"9".repeat(100)}..."`,
+    );
   });
 });

@@ -5,6 +5,8 @@ import { describe, expect, test } from "bun:test";
 import type { FuzzReport } from "../../../fuzz/random.ts";
 import { fuzzBalloonQueues } from "../../../fuzz/targets/balloon_queues.ts";
 import { fuzzBlockRequests } from "../../../fuzz/targets/block_request.ts";
+import { fuzzCfgFiles } from "../../../fuzz/targets/cfg_files.ts";
+import { fuzzControlMessages } from "../../../fuzz/targets/control_messages.ts";
 import { fuzzConsoleQueues } from "../../../fuzz/targets/console_queues.ts";
 import { fuzzInputQueues } from "../../../fuzz/targets/input_queues.ts";
 import { fuzzNetFrames } from "../../../fuzz/targets/net_frames.ts";
@@ -12,6 +14,7 @@ import { fuzzFuseMessages } from "../../../fuzz/targets/fuse_message.ts";
 import { fuzzP9Messages } from "../../../fuzz/targets/p9_message.ts";
 import { fuzzPciTransport } from "../../../fuzz/targets/pci_transport.ts";
 import { fuzzQcow2Images } from "../../../fuzz/targets/qcow2_image.ts";
+import { fuzzRunOptions } from "../../../fuzz/targets/run_options.ts";
 import { fuzzScsiRequests } from "../../../fuzz/targets/scsi_request.ts";
 
 const ITERATIONS = 100_000;
@@ -132,5 +135,31 @@ describe("the PCI side of virtio devices (10,000 sequences)", () => {
     ];
     expect(report.failures).toEqual([]);
     expect(unreached(report, pathsReached)).toEqual([]);
+  }, 60_000);
+});
+
+// What users hand the VMM, with iterations for ~10 s each on a busy CI host (a --cfg iteration writes three files).
+describe("user input: command line, --cfg files, control requests", () => {
+  test("hostile `crosvm run` arguments: accepted with safe integers, or refused in one line naming the input", () => {
+    const report = fuzzRunOptions(40_000, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.accepted).toBeGreaterThan(0);
+    expect(report.stats.refused).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("hostile --cfg files: refused in one line naming the file, no repeated key accepted, no prototype polluted", () => {
+    const report = fuzzCfgFiles(6_000, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.accepted).toBeGreaterThan(0);
+    expect(report.stats.refused).toBeGreaterThan(0);
+    expect(report.stats.includeCycles).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("hostile control packets: refused with a short one-line error, bounded memory, the next request served", () => {
+    const report = fuzzControlMessages(40_000, SEED);
+    expect(report.failures).toEqual([]);
+    expect(report.stats.accepted).toBeGreaterThan(0);
+    expect(report.stats["refused:too-large"]).toBeGreaterThan(0);
+    expect(report.stats["refused:invalid-fields"]).toBeGreaterThan(0);
   }, 60_000);
 });

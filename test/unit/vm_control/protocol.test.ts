@@ -222,3 +222,33 @@ describe("hot-plug requests from a hostile client", () => {
     expect(decoded.ok ? "decoded" : decoded.error.reason).toBe("invalid-fields");
   });
 });
+
+describe("hostile requests (found by the control_messages fuzz target)", () => {
+  const messageOf = (wire: string) => {
+    const decoded = decodeRequest(bytes(wire));
+    if (decoded.ok) throw new Error(`decoded ${JSON.stringify(decoded.value)}`);
+    return decoded.error.message;
+  };
+
+  test("an unknown variant with a newline is named on one line, the newline shown as \\n", () => {
+    expect(messageOf('"Exit\\n"')).toStartWith('control request: unknown variant "Exit\\n" (expected one of');
+  });
+
+  test("a missing field is named as missing, without valibot's received undefined", () => {
+    expect(messageOf('{"DiskCommand":{"command":{"Resize":{"new_size":1}}}}')).toBe(
+      "control request: invalid DiskCommand: disk_index: missing",
+    );
+  });
+
+  test("a long unknown variant is shown cut", () => {
+    expect(messageOf(`"${"x".repeat(5000)}"`)).toStartWith(
+      `control request: unknown variant "${"x".repeat(100)}..." (expected one of`,
+    );
+  });
+
+  test("a body of the wrong type says what was expected without quoting it", () => {
+    expect(messageOf(`{"DiskCommand":"${"x".repeat(5000)}"}`)).toBe(
+      'control request: invalid DiskCommand: expected {"disk_index": N, "command": {"Resize": {"new_size": N}}}',
+    );
+  });
+});
