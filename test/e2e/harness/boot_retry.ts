@@ -3,16 +3,20 @@
 // prints a single console line, or the outer VM goes away or stops answering its control agent (its kernel once
 // deadlocked in the 8250 driver on an interrupt the emulated CPU delivered with interrupts disabled; rig.ts
 // abandons such a rig).
-// A retry needs that evidence: the guest reset (the VMM exited with a reset status before any console output),
+// A retry needs that evidence: the guest reset (the VMM exited with a reset status before any console output, or
+// after it with the log of a triple fault or the console of a double-fault panic, as midTestRigLoss counts them),
 // the rig wedged (the outer VM went away, or did not answer its control agent when the boot hung), or the hung
 // guest's CPU is stuck walking page tables that lead out of its RAM (guestPageWalkStorm). A boot that hangs
 // otherwise while the rig still answers is the VMM's to explain and fails the test, as does a boot the VMM ends
-// after the guest printed something, and every failure in direct mode. Each retry is said on stderr with its
+// otherwise after the guest printed something, and every failure in direct mode. Each retry is said on stderr with its
 // saved logs.
 
 export type BootFailure =
-  /** The VMM exited before the agent was ready; `consoleBytes` is what the guest printed by then. */
-  | { kind: "exited"; status: number; consoleBytes: number }
+  /**
+   * The VMM exited before the agent was ready; `consoleBytes` is what the guest printed by then, `vmmLog` and
+   * `console` (when read) the VMM's log and the guest's console.
+   */
+  | { kind: "exited"; status: number; consoleBytes: number; vmmLog?: string; console?: string }
   /**
    * The agent's ready line did not come within the attempt's time. `hostAnswers`: whether what hosts the VMM
    * (the outer rig VM's control agent; the host itself in direct mode) still answered a command afterwards;
@@ -42,10 +46,15 @@ export function retryReason(
 ): string | undefined {
   if (mode !== "rig" || attempt >= RIG_BOOT_ATTEMPTS) return undefined;
   switch (failure.kind) {
-    case "exited":
-      return failure.consoleBytes === 0 && RESET_STATUSES.has(failure.status)
-        ? `the guest reset before its first console line (VMM status ${failure.status})`
-        : undefined;
+    case "exited": {
+      if (failure.consoleBytes === 0 && RESET_STATUSES.has(failure.status))
+        return `the guest reset before its first console line (VMM status ${failure.status})`;
+      const reset =
+        failure.vmmLog === undefined
+          ? undefined
+          : rigReset({ status: failure.status, vmmLog: failure.vmmLog, console: failure.console ?? "" });
+      return reset && `${reset} during its boot`;
+    }
     case "hang": {
       if (!failure.hostAnswers)
         return `the guest agent was not ready within ${failure.timeoutMs} ms and the outer rig VM stopped answering`;
@@ -84,13 +93,20 @@ export interface MidTestExit {
  * boot; where the host has hardware virtualization either is the test's.
  */
 export function midTestRigLoss(mode: "direct" | "rig", exit: MidTestExit): string | undefined {
-  if (mode !== "rig" || !RESET_STATUSES.has(exit.status)) return undefined;
-  if (TRIPLE_FAULT.test(exit.vmmLog)) {
-    return "the nested guest reset (triple fault, KVM_EXIT_SHUTDOWN) in the middle of a test";
-  }
-  if (GUEST_RESET.test(exit.vmmLog) && GUEST_DOUBLE_FAULT.test(exit.console)) {
-    return "the nested guest's kernel caught a double fault, panicked and reset in the middle of a test";
-  }
+  const reset = mode === "rig" ? rigReset(exit) : undefined;
+  return reset && `${reset} in the middle of a test`;
+}
+
+/**
+ * How the nested guest reset itself, when it did so in one of the rig's ways (a triple fault, or a double-fault
+ * panic); undefined otherwise. The same at boot (retryReason, also after the first console lines: one boot
+ * triple-faulted 3 ms into its kernel's start, CI run on 2026-12-07) as in the middle of a test.
+ */
+function rigReset(exit: MidTestExit): string | undefined {
+  if (!RESET_STATUSES.has(exit.status)) return undefined;
+  if (TRIPLE_FAULT.test(exit.vmmLog)) return "the nested guest reset (triple fault, KVM_EXIT_SHUTDOWN)";
+  if (GUEST_RESET.test(exit.vmmLog) && GUEST_DOUBLE_FAULT.test(exit.console))
+    return "the nested guest's kernel caught a double fault, panicked and reset";
   return undefined;
 }
 

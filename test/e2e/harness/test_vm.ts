@@ -425,11 +425,13 @@ export class TestVm {
       await vmm.kill().catch(() => {});
       vmm.release();
       const saved = saveFailureLogs("boot", logs);
-      const retry = retryReason(
-        mode,
-        failure.kind === "hang" ? { ...failure, report: processes } : failure,
-        attempt,
-      );
+      const evidence: BootFailure =
+        failure.kind === "hang"
+          ? { ...failure, report: processes }
+          : failure.kind === "exited"
+            ? { ...failure, vmmLog: log, console: vmm.console.text }
+            : failure;
+      const retry = retryReason(mode, evidence, attempt);
       if (retry) {
         console.error(`e2e: boot attempt ${attempt}: ${retry}; trying again (logs: ${saved})`);
         continue;

@@ -175,3 +175,30 @@ test("in the rig, a guest hung mid-test in such a storm counts as the rig's loss
 test("in direct mode, a guest hung mid-test in such a storm is the test's failure", () => {
   expect(midTestRigHang("direct", hangReport(WALK_OUTSIDE_RAM))).toBeUndefined();
 });
+
+/** CI's boot on 2026-12-07 that triple-faulted 3 ms into the kernel's start, after its first console lines. */
+const TRIPLE_FAULT_AT_BOOT = {
+  kind: "exited" as const,
+  status: 0,
+  consoleBytes: 1800,
+  vmmLog: "[vmm] INFO vCPU 0: triple fault (KVM_EXIT_SHUTDOWN); the guest shut down; exiting with success",
+  console: "[    0.002805] last_pfn = 0x10000 max_arch_pfn = 0x400000000",
+};
+
+test("in the rig, a boot the guest ends with a triple fault after its first console lines is retried", () => {
+  expect(retryReason("rig", TRIPLE_FAULT_AT_BOOT, 1)).toContain("triple fault");
+});
+
+test("in direct mode, a boot the guest ends with a triple fault is the test's failure", () => {
+  expect(retryReason("direct", TRIPLE_FAULT_AT_BOOT, 1)).toBeUndefined();
+});
+
+test("a boot the VMM ends with its own error after the guest's first console lines is not retried", () => {
+  const failure = {
+    ...TRIPLE_FAULT_AT_BOOT,
+    status: 1,
+    vmmLog: "[vmm] ERROR virtio-blk: cannot read the image",
+  };
+
+  expect(retryReason("rig", failure, 1)).toBeUndefined();
+});
