@@ -5,7 +5,8 @@
 // Each test file runs on its own as a background job in the outer VM, its output streamed to stderr as it is
 // written. Meanwhile the outer VM's control agent is asked every few seconds whether it still answers: an outer VM
 // that stops answering wedged on its own (TCG; see test/e2e/harness/boot_retry.ts), so the file is run again on a
-// new outer VM, once, and that is said on stderr. A file that hangs while the outer VM answers is ours: it fails.
+// new outer VM, once, and that is said on stderr; a file whose second outer VM wedges too fails, and the next file
+// gets a new one (at most MAX_RIG_RESTARTS in a tier). A file that hangs while the outer VM answers is ours: it fails.
 // The last lines are bun test's summary over all files (" N pass", " N fail"); the exit status is 0 when none failed.
 // Usage: bun scripts/kvm_in_rig.ts [test files or folders]   (default: test/kvm; needs dist/crosvm)
 import { $ } from "bun";
@@ -30,6 +31,8 @@ const PER_FILE_TIMEOUT_MS = 15 * 60_000;
 /** How often the outer VM's agent is asked to answer, and how long it may take. */
 const LIVENESS_EVERY_MS = 10_000;
 const LIVENESS_TIMEOUT_MS = 60_000;
+/** New outer VMs for one tier at most: each wedged one costs a minute and a start-up. */
+const MAX_RIG_RESTARTS = 3;
 
 /** Copies `from` to `to`, directories recursively. */
 async function share(from: string, to: string): Promise<void> {
@@ -143,19 +146,27 @@ console.error(
 
 let passed = 0;
 let failed = 0;
-let rigRetries = 0;
+let rigRestarts = 0;
 let rig = await startRig();
+/** Replaces a wedged outer VM; false once MAX_RIG_RESTARTS are used up (the rest of the tier then fails). */
+async function replaceRig(why: string): Promise<boolean> {
+  if (rigRestarts >= MAX_RIG_RESTARTS) return false;
+  rigRestarts++;
+  rig.abandon(why);
+  await rig.stop();
+  rig = await startRig();
+  return true;
+}
 try {
-  for (const file of files) {
+  for (const [index, file] of files.entries()) {
     console.error(`\n${file} (in the rig):`);
     let outcome = await runFile(rig, file);
-    if (outcome.kind === "rig-wedged" && rigRetries++ === 0) {
+    const retried = outcome.kind === "rig-wedged" && rigRestarts < MAX_RIG_RESTARTS;
+    if (retried && outcome.kind === "rig-wedged") {
       console.error(
         `\nkvm_in_rig: the outer rig VM stopped answering during ${file} (${outcome.why}); running it again on a new outer VM`,
       );
-      rig.abandon(outcome.why);
-      await rig.stop();
-      rig = await startRig();
+      await replaceRig(outcome.why);
       outcome = await runFile(rig, file);
     }
     const pass = count(outcome.log, "pass");
@@ -168,8 +179,16 @@ try {
       );
       failed++;
     } else if (outcome.kind === "rig-wedged") {
-      console.error(`\nkvm_in_rig: the outer rig VM stopped answering again during ${file} (${outcome.why})`);
+      console.error(
+        `\nkvm_in_rig: the outer rig VM stopped answering${retried ? " again" : ""} during ${file} (${outcome.why})`,
+      );
       failed++;
+      // The next file gets a new outer VM, not the wedged one.
+      const more = index < files.length - 1;
+      if (more && !(await replaceRig(outcome.why)))
+        throw new Error(
+          `the outer rig VM wedged again after ${MAX_RIG_RESTARTS} new ones; the remaining files did not run`,
+        );
     } else if (outcome.exitCode !== 0 && fail === 0) failed++;
   }
 } catch (error) {
