@@ -11,6 +11,10 @@ import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../src/d
 import { MSI_CONTROL } from "../../src/devices/pci/msi.ts";
 import {
   MSIX_ENABLE,
+  MSIX_ENTRY_ADDRESS_HI,
+  MSIX_ENTRY_ADDRESS_LO,
+  MSIX_ENTRY_DATA,
+  MSIX_ENTRY_VECTOR_CONTROL,
   MSIX_FUNCTION_MASK,
   MSIX_TABLE_ENTRY_SIZE,
   MSIX_VECTOR_CTL_MASKED,
@@ -64,11 +68,6 @@ import type { Script } from "./script.ts";
 const RING_AREA = 0x10000;
 const RING_STRIDE = 0x4000;
 const RING_SLOTS_PER_FUNCTION = 8;
-/** Fields of an MSI-X table entry (PCI 3.0 section 6.8.2, figure 6-11). */
-const ENTRY_ADDRESS_LO = 0;
-const ENTRY_ADDRESS_HI = 4;
-const ENTRY_DATA = 8;
-const ENTRY_VECTOR_CONTROL = 12;
 /** Message Control sits at the same offset in the MSI-X capability as in MSI's (PCI 3.0 section 6.8.2.3). */
 const MSIX_CONTROL = MSI_CONTROL;
 /** The IDT vector the first MSI-X message names (Linux picks any free one). */
@@ -137,11 +136,11 @@ function enableMsix(p: Probe, queues: number): { config: number; queue: (q: numb
   s.configWrite(f.address, cap.offset + MSIX_CONTROL, 2, MSIX_ENABLE | MSIX_FUNCTION_MASK);
   for (let v = 0; v < (perQueue ? queues + 1 : 2); v++) {
     const entry = bar + MSIX_TABLE_OFFSET + v * MSIX_TABLE_ENTRY_SIZE;
-    s.write(entry + ENTRY_VECTOR_CONTROL, 4, MSIX_VECTOR_CTL_MASKED);
-    s.write(entry + ENTRY_ADDRESS_LO, 4, MSI_ADDRESS);
-    s.write(entry + ENTRY_ADDRESS_HI, 4, 0);
-    s.write(entry + ENTRY_DATA, 4, MSI_DATA_BASE + v);
-    s.write(entry + ENTRY_VECTOR_CONTROL, 4, 0);
+    s.write(entry + MSIX_ENTRY_VECTOR_CONTROL, 4, MSIX_VECTOR_CTL_MASKED);
+    s.write(entry + MSIX_ENTRY_ADDRESS_LO, 4, MSI_ADDRESS);
+    s.write(entry + MSIX_ENTRY_ADDRESS_HI, 4, 0);
+    s.write(entry + MSIX_ENTRY_DATA, 4, MSI_DATA_BASE + v);
+    s.write(entry + MSIX_ENTRY_VECTOR_CONTROL, 4, 0);
   }
   s.configWrite(f.address, cap.offset + MSIX_CONTROL, 2, MSIX_ENABLE);
   return { config: 0, queue: (q) => (perQueue ? q + 1 : 1) };

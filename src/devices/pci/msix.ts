@@ -12,6 +12,11 @@ export const MSIX_FUNCTION_MASK = 0x4000;
 /** Bytes per table entry and the Vector Control mask bit (6.8.2.6, 6.8.2.9). */
 export const MSIX_TABLE_ENTRY_SIZE = 16;
 export const MSIX_VECTOR_CTL_MASKED = 1;
+/** Fields of a table entry (6.8.2, figure 6-11): Message Address, Upper Address, Data, Vector Control. */
+export const MSIX_ENTRY_ADDRESS_LO = 0;
+export const MSIX_ENTRY_ADDRESS_HI = 4;
+export const MSIX_ENTRY_DATA = 8;
+export const MSIX_ENTRY_VECTOR_CONTROL = 12;
 /** Length of the capability structure: id, next, control, table offset/BIR, PBA offset/BIR. */
 export const MSIX_CAP_LENGTH = 12;
 /** Largest table: Table Size is an 11-bit N-1 field. */
@@ -46,7 +51,11 @@ export class MsixConfig {
     this.#view = new DataView(this.#table.buffer);
     // Every vector starts masked (6.8.2.9: "Mask bit ... default value 1").
     for (let v = 0; v < tableSize; v++)
-      this.#view.setUint32(v * MSIX_TABLE_ENTRY_SIZE + 12, MSIX_VECTOR_CTL_MASKED, true);
+      this.#view.setUint32(
+        v * MSIX_TABLE_ENTRY_SIZE + MSIX_ENTRY_VECTOR_CONTROL,
+        MSIX_VECTOR_CTL_MASKED,
+        true,
+      );
     this.#pending = new Uint8Array(Math.ceil(tableSize / 64) * 8);
     this.#reported = new Array(tableSize).fill(undefined);
   }
@@ -92,10 +101,13 @@ export class MsixConfig {
   vector(v: number): MsixVectorState {
     const at = v * MSIX_TABLE_ENTRY_SIZE;
     return {
-      addressLo: this.#view.getUint32(at, true),
-      addressHi: this.#view.getUint32(at + 4, true),
-      data: this.#view.getUint32(at + 8, true),
-      masked: !this.enabled || this.functionMasked || (this.#view.getUint32(at + 12, true) & 1) !== 0,
+      addressLo: this.#view.getUint32(at + MSIX_ENTRY_ADDRESS_LO, true),
+      addressHi: this.#view.getUint32(at + MSIX_ENTRY_ADDRESS_HI, true),
+      data: this.#view.getUint32(at + MSIX_ENTRY_DATA, true),
+      masked:
+        !this.enabled ||
+        this.functionMasked ||
+        (this.#view.getUint32(at + MSIX_ENTRY_VECTOR_CONTROL, true) & MSIX_VECTOR_CTL_MASKED) !== 0,
     };
   }
 
